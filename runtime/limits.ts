@@ -1,0 +1,45 @@
+// Per-request and per-isolate budgets. A function's own limits override the
+// node's defaults field by field.
+
+import { EdgefnError } from './errors.ts';
+
+export interface Limits {
+  /** CPU time the tenant's code may run per request, in milliseconds. Default 50. */
+  cpuMs: number;
+  /** Isolate heap limit, in megabytes (isolated-vm's minimum is 8). Default 128. */
+  memoryMb: number;
+  /** Wall time from request start to the end of the response and its waitUntil work, in milliseconds. Default 30 000. */
+  wallMs: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ cpuMs: 50, memoryMb: 128, wallMs: 30_000 });
+
+const BOUNDS: Record<keyof Limits, readonly [number, number]> = {
+  cpuMs: [1, 30_000],
+  memoryMb: [8, 4096],
+  wallMs: [1, 15 * 60_000],
+};
+
+export const LIMIT_NAMES = Object.keys(BOUNDS) as (keyof Limits)[];
+
+/** Validate a partial limits object from user input; throws ERR_INVALID_INPUT naming the field. */
+export function parseLimits(input: unknown, where = 'limits'): Partial<Limits> {
+  if (input === undefined) return {};
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new EdgefnError('ERR_INVALID_INPUT', `${where} must be an object like { "cpuMs": 50, "memoryMb": 128, "wallMs": 30000 }`);
+  }
+  const out: Partial<Limits> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const bounds = BOUNDS[key as keyof Limits];
+    if (bounds === undefined) throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} is not a known limit (known: ${LIMIT_NAMES.join(', ')})`);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < bounds[0] || value > bounds[1]) {
+      throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} must be a number from ${bounds[0]} to ${bounds[1]}`);
+    }
+    out[key as keyof Limits] = value;
+  }
+  return out;
+}
+
+export function resolveLimits(defaults: Limits, own: Partial<Limits> | undefined): Limits {
+  return { ...defaults, ...own };
+}

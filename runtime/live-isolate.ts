@@ -1,0 +1,383 @@
+// One deployed function, alive in its own isolate, serving its requests.
+//
+// Budget model. The isolate is only ever entered synchronously from this
+// process's main thread, through #enter(), and every entry runs with a
+// `timeout` equal to what is left of the CPU budget of the request it belongs
+// to. Microtasks drain before the entry returns, and nothing inside waits on a
+// host promise: timers, request-body chunks and async host calls all come back
+// as further entries. So code after an `await` always runs inside an entry
+// with a budget (isolated-vm's timeout does not cover awaited host promises,
+// shared/ISOLATED-VM.md §4), and the charge is the main thread's real CPU time
+// (process.threadCpuUsage), not isolated-vm's cpuTime, which is wall time while
+// entered and over-charges tenants when hosts outnumber cores.
+
+import ivm from 'isolated-vm';
+import { EdgefnError } from './errors.ts';
+import { translateIsolateError } from './isolate-errors.ts';
+import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
+import type { FunctionSource } from './function-source.ts';
+import type { RequestHandle, ResponseSink, RuntimeRequest, Timing } from './request-types.ts';
+
+export interface LiveIsolateHooks {
+  log(fn: FunctionSource, level: string, message: string): void;
+  hostOp(op: string, payload: unknown): Promise<unknown>;
+  hostOpSync(op: string, payload: unknown): unknown;
+  /** The isolate died (budget, crash) or finished retiring; drop it from the live set. */
+  gone(live: LiveIsolate): void;
+  /** A code cache was produced on load because none was given or it was rejected. */
+  codeCache(fn: FunctionSource, cache: Uint8Array): void;
+  startupCpuMs: number;
+}
+
+export interface ColdBreakdown {
+  takeMs: number;
+  compileMs: number;
+  cacheHit: boolean;
+  runMs: number;
+  installMs: number;
+}
+
+interface ActiveRequest {
+  id: number;
+  sink: ResponseSink;
+  cpuMs: number;
+  coldMs: number | undefined;
+  responded: boolean;
+  wall: NodeJS.Timeout;
+  body: Uint8Array[];
+  bodyEnded: boolean;
+  bodyWanted: boolean;
+  bodyCancelled: boolean;
+}
+
+const BODY_NONE = 0;
+const BODY_WHOLE = 1;
+const BODY_STREAM = 2;
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.threadCpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
+let nextRequestId = 1;
+
+export class LiveIsolate implements IsolateOwner {
+  readonly fn: FunctionSource;
+  readonly #hooks: LiveIsolateHooks;
+  readonly #p: PreparedIsolate;
+  readonly #entries: Entries;
+  readonly #requests = new Map<number, ActiveRequest>();
+  readonly #timers = new Map<number, NodeJS.Timeout>();
+  #state: 'live' | 'retiring' | 'dead' = 'live';
+  /** The request whose entry runs now, and the CPU clock at the entry's start. */
+  #current: ActiveRequest | undefined;
+  #entryStart: NodeJS.CpuUsage | undefined;
+  /** Heap bytes after load, for the live set's memory bound. */
+  heapBytes = 0;
+  cold: ColdBreakdown | undefined;
+
+  constructor(fn: FunctionSource, prepared: PreparedIsolate, hooks: LiveIsolateHooks) {
+    this.fn = fn;
+    this.#p = prepared;
+    this.#entries = prepared.entries;
+    this.#hooks = hooks;
+    prepared.owner = this;
+  }
+
+  get isolate(): ivm.Isolate {
+    return this.#p.isolate;
+  }
+
+  get activeRequests(): number {
+    return this.#requests.size;
+  }
+
+  get alive(): boolean {
+    return this.#state !== 'dead';
+  }
+
+  /**
+   * Compile and run the script, then bind its fetch handler. Throws
+   * ERR_SCRIPT_COMPILE / ERR_SCRIPT_STARTUP / ERR_NO_HANDLER (and disposes).
+   * `produceCache`: always produce a fresh cache (deploy-time validation).
+   */
+  load(takeMs: number, produceCache = false): Uint8Array | undefined {
+    const { isolate, context } = this.#p;
+    const fn = this.fn;
+    let t = performance.now();
+    let script: ivm.Script;
+    let cacheHit = false;
+    let produced: Uint8Array | undefined;
+    try {
+      const cachedData = fn.cache !== undefined && !produceCache ? new ivm.ExternalCopy(fn.cache.buffer.slice(fn.cache.byteOffset, fn.cache.byteOffset + fn.cache.byteLength) as ArrayBuffer) : undefined;
+      script = isolate.compileScriptSync(fn.code, cachedData ? { filename: `${fn.name}.js`, cachedData } : { filename: `${fn.name}.js`, produceCachedData: true });
+      cacheHit = cachedData !== undefined && script.cachedDataRejected !== true;
+      if (!cacheHit && script.cachedData !== undefined) produced = new Uint8Array(script.cachedData.copy());
+      else if (!cacheHit) {
+        // The given cache was rejected: make one that this snapshot accepts.
+        produced = new Uint8Array(isolate.compileScriptSync(fn.code, { filename: `${fn.name}.js`, produceCachedData: true }).cachedData?.copy() ?? new ArrayBuffer(0));
+      }
+    } catch (err) {
+      this.#die();
+      const e = translateIsolateError(err);
+      throw e.code === 'ERR_INTERNAL' ? new EdgefnError('ERR_SCRIPT_COMPILE', e.message, { cause: err }) : e;
+    }
+    const compileMs = performance.now() - t;
+    t = performance.now();
+    let exports: ivm.Reference<unknown>;
+    try {
+      exports = script.runSync(context, { reference: true, timeout: this.#hooks.startupCpuMs }) as ivm.Reference<unknown>;
+    } catch (err) {
+      this.#die();
+      const e = translateIsolateError(err);
+      if (e.code === 'ERR_CPU_LIMIT') throw new EdgefnError('ERR_SCRIPT_STARTUP', `the script's top level ran longer than the start-up budget of ${this.#hooks.startupCpuMs} ms`, { cause: err });
+      if (e.code === 'ERR_INTERNAL') throw new EdgefnError('ERR_SCRIPT_STARTUP', `the script threw while starting: ${e.message}`, { cause: err });
+      throw e;
+    } finally {
+      script.release();
+    }
+    const runMs = performance.now() - t;
+    t = performance.now();
+    let problem: unknown;
+    try {
+      problem = this.#entries.install.applySync(undefined, [exports.derefInto(), fn.format, new ivm.ExternalCopy(fn.env).copyInto()] as never[], { timeout: this.#hooks.startupCpuMs });
+    } catch (err) {
+      this.#die();
+      throw translateIsolateError(err);
+    } finally {
+      exports.release();
+    }
+    if (typeof problem === 'string' && problem !== '') {
+      this.#die();
+      throw new EdgefnError('ERR_NO_HANDLER', problem);
+    }
+    this.cold = { takeMs, compileMs, cacheHit, runMs, installMs: performance.now() - t };
+    if (produced !== undefined && produced.byteLength > 0 && !produceCache) this.#hooks.codeCache(fn, produced);
+    return produced;
+  }
+
+  /** Measure the heap for the live set's size bound (a few µs). */
+  measure(): number {
+    try {
+      const s = this.#p.isolate.getHeapStatisticsSync();
+      this.heapBytes = s.total_heap_size + s.externally_allocated_size;
+    } catch {
+      this.heapBytes = 1;
+    }
+    return this.heapBytes;
+  }
+
+  handle(req: RuntimeRequest, sink: ResponseSink, coldMs: number | undefined): RequestHandle {
+    const id = nextRequestId++;
+    const limits = this.fn.limits;
+    const r: ActiveRequest = {
+      id,
+      sink,
+      cpuMs: 0,
+      coldMs,
+      responded: false,
+      wall: setTimeout(() => this.#wallLimit(r), limits.wallMs),
+      body: [],
+      bodyEnded: req.body !== 'stream',
+      bodyWanted: false,
+      bodyCancelled: false,
+    };
+    this.#requests.set(id, r);
+    const mode = req.body === null ? BODY_NONE : req.body === 'stream' ? BODY_STREAM : BODY_WHOLE;
+    this.#enter(r, this.#entries.dispatch, [id, req.method, req.url, req.headers, mode, req.body instanceof Uint8Array ? req.body : null]);
+    return {
+      pushBody: (chunk) => {
+        if (!this.#requests.has(id) || r.bodyEnded) return;
+        if (chunk === null) r.bodyEnded = true;
+        else if (!r.bodyCancelled) r.body.push(chunk);
+        this.#feedBody(r);
+      },
+      cancel: (reason) => {
+        if (!this.#requests.has(id)) return;
+        this.#enter(r, this.#entries.cancel, [id, reason]);
+        this.#finish(r);
+      },
+    };
+  }
+
+  #timing(r: ActiveRequest): Timing {
+    const inEntry = this.#current === r && this.#entryStart !== undefined ? cpuMsSince(this.#entryStart) : 0;
+    return { coldMs: r.coldMs, cpuMs: r.cpuMs + inEntry };
+  }
+
+  /** Run one entry under request r's remaining CPU budget. */
+  #enter(r: ActiveRequest, entry: ivm.Reference<(...a: never[]) => unknown>, args: unknown[]): void {
+    if (this.#state === 'dead') return;
+    const left = this.fn.limits.cpuMs - r.cpuMs;
+    if (left <= 0) {
+      this.#kill(new EdgefnError('ERR_CPU_LIMIT', `CPU time limit of ${this.fn.limits.cpuMs} ms exceeded`));
+      return;
+    }
+    const outer = this.#current;
+    const outerStart = this.#entryStart;
+    this.#current = r;
+    const start = (this.#entryStart = process.threadCpuUsage());
+    let failure: EdgefnError | undefined;
+    try {
+      entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: left });
+    } catch (err) {
+      failure = translateIsolateError(err);
+    }
+    r.cpuMs += cpuMsSince(start);
+    this.#current = outer;
+    this.#entryStart = outerStart;
+    if (failure !== undefined) {
+      if (failure.code === 'ERR_CPU_LIMIT') failure = new EdgefnError('ERR_CPU_LIMIT', `CPU time limit of ${this.fn.limits.cpuMs} ms exceeded`, { cause: failure });
+      else if (failure.code === 'ERR_MEMORY_LIMIT') failure = new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`, { cause: failure });
+      this.#kill(failure);
+    } else if (this.#p.isolate.isDisposed) {
+      this.#kill(new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`));
+    }
+  }
+
+  // ---- IsolateOwner: called synchronously from inside an entry. They never
+  // re-enter the isolate; follow-up entries are queued as host microtasks. ----
+
+  log(level: string, message: string): void {
+    this.#hooks.log(this.fn, level, message);
+  }
+
+  timer(id: number, delayMs: number, request: number): void {
+    const old = this.#timers.get(id);
+    if (old !== undefined) clearTimeout(old);
+    this.#timers.set(
+      id,
+      setTimeout(() => {
+        this.#timers.delete(id);
+        const r = this.#requests.get(request);
+        if (r !== undefined) this.#enter(r, this.#entries.tick, [id]);
+      }, delayMs),
+    );
+  }
+
+  clearTimer(id: number): void {
+    const t = this.#timers.get(id);
+    if (t !== undefined) clearTimeout(t);
+    this.#timers.delete(id);
+  }
+
+  emit(request: number, kind: string, a: unknown, b: unknown, c: unknown): void {
+    const r = this.#requests.get(request);
+    if (r === undefined) return;
+    switch (kind) {
+      case 'head':
+        r.responded = true;
+        r.sink.head(a as number, b as string[], c as Uint8Array | null | 'stream', this.#timing(r));
+        return;
+      case 'chunk':
+        r.sink.chunk(a as Uint8Array);
+        return;
+      case 'end':
+        r.sink.end();
+        return;
+      case 'abort':
+        r.sink.fail(new EdgefnError('ERR_EXCEPTION', `response body failed: ${String(a)}`), this.#timing(r));
+        return;
+      case 'error': {
+        const code = a === 'bad-response' ? 'ERR_BAD_RESPONSE' : 'ERR_EXCEPTION';
+        this.#hooks.log(this.fn, 'error', String(b));
+        r.responded = true;
+        r.sink.fail(new EdgefnError(code, code === 'ERR_BAD_RESPONSE' ? String(b) : 'the worker threw an exception; see the function log'), this.#timing(r));
+        return;
+      }
+      case 'pull':
+        r.bodyWanted = true;
+        queueMicrotask(() => this.#feedBody(r));
+        r.sink.pull?.();
+        return;
+      case 'body-cancel':
+        r.bodyCancelled = true;
+        r.body.length = 0;
+        return;
+      case 'done':
+        queueMicrotask(() => this.#finish(r));
+        return;
+    }
+  }
+
+  call(callId: number, op: string, payload: unknown): void {
+    const r = this.#current;
+    this.#hooks.hostOp(op, payload).then(
+      (value) => {
+        if (r !== undefined && this.#requests.has(r.id)) this.#enter(r, this.#entries.settle, [callId, true, value]);
+      },
+      (err: unknown) => {
+        const e = err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
+        if (r !== undefined && this.#requests.has(r.id)) this.#enter(r, this.#entries.settle, [callId, false, e]);
+      },
+    );
+  }
+
+  callSync(op: string, payload: unknown): unknown {
+    return this.#hooks.hostOpSync(op, payload);
+  }
+
+  // ---- request life ----
+
+  #feedBody(r: ActiveRequest): void {
+    if (!r.bodyWanted || !this.#requests.has(r.id)) return;
+    const chunk = r.body.shift();
+    if (chunk !== undefined) {
+      r.bodyWanted = false;
+      this.#enter(r, this.#entries.deliverBody, [r.id, chunk]);
+    } else if (r.bodyEnded) {
+      r.bodyWanted = false;
+      this.#enter(r, this.#entries.deliverBody, [r.id, null]);
+    }
+  }
+
+  #wallLimit(r: ActiveRequest): void {
+    if (!this.#requests.has(r.id)) return;
+    const err = new EdgefnError('ERR_WALL_LIMIT', `wall time limit of ${this.fn.limits.wallMs} ms exceeded`);
+    const timing = this.#timing(r);
+    this.#enter(r, this.#entries.cancel, [r.id, err.message]);
+    this.#finish(r);
+    r.sink.fail(err, timing);
+  }
+
+  #finish(r: ActiveRequest): void {
+    if (!this.#requests.delete(r.id)) return;
+    clearTimeout(r.wall);
+    r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
+    if (this.#state === 'retiring' && this.#requests.size === 0) this.#die();
+  }
+
+  /** A budget was blown or the isolate broke: every request on it fails, and it is never reused. */
+  #kill(err: EdgefnError): void {
+    if (this.#state === 'dead') return;
+    const requests = [...this.#requests.values()];
+    this.#die();
+    for (const r of requests) {
+      clearTimeout(r.wall);
+      r.sink.fail(err, { coldMs: r.coldMs, cpuMs: r.cpuMs });
+      r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
+    }
+  }
+
+  #die(): void {
+    if (this.#state === 'dead') return;
+    this.#state = 'dead';
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    this.#requests.clear();
+    disposePrepared(this.#p);
+    this.#hooks.gone(this);
+  }
+
+  /** Evicted from the live set: finish what is in flight, then go. */
+  retire(): void {
+    if (this.#state !== 'live') return;
+    this.#state = 'retiring';
+    if (this.#requests.size === 0) this.#die();
+  }
+
+  /** Immediately: in-flight requests fail with `err`. */
+  destroy(err: EdgefnError): void {
+    this.#kill(err);
+  }
+}

@@ -1,0 +1,43 @@
+// Builds the prelude: runtime/webapi/ bundled into one script that the
+// snapshot evaluates. Built once per process (esbuild takes ~100 ms) and
+// handed to isolate hosts as a string so that every host snapshots the same bytes.
+
+import { build } from 'esbuild';
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const ENTRY = fileURLToPath(new URL('./webapi/index.ts', import.meta.url));
+
+export interface Prelude {
+  code: string;
+  /** sha256 of the code, for snapshot and code-cache keys. */
+  hash: string;
+}
+
+let cached: Promise<Prelude> | undefined;
+
+export function buildPrelude(): Promise<Prelude> {
+  cached ??= (async () => {
+    const result = await build({
+      entryPoints: [ENTRY],
+      bundle: true,
+      write: false,
+      format: 'iife',
+      platform: 'neutral',
+      target: 'es2023',
+      minify: true,
+      legalComments: 'none',
+      mainFields: ['module', 'main'],
+      conditions: ['worker', 'import', 'default'],
+      logLevel: 'silent',
+      alias: PRELUDE_ALIASES,
+    });
+    const code = result.outputFiles[0]?.text;
+    if (code === undefined) throw new Error('esbuild produced no prelude');
+    return { code, hash: createHash('sha256').update(code).digest('hex') };
+  })();
+  return cached;
+}
+
+/** Module substitutions for the in-isolate bundle (see shared/WEB-PLATFORM-LIBS.md). */
+export const PRELUDE_ALIASES: Record<string, string> = {};

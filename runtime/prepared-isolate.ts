@@ -1,0 +1,86 @@
+// An isolate and context made ready before any function needs them: restored
+// from the snapshot, host bridge installed, entry functions resolved. The pool
+// holds these; a function that goes live takes one and becomes its owner.
+
+import ivm from 'isolated-vm';
+import type { SnapshotResult } from './snapshot.ts';
+import type { Prelude } from './prelude.ts';
+
+/** What the bridge's host functions call. Set when a function takes the isolate. */
+export interface IsolateOwner {
+  log(level: string, message: string): void;
+  timer(id: number, delayMs: number, request: number): void;
+  clearTimer(id: number): void;
+  emit(request: number, kind: string, a: unknown, b: unknown, c: unknown): void;
+  call(callId: number, op: string, payload: unknown): void;
+  callSync(op: string, payload: unknown): unknown;
+}
+
+type Entry = ivm.Reference<(...args: never[]) => unknown>;
+
+/** Positions match the array runtime/webapi/index.ts's boot returns. */
+export interface Entries {
+  install: Entry;
+  dispatch: Entry;
+  deliverBody: Entry;
+  cancel: Entry;
+  tick: Entry;
+  settle: Entry;
+}
+const ENTRY_NAMES = ['install', 'dispatch', 'deliverBody', 'cancel', 'tick', 'settle'] as const;
+
+export interface PreparedIsolate {
+  isolate: ivm.Isolate;
+  context: ivm.Context;
+  entries: Entries;
+  memoryMb: number;
+  owner: IsolateOwner | undefined;
+}
+
+const noop = (): undefined => undefined;
+
+export function prepareIsolate(snap: SnapshotResult, prelude: Prelude, memoryMb: number): PreparedIsolate {
+  const isolate = new ivm.Isolate(snap.snapshot === undefined ? { memoryLimit: memoryMb } : { memoryLimit: memoryMb, snapshot: snap.snapshot });
+  try {
+    const context = isolate.createContextSync();
+    if (snap.snapshot === undefined) isolate.compileScriptSync(prelude.code, { filename: 'edgefn:prelude.js' }).runSync(context);
+    const p: PreparedIsolate = { isolate, context, entries: undefined as unknown as Entries, memoryMb, owner: undefined };
+    // The callbacks read `p.owner` at call time, so one prepared isolate can be
+    // handed to whichever function needs it. Before that they do nothing.
+    const cb = <A extends unknown[], R>(fn: (...a: A) => R, opts?: { ignored: true }) => new ivm.Callback(fn, opts);
+    const args = [
+      cb((level: string, message: string) => p.owner?.log(String(level), String(message)), { ignored: true }),
+      cb(() => performance.now()),
+      cb((n: number) => crypto.getRandomValues(new Uint8Array(n))),
+      cb((id: number, ms: number, req: number) => p.owner?.timer(id, ms, req), { ignored: true }),
+      cb((id: number) => p.owner?.clearTimer(id), { ignored: true }),
+      cb((req: number, kind: string, a: unknown, b: unknown, c: unknown) => p.owner?.emit(req, kind, a, b, c)),
+      cb((id: number, op: string, payload: unknown) => p.owner?.call(id, op, payload), { ignored: true }),
+      cb((op: string, payload: unknown) => (p.owner === undefined ? noop() : p.owner.callSync(op, payload))),
+    ];
+    const boot = context.global.getSync('__edgefn_boot', { reference: true }) as ivm.Reference<(...a: unknown[]) => unknown>;
+    const list = boot.applySync(undefined, args, { result: { reference: true }, timeout: 5_000 }) as ivm.Reference<unknown[]>;
+    boot.release();
+    const entries = {} as Record<(typeof ENTRY_NAMES)[number], Entry>;
+    ENTRY_NAMES.forEach((name, i) => {
+      entries[name] = list.getSync(i, { reference: true }) as Entry;
+    });
+    list.release();
+    p.entries = entries;
+    return p;
+  } catch (err) {
+    if (!isolate.isDisposed) isolate.dispose();
+    throw err;
+  }
+}
+
+export function disposePrepared(p: PreparedIsolate): void {
+  p.owner = undefined;
+  if (!p.isolate.isDisposed) {
+    try {
+      p.isolate.dispose();
+    } catch {
+      // already going away
+    }
+  }
+}

@@ -1,0 +1,41 @@
+// The runtime's request API: plain data in, events out. The router speaks
+// HTTP and IPC; the runtime only ever sees these shapes.
+
+import type { EdgefnError } from './errors.ts';
+
+export interface RuntimeRequest {
+  method: string;
+  /** Absolute URL as the worker should see it. */
+  url: string;
+  /** Flat [name, value, name, value, …] in the order the client sent them. */
+  headers: string[];
+  /** No body, the whole body, or 'stream' when chunks follow through RequestHandle.pushBody. */
+  body: null | Uint8Array | 'stream';
+}
+
+export interface Timing {
+  /** Time to make an isolate ready, when the function had no live one. */
+  coldMs?: number | undefined;
+  /** CPU time the request has used inside its isolate so far. */
+  cpuMs: number;
+}
+
+export interface ResponseSink {
+  /** body: the whole body, null for none, or 'stream' when chunk() calls follow and end() closes. */
+  head(status: number, headers: string[], body: Uint8Array | null | 'stream', timing: Timing): void;
+  chunk(bytes: Uint8Array): void;
+  end(): void;
+  /** Before head(): answer with an error. After it: abort the response. */
+  fail(err: EdgefnError, timing: Timing): void;
+  /** The worker wants more request body. */
+  pull?(): void;
+  /** The request, its response and its waitUntil work are over; cpuMs is the final charge. */
+  done?(timing: Timing): void;
+}
+
+export interface RequestHandle {
+  /** The next chunk of a streamed request body; null ends it. */
+  pushBody(chunk: Uint8Array | null): void;
+  /** The client went away. */
+  cancel(reason: string): void;
+}

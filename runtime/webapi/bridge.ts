@@ -1,0 +1,104 @@
+// The one typed seam between code inside an isolate and the host process.
+//
+// The host installs plain functions (isolated-vm Callbacks, which copy their
+// arguments and hold no host object) as globals on a fresh context, then calls
+// `__edgefn_boot` (see index.ts), which moves them into this module's closure
+// and deletes the globals before any tenant code runs. Tenant code can
+// therefore never reach a host function except through the Web APIs built on
+// top of this module.
+
+export interface HostBridge {
+  /** console output for the function's log; fire-and-forget. */
+  log(level: string, message: string): void;
+  /** Monotonic milliseconds (performance.now on the host). */
+  now(): number;
+  /** `length` cryptographically random bytes. */
+  random(length: number): Uint8Array;
+  /** Ask the host to call `tick(id)` after `delayMs`, charging it to request `request`. */
+  timer(id: number, delayMs: number, request: number): void;
+  clearTimer(id: number): void;
+  /**
+   * Response events for request `requestId`:
+   *  - 'head', status, flatHeaders, body (Uint8Array when the whole body is known, null when
+   *    there is none, or the string 'stream' when chunks follow)
+   *  - 'chunk', Uint8Array; 'end'; 'pull' (the worker wants more request body)
+   *  - 'error', code, message: the handler threw or returned something that is not a Response
+   *  - 'done' (every waitUntil promise settled)
+   */
+  emit(requestId: number, kind: string, a?: unknown, b?: unknown, c?: unknown): void;
+  /** Start async host operation `op`; the host answers with `settle(callId, …)`. */
+  call(callId: number, op: string, payload: unknown): void;
+  /** Synchronous host operation (short, bounded work only: IDNA, hashing small inputs). */
+  callSync(op: string, payload: unknown): unknown;
+}
+
+let bridge: HostBridge | undefined;
+
+export function setHost(h: HostBridge): void {
+  bridge = h;
+}
+
+export function host(): HostBridge {
+  if (bridge === undefined) throw new Error('edgefn: host bridge used before boot');
+  return bridge;
+}
+
+/** The request whose entry is running now; timers and host calls are charged to it. */
+let currentRequest = 0;
+export function setCurrentRequest(id: number): void {
+  currentRequest = id;
+}
+export function getCurrentRequest(): number {
+  return currentRequest;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+const pendingCalls = new Map<number, Pending>();
+let nextCallId = 1;
+
+/** Run async host operation `op`; rejects with the error the host reports. */
+export function hostCall(op: string, payload: unknown): Promise<unknown> {
+  const id = nextCallId++;
+  return new Promise((resolve, reject) => {
+    pendingCalls.set(id, { resolve, reject });
+    host().call(id, op, payload);
+  });
+}
+
+export interface HostError {
+  name: string;
+  message: string;
+}
+
+/** Called by the host (through an entry) when an async operation finishes. */
+export function settleCall(id: number, ok: boolean, value: unknown): void {
+  const p = pendingCalls.get(id);
+  if (p === undefined) return;
+  pendingCalls.delete(id);
+  if (ok) p.resolve(value);
+  else p.reject(reviveError(value as HostError));
+}
+
+const errorFactories: Record<string, (message: string, name: string) => Error> = {
+  TypeError: (m) => new TypeError(m),
+  RangeError: (m) => new RangeError(m),
+  SyntaxError: (m) => new SyntaxError(m),
+};
+
+/** Register how a host error name becomes an in-isolate error (DOMException registers itself). */
+export function registerErrorFactory(name: string, make: (message: string, name: string) => Error): void {
+  errorFactories[name] = make;
+}
+
+export function reviveError(e: HostError): Error {
+  const make = errorFactories[e.name];
+  if (make !== undefined) return make(e.message, e.name);
+  const fallback = errorFactories['DOMException'];
+  if (fallback !== undefined) return fallback(e.message, e.name);
+  const err = new Error(e.message);
+  err.name = e.name;
+  return err;
+}

@@ -1,0 +1,37 @@
+// How a Web API becomes a global. Adding an API to the isolate is adding a file
+// that calls `defineGlobal` and listing it in apis.ts.
+//
+// Globals are defined like the Web IDL says for interfaces and operations:
+// writable, configurable, not enumerable. `lazy` defers building a value until
+// the first touch, so code that a function never uses stays unparsed in the
+// snapshot and costs no heap (see shared/WEB-PLATFORM-LIBS.md: lazy globals).
+
+export function defineGlobal(name: string, value: unknown): void {
+  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+}
+
+export function defineLazyGlobal(name: string, make: () => unknown): void {
+  Object.defineProperty(globalThis, name, {
+    configurable: true,
+    enumerable: false,
+    get() {
+      const value = make();
+      defineGlobal(name, value);
+      return value;
+    },
+    set(value: unknown) {
+      defineGlobal(name, value);
+    },
+  });
+}
+
+const warmers: Array<() => void> = [];
+
+/** Work to do while an isolate waits in the pool (touch lazy classes off the request path). */
+export function onWarm(fn: () => void): void {
+  warmers.push(fn);
+}
+
+export function runWarmers(): void {
+  for (const w of warmers) w();
+}

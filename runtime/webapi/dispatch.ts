@@ -1,0 +1,296 @@
+// Request dispatch inside the isolate: turns host entries into calls of the
+// worker's fetch handler and streams the Response back through `emit`.
+//
+// Every function here is an *entry*: the host calls it synchronously with a
+// CPU budget, and microtasks run before the entry returns. Nothing in this file
+// waits on a host promise; async host results come back as further entries.
+
+import { defineGlobal } from './define.ts';
+import { host, setCurrentRequest } from './bridge.ts';
+import { clearRequestTimers } from './timers.ts';
+import { format } from './console.ts';
+import { createIncomingRequest, isResponse, responseParts } from './fetch-api.ts';
+
+export type WorkerFormat = 'module' | 'service-worker';
+
+interface ExecutionContext {
+  waitUntil(promise: unknown): void;
+  passThroughOnException(): void;
+}
+
+type Handler = (request: Request, env: Record<string, unknown>, ctx: ExecutionContext) => unknown;
+
+let handler: Handler | undefined;
+let env: Record<string, unknown> = {};
+
+// ---- service-worker format: addEventListener('fetch', …) on the global scope ----
+
+type Listener = ((event: FetchEvent) => void) | { handleEvent(event: FetchEvent): void };
+const fetchListeners: Listener[] = [];
+
+class FetchEvent {
+  readonly type = 'fetch';
+  readonly request: Request;
+  #ctx: ExecutionContext;
+  #response: Promise<unknown> | undefined;
+  #stopped = false;
+  constructor(request: Request, ctx: ExecutionContext) {
+    this.request = request;
+    this.#ctx = ctx;
+  }
+  respondWith(response: unknown): void {
+    if (this.#response !== undefined) throw new DOMExceptionLike('respondWith() was already called.', 'InvalidStateError');
+    this.#response = Promise.resolve(response);
+  }
+  waitUntil(promise: unknown): void {
+    this.#ctx.waitUntil(promise);
+  }
+  passThroughOnException(): void {}
+  stopImmediatePropagation(): void {
+    this.#stopped = true;
+  }
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+  get response(): Promise<unknown> | undefined {
+    return this.#response;
+  }
+}
+
+// DOMException is defined by dom-exception.ts; looked up lazily so this file
+// does not depend on the order APIs load in.
+function DOMExceptionLike(message: string, name: string): Error {
+  const D = (globalThis as { DOMException?: new (m: string, n: string) => Error }).DOMException;
+  if (D !== undefined) return new D(message, name);
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+defineGlobal('addEventListener', function addEventListener(type: string, listener: Listener) {
+  if (type === 'fetch' && listener != null && !fetchListeners.includes(listener)) fetchListeners.push(listener);
+});
+defineGlobal('removeEventListener', function removeEventListener(type: string, listener: Listener) {
+  const i = fetchListeners.indexOf(listener);
+  if (type === 'fetch' && i >= 0) fetchListeners.splice(i, 1);
+});
+defineGlobal('FetchEvent', FetchEvent);
+
+function serviceWorkerHandler(request: Request, _env: Record<string, unknown>, ctx: ExecutionContext): unknown {
+  const event = new FetchEvent(request, ctx);
+  for (const l of fetchListeners) {
+    if (typeof l === 'function') l(event);
+    else l.handleEvent(event);
+    if (event.stopped) break;
+  }
+  if (event.response === undefined) throw new Error('No fetch listener called event.respondWith()');
+  return event.response;
+}
+
+/**
+ * Entry: bind the worker. `exports` is the completion value of the module
+ * format's wrapped script (its export object). Returns '' or why the worker
+ * has no usable fetch handler.
+ */
+export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string, unknown>): string {
+  env = Object.freeze({ ...vars });
+  if (fmt === 'service-worker') {
+    if (fetchListeners.length === 0) return 'the script does not call addEventListener("fetch", …)';
+    handler = serviceWorkerHandler;
+    return '';
+  }
+  const def = (exports as { default?: unknown } | null | undefined)?.default;
+  if (def == null || typeof def !== 'object' && typeof def !== 'function') {
+    return 'the module has no default export; expected `export default { fetch(request, env, ctx) { … } }`';
+  }
+  const fetch = (def as { fetch?: unknown }).fetch;
+  if (typeof fetch !== 'function') return 'the default export has no fetch() method';
+  handler = (request, e, ctx) => (fetch as Handler).call(def, request, e, ctx);
+  return '';
+}
+
+// ---- requests in flight ----
+
+interface Inflight {
+  abort: AbortController;
+  body: ReadableStreamDefaultController<Uint8Array> | undefined;
+  bodyWaiter: (() => void) | undefined;
+  waitUntil: Promise<unknown>[];
+  responded: boolean;
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+}
+
+const inflight = new Map<number, Inflight>();
+
+const BODY_NONE = 0;
+const BODY_WHOLE = 1;
+const BODY_STREAM = 2;
+
+/**
+ * Entry: start request `id`. headers is flat [name, value, …]. bodyMode says
+ * whether there is no body, the whole body in `bytes`, or chunks to follow via
+ * `deliverBody`.
+ */
+export function dispatch(id: number, method: string, url: string, headers: string[], bodyMode: number, bytes: Uint8Array | null): void {
+  setCurrentRequest(id);
+  const state: Inflight = { abort: new AbortController(), body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, reader: undefined };
+  inflight.set(id, state);
+  let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
+  if (bodyMode === BODY_WHOLE) body = bytes;
+  else if (bodyMode === BODY_STREAM) {
+    body = new ReadableStream<Uint8Array>(
+      {
+        start(c) {
+          state.body = c;
+        },
+        // One host round trip per chunk the worker asks for: the host never
+        // pushes more than the worker reads, so a large upload stays bounded.
+        pull() {
+          return new Promise<void>((resolve) => {
+            state.bodyWaiter = resolve;
+            host().emit(id, 'pull');
+          });
+        },
+        cancel() {
+          host().emit(id, 'body-cancel');
+        },
+      },
+      { highWaterMark: 0 },
+    );
+  }
+  const ctx: ExecutionContext = {
+    waitUntil(p: unknown) {
+      state.waitUntil.push(Promise.resolve(p));
+    },
+    passThroughOnException() {},
+  };
+  let result: unknown;
+  try {
+    if (handler === undefined) throw new Error('edgefn: dispatch before install');
+    const request = createIncomingRequest(method, url, headers, body, state.abort.signal);
+    result = handler(request, env, ctx);
+  } catch (err) {
+    fail(id, state, err);
+    return;
+  }
+  if (isResponse(result)) respond(id, state, result);
+  else Promise.resolve(result).then((r) => respond(id, state, r), (err: unknown) => fail(id, state, err));
+}
+
+function fail(id: number, state: Inflight, err: unknown): void {
+  if (state.responded) {
+    host().log('error', `Uncaught (in response) ${format([err])}`);
+    return;
+  }
+  state.responded = true;
+  host().emit(id, 'error', 'exception', format([err]));
+  finish(id, state);
+}
+
+function respond(id: number, state: Inflight, r: unknown): void {
+  if (!inflight.has(id) || state.responded) return;
+  if (!isResponse(r)) {
+    state.responded = true;
+    const what = r === null ? 'null' : Array.isArray(r) ? 'an array' : typeof r === 'object' ? `an object (${(r as object).constructor?.name ?? 'Object'})` : typeof r;
+    host().emit(id, 'error', 'bad-response', `The handler returned ${what}, not a Response`);
+    finish(id, state);
+    return;
+  }
+  let parts: ReturnType<typeof responseParts>;
+  try {
+    parts = responseParts(r);
+  } catch (err) {
+    fail(id, state, err);
+    return;
+  }
+  state.responded = true;
+  const { status, headers, body } = parts;
+  if (body === null || body instanceof Uint8Array) {
+    host().emit(id, 'head', status, headers, body);
+    finish(id, state);
+    return;
+  }
+  host().emit(id, 'head', status, headers, 'stream');
+  const reader = body.getReader();
+  state.reader = reader;
+  const pump = (): void => {
+    reader.read().then(
+      ({ done, value }) => {
+        if (!inflight.has(id)) return;
+        if (done) {
+          host().emit(id, 'end');
+          finish(id, state);
+          return;
+        }
+        if (!(value instanceof Uint8Array)) {
+          host().log('error', 'Uncaught TypeError: a response body stream produced a chunk that is not a Uint8Array');
+          host().emit(id, 'abort', 'stream chunk is not a Uint8Array');
+          finish(id, state);
+          return;
+        }
+        if (value.byteLength > 0) host().emit(id, 'chunk', value);
+        pump();
+      },
+      (err: unknown) => {
+        host().log('error', `Uncaught (in response body) ${format([err])}`);
+        host().emit(id, 'abort', format([err]));
+        finish(id, state);
+      },
+    );
+  };
+  pump();
+}
+
+/** After the response: wait for every waitUntil promise, including ones added meanwhile, then say done. */
+function finish(id: number, state: Inflight): void {
+  const settle = (seen: number): void => {
+    if (!inflight.has(id)) return;
+    if (state.waitUntil.length === seen) {
+      inflight.delete(id);
+      clearRequestTimers(id);
+      host().emit(id, 'done');
+      return;
+    }
+    const batch = state.waitUntil.slice(seen);
+    Promise.allSettled(batch).then((results) => {
+      for (const r of results) if (r.status === 'rejected') host().log('error', `Uncaught (in waitUntil) ${format([r.reason])}`);
+      settle(seen + batch.length);
+    });
+  };
+  settle(0);
+}
+
+/** Entry: the next chunk of request body, or null at its end. */
+export function deliverBody(id: number, chunk: Uint8Array | null): void {
+  const state = inflight.get(id);
+  if (state === undefined || state.body === undefined) return;
+  setCurrentRequest(id);
+  const c = state.body;
+  const waiter = state.bodyWaiter;
+  state.bodyWaiter = undefined;
+  try {
+    if (chunk === null) c.close();
+    else c.enqueue(chunk);
+  } catch {
+    // The worker cancelled the stream already.
+  }
+  waiter?.();
+}
+
+/** Entry: the client went away or the request hit its wall-time limit. */
+export function cancel(id: number, reason: string): void {
+  const state = inflight.get(id);
+  if (state === undefined) return;
+  setCurrentRequest(id);
+  inflight.delete(id);
+  clearRequestTimers(id);
+  const err = DOMExceptionLike(reason, 'AbortError');
+  try {
+    state.body?.error(err);
+  } catch {
+    // already closed
+  }
+  state.bodyWaiter?.();
+  state.reader?.cancel(err).catch(() => {});
+  state.abort.abort(err);
+}

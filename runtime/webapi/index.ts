@@ -1,0 +1,37 @@
+// The prelude: evaluated once into the V8 snapshot, so every isolate starts
+// with the Web platform already built. Boot runs once per context, when the
+// pool prepares an isolate, and hands the host the entry functions it calls.
+
+import './apis.ts';
+import './timers.ts';
+import './console.ts';
+import { setHost, settleCall, type HostBridge } from './bridge.ts';
+import { cancel, deliverBody, dispatch, install } from './dispatch.ts';
+import { tick } from './timers.ts';
+import { runWarmers } from './define.ts';
+
+type Fn<A extends unknown[], R> = (...args: A) => R;
+
+function boot(
+  log: HostBridge['log'],
+  now: HostBridge['now'],
+  random: HostBridge['random'],
+  timer: HostBridge['timer'],
+  clearTimer: HostBridge['clearTimer'],
+  emit: HostBridge['emit'],
+  call: HostBridge['call'],
+  callSync: HostBridge['callSync'],
+): Fn<never[], unknown>[] {
+  // Remove ourselves first: boot must run exactly once and tenants must not see it.
+  delete (globalThis as { __edgefn_boot?: unknown }).__edgefn_boot;
+  // workerd hides these too: SharedArrayBuffer and Atomics would let a tenant
+  // build high-resolution timers, and WebAssembly memory escapes isolated-vm's
+  // memoryLimit (shared/ISOLATED-VM.md §5) until it is accounted for.
+  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete (globalThis as Record<string, unknown>)[name];
+  setHost({ log, now, random, timer, clearTimer, emit, call, callSync });
+  runWarmers();
+  // Order is the host's contract: runtime/entries.ts names the same positions.
+  return [install, dispatch, deliverBody, cancel, tick, settleCall] as Fn<never[], unknown>[];
+}
+
+Object.defineProperty(globalThis, '__edgefn_boot', { value: boot, configurable: true, writable: false, enumerable: false });
