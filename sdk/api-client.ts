@@ -1,0 +1,162 @@
+// A typed client for the edgefn control API (see wire.ts for the contract).
+// It only needs the global fetch, so it runs in Node 18+, browsers and workers.
+
+import { EdgefnApiError } from './api-error.ts';
+import {
+  FUNCTION_NAME_PATTERN,
+  type DeleteFunctionResponse,
+  type DeployRequest,
+  type DeployResponse,
+  type ErrorResponse,
+  type FunctionInfo,
+  type ListFunctionsResponse,
+  type LogEntry,
+  type LogsResponse,
+} from './wire.ts';
+
+export { EdgefnApiError, isEdgefnApiError, CLIENT_ERROR_CODES, type ClientErrorCode } from './api-error.ts';
+
+export interface EdgefnClientOptions {
+  /** Base URL of the control API, e.g. `http://127.0.0.1:8081`. Required; a trailing slash is ignored. */
+  api: string;
+  /** Bearer token; the node writes it to its token file at start-up. Required. */
+  token: string;
+  /** Per-call time limit in milliseconds, covering connect, upload and reading the answer. Default 60 000. */
+  timeoutMs?: number;
+  /** The fetch to use. Default: the global fetch. */
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface DeployResult extends DeployResponse {
+  /** True when this deploy created the function (HTTP 201), false when it replaced a version (HTTP 200). */
+  created: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export class EdgefnClient {
+  readonly api: string;
+  #token: string;
+  #timeoutMs: number;
+  #fetch: typeof globalThis.fetch;
+
+  constructor(options: EdgefnClientOptions) {
+    if (typeof options?.api !== 'string' || !URL.canParse(options.api)) {
+      throw new TypeError(`EdgefnClient: options.api must be an absolute URL like "http://127.0.0.1:8081", got ${JSON.stringify(options?.api)}`);
+    }
+    const protocol = new URL(options.api).protocol;
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new TypeError(`EdgefnClient: options.api must be an http: or https: URL, got ${JSON.stringify(options.api)}`);
+    }
+    if (typeof options.token !== 'string' || options.token === '') {
+      throw new TypeError('EdgefnClient: options.token must be a non-empty string (the node prints where its token file is when it starts)');
+    }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new TypeError(`EdgefnClient: options.timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}`);
+    }
+    const fetchImpl = options.fetch ?? globalThis.fetch;
+    if (typeof fetchImpl !== 'function') {
+      throw new TypeError('EdgefnClient: no global fetch in this environment; pass options.fetch');
+    }
+    this.api = options.api.replace(/\/+$/, '');
+    this.#token = options.token;
+    this.#timeoutMs = timeoutMs;
+    this.#fetch = fetchImpl;
+  }
+
+  /** Create or replace a function. Resolves with its new version and data-plane URL. */
+  async deploy(name: string, body: DeployRequest): Promise<DeployResult> {
+    const { status, body: out } = await this.#call('PUT', functionPath(name), body);
+    const result = expectObject<DeployResponse>(out, ['name', 'version', 'url'], status);
+    return { ...result, created: status === 201 };
+  }
+
+  async list(): Promise<FunctionInfo[]> {
+    const { status, body } = await this.#call('GET', '/v1/functions');
+    return expectObject<ListFunctionsResponse>(body, ['functions'], status).functions;
+  }
+
+  /** Rejects with code ERR_NOT_FOUND (status 404) when there is no such function. */
+  async get(name: string): Promise<FunctionInfo> {
+    const { status, body } = await this.#call('GET', functionPath(name));
+    return expectObject<FunctionInfo>(body, ['name', 'version', 'url'], status);
+  }
+
+  /** Rejects with code ERR_NOT_FOUND (status 404) when there is no such function. */
+  async delete(name: string): Promise<DeleteFunctionResponse> {
+    const { status, body } = await this.#call('DELETE', functionPath(name));
+    return expectObject<DeleteFunctionResponse>(body, ['deleted'], status);
+  }
+
+  /** The function's recent console output and uncaught errors, oldest first. */
+  async logs(name: string): Promise<LogEntry[]> {
+    const { status, body } = await this.#call('GET', `${functionPath(name)}/logs`);
+    return expectObject<LogsResponse>(body, ['logs'], status).logs;
+  }
+
+  async #call(method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
+    const url = this.api + path;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
+    if (json !== undefined) headers['content-type'] = 'application/json';
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let response: Response;
+    let text: string;
+    // fetch reports every transport failure as a bare TypeError("fetch failed")
+    // with the real reason in `cause`; this is the one place that turns those
+    // into our codes.
+    try {
+      response = await this.#fetch(url, { method, headers, body: json === undefined ? null : JSON.stringify(json), signal });
+      text = await response.text();
+    } catch (err) {
+      if (signal.aborted) {
+        throw new EdgefnApiError(0, 'ERR_API_TIMEOUT', `${method} ${url}: no answer within ${this.#timeoutMs} ms`, { cause: err });
+      }
+      const reason = transportReason(err);
+      throw new EdgefnApiError(0, 'ERR_API_UNREACHABLE', `${method} ${url}: ${reason}`, { cause: err });
+    }
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch (err) {
+      throw new EdgefnApiError(response.status, 'ERR_API_BAD_RESPONSE', `${method} ${url}: HTTP ${response.status} with a body that is not JSON: ${snippet(text)}`, { cause: err });
+    }
+    if (!response.ok) {
+      const error = (body as Partial<ErrorResponse> | undefined)?.error;
+      if (error !== undefined && typeof error.code === 'string' && typeof error.message === 'string') {
+        throw new EdgefnApiError(response.status, error.code, error.message);
+      }
+      throw new EdgefnApiError(response.status, 'ERR_API_BAD_RESPONSE', `${method} ${url}: HTTP ${response.status} without an error body: ${snippet(text)}`);
+    }
+    return { status: response.status, body };
+  }
+}
+
+function functionPath(name: string): string {
+  // Checked here as well as on the server so a bad name never becomes a
+  // different path (e.g. "a/logs"), and the caller sees the same code either way.
+  if (typeof name !== 'string' || !FUNCTION_NAME_PATTERN.test(name)) {
+    throw new EdgefnApiError(0, 'ERR_INVALID_INPUT', `invalid function name ${JSON.stringify(name)}: use 1 to 63 lowercase letters, digits and hyphens`);
+  }
+  return `/v1/functions/${name}`;
+}
+
+function expectObject<T>(body: unknown, keys: readonly (keyof T & string)[], status: number): T {
+  if (body === null || typeof body !== 'object' || keys.some((k) => !(k in body))) {
+    throw new EdgefnApiError(status, 'ERR_API_BAD_RESPONSE', `expected a JSON object with ${keys.join(', ')}; got ${snippet(JSON.stringify(body) ?? '')}`);
+  }
+  return body as T;
+}
+
+/** The most specific reason fetch gives, e.g. "connect ECONNREFUSED 127.0.0.1:8081". */
+function transportReason(err: unknown): string {
+  let e: unknown = err;
+  // undici nests causes (TypeError → AggregateError/SystemError); the innermost is the useful one.
+  for (let depth = 0; depth < 4 && e instanceof Error && e.cause !== undefined; depth++) e = e.cause;
+  if (e instanceof AggregateError && e.errors[0] instanceof Error) e = e.errors[0];
+  return e instanceof Error ? e.message || String(e) : String(e);
+}
+
+function snippet(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

@@ -1,0 +1,231 @@
+// Turns argv into a checked Command. Every malformed command line becomes a
+// CliError('ERR_USAGE') whose message names the offending flag and whose usage
+// is the help of the command being typed.
+//
+// util.parseArgs runs in non-strict mode with tokens so that we, not
+// parseArgs, word the errors: its strict-mode messages name no command and
+// suggest `--` tricks that do not apply here.
+
+import { parseArgs } from 'node:util';
+import { FUNCTION_NAME_PATTERN, WORKER_FORMATS, type LimitName, type WireLimits, type WorkerFormat } from '../wire.ts';
+import { CliError } from './cli-error.ts';
+import { COMMANDS, USAGE, type CommandName } from './usage.ts';
+
+export const DEFAULT_API = 'http://127.0.0.1:8081';
+
+export interface Connection {
+  api: string;
+  /** Undefined when neither --token nor EDGEFN_TOKEN is set; commands that call the API fail then. */
+  token: string | undefined;
+}
+
+export type Command =
+  | { kind: 'help'; text: string }
+  | { kind: 'version' }
+  | {
+      kind: 'deploy';
+      connection: Connection;
+      file: string;
+      name: string;
+      format: WorkerFormat | undefined;
+      vars: Record<string, string>;
+      secrets: Record<string, string>;
+      limits: WireLimits;
+    }
+  | { kind: 'list'; connection: Connection }
+  | { kind: 'delete'; connection: Connection; name: string }
+  | { kind: 'logs'; connection: Connection; name: string };
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  multiple?: boolean;
+}
+
+const CONNECTION_OPTIONS = {
+  api: { type: 'string' },
+  token: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies Record<string, OptionSpec>;
+
+const LIMIT_FLAGS = { 'cpu-ms': 'cpuMs', 'memory-mb': 'memoryMb', 'wall-ms': 'wallMs' } as const satisfies Record<string, LimitName>;
+
+const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; positionals: readonly string[] }> = {
+  deploy: {
+    options: {
+      ...CONNECTION_OPTIONS,
+      name: { type: 'string' },
+      var: { type: 'string', multiple: true },
+      secret: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      'cpu-ms': { type: 'string' },
+      'memory-mb': { type: 'string' },
+      'wall-ms': { type: 'string' },
+    },
+    positionals: ['file'],
+  },
+  list: { options: CONNECTION_OPTIONS, positionals: [] },
+  delete: { options: CONNECTION_OPTIONS, positionals: ['name'] },
+  logs: { options: CONNECTION_OPTIONS, positionals: ['name'] },
+};
+
+interface Parsed {
+  /** Every value given for each string option, in order. */
+  strings: Map<string, string[]>;
+  booleans: Set<string>;
+  positionals: string[];
+}
+
+export function parseCommandLine(argv: readonly string[], env: Env): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined) throw new CliError('ERR_USAGE', 'no command given', { usage: USAGE.main });
+  if (first === '--help' || first === '-h') return { kind: 'help', text: USAGE.main };
+  if (first === '--version') return { kind: 'version' };
+  if (first === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) return { kind: 'help', text: USAGE.main };
+    if (isCommand(topic)) return { kind: 'help', text: USAGE[topic] };
+    throw new CliError('ERR_USAGE', `unknown command "${topic}"`, { usage: USAGE.main });
+  }
+  if (!isCommand(first)) {
+    const what = first.startsWith('-') ? `option ${first} must follow a command` : `unknown command "${first}"`;
+    throw new CliError('ERR_USAGE', what, { usage: USAGE.main });
+  }
+
+  const usage = USAGE[first];
+  const fail = (message: string): CliError => new CliError('ERR_USAGE', message, { usage, command: first });
+  const parsed = tokenize(rest, SPECS[first].options, fail);
+  // --help wins over every other problem on the line: someone asking for help
+  // while typing a broken command wants the help, not the complaint.
+  if (parsed.booleans.has('help')) return { kind: 'help', text: usage };
+
+  const wanted = SPECS[first].positionals;
+  if (parsed.positionals.length > wanted.length) {
+    throw fail(`unexpected argument "${parsed.positionals[wanted.length]}"`);
+  }
+  if (parsed.positionals.length < wanted.length) throw fail(`missing <${wanted[parsed.positionals.length]}>`);
+
+  const single = (name: string): string | undefined => {
+    const values = parsed.strings.get(name);
+    if (values !== undefined && values.length > 1) throw fail(`--${name} given more than once`);
+    return values?.[0];
+  };
+  const connection: Connection = {
+    api: checkApi(single('api') ?? nonEmpty(env['EDGEFN_API']) ?? DEFAULT_API, fail),
+    token: single('token') ?? nonEmpty(env['EDGEFN_TOKEN']),
+  };
+
+  switch (first) {
+    case 'list':
+      return { kind: 'list', connection };
+    case 'delete':
+    case 'logs':
+      return { kind: first, connection, name: checkName(parsed.positionals[0] ?? '', fail) };
+    case 'deploy': {
+      const name = single('name');
+      if (name === undefined) throw fail('missing --name <name>');
+      const format = single('format');
+      if (format !== undefined && !isFormat(format)) {
+        throw fail(`--format must be ${WORKER_FORMATS.join(' or ')}, got "${format}"`);
+      }
+      const vars = bindings('var', parsed.strings.get('var') ?? [], env, fail);
+      const secrets = bindings('secret', parsed.strings.get('secret') ?? [], env, fail);
+      for (const key of Object.keys(secrets)) {
+        // One env namespace: the same key as both would silently shadow one of them.
+        if (Object.hasOwn(vars, key)) throw fail(`${key} is given as both --var and --secret`);
+      }
+      const limits: WireLimits = {};
+      for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
+        const raw = single(flag);
+        if (raw !== undefined) limits[field] = positiveNumber(flag, raw, fail);
+      }
+      return { kind: 'deploy', connection, file: parsed.positionals[0] ?? '', name: checkName(name, fail), format, vars, secrets, limits };
+    }
+  }
+}
+
+function tokenize(args: string[], options: Record<string, OptionSpec>, fail: (message: string) => CliError): Parsed {
+  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  const out: Parsed = { strings: new Map(), booleans: new Set(), positionals: [] };
+  for (const token of tokens) {
+    if (token.kind === 'positional') {
+      out.positionals.push(token.value);
+    } else if (token.kind === 'option') {
+      const spec = options[token.name];
+      if (spec === undefined) throw fail(`unknown option ${token.rawName}`);
+      if (spec.type === 'boolean') {
+        if (token.value !== undefined) throw fail(`${token.rawName} takes no value`);
+        out.booleans.add(token.name);
+        continue;
+      }
+      // Non-strict parseArgs lets `--name --var X` take "--var" as the name;
+      // a value that looks like a flag is almost always a forgotten value.
+      if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-'))) {
+        throw fail(`${token.rawName} needs a value`);
+      }
+      const list = out.strings.get(token.name) ?? [];
+      list.push(token.value);
+      out.strings.set(token.name, list);
+    }
+  }
+  return out;
+}
+
+/** `KEY=VALUE` pairs; for secrets, a bare `KEY` reads the value from the environment. */
+function bindings(flag: 'var' | 'secret', raw: string[], env: Env, fail: (message: string) => CliError): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of raw) {
+    const eq = item.indexOf('=');
+    let key: string;
+    let value: string;
+    if (eq === -1) {
+      if (flag === 'var') throw fail(`--var needs KEY=VALUE, got "${item}"`);
+      const fromEnv = env[item];
+      if (fromEnv === undefined) throw fail(`--secret ${item}: no "=" and no environment variable ${item} to take the value from`);
+      key = item;
+      value = fromEnv;
+    } else {
+      key = item.slice(0, eq);
+      value = item.slice(eq + 1);
+    }
+    if (key === '') throw fail(`--${flag} needs KEY=VALUE with a non-empty KEY, got "${item}"`);
+    if (Object.hasOwn(out, key)) throw fail(`--${flag} ${key} given more than once`);
+    out[key] = value;
+  }
+  return out;
+}
+
+function positiveNumber(flag: string, raw: string, fail: (message: string) => CliError): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw fail(`--${flag} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+function checkName(name: string, fail: (message: string) => CliError): string {
+  if (!FUNCTION_NAME_PATTERN.test(name)) {
+    throw fail(`invalid function name "${name}": use 1 to 63 lowercase letters, digits and hyphens`);
+  }
+  return name;
+}
+
+function checkApi(api: string, fail: (message: string) => CliError): string {
+  const url = URL.parse(api);
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw fail(`the API address must be an http(s) URL like ${DEFAULT_API}, got "${api}"`);
+  }
+  return api;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
+}
+
+function isCommand(s: string): s is CommandName {
+  return (COMMANDS as readonly string[]).includes(s);
+}
+
+function isFormat(s: string): s is WorkerFormat {
+  return (WORKER_FORMATS as readonly string[]).includes(s);
+}

@@ -1,0 +1,109 @@
+// Decides whether a worker entry must be bundled and bundles it.
+//
+// The node accepts one script per function and compiles it as plain
+// JavaScript, so TypeScript must be transpiled here, and any import of another
+// module must be resolved here, where the files are. An entry that is already
+// a single JavaScript file is sent as written, so what runs is byte for byte
+// what the author wrote.
+
+import { build, type BuildOptions, type Message, type Plugin } from 'esbuild';
+import { readFile } from 'node:fs/promises';
+import { extname, resolve } from 'node:path';
+import type { WorkerFormat } from '../wire.ts';
+import { CliError } from './cli-error.ts';
+
+const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
+
+export interface EntryAnalysis {
+  typescript: boolean;
+  /** Every module specifier the entry imports, statically or with import()/require(), in source order. */
+  imports: string[];
+}
+
+export interface PreparedWorker {
+  script: string;
+  bundled: boolean;
+}
+
+/** Options shared by analysis and bundling, so both parse the entry the same way. */
+function baseOptions(file: string, format: WorkerFormat): BuildOptions {
+  return {
+    entryPoints: [file],
+    bundle: true,
+    write: false,
+    // A service-worker script is a classic script: an ESM `export` or top-level
+    // `import` in it would not even parse, so its bundle is an IIFE.
+    format: format === 'service-worker' ? 'iife' : 'esm',
+    // Workers have Web APIs, not Node's: prefer the packages' worker/browser builds.
+    platform: 'neutral',
+    target: 'es2023',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    logLevel: 'silent',
+  };
+}
+
+/**
+ * Parses the entry with esbuild (so imports inside strings and comments do not
+ * count) and lists its imports without following them.
+ */
+export async function analyzeEntry(file: string, format: WorkerFormat = 'module'): Promise<EntryAnalysis> {
+  const imports: string[] = [];
+  const record: Plugin = {
+    name: 'edgefn-record-imports',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind === 'entry-point') return undefined;
+        imports.push(args.path);
+        return { path: args.path, external: true };
+      });
+    },
+  };
+  await runEsbuild({ ...baseOptions(file, format), plugins: [record] }, file);
+  return { typescript: TYPESCRIPT_EXTENSIONS.has(extname(file).toLowerCase()), imports };
+}
+
+export function needsBundle(analysis: EntryAnalysis): boolean {
+  return analysis.typescript || analysis.imports.length > 0;
+}
+
+/** Bundles the entry and everything it imports into one script. */
+export async function bundleEntry(file: string, format: WorkerFormat = 'module'): Promise<string> {
+  const files = await runEsbuild(baseOptions(file, format), file);
+  const out = files[0];
+  if (out === undefined || files.length !== 1) {
+    throw new CliError('ERR_BUNDLE', `esbuild produced ${files.length} output files for ${file}; expected exactly one`);
+  }
+  return out.text;
+}
+
+/** Reads the entry and returns the script to upload: the file as written, or its bundle. */
+export async function prepareWorker(file: string, format: WorkerFormat = 'module'): Promise<PreparedWorker> {
+  const path = resolve(file);
+  let source: string;
+  try {
+    source = await readFile(path, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new CliError('ERR_READ_ENTRY', `cannot read ${file}: ${reason}`, { cause: err });
+  }
+  if (!needsBundle(await analyzeEntry(path, format))) return { script: source, bundled: false };
+  return { script: await bundleEntry(path, format), bundled: true };
+}
+
+async function runEsbuild(options: BuildOptions, file: string): Promise<{ text: string }[]> {
+  try {
+    const result = await build({ ...options, write: false });
+    return result.outputFiles;
+  } catch (err) {
+    // esbuild rejects with { errors: Message[] }; this is the one seam where
+    // its failures become ERR_BUNDLE.
+    const errors = (err as { errors?: Message[] }).errors;
+    const detail = errors !== undefined && errors.length > 0 ? errors.slice(0, 5).map(describe).join('\n') : String(err);
+    throw new CliError('ERR_BUNDLE', `cannot bundle ${file}:\n${detail}`, { cause: err });
+  }
+}
+
+function describe(m: Message): string {
+  return m.location ? `  ${m.location.file}:${m.location.line}:${m.location.column + 1}: ${m.text}` : `  ${m.text}`;
+}

@@ -1,0 +1,118 @@
+// The edgefn command: parse, do, report. Everything it touches in the outside
+// world comes in through CliIo, so tests run it in-process.
+
+import { readFile } from 'node:fs/promises';
+import { EdgefnClient } from '../api-client.ts';
+import { EdgefnApiError } from '../api-error.ts';
+import type { DeployRequest, FunctionInfo } from '../wire.ts';
+import { parseCommandLine, type Command, type Connection, type Env } from './args.ts';
+import { prepareWorker } from './bundle.ts';
+import { CliError } from './cli-error.ts';
+
+export interface CliIo {
+  env: Env;
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Passed to the API client; default the global fetch. */
+  fetch?: typeof globalThis.fetch;
+}
+
+/** Runs one command line; resolves with the exit code (0 ok, 1 failure, 2 usage). */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  let command: Command | undefined;
+  try {
+    command = parseCommandLine(argv, io.env);
+    await execute(command, io);
+    return 0;
+  } catch (err) {
+    io.stderr(`${describeFailure(err, command)}\n`);
+    if (err instanceof CliError) return err.exitCode;
+    return 1;
+  }
+}
+
+async function execute(command: Command, io: CliIo): Promise<void> {
+  switch (command.kind) {
+    case 'help':
+      io.stdout(`${command.text}\n`);
+      return;
+    case 'version':
+      io.stdout(`${await version()}\n`);
+      return;
+    case 'deploy': {
+      const client = connect(command.connection, io);
+      const format = command.format ?? 'module';
+      const { script, bundled } = await prepareWorker(command.file, format);
+      const body: DeployRequest = { script, format };
+      if (Object.keys(command.vars).length > 0) body.vars = command.vars;
+      if (Object.keys(command.secrets).length > 0) body.secrets = command.secrets;
+      if (Object.keys(command.limits).length > 0) body.limits = command.limits;
+      const result = await client.deploy(command.name, body);
+      io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${bundled ? ' (bundled with esbuild)' : ''}\n`);
+      // The URL alone on stdout, so `url=$(edgefn deploy …)` works.
+      io.stdout(`${result.url}\n`);
+      return;
+    }
+    case 'list': {
+      const functions = await connect(command.connection, io).list();
+      io.stdout(functions.length === 0 ? 'No functions deployed.\n' : formatTable(functions));
+      return;
+    }
+    case 'delete': {
+      const { deleted } = await connect(command.connection, io).delete(command.name);
+      io.stdout(`Deleted ${deleted}\n`);
+      return;
+    }
+    case 'logs': {
+      const logs = await connect(command.connection, io).logs(command.name);
+      for (const entry of logs) io.stdout(`${entry.time} ${entry.level.padEnd(5)} ${entry.message}\n`);
+      if (logs.length === 0) io.stderr(`No logs for ${command.name} yet.\n`);
+      return;
+    }
+  }
+}
+
+function connect(connection: Connection, io: CliIo): EdgefnClient {
+  if (connection.token === undefined) {
+    throw new CliError('ERR_NO_TOKEN', 'no API token: pass --token or set EDGEFN_TOKEN (the node prints where its token file is when it starts)');
+  }
+  return new EdgefnClient({ api: connection.api, token: connection.token, ...(io.fetch ? { fetch: io.fetch } : {}) });
+}
+
+/** What to tell the user: what went wrong and what to do about it. */
+export function describeFailure(err: unknown, command: Command | undefined): string {
+  if (err instanceof CliError) {
+    const message = `edgefn${err.command === undefined ? '' : ` ${err.command}`}: ${err.message}`;
+    return err.usage === undefined ? message : `${message}\n\n${err.usage}`;
+  }
+  if (err instanceof EdgefnApiError) {
+    const api = command !== undefined && 'connection' in command ? command.connection.api : 'the configured address';
+    switch (err.code) {
+      case 'ERR_API_UNREACHABLE':
+        return `cannot reach the edgefn control API at ${api}: is the node running (npm start)?\n  (${err.message})`;
+      case 'ERR_API_TIMEOUT':
+        return `the edgefn control API at ${api} did not answer in time: ${err.message}`;
+    }
+    // A 400 is the server telling the user what to fix in their input
+    // (a compile error, a bad limit); its message is written for them.
+    if (err.status === 400) return err.message;
+    if (err.status === 401) {
+      return `the control API at ${api} refused the token (401): check --token or EDGEFN_TOKEN against the node's token file\n  (${err.message})`;
+    }
+    if (err.status === 0) return `edgefn: ${err.message}`;
+    return `${err.message} (${err.code}, HTTP ${err.status})`;
+  }
+  // Anything else is a bug in edgefn: keep the stack for the report.
+  return `edgefn: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+}
+
+function formatTable(functions: FunctionInfo[]): string {
+  const rows = [['NAME', 'VERSION', 'FORMAT', 'URL', 'UPDATED'], ...functions.map((f) => [f.name, String(f.version), f.format, f.url, f.updatedAt])];
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
+  return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('  ')).join('\n') + '\n';
+}
+
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}

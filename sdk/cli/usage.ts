@@ -1,0 +1,65 @@
+// Help text, one block per command. args.ts attaches the matching block to
+// every usage error so a mistyped flag shows the flags that do exist.
+
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs'] as const;
+export type CommandName = (typeof COMMANDS)[number];
+
+const CONNECTION = `Connection:
+  --api <url>              control API address (env EDGEFN_API, default http://127.0.0.1:8081)
+  --token <token>          API token (env EDGEFN_TOKEN; the node prints where its token
+                           file is when it starts)
+  -h, --help               show this help`;
+
+export const USAGE: Record<CommandName | 'main', string> = {
+  main: `Usage: edgefn <command> [options]
+
+Commands:
+  deploy <file> --name <name>   bundle a worker and deploy it; prints its URL
+  list                          list deployed functions
+  delete <name>                 delete a function
+  logs <name>                   show a function's recent console output
+
+Options:
+  --version          print edgefn's version
+  -h, --help         show this help
+
+Run "edgefn <command> --help" for a command's options.`,
+
+  deploy: `Usage: edgefn deploy <file> --name <name> [options]
+
+Deploys <file> as function <name> and prints the URL it answers on.
+TypeScript entries (.ts, .mts, .cts, .tsx) and entries that import other modules
+are bundled with esbuild into one script first; others are sent as they are.
+
+Options:
+  --name <name>            function name: 1-63 of a-z, 0-9 and - (required)
+  --var KEY=VALUE          a plain-text binding, visible as env.KEY (repeatable)
+  --secret KEY=VALUE       a binding whose value the API never shows (repeatable);
+  --secret KEY             ... or take the value from environment variable KEY,
+                           which keeps it out of your shell history
+  --format <format>        module (export default { fetch }, the default) or
+                           service-worker (addEventListener('fetch', ...))
+  --cpu-ms <n>             CPU time per request, in milliseconds
+  --memory-mb <n>          isolate memory limit, in megabytes
+  --wall-ms <n>            wall time per request, in milliseconds
+
+${CONNECTION}`,
+
+  list: `Usage: edgefn list [options]
+
+Lists deployed functions with their version, format and URL.
+
+${CONNECTION}`,
+
+  delete: `Usage: edgefn delete <name> [options]
+
+Deletes function <name>; it stops answering at once.
+
+${CONNECTION}`,
+
+  logs: `Usage: edgefn logs <name> [options]
+
+Prints function <name>'s recent console output and uncaught errors, oldest first.
+
+${CONNECTION}`,
+};

@@ -1,0 +1,97 @@
+// The control API's JSON shapes, as they travel over HTTP. This file is the
+// contract between the SDK (client side) and router/ (server side): the router
+// imports these types from here, never the other way round, so a change to the
+// wire format is a change to this one file.
+//
+// Pure types and constants only: this module ships to users and must load in
+// any JavaScript environment (Node, browsers, workers).
+
+export const WORKER_FORMATS = ['module', 'service-worker'] as const;
+/** `module`: `export default { fetch }`. `service-worker`: `addEventListener('fetch', …)`. */
+export type WorkerFormat = (typeof WORKER_FORMATS)[number];
+
+/** A function name is one DNS label: it becomes `<name>.<host>` on the data plane. */
+export const FUNCTION_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;
+
+export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs'] as const;
+export type LimitName = (typeof LIMIT_NAMES)[number];
+
+/** Per-function budgets; each absent field falls back to the node's default. */
+export interface WireLimits {
+  /** CPU time per request, in milliseconds. */
+  cpuMs?: number;
+  /** Isolate heap limit, in megabytes. */
+  memoryMb?: number;
+  /** Wall time per request including waitUntil work, in milliseconds. */
+  wallMs?: number;
+}
+
+/** Body of `PUT /v1/functions/{name}`. */
+export interface DeployRequest {
+  /** The whole worker as one script: a single ES module, or a classic script for `service-worker`. */
+  script: string;
+  /** Default `module`. */
+  format?: WorkerFormat;
+  /** Plain-text bindings, visible in `env` and echoed back by `GET`. */
+  vars?: Record<string, string>;
+  /** Bindings visible in `env` whose values the API never returns (only their names). */
+  secrets?: Record<string, string>;
+  limits?: WireLimits;
+}
+
+/** Body of a 201 (created) or 200 (updated) answer to `PUT /v1/functions/{name}`. */
+export interface DeployResponse {
+  name: string;
+  /** Starts at 1 and grows by one on every deploy of the same name. */
+  version: number;
+  /** Where the function answers on the data plane. */
+  url: string;
+}
+
+/** One function as `GET /v1/functions` and `GET /v1/functions/{name}` describe it. */
+export interface FunctionInfo {
+  name: string;
+  version: number;
+  format: WorkerFormat;
+  url: string;
+  vars: Record<string, string>;
+  /** Names only: secret values never leave the node. */
+  secrets: string[];
+  limits: WireLimits;
+  /** ISO 8601 timestamps. */
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Body of `GET /v1/functions`. */
+export interface ListFunctionsResponse {
+  functions: FunctionInfo[];
+}
+
+/** Body of a 200 answer to `DELETE /v1/functions/{name}`. */
+export interface DeleteFunctionResponse {
+  deleted: string;
+}
+
+export interface LogEntry {
+  /** ISO 8601 timestamp. */
+  time: string;
+  /** The console method that wrote it (`log`, `info`, `warn`, `error`, `debug`), or `error` for uncaught exceptions. */
+  level: string;
+  message: string;
+}
+
+/** Body of `GET /v1/functions/{name}/logs`. */
+export interface LogsResponse {
+  logs: LogEntry[];
+}
+
+/** Body of every 4xx/5xx answer from the control API. */
+export interface ErrorResponse {
+  error: {
+    /** A stable `ERR_…` code; match on this, never on `message`. */
+    code: string;
+    /** Written for humans: the CLI prints it verbatim. */
+    message: string;
+  };
+}
