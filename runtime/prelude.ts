@@ -40,4 +40,11 @@ export function buildPrelude(): Promise<Prelude> {
 }
 
 /** Module substitutions for the in-isolate bundle (see shared/WEB-PLATFORM-LIBS.md). */
-export const PRELUDE_ALIASES: Record<string, string> = {};
+export const PRELUDE_ALIASES: Record<string, string> = {
+  // tr46's UTS #46 tables cost ~2.9 MB per isolate; idna.ts keeps ASCII hosts
+  // in the isolate and asks the host ('idna' callSync op) for the rest.
+  tr46: fileURLToPath(new URL('./webapi/idna.ts', import.meta.url)),
+  // whatwg-url pulls in the legacy multi-byte encodings only for non-UTF-8
+  // documents, which a server-side URL parser never has.
+  '@exodus/bytes/encoding.js': '@exodus/bytes/encoding-lite.js',
+};

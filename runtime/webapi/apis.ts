@@ -1,0 +1,12 @@
+// Every Web API the isolate offers, one file each. Order matters only where a
+// file uses another's global at load time: DOMException and events first,
+// TextEncoder/TextDecoder before anything that loads whatwg-url.
+import './dom-exception.ts';
+import './events.ts';
+import './abort.ts';
+import './encoding.ts';
+import './streams.ts';
+import './url.ts';
+import './blob.ts';
+import './form-data.ts';
+import './fetch-api.ts';

@@ -1,0 +1,190 @@
+// Blob and File (File API §3-4). Bytes are joined once at construction into one
+// immutable Uint8Array; slice() is a view on it, so slicing never copies.
+
+import { defineGlobal } from './define.ts';
+import { utf8Decode, utf8Encode } from './encoding.ts';
+import { streams } from './streams.ts';
+
+const EMPTY = new Uint8Array(0);
+
+export type BlobPart = BufferSource | Blob | string;
+
+function normalizeType(type: unknown): string {
+  const t = type === undefined ? '' : String(type);
+  // File API: a type with any code point outside U+0020-U+007E is treated as ''.
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e) return '';
+  }
+  return t.toLowerCase();
+}
+
+function toBytes(part: BufferSource): Uint8Array {
+  if (part instanceof ArrayBuffer) return new Uint8Array(part);
+  return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+}
+
+// `endings: 'native'` on a POSIX host: CRLF and lone CR become LF.
+function nativeEndings(s: string): string {
+  return s.indexOf('\r') < 0 ? s : s.replace(/\r\n?/g, '\n');
+}
+
+/** The bytes behind a Blob; never mutate them. */
+export let blobBytes: (b: Blob) => Uint8Array;
+/** A Blob over `bytes` without copying them (the caller gives up ownership). */
+export let blobFromBytes: (bytes: Uint8Array, type: string) => Blob;
+
+export class Blob {
+  #bytes: Uint8Array = EMPTY;
+  #type = '';
+
+  constructor(parts?: Iterable<BlobPart>, options?: BlobPropertyBag) {
+    if (parts === (SKIP as unknown)) return;
+    if (options !== undefined && options !== null && typeof options !== 'object') {
+      throw new TypeError("Failed to construct 'Blob': The provided value is not of type 'BlobPropertyBag'.");
+    }
+    const endings = options?.endings ?? 'transparent';
+    if (endings !== 'transparent' && endings !== 'native') {
+      throw new TypeError(`Failed to construct 'Blob': '${String(endings)}' is not a valid value for enumeration EndingType.`);
+    }
+    this.#type = normalizeType(options?.type);
+    if (parts === undefined) return;
+    if (parts === null || typeof parts !== 'object' || typeof (parts as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
+      throw new TypeError("Failed to construct 'Blob': The provided value cannot be converted to a sequence.");
+    }
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    let sharedFromBlob = false;
+    for (const part of parts) {
+      let bytes: Uint8Array;
+      if (part instanceof Blob) {
+        bytes = part.#bytes;
+        sharedFromBlob = true;
+      }
+      else if (ArrayBuffer.isView(part) || part instanceof ArrayBuffer) bytes = toBytes(part);
+      else {
+        const s = String(part);
+        bytes = utf8Encode(endings === 'native' ? nativeEndings(s) : s);
+      }
+      chunks.push(bytes);
+      size += bytes.byteLength;
+    }
+    // Blob bytes are immutable, so a Blob made of exactly one Blob shares them;
+    // anything else is copied, since the caller still owns its buffers.
+    const first = chunks[0];
+    if (chunks.length === 1 && first !== undefined && sharedFromBlob) {
+      this.#bytes = first;
+      return;
+    }
+    const all = new Uint8Array(size);
+    let off = 0;
+    for (const c of chunks) {
+      all.set(c, off);
+      off += c.byteLength;
+    }
+    this.#bytes = all;
+  }
+
+  get size(): number {
+    return this.#bytes.byteLength;
+  }
+
+  get type(): string {
+    return this.#type;
+  }
+
+  slice(start?: number, end?: number, contentType?: string): Blob {
+    const size = this.#bytes.byteLength;
+    const rel = (v: number | undefined, dflt: number): number => {
+      if (v === undefined) return dflt;
+      const n = Math.trunc(Number(v)) || 0;
+      return n < 0 ? Math.max(size + n, 0) : Math.min(n, size);
+    };
+    const from = rel(start, 0);
+    const to = rel(end, size);
+    return blobFromBytes(this.#bytes.subarray(from, Math.max(from, to)), normalizeType(contentType));
+  }
+
+  stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
+    const bytes = this.#bytes;
+    return bytesStream(bytes);
+  }
+
+  text(): Promise<string> {
+    return Promise.resolve(utf8Decode(this.#bytes));
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return Promise.resolve(this.#bytes.slice().buffer);
+  }
+
+  bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    return Promise.resolve(this.#bytes.slice());
+  }
+
+  static {
+    blobBytes = (b) => b.#bytes;
+    blobFromBytes = (bytes, type) => {
+      const b = new Blob(SKIP as unknown as undefined);
+      b.#bytes = bytes;
+      b.#type = type;
+      return b;
+    };
+  }
+}
+Object.defineProperty(Blob.prototype, Symbol.toStringTag, { value: 'Blob', configurable: true });
+
+// Marks an internal construction that fills the private fields afterwards.
+const SKIP = Symbol('skip');
+
+// Chunk size for streaming a Blob's bytes: bounded so a reader of a large blob
+// can apply backpressure, large enough to keep per-chunk overhead negligible.
+const STREAM_CHUNK = 64 * 1024;
+
+/** A byte stream over `bytes`, handing out copies so readers may transfer or mutate them. */
+export function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array<ArrayBuffer>> {
+  let off = 0;
+  return new (streams().ReadableStream)({
+    type: 'bytes',
+    pull(c: ReadableByteStreamController) {
+      if (off >= bytes.byteLength) {
+        c.close();
+        // A pending BYOB read must be answered after close (Streams §4.10.11).
+        c.byobRequest?.respond(0);
+        return;
+      }
+      const end = Math.min(off + STREAM_CHUNK, bytes.byteLength);
+      c.enqueue(bytes.slice(off, end));
+      off = end;
+    },
+  }) as ReadableStream<Uint8Array<ArrayBuffer>>;
+}
+
+export class File extends Blob {
+  #name: string;
+  #lastModified: number;
+
+  constructor(bits: Iterable<BlobPart>, name: string, options?: FilePropertyBag) {
+    if (arguments.length < 2) throw new TypeError(`Failed to construct 'File': 2 arguments required, but only ${arguments.length} present.`);
+    super(bits, options);
+    this.#name = String(name);
+    const lm = options?.lastModified;
+    this.#lastModified = lm === undefined ? Date.now() : Math.trunc(Number(lm)) || 0;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  get lastModified(): number {
+    return this.#lastModified;
+  }
+
+  get webkitRelativePath(): string {
+    return '';
+  }
+}
+Object.defineProperty(File.prototype, Symbol.toStringTag, { value: 'File', configurable: true });
+
+defineGlobal('Blob', Blob);
+defineGlobal('File', File);

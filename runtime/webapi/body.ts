@@ -1,0 +1,207 @@
+// The Body mixin (Fetch §5.3) as a state object that Request and Response own.
+//
+// A body given as a string or bytes keeps that form until someone asks for
+// `.body`: text()/json()/arrayBuffer() and responseParts() then read it with
+// no stream in between, which is what keeps a warm request inside its budget.
+// Only a stream source, or touching `.body`, brings in the streams library.
+
+import { Blob, blobBytes, blobFromBytes, bytesStream } from './blob.ts';
+import { FormData } from './form-data.ts';
+import { boundaryOf, encodeMultipart, newBoundary, parseMultipart } from './multipart.ts';
+import { utf8Decode, utf8Encode } from './encoding.ts';
+import { isDisturbed, isReadableStream, streams } from './streams.ts';
+import { isURLSearchParams, whatwgUrl } from './url.ts';
+
+export class BodyState {
+  /** Source given as a string, not encoded yet. */
+  text: string | null = null;
+  /** Source bytes; immutable once here (copied from the caller, or owned by a Blob). */
+  bytes: Uint8Array | null = null;
+  /** The body's stream, once there is one; from then on it is the only source. */
+  stream: ReadableStream<Uint8Array> | null = null;
+  /** Read through the fast path (no stream existed). */
+  used = false;
+}
+
+export interface Extracted {
+  state: BodyState;
+  /** Content-Type to add when the headers have none. */
+  type: string | null;
+}
+
+/** Fetch "extract a body" for a non-null BodyInit. */
+export function extractBody(init: unknown): Extracted {
+  const state = new BodyState();
+  if (typeof init === 'string') {
+    state.text = init;
+    return { state, type: 'text/plain;charset=UTF-8' };
+  }
+  if (init instanceof ArrayBuffer) {
+    state.bytes = new Uint8Array(init.slice(0));
+    return { state, type: null };
+  }
+  if (ArrayBuffer.isView(init)) {
+    // Copied: the caller may keep writing to its buffer after handing it over.
+    state.bytes = new Uint8Array(init.buffer.slice(init.byteOffset, init.byteOffset + init.byteLength));
+    return { state, type: null };
+  }
+  if (init instanceof Blob) {
+    state.bytes = blobBytes(init);
+    return { state, type: init.type === '' ? null : init.type };
+  }
+  if (init instanceof FormData) {
+    const boundary = newBoundary();
+    state.bytes = encodeMultipart(init, boundary);
+    return { state, type: `multipart/form-data; boundary=${boundary}` };
+  }
+  if (isURLSearchParams(init)) {
+    state.text = init.toString();
+    return { state, type: 'application/x-www-form-urlencoded;charset=UTF-8' };
+  }
+  if (isReadableStream(init)) {
+    if (init.locked || isDisturbed(init)) throw new TypeError('The body stream is locked or has already been read.');
+    state.stream = init as ReadableStream<Uint8Array>;
+    return { state, type: null };
+  }
+  // WebIDL union conversion: anything else is stringified as the USVString arm.
+  state.text = String(init);
+  return { state, type: 'text/plain;charset=UTF-8' };
+}
+
+/** A body made from bytes the caller hands over (no copy). */
+export function bodyFromBytes(bytes: Uint8Array): BodyState {
+  const state = new BodyState();
+  state.bytes = bytes;
+  return state;
+}
+
+export function bodyFromStream(stream: ReadableStream<Uint8Array>): BodyState {
+  const state = new BodyState();
+  state.stream = stream;
+  return state;
+}
+
+export function isUsed(state: BodyState | null): boolean {
+  return state !== null && (state.used || (state.stream !== null && isDisturbed(state.stream)));
+}
+
+/** Fetch "unusable": disturbed or locked. */
+export function isUnusable(state: BodyState | null): boolean {
+  return state !== null && (isUsed(state) || (state.stream !== null && state.stream.locked));
+}
+
+/** The `.body` getter. */
+export function bodyStream(state: BodyState | null): ReadableStream<Uint8Array> | null {
+  if (state === null) return null;
+  if (state.stream !== null) return state.stream;
+  if (state.used) {
+    // Already read through the fast path: a spec body would now be a stream that
+    // is closed, disturbed and locked to the reader that read it.
+    const s = new (streams().ReadableStream)<Uint8Array>();
+    s.getReader().cancel().catch(() => {});
+    state.stream = s;
+    return s;
+  }
+  state.stream = bytesStream(state.bytes ?? utf8Encode(state.text ?? ''));
+  state.text = null;
+  state.bytes = null;
+  return state.stream;
+}
+
+/** Known bytes or text without building a stream; null when the body is a stream. Marks the body used. */
+export function takeFast(state: BodyState): string | Uint8Array | null {
+  if (state.stream !== null) return null;
+  state.used = true;
+  return state.text ?? state.bytes ?? new Uint8Array(0);
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!(value instanceof Uint8Array)) throw new TypeError('The body stream produced a chunk that is not a Uint8Array.');
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
+/** Fetch "consume body": the whole body as a string (text source) or bytes. */
+function consume(state: BodyState | null): Promise<string | Uint8Array> {
+  if (state === null) return Promise.resolve(new Uint8Array(0));
+  if (isUnusable(state)) return Promise.reject(new TypeError('Body has already been used. It can only be read once.'));
+  const fast = takeFast(state);
+  if (fast !== null) return Promise.resolve(fast);
+  return readAll(state.stream as ReadableStream<Uint8Array>);
+}
+
+// A fresh copy: the fast-path bytes may be shared with a clone or a Blob.
+function ownBytes(b: string | Uint8Array, shared: boolean): Uint8Array<ArrayBuffer> {
+  if (typeof b === 'string') return utf8Encode(b);
+  return shared || !(b.buffer instanceof ArrayBuffer) ? b.slice() : (b as Uint8Array<ArrayBuffer>);
+}
+
+export function consumeText(state: BodyState | null): Promise<string> {
+  return consume(state).then((b) => (typeof b === 'string' ? b : utf8Decode(b)));
+}
+
+export function consumeJson(state: BodyState | null): Promise<unknown> {
+  return consumeText(state).then((t) => JSON.parse(t) as unknown);
+}
+
+export function consumeBytes(state: BodyState | null): Promise<Uint8Array<ArrayBuffer>> {
+  const fast = state !== null && state.stream === null;
+  return consume(state).then((b) => ownBytes(b, fast));
+}
+
+export function consumeArrayBuffer(state: BodyState | null): Promise<ArrayBuffer> {
+  return consumeBytes(state).then((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer));
+}
+
+export function consumeBlob(state: BodyState | null, contentType: string | null): Promise<Blob> {
+  return consumeBytes(state).then((b) => {
+    const t = contentType ?? '';
+    return blobFromBytes(b, /^[\x20-\x7e]*$/.test(t) ? t.toLowerCase() : '');
+  });
+}
+
+export function consumeFormData(state: BodyState | null, contentType: string | null): Promise<FormData> {
+  const ct = (contentType ?? '').toLowerCase();
+  if (ct.startsWith('multipart/form-data')) {
+    const boundary = boundaryOf(contentType ?? '');
+    if (boundary === null) return Promise.reject(new TypeError('Failed to parse body as FormData: no boundary in Content-Type.'));
+    return consumeBytes(state).then((b) => parseMultipart(b, boundary));
+  }
+  if (ct.startsWith('application/x-www-form-urlencoded')) {
+    return consumeText(state).then((t) => {
+      const fd = new FormData();
+      for (const [k, v] of new (whatwgUrl().URLSearchParams)(t)) fd.append(k, v);
+      return fd;
+    });
+  }
+  return Promise.reject(new TypeError(`Failed to parse body as FormData: unsupported Content-Type "${contentType ?? ''}".`));
+}
+
+/** Fetch "clone a body"; the caller has checked that the body is usable. */
+export function cloneBody(state: BodyState): BodyState {
+  const copy = new BodyState();
+  if (state.stream === null) {
+    copy.text = state.text;
+    copy.bytes = state.bytes;
+    return copy;
+  }
+  const [a, b] = state.stream.tee();
+  state.stream = a;
+  copy.stream = b;
+  return copy;
+}

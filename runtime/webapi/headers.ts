@@ -1,0 +1,264 @@
+// Headers (Fetch §5.2). The header list is one flat array [name, value, name,
+// value, …] with names lower-cased on the way in: lookups are a linear scan of
+// a handful of short strings, which beats a Map at the sizes requests have, and
+// the flat shape is exactly what crosses to the host (responseParts).
+//
+// Guards: only "immutable" is enforced. The "request"/"response" guards exist
+// to keep browser pages from forging Cookie/Set-Cookie and friends; a server
+// runtime must be able to set them (workerd and Deno do not enforce them either).
+
+import { defineGlobal } from './define.ts';
+
+// RFC 9110 token.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// After trimming, a value may not contain NUL, CR or LF (Fetch: "header value"),
+// and as a WebIDL ByteString no code unit above U+00FF.
+const BAD_VALUE = /[\0\r\n\u0100-\uffff]/;
+
+function isHttpWhitespace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+function checkName(name: unknown, op: string): string {
+  const n = String(name);
+  if (!TOKEN.test(n)) throw new TypeError(`Headers.${op}: "${n}" is an invalid header name.`);
+  return n.toLowerCase();
+}
+
+function normalizeValue(value: unknown, op: string): string {
+  let v = String(value);
+  const len = v.length;
+  if (len > 0 && (isHttpWhitespace(v.charCodeAt(0)) || isHttpWhitespace(v.charCodeAt(len - 1)))) {
+    let start = 0;
+    let end = len;
+    while (start < end && isHttpWhitespace(v.charCodeAt(start))) start++;
+    while (end > start && isHttpWhitespace(v.charCodeAt(end - 1))) end--;
+    v = v.slice(start, end);
+  }
+  if (BAD_VALUE.test(v)) throw new TypeError(`Headers.${op}: "${v}" is an invalid header value.`);
+  return v;
+}
+
+type HeaderPair = [string, string];
+type Init = HeadersInit | Headers;
+
+/** The flat header list behind `h` (shared, not a copy). */
+export let headerList: (h: Headers) => string[];
+/** Headers over an already-valid flat list from the host; names are lower-cased here. */
+export let headersFromFlat: (flat: string[], immutable: boolean) => Headers;
+/** Headers that share nothing with `h`, with the given guard. */
+export let copyHeaders: (h: Headers, immutable: boolean) => Headers;
+/** Make `h` immutable (Response.error, Response.redirect). */
+export let freezeHeaders: (h: Headers) => void;
+/** Set `name` (lower-case, valid) unless present; used for body Content-Type defaults. */
+export let setIfAbsent: (h: Headers, name: string, value: string) => void;
+/** First value of lower-case `name` without validation or combining, or null. */
+export let rawGet: (h: Headers, name: string) => string | null;
+
+export class Headers implements globalThis.Headers {
+  #list: string[] = [];
+  #immutable = false;
+  // Sorted-and-combined view for iteration; dropped on every mutation.
+  #sorted: HeaderPair[] | null = null;
+
+  constructor(init?: Init) {
+    if (init === undefined) return;
+    if (init instanceof Headers) {
+      this.#list = init.#list.slice();
+      return;
+    }
+    if (init === null || (typeof init !== 'object' && typeof init !== 'function')) {
+      throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
+    }
+    const iter = (init as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    if (iter !== undefined && iter !== null) {
+      if (typeof iter !== 'function') throw new TypeError("Failed to construct 'Headers': The object's Symbol.iterator is not callable.");
+      for (const pair of init as Iterable<Iterable<string>>) {
+        if (pair === null || typeof pair !== 'object') {
+          throw new TypeError("Failed to construct 'Headers': The provided value cannot be converted to a sequence.");
+        }
+        const p = Array.isArray(pair) ? pair : Array.from(pair);
+        if (p.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value: each header must be a [name, value] pair.");
+        this.#append(p[0], p[1], 'append');
+      }
+      return;
+    }
+    // record<ByteString, ByteString>: own enumerable string keys, in order.
+    const rec = init as Record<string, unknown>;
+    for (const key of Reflect.ownKeys(rec)) {
+      if (typeof key !== 'string') continue;
+      const desc = Reflect.getOwnPropertyDescriptor(rec, key);
+      if (desc === undefined || !desc.enumerable) continue;
+      this.#append(key, rec[key], 'append');
+    }
+  }
+
+  #append(name: unknown, value: unknown, op: string): void {
+    const n = checkName(name, op);
+    const v = normalizeValue(value, op);
+    if (this.#immutable) throw new TypeError('Headers are immutable.');
+    this.#list.push(n, v);
+    this.#sorted = null;
+  }
+
+  append(name: string, value: string): void {
+    this.#append(name, value, 'append');
+  }
+
+  delete(name: string): void {
+    const n = checkName(name, 'delete');
+    if (this.#immutable) throw new TypeError('Headers are immutable.');
+    const list = this.#list;
+    let w = 0;
+    for (let r = 0; r < list.length; r += 2) {
+      if (list[r] !== n) {
+        list[w] = list[r] as string;
+        list[w + 1] = list[r + 1] as string;
+        w += 2;
+      }
+    }
+    if (w !== list.length) {
+      list.length = w;
+      this.#sorted = null;
+    }
+  }
+
+  get(name: string): string | null {
+    const n = checkName(name, 'get');
+    const list = this.#list;
+    let out: string | null = null;
+    for (let i = 0; i < list.length; i += 2) {
+      if (list[i] === n) out = out === null ? (list[i + 1] as string) : `${out}, ${list[i + 1] as string}`;
+    }
+    return out;
+  }
+
+  getSetCookie(): string[] {
+    const list = this.#list;
+    const out: string[] = [];
+    for (let i = 0; i < list.length; i += 2) if (list[i] === 'set-cookie') out.push(list[i + 1] as string);
+    return out;
+  }
+
+  has(name: string): boolean {
+    const n = checkName(name, 'has');
+    const list = this.#list;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === n) return true;
+    return false;
+  }
+
+  set(name: string, value: string): void {
+    const n = checkName(name, 'set');
+    const v = normalizeValue(value, 'set');
+    if (this.#immutable) throw new TypeError('Headers are immutable.');
+    const list = this.#list;
+    // Replace the first occurrence in place and drop the others (Fetch: "set").
+    let found = false;
+    let w = 0;
+    for (let r = 0; r < list.length; r += 2) {
+      if (list[r] === n) {
+        if (found) continue;
+        found = true;
+        list[w] = n;
+        list[w + 1] = v;
+      } else {
+        list[w] = list[r] as string;
+        list[w + 1] = list[r + 1] as string;
+      }
+      w += 2;
+    }
+    list.length = w;
+    if (!found) list.push(n, v);
+    this.#sorted = null;
+  }
+
+  #sortedAndCombined(): HeaderPair[] {
+    if (this.#sorted !== null) return this.#sorted;
+    const list = this.#list;
+    const names: string[] = [];
+    for (let i = 0; i < list.length; i += 2) {
+      const n = list[i] as string;
+      if (!names.includes(n)) names.push(n);
+    }
+    names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const out: HeaderPair[] = [];
+    for (const n of names) {
+      if (n === 'set-cookie') {
+        // Set-Cookie values are never combined (Fetch: "sort and combine").
+        for (let i = 0; i < list.length; i += 2) if (list[i] === n) out.push([n, list[i + 1] as string]);
+      } else {
+        let v: string | null = null;
+        for (let i = 0; i < list.length; i += 2) {
+          if (list[i] === n) v = v === null ? (list[i + 1] as string) : `${v}, ${list[i + 1] as string}`;
+        }
+        out.push([n, v as string]);
+      }
+    }
+    this.#sorted = out;
+    return out;
+  }
+
+  forEach(callback: (value: string, key: string, parent: globalThis.Headers) => void, thisArg?: unknown): void {
+    if (typeof callback !== 'function') throw new TypeError("Failed to execute 'forEach' on 'Headers': parameter 1 is not of type 'Function'.");
+    // WebIDL iterates the live list: re-read it each step so callbacks may mutate.
+    for (let i = 0; ; i++) {
+      const pair = this.#sortedAndCombined()[i];
+      if (pair === undefined) return;
+      callback.call(thisArg, pair[1], pair[0], this);
+    }
+  }
+
+  *entries(): HeadersIterator<[string, string]> {
+    for (let i = 0; ; i++) {
+      const pair = this.#sortedAndCombined()[i];
+      if (pair === undefined) return;
+      yield [pair[0], pair[1]];
+    }
+  }
+
+  *keys(): HeadersIterator<string> {
+    for (const [k] of this.entries()) yield k;
+  }
+
+  *values(): HeadersIterator<string> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): HeadersIterator<[string, string]> {
+    return this.entries();
+  }
+
+  static {
+    headerList = (h) => h.#list;
+    headersFromFlat = (flat, immutable) => {
+      const h = new Headers();
+      const list = h.#list;
+      for (let i = 0; i + 1 < flat.length; i += 2) list.push((flat[i] as string).toLowerCase(), flat[i + 1] as string);
+      h.#immutable = immutable;
+      return h;
+    };
+    copyHeaders = (src, immutable) => {
+      const h = new Headers();
+      h.#list = src.#list.slice();
+      h.#immutable = immutable;
+      return h;
+    };
+    freezeHeaders = (h) => {
+      h.#immutable = true;
+    };
+    setIfAbsent = (h, name, value) => {
+      const list = h.#list;
+      for (let i = 0; i < list.length; i += 2) if (list[i] === name) return;
+      list.push(name, value);
+      h.#sorted = null;
+    };
+    rawGet = (h, name) => {
+      const list = h.#list;
+      for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1] as string;
+      return null;
+    };
+  }
+}
+Object.defineProperty(Headers.prototype, Symbol.toStringTag, { value: 'Headers', configurable: true });
+
+defineGlobal('Headers', Headers);

@@ -1,0 +1,54 @@
+// URL and URLSearchParams from whatwg-url (the spec's reference implementation),
+// loaded on first touch: parsing in JS is ~60× slower than native, so the
+// runtime itself never parses a URL unless a worker asks (see request.ts).
+// tr46 is swapped for idna.ts at build time.
+
+import { defineGlobal, defineLazyGlobal } from './define.ts';
+
+type WhatwgUrl = typeof import('whatwg-url');
+
+// whatwg-url and webidl-conversions read SharedArrayBuffer.prototype at load to
+// build brand checks. boot() deletes SharedArrayBuffer from the global (tenants
+// must not have it), and snapshot creation runs without it, so load them
+// against a stand-in whose getters always throw: "is this a SharedArrayBuffer?"
+// then answers no, which is true of every value a tenant can make.
+class NoSharedArrayBuffer {
+  get byteLength(): number {
+    throw new TypeError('not a SharedArrayBuffer');
+  }
+  get growable(): boolean {
+    throw new TypeError('not a SharedArrayBuffer');
+  }
+}
+
+let lib: WhatwgUrl | undefined;
+
+export function whatwgUrl(): WhatwgUrl {
+  if (lib !== undefined) return lib;
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'SharedArrayBuffer');
+  defineGlobal('SharedArrayBuffer', NoSharedArrayBuffer);
+  try {
+    lib = require('whatwg-url') as WhatwgUrl;
+  } finally {
+    if (saved === undefined) delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer;
+    else Object.defineProperty(globalThis, 'SharedArrayBuffer', saved);
+  }
+  return lib;
+}
+
+export function isURLSearchParams(value: unknown): value is URLSearchParams {
+  return lib !== undefined && value instanceof lib.URLSearchParams;
+}
+
+/** Parse `input` as an absolute URL (no base, as workers have no document); null on failure. */
+export function parseAbsoluteURL(input: string): URL | null {
+  const { URL } = whatwgUrl();
+  try {
+    return new URL(input);
+  } catch {
+    return null;
+  }
+}
+
+defineLazyGlobal('URL', () => whatwgUrl().URL);
+defineLazyGlobal('URLSearchParams', () => whatwgUrl().URLSearchParams);

@@ -1,0 +1,124 @@
+// An isolate restored from the real prelude's snapshot, booted with a host
+// bridge of plain callbacks, for testing runtime/webapi/ from the outside.
+// Going through the snapshot matters: it is where load-time traps (a library
+// touching a global that snapshot creation lacks) show up.
+
+import ivm from 'isolated-vm';
+import { domainToASCII, domainToUnicode } from 'node:url';
+import { buildPrelude } from '../../runtime/prelude.ts';
+
+let snapshot: Promise<ivm.ExternalCopy<ArrayBuffer>> | undefined;
+
+function getSnapshot(): Promise<ivm.ExternalCopy<ArrayBuffer>> {
+  snapshot ??= buildPrelude().then((p) => ivm.Isolate.createSnapshot([{ code: p.code, filename: 'edgefn:prelude.js' }]));
+  return snapshot;
+}
+
+type Entry = ivm.Reference<(...args: never[]) => unknown>;
+
+export interface WebapiIsolate {
+  /** Run `body` as the body of an async function inside the isolate; resolves to its (copied) return value. */
+  run<T = unknown>(body: string): Promise<T>;
+  /**
+   * Run `body` as the worker's fetch handler (with `request` in scope) inside a
+   * dispatched request, where timers may be set; resolves to the returned value
+   * after a JSON round trip.
+   */
+  inRequest<T = unknown>(body: string): Promise<T>;
+  /** Every console line the isolate printed, as "level: message". */
+  logs: string[];
+  /** Every callSync op the isolate made, for asserting what crossed the bridge. */
+  syncCalls: Array<{ op: string; payload: unknown }>;
+  dispose(): void;
+}
+
+const live = new Set<WebapiIsolate>();
+/** Isolates not yet disposed, so a test file can fail when it leaks one. */
+export function liveWebapiIsolates(): number {
+  return live.size;
+}
+
+export async function createWebapiIsolate(): Promise<WebapiIsolate> {
+  const isolate = new ivm.Isolate({ snapshot: await getSnapshot(), memoryLimit: 128 });
+  const context = isolate.createContextSync();
+  const logs: string[] = [];
+  const syncCalls: Array<{ op: string; payload: unknown }> = [];
+  const hostTimers = new Map<number, NodeJS.Timeout>();
+  const responses = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  let entries: Entry[] = [];
+
+  const tick = (id: number): void => {
+    hostTimers.delete(id);
+    if (!isolate.isDisposed) entries[4]?.applySync(undefined, [id as never]);
+  };
+  const cb = <A extends unknown[], R>(fn: (...a: A) => R) => new ivm.Callback(fn);
+  const bridge = [
+    cb((level: string, message: string) => void logs.push(`${level}: ${message}`)),
+    cb(() => performance.now()),
+    cb((n: number) => crypto.getRandomValues(new Uint8Array(n))),
+    cb((id: number, ms: number) => void hostTimers.set(id, setTimeout(() => tick(id), ms))),
+    cb((id: number) => {
+      clearTimeout(hostTimers.get(id));
+      hostTimers.delete(id);
+    }),
+    cb((req: number, kind: string, a: unknown, b: unknown, c: unknown) => {
+      const waiter = responses.get(req);
+      if (waiter === undefined) return;
+      if (kind === 'head') {
+        responses.delete(req);
+        const bytes = c instanceof Uint8Array ? c : new Uint8Array(0);
+        waiter.resolve({ status: a, headers: b, text: new TextDecoder().decode(bytes) });
+      } else if (kind === 'error') {
+        responses.delete(req);
+        waiter.reject(new Error(`${String(a)}: ${String(b)}`));
+      }
+    }),
+    cb(() => undefined),
+    cb((op: string, payload: unknown) => {
+      syncCalls.push({ op, payload });
+      if (op === 'idna') {
+        const { domain, toUnicode } = payload as { domain: string; toUnicode: boolean };
+        return toUnicode ? domainToUnicode(domain) : domainToASCII(domain);
+      }
+      throw new Error(`unknown sync op ${op}`);
+    }),
+  ];
+  const boot = context.global.getSync('__edgefn_boot', { reference: true }) as ivm.Reference<(...a: unknown[]) => unknown>;
+  const list = boot.applySync(undefined, bridge, { result: { reference: true } }) as ivm.Reference<unknown[]>;
+  entries = [0, 1, 2, 3, 4, 5].map((i) => list.getSync(i, { reference: true }) as Entry);
+  boot.release();
+  list.release();
+
+  let nextRequest = 1;
+  const self: WebapiIsolate = {
+    logs,
+    syncCalls,
+    async run<T>(body: string): Promise<T> {
+      return (await context.eval(`(async () => {\n${body}\n})()`, { promise: true, copy: true, timeout: 10_000 })) as T;
+    },
+    async inRequest<T>(body: string): Promise<T> {
+      const exportsRef = context.evalSync(
+        `({ default: { async fetch(request, env, ctx) { const value = await (async () => {\n${body}\n})(); return Response.json(value === undefined ? null : value); } } })`,
+        { reference: true },
+      ) as ivm.Reference<unknown>;
+      const why = entries[0]?.applySync(undefined, [exportsRef.derefInto() as never, 'module' as never, new ivm.ExternalCopy({}).copyInto() as never]);
+      exportsRef.release();
+      if (why !== '') throw new Error(`install failed: ${String(why)}`);
+      const id = nextRequest++;
+      const result = new Promise<unknown>((resolve, reject) => responses.set(id, { resolve, reject }));
+      entries[1]?.applySync(undefined, [id, 'GET', 'https://test.local/', [], 0, null] as never[], { arguments: { copy: true } });
+      const { status, text } = (await result) as { status: number; text: string };
+      if (status !== 200) throw new Error(`handler answered ${status}: ${text}`);
+      return JSON.parse(text) as T;
+    },
+    dispose() {
+      for (const t of hostTimers.values()) clearTimeout(t);
+      hostTimers.clear();
+      for (const e of entries) e.release();
+      if (!isolate.isDisposed) isolate.dispose();
+      live.delete(self);
+    },
+  };
+  live.add(self);
+  return self;
+}
