@@ -8,10 +8,11 @@
 // as further entries. So code after an `await` always runs inside an entry
 // with a budget (isolated-vm's timeout does not cover awaited host promises,
 // shared/ISOLATED-VM.md §4), and the charge is the main thread's real CPU time
-// (process.threadCpuUsage), not isolated-vm's cpuTime, which is wall time while
+// (see cpu-clock.ts), not isolated-vm's cpuTime, which is wall time while
 // entered and over-charges tenants when hosts outnumber cores.
 
 import ivm from 'isolated-vm';
+import { threadCpuMs } from './cpu-clock.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
@@ -54,10 +55,6 @@ const BODY_NONE = 0;
 const BODY_WHOLE = 1;
 const BODY_STREAM = 2;
 
-function cpuMsSince(start: NodeJS.CpuUsage): number {
-  const d = process.threadCpuUsage(start);
-  return (d.user + d.system) / 1000;
-}
 
 let nextRequestId = 1;
 
@@ -71,7 +68,7 @@ export class LiveIsolate implements IsolateOwner {
   #state: 'live' | 'retiring' | 'dead' = 'live';
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
-  #entryStart: NodeJS.CpuUsage | undefined;
+  #entryStart: number | undefined;
   /** Heap bytes after load, for the live set's memory bound. */
   heapBytes = 0;
   cold: ColdBreakdown | undefined;
@@ -109,14 +106,13 @@ export class LiveIsolate implements IsolateOwner {
     let cacheHit = false;
     let produced: Uint8Array | undefined;
     try {
-      const cachedData = fn.cache !== undefined && !produceCache ? new ivm.ExternalCopy(fn.cache.buffer.slice(fn.cache.byteOffset, fn.cache.byteOffset + fn.cache.byteLength) as ArrayBuffer) : undefined;
-      script = isolate.compileScriptSync(fn.code, cachedData ? { filename: `${fn.name}.js`, cachedData } : { filename: `${fn.name}.js`, produceCachedData: true });
-      cacheHit = cachedData !== undefined && script.cachedDataRejected !== true;
-      if (!cacheHit && script.cachedData !== undefined) produced = new Uint8Array(script.cachedData.copy());
-      else if (!cacheHit) {
-        // The given cache was rejected: make one that this snapshot accepts.
-        produced = new Uint8Array(isolate.compileScriptSync(fn.code, { filename: `${fn.name}.js`, produceCachedData: true }).cachedData?.copy() ?? new ArrayBuffer(0));
-      }
+      const given = fn.cache !== undefined && !produceCache ? new ivm.ExternalCopy(fn.cache.buffer.slice(fn.cache.byteOffset, fn.cache.byteOffset + fn.cache.byteLength) as ArrayBuffer) : undefined;
+      // With both options V8 produces a new cache only when the given one is
+      // rejected (or absent), so a miss repairs itself on the next load.
+      const compiled = isolate.compileScriptSync(fn.code, { filename: `${fn.name}.js`, produceCachedData: true, ...(given ? { cachedData: given } : {}) }) as ivm.Script & ivm.CachedDataResult & { cachedDataRejected?: boolean };
+      script = compiled;
+      cacheHit = given !== undefined && compiled.cachedDataRejected !== true;
+      if (!cacheHit && compiled.cachedData !== undefined) produced = new Uint8Array(compiled.cachedData.copy());
     } catch (err) {
       this.#die();
       const e = translateIsolateError(err);
@@ -201,7 +197,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   #timing(r: ActiveRequest): Timing {
-    const inEntry = this.#current === r && this.#entryStart !== undefined ? cpuMsSince(this.#entryStart) : 0;
+    const inEntry = this.#current === r && this.#entryStart !== undefined ? threadCpuMs() - this.#entryStart : 0;
     return { coldMs: r.coldMs, cpuMs: r.cpuMs + inEntry };
   }
 
@@ -216,14 +212,14 @@ export class LiveIsolate implements IsolateOwner {
     const outer = this.#current;
     const outerStart = this.#entryStart;
     this.#current = r;
-    const start = (this.#entryStart = process.threadCpuUsage());
+    const start = (this.#entryStart = threadCpuMs());
     let failure: EdgefnError | undefined;
     try {
       entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: left });
     } catch (err) {
       failure = translateIsolateError(err);
     }
-    r.cpuMs += cpuMsSince(start);
+    r.cpuMs += threadCpuMs() - start;
     this.#current = outer;
     this.#entryStart = outerStart;
     if (failure !== undefined) {

@@ -39,8 +39,15 @@ export interface PreparedIsolate {
 
 const noop = (): undefined => undefined;
 
+// V8 lost control of an isolate (isolated-vm #266, #301): the process can hang
+// if it goes on, so it ends now and its supervisor replaces it.
+function onCatastrophicError(message: string): void {
+  process.stderr.write(`edgefn: catastrophic isolate error, aborting this isolate host: ${message}\n`);
+  process.abort();
+}
+
 export function prepareIsolate(snap: SnapshotResult, prelude: Prelude, memoryMb: number): PreparedIsolate {
-  const isolate = new ivm.Isolate(snap.snapshot === undefined ? { memoryLimit: memoryMb } : { memoryLimit: memoryMb, snapshot: snap.snapshot });
+  const isolate = new ivm.Isolate({ memoryLimit: memoryMb, onCatastrophicError, ...(snap.snapshot === undefined ? {} : { snapshot: snap.snapshot }) });
   try {
     const context = isolate.createContextSync();
     if (snap.snapshot === undefined) isolate.compileScriptSync(prelude.code, { filename: 'edgefn:prelude.js' }).runSync(context);

@@ -1,0 +1,56 @@
+// Node configuration from the environment. Every variable is listed in the
+// README's configuration table with its default; a bad value stops start-up
+// with a message naming the variable.
+
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { EdgefnError, parseLimits, DEFAULT_LIMITS, type Limits } from '../runtime/index.ts';
+
+export interface NodeConfig {
+  listen: string;
+  port: number;
+  apiPort: number;
+  dataDir: string;
+  token: string | undefined;
+  baseDomain: string;
+  hosts: number;
+  limits: Limits;
+  poolSize: number;
+  maxLive: number;
+  maxLiveMb: number;
+  startupCpuMs: number;
+  hostRssMb: number;
+  hostHangMs: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new EdgefnError('ERR_INVALID_INPUT', `${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const limits = { ...DEFAULT_LIMITS, ...parseLimits({
+    ...(env['EDGEFN_CPU_MS'] ? { cpuMs: Number(env['EDGEFN_CPU_MS']) } : {}),
+    ...(env['EDGEFN_MEMORY_MB'] ? { memoryMb: Number(env['EDGEFN_MEMORY_MB']) } : {}),
+    ...(env['EDGEFN_WALL_MS'] ? { wallMs: Number(env['EDGEFN_WALL_MS']) } : {}),
+  }, 'EDGEFN_CPU_MS/EDGEFN_MEMORY_MB/EDGEFN_WALL_MS') };
+  return {
+    listen: env['EDGEFN_LISTEN'] || '127.0.0.1',
+    port: int(env, 'EDGEFN_PORT', 8080, 0, 65535),
+    apiPort: int(env, 'EDGEFN_API_PORT', 8081, 0, 65535),
+    dataDir: resolve(env['EDGEFN_DATA'] || './.edgefn'),
+    token: env['EDGEFN_TOKEN'] || undefined,
+    baseDomain: (env['EDGEFN_BASE_DOMAIN'] || 'localhost').toLowerCase(),
+    hosts: int(env, 'EDGEFN_HOSTS', availableParallelism(), 1, 256),
+    limits,
+    poolSize: int(env, 'EDGEFN_POOL_SIZE', 8, 0, 10_000),
+    maxLive: int(env, 'EDGEFN_MAX_LIVE', 1000, 1, 1_000_000),
+    maxLiveMb: int(env, 'EDGEFN_MAX_LIVE_MB', 2048, 16, 1_000_000),
+    startupCpuMs: int(env, 'EDGEFN_STARTUP_CPU_MS', 1000, 1, 60_000),
+    hostRssMb: int(env, 'EDGEFN_HOST_RSS_MB', 3072, 64, 1_000_000),
+    hostHangMs: int(env, 'EDGEFN_HOST_HANG_MS', 10_000, 100, 600_000),
+  };
+}

@@ -1,0 +1,160 @@
+// The HTTP front door for function traffic: Host → function, request in,
+// response out, with bodies streamed both ways and errors from the one table.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from '../runtime/index.ts';
+import { HTTP_ERRORS } from './http-errors.ts';
+
+/** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
+const WHOLE_BODY_MAX = 64 * 1024;
+
+// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the worker's response.
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+
+export interface Route {
+  name: string;
+  version: number;
+}
+
+export interface DataPlaneDeps {
+  baseDomain: string;
+  route(name: string): Route | undefined;
+  dispatch(route: Route, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined;
+}
+
+export function serverTiming(t: Timing): string {
+  const cpu = `cpu;dur=${t.cpuMs.toFixed(3)}`;
+  return t.coldMs === undefined ? cpu : `cold;dur=${t.coldMs.toFixed(3)}, ${cpu}`;
+}
+
+function functionName(host: string | undefined, baseDomain: string): string | undefined {
+  if (host === undefined) return undefined;
+  let h = host.toLowerCase();
+  const colon = h.lastIndexOf(':');
+  if (colon > 0 && !h.endsWith(']')) h = h.slice(0, colon);
+  const suffix = `.${baseDomain}`;
+  if (!h.endsWith(suffix)) return undefined;
+  const name = h.slice(0, -suffix.length);
+  return /^[a-z0-9-]{1,63}$/.test(name) ? name : undefined;
+}
+
+export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing): void {
+  const [status, header] = HTTP_ERRORS[err.code];
+  const body = `${err.message}\n`;
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'edgefn-error': header,
+  };
+  if (timing !== undefined) headers['server-timing'] = serverTiming(timing);
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const name = functionName(req.headers.host, deps.baseDomain);
+    const route = name === undefined ? undefined : deps.route(name);
+    if (route === undefined) {
+      const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain}` : `no function named "${name}"`;
+      req.resume();
+      sendError(res, new EdgefnError('ERR_NOT_FOUND', what));
+      return;
+    }
+    const url = `http://${req.headers.host}${req.url ?? '/'}`;
+    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const length = Number(req.headers['content-length'] ?? NaN);
+    if (!hasBody) {
+      req.resume();
+      start(null);
+    } else if (length <= WHOLE_BODY_MAX) {
+      const parts: Buffer[] = [];
+      req.on('data', (c: Buffer) => parts.push(c));
+      req.on('end', () => start(parts.length === 1 ? new Uint8Array(parts[0]!) : new Uint8Array(Buffer.concat(parts))));
+    } else {
+      start('stream');
+    }
+
+    function start(body: Uint8Array | null | 'stream'): void {
+      let headSent = false;
+      let finished = false;
+      let handle: RequestHandle | undefined;
+      // Streamed request bodies move one chunk per pull from the worker, so an
+      // upload never sits whole in this process.
+      let wanted = 0;
+      let bodyEnded = false;
+      const onData = (chunk: Buffer) => {
+        req.pause();
+        wanted--;
+        handle?.pushBody(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if (wanted > 0) req.resume();
+      };
+      const sink: ResponseSink = {
+        head(status, headers, b, timing) {
+          headSent = true;
+          const out: string[] = [];
+          let hasLength = false;
+          for (let i = 0; i < headers.length; i += 2) {
+            const k = headers[i]!;
+            const lk = k.toLowerCase();
+            if (HOP_BY_HOP.has(lk)) continue;
+            if (lk === 'content-length') {
+              if (b === 'stream') continue;
+              hasLength = true;
+            }
+            out.push(k, headers[i + 1]!);
+          }
+          out.push('server-timing', serverTiming(timing));
+          if (b instanceof Uint8Array) {
+            if (!hasLength) out.push('content-length', String(b.byteLength));
+            res.writeHead(status, out);
+            res.end(b);
+          } else if (b === null) {
+            if (!hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
+            res.writeHead(status, out);
+            res.end();
+          } else {
+            res.writeHead(status, out);
+            res.flushHeaders();
+          }
+        },
+        chunk(bytes) {
+          res.write(bytes);
+        },
+        end() {
+          res.end();
+        },
+        fail(err, timing) {
+          if (headSent) {
+            res.destroy(err);
+            return;
+          }
+          headSent = true;
+          if (!res.headersSent) sendError(res, err, timing);
+        },
+        pull() {
+          if (bodyEnded) return;
+          wanted++;
+          req.resume();
+        },
+        done() {
+          finished = true;
+          req.off('data', onData);
+          if (!res.writableEnded && headSent) res.end();
+        },
+      };
+      handle = deps.dispatch(route!, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
+      if (body === 'stream') {
+        req.on('data', onData);
+        req.pause();
+        req.on('end', () => {
+          bodyEnded = true;
+          handle?.pushBody(null);
+        });
+      }
+      res.on('close', () => {
+        if (!finished && !res.writableFinished) handle?.cancel('the client disconnected');
+      });
+    }
+  };
+}

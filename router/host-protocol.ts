@@ -1,0 +1,50 @@
+// Messages between the front door and its isolate-host processes (Node IPC
+// with the 'advanced' serializer, so Uint8Array bodies cross without base64).
+
+import type { ErrorCode, Limits, Prelude, Timing, WorkerFormat } from '../runtime/index.ts';
+
+export interface HostConfig {
+  dbPath: string;
+  snapshotDir: string;
+  prelude: Prelude;
+  defaults: Limits;
+  poolSize: number;
+  maxLive: number;
+  maxLiveMb: number;
+  startupCpuMs: number;
+}
+
+export type ToHost =
+  | { t: 'init'; config: HostConfig }
+  | { t: 'req'; id: number; name: string; version: number; method: string; url: string; headers: string[]; body: Uint8Array | null | 'stream' }
+  | { t: 'body'; id: number; chunk: Uint8Array | null }
+  | { t: 'cancel'; id: number; reason: string }
+  | { t: 'validate'; id: number; name: string; format: WorkerFormat; code: string; env: Record<string, string>; limits: Partial<Limits> }
+  | { t: 'forget'; name: string }
+  | { t: 'ping'; id: number };
+
+export interface HostStats {
+  rss: number;
+  live: number;
+  liveHeapBytes: number;
+  poolReady: number;
+  poolMisses: number;
+  coldStarts: number;
+  evictions: number;
+  snapshotPath: 'snapshot' | 'prelude';
+}
+
+export type FromHost =
+  | { t: 'ready'; snapshotPath: 'snapshot' | 'prelude'; snapshotReason?: string | undefined }
+  | { t: 'head'; id: number; status: number; headers: string[]; body: Uint8Array | null | 'stream'; timing: Timing }
+  | { t: 'chunk'; id: number; bytes: Uint8Array }
+  | { t: 'end'; id: number }
+  | { t: 'fail'; id: number; code: ErrorCode; message: string; timing: Timing }
+  | { t: 'pull'; id: number }
+  | { t: 'done'; id: number; timing: Timing }
+  | { t: 'validated'; id: number; ok: true; cache: Uint8Array | undefined }
+  | { t: 'validated'; id: number; ok: false; code: ErrorCode; message: string }
+  | { t: 'log'; name: string; level: string; message: string }
+  | { t: 'live'; key: string; state: 'live' | 'gone' }
+  | { t: 'cache'; name: string; version: number; cache: Uint8Array }
+  | { t: 'pong'; id: number; stats: HostStats };

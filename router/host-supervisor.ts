@@ -1,0 +1,294 @@
+// Starts, watches and replaces the isolate-host processes, and places each
+// request on one of them. A host that exits, stops answering pings, or grows
+// past its memory cap is replaced; requests in flight on a dead host fail at
+// once with ERR_HOST_RESTART rather than hanging.
+
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { EdgefnError, type Limits, type RequestHandle, type ResponseSink, type RuntimeRequest, type WorkerFormat } from '../runtime/index.ts';
+import type { FromHost, HostConfig, HostStats, ToHost } from './host-protocol.ts';
+
+const HOST_MAIN = fileURLToPath(new URL('./isolate-host.ts', import.meta.url));
+
+export interface SupervisorOptions {
+  /** Isolate-host processes to run. */
+  hosts: number;
+  config: HostConfig;
+  /** Resident memory above which a host is drained and replaced, in MB. */
+  rssCapMb: number;
+  /** A host that has not answered a ping for this long is killed, in ms. */
+  hangMs: number;
+  /** How often hosts are pinged, in ms. Default 1000. */
+  pingMs?: number;
+  onLog(name: string, level: string, message: string): void;
+  onCache(name: string, version: number, cache: Uint8Array): void;
+  onHostEvent?(event: string): void;
+}
+
+interface Pending {
+  sink: ResponseSink;
+}
+
+let nextId = 1;
+
+class IsolateHost {
+  readonly child: ChildProcess;
+  readonly index: number;
+  readonly inflight = new Map<number, Pending>();
+  readonly validations = new Map<number, { resolve(cache: Uint8Array | undefined): void; reject(err: EdgefnError): void }>();
+  state: 'starting' | 'ready' | 'draining' | 'dead' = 'starting';
+  lastPong = Date.now();
+  stats: HostStats | undefined;
+  snapshotPath: 'snapshot' | 'prelude' | undefined;
+  readonly ready: Promise<void>;
+
+  constructor(index: number, config: HostConfig, onMessage: (h: IsolateHost, m: FromHost) => void, onExit: (h: IsolateHost, why: string) => void) {
+    this.index = index;
+    this.child = fork(HOST_MAIN, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [],
+    });
+    this.ready = new Promise((resolve, reject) => {
+      const onReady = (m: unknown) => {
+        if ((m as FromHost).t === 'ready') {
+          this.child.off('message', onReady);
+          this.state = 'ready';
+          this.snapshotPath = (m as { snapshotPath: 'snapshot' | 'prelude' }).snapshotPath;
+          this.lastPong = Date.now();
+          resolve();
+        }
+      };
+      this.child.on('message', onReady);
+      this.child.once('exit', (code, signal) => reject(new Error(`isolate host exited during start-up (${signal ?? code})`)));
+    });
+    this.ready.catch(() => {});
+    this.child.on('message', (m) => onMessage(this, m as FromHost));
+    this.child.once('exit', (code, signal) => onExit(this, signal ?? `exit code ${code}`));
+    this.child.on('error', () => {});
+    this.send({ t: 'init', config });
+  }
+
+  send(msg: ToHost): void {
+    if (this.state === 'dead' || !this.child.connected) return;
+    try {
+      this.child.send(msg);
+    } catch {
+      // The channel closed under us; the exit handler fails what is in flight.
+    }
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+export class HostSupervisor {
+  readonly #options: SupervisorOptions;
+  readonly #hosts: IsolateHost[] = [];
+  /** function key (name@version) → hosts where it is live. */
+  readonly #live = new Map<string, Set<IsolateHost>>();
+  readonly #ping: NodeJS.Timeout;
+  #closed = false;
+  restarts = 0;
+
+  constructor(options: SupervisorOptions) {
+    if (!Number.isInteger(options.hosts) || options.hosts < 1) throw new EdgefnError('ERR_INVALID_INPUT', `hosts must be a positive integer, got ${options.hosts}`);
+    this.#options = options;
+    for (let i = 0; i < options.hosts; i++) this.#hosts.push(this.#spawn(i));
+    this.#ping = setInterval(() => this.#checkHosts(), options.pingMs ?? 1000);
+    this.#ping.unref();
+  }
+
+  /** Resolves when every host has its pool ready. */
+  async ready(): Promise<void> {
+    await Promise.all(this.#hosts.map((h) => h.ready));
+  }
+
+  get snapshotPath(): string | undefined {
+    return this.#hosts.find((h) => h.snapshotPath !== undefined)?.snapshotPath;
+  }
+
+  hostStats(): Array<{ index: number; pid: number | undefined; state: string; inflight: number; stats: HostStats | undefined }> {
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, inflight: h.inflight.size, stats: h.stats }));
+  }
+
+  /** For tests and operators: the pid of the host serving function key, if live. */
+  pidsFor(key: string): number[] {
+    return [...(this.#live.get(key) ?? [])].map((h) => h.child.pid ?? -1);
+  }
+
+  #spawn(index: number): IsolateHost {
+    return new IsolateHost(index, this.#options.config, (h, m) => this.#onMessage(h, m), (h, why) => this.#onExit(h, why));
+  }
+
+  #onMessage(h: IsolateHost, m: FromHost): void {
+    switch (m.t) {
+      case 'head': {
+        const p = h.inflight.get(m.id);
+        if (p === undefined) return;
+        p.sink.head(m.status, m.headers, m.body, m.timing);
+        return;
+      }
+      case 'chunk':
+        h.inflight.get(m.id)?.sink.chunk(m.bytes);
+        return;
+      case 'end':
+        h.inflight.get(m.id)?.sink.end();
+        return;
+      case 'fail':
+        h.inflight.get(m.id)?.sink.fail(new EdgefnError(m.code, m.message), m.timing);
+        return;
+      case 'pull':
+        h.inflight.get(m.id)?.sink.pull?.();
+        return;
+      case 'done': {
+        const p = h.inflight.get(m.id);
+        h.inflight.delete(m.id);
+        p?.sink.done?.(m.timing);
+        if (h.state === 'draining' && h.inflight.size === 0) h.kill();
+        return;
+      }
+      case 'validated': {
+        const v = h.validations.get(m.id);
+        h.validations.delete(m.id);
+        if (v === undefined) return;
+        if (m.ok) v.resolve(m.cache);
+        else v.reject(new EdgefnError(m.code, m.message));
+        return;
+      }
+      case 'log':
+        this.#options.onLog(m.name, m.level, m.message);
+        return;
+      case 'cache':
+        this.#options.onCache(m.name, m.version, m.cache);
+        return;
+      case 'live': {
+        let set = this.#live.get(m.key);
+        if (m.state === 'live') {
+          if (set === undefined) this.#live.set(m.key, (set = new Set()));
+          set.add(h);
+        } else if (set !== undefined) {
+          set.delete(h);
+          if (set.size === 0) this.#live.delete(m.key);
+        }
+        return;
+      }
+      case 'pong':
+        h.lastPong = Date.now();
+        h.stats = m.stats;
+        if (h.state === 'ready' && m.stats.rss > this.#options.rssCapMb * 1024 * 1024) this.#drain(h, `resident memory ${Math.round(m.stats.rss / 1048576)} MB over the ${this.#options.rssCapMb} MB cap`);
+        return;
+      case 'ready':
+        return;
+    }
+  }
+
+  #onExit(h: IsolateHost, why: string): void {
+    const wasDraining = h.state === 'draining';
+    h.state = 'dead';
+    for (const set of this.#live.values()) set.delete(h);
+    const err = new EdgefnError('ERR_HOST_RESTART', 'the isolate host serving this request stopped; retry the request');
+    for (const p of h.inflight.values()) {
+      p.sink.fail(err, { cpuMs: 0 });
+      p.sink.done?.({ cpuMs: 0 });
+    }
+    h.inflight.clear();
+    for (const v of h.validations.values()) v.reject(err);
+    h.validations.clear();
+    if (this.#closed) return;
+    this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) ${wasDraining ? 'drained' : 'died'}: ${why}`);
+    const i = this.#hosts.indexOf(h);
+    if (i >= 0 && !wasDraining) {
+      this.restarts++;
+      this.#hosts[i] = this.#spawn(h.index);
+    } else if (i >= 0) {
+      this.#hosts.splice(i, 1);
+    }
+  }
+
+  #drain(h: IsolateHost, why: string): void {
+    h.state = 'draining';
+    this.#options.onHostEvent?.(`draining isolate host ${h.index} (pid ${h.child.pid}): ${why}`);
+    this.#hosts.push(this.#spawn(h.index));
+    if (h.inflight.size === 0) h.kill();
+    // Whatever is still running after the longest wall budget is cut off.
+    setTimeout(() => h.kill(), this.#options.config.defaults.wallMs + 1000).unref();
+  }
+
+  #checkHosts(): void {
+    const now = Date.now();
+    for (const h of this.#hosts) {
+      if (h.state === 'dead' || h.state === 'starting') continue;
+      if (now - h.lastPong > this.#options.hangMs) {
+        this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) did not answer for ${now - h.lastPong} ms; killing it`);
+        h.kill();
+        continue;
+      }
+      h.send({ t: 'ping', id: nextId++ });
+    }
+  }
+
+  /**
+   * Prefer a host where the function is live; otherwise, or when that host is
+   * much busier than the idlest one, the least busy ready host.
+   */
+  #pick(key: string): IsolateHost | undefined {
+    let idlest: IsolateHost | undefined;
+    for (const h of this.#hosts) if (h.state === 'ready' && (idlest === undefined || h.inflight.size < idlest.inflight.size)) idlest = h;
+    if (idlest === undefined) return undefined;
+    let best: IsolateHost | undefined;
+    for (const h of this.#live.get(key) ?? []) if (h.state === 'ready' && (best === undefined || h.inflight.size < best.inflight.size)) best = h;
+    if (best !== undefined && best.inflight.size <= idlest.inflight.size + 16) return best;
+    return idlest;
+  }
+
+  request(name: string, version: number, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined {
+    const h = this.#pick(`${name}@${version}`);
+    if (h === undefined) {
+      sink.fail(new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready; retry the request'), { cpuMs: 0 });
+      return undefined;
+    }
+    const id = nextId++;
+    h.inflight.set(id, { sink });
+    h.send({ t: 'req', id, name, version, method: req.method, url: req.url, headers: req.headers, body: req.body });
+    return {
+      pushBody: (chunk) => h.send({ t: 'body', id, chunk }),
+      cancel: (reason) => {
+        if (h.inflight.has(id)) h.send({ t: 'cancel', id, reason });
+      },
+    };
+  }
+
+  /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
+  validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
+    const h = this.#pick('');
+    if (h === undefined) return Promise.reject(new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry'));
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      h.validations.set(id, { resolve, reject });
+      h.send({ t: 'validate', id, name, format, code, env, limits });
+    });
+  }
+
+  forget(name: string): void {
+    for (const h of this.#hosts) h.send({ t: 'forget', name });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#ping);
+    await Promise.all(
+      this.#hosts.map(
+        (h) =>
+          new Promise<void>((resolve) => {
+            if (h.child.exitCode !== null || h.child.signalCode !== null) return resolve();
+            h.child.once('exit', () => resolve());
+            h.child.disconnect?.();
+            setTimeout(() => h.kill(), 2000).unref();
+          }),
+      ),
+    );
+  }
+}

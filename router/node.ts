@@ -1,0 +1,156 @@
+// One whole edgefn node: store, isolate hosts, data plane and control API.
+
+import { getRequestListener } from '@hono/node-server';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { buildPrelude, EdgefnError, prepareScript } from '../runtime/index.ts';
+import type { NodeConfig } from './config.ts';
+import { createControlApi, type ValidDeploy } from './control-api.ts';
+import { createDataPlane, type Route } from './data-plane.ts';
+import { FunctionLogs } from './function-logs.ts';
+import { HostSupervisor } from './host-supervisor.ts';
+import { FunctionStore } from './store.ts';
+
+export interface NodeAddresses {
+  dataUrl: string;
+  apiUrl: string;
+  tokenFile: string | undefined;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** The admin token: EDGEFN_TOKEN, or one generated once and kept in the data directory (mode 0600). */
+function loadToken(config: NodeConfig): { token: string; file: string | undefined } {
+  if (config.token !== undefined) return { token: config.token, file: undefined };
+  const file = join(config.dataDir, 'admin-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), file };
+  const token = randomBytes(32).toString('base64url');
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { token, file };
+}
+
+export class EdgeNode {
+  readonly config: NodeConfig;
+  readonly #store: FunctionStore;
+  readonly #routes = new Map<string, Route>();
+  readonly #logs = new FunctionLogs(200, process.env['EDGEFN_LOG_STDOUT'] === '1');
+  readonly #deploying = new Map<string, Promise<unknown>>();
+  #supervisor: HostSupervisor | undefined;
+  #data: Server | undefined;
+  #api: Server | undefined;
+  #closed: Promise<void> | undefined;
+  addresses: NodeAddresses | undefined;
+
+  constructor(config: NodeConfig) {
+    this.config = config;
+    mkdirSync(config.dataDir, { recursive: true });
+    this.#store = new FunctionStore(join(config.dataDir, 'edgefn.db'));
+    for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
+  }
+
+  get supervisor(): HostSupervisor {
+    if (this.#supervisor === undefined) throw new EdgefnError('ERR_CLOSED', 'node is not started');
+    return this.#supervisor;
+  }
+
+  async start(): Promise<NodeAddresses> {
+    const { token, file } = loadToken(this.config);
+    const prelude = await buildPrelude();
+    const supervisor = (this.#supervisor = new HostSupervisor({
+      hosts: this.config.hosts,
+      rssCapMb: this.config.hostRssMb,
+      hangMs: this.config.hostHangMs,
+      config: {
+        dbPath: join(this.config.dataDir, 'edgefn.db'),
+        snapshotDir: join(this.config.dataDir, 'snapshots'),
+        prelude,
+        defaults: this.config.limits,
+        poolSize: this.config.poolSize,
+        maxLive: this.config.maxLive,
+        maxLiveMb: this.config.maxLiveMb,
+        startupCpuMs: this.config.startupCpuMs,
+      },
+      onLog: (name, level, message) => this.#logs.add(name, level, message),
+      onCache: (name, version, cache) => {
+        if (!this.#closed) this.#store.setCache(name, version, cache);
+      },
+      onHostEvent: (event) => process.stderr.write(`edgefn: ${event}\n`),
+    }));
+    await supervisor.ready();
+
+    this.#data = createServer(
+      { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
+      createDataPlane({
+        baseDomain: this.config.baseDomain,
+        route: (name) => this.#routes.get(name),
+        dispatch: (route, req, sink) => supervisor.request(route.name, route.version, req, sink),
+      }),
+    );
+    const dataPort = await listen(this.#data, this.config.port, this.config.listen);
+    const app = createControlApi({
+      token,
+      functionUrl: (name) => `http://${name}.${this.config.baseDomain}:${dataPort}/`,
+      list: () => this.#store.list(),
+      get: (name) => this.#store.get(name),
+      deploy: (name, d) => this.#deploy(name, d),
+      delete: (name) => {
+        const ok = this.#store.delete(name);
+        this.#routes.delete(name);
+        this.#logs.delete(name);
+        supervisor.forget(name);
+        return ok;
+      },
+      logs: (name) => this.#logs.get(name),
+      stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
+    });
+    this.#api = createServer(getRequestListener(app.fetch));
+    const apiPort = await listen(this.#api, this.config.apiPort, this.config.listen);
+    this.addresses = { dataUrl: `http://${this.config.listen}:${dataPort}`, apiUrl: `http://${this.config.listen}:${apiPort}`, tokenFile: file };
+    return this.addresses;
+  }
+
+  /** Deploys of one name run one at a time, so versions are assigned in order. */
+  #deploy(name: string, d: ValidDeploy): Promise<{ version: number; created: boolean }> {
+    const prev = this.#deploying.get(name) ?? Promise.resolve();
+    const run = prev.catch(() => {}).then(async () => {
+      const prepared = await prepareScript(d.script, d.format, `${name}.js`);
+      const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
+      const result = this.#store.deploy({ name, format: prepared.format, source: d.script, code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
+      this.#routes.set(name, { name, version: result.version });
+      this.supervisor.forget(name);
+      return result;
+    });
+    this.#deploying.set(name, run);
+    void run.finally(() => {
+      if (this.#deploying.get(name) === run) this.#deploying.delete(name);
+    }).catch(() => {});
+    return run;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const closeServer = (s: Server | undefined) =>
+        new Promise<void>((resolve) => {
+          if (s === undefined || !s.listening) return resolve();
+          s.close(() => resolve());
+          s.closeAllConnections();
+        });
+      await Promise.all([closeServer(this.#data), closeServer(this.#api)]);
+      await this.#supervisor?.close();
+      this.#store.close();
+    })();
+    return this.#closed;
+  }
+}
