@@ -10,3 +10,8 @@ import './url.ts';
 import './blob.ts';
 import './form-data.ts';
 import './fetch-api.ts';
+import './base64.ts';
+import './structured-clone.ts';
+import './crypto.ts';
+import './performance.ts';
+import './global-scope.ts';

@@ -16,6 +16,14 @@ function getSnapshot(): Promise<ivm.ExternalCopy<ArrayBuffer>> {
 
 type Entry = ivm.Reference<(...args: never[]) => unknown>;
 
+export interface HostResponse {
+  status: number;
+  headers: string[];
+  /** 'bytes' when the head carried the whole body, 'stream' when chunks followed, 'none' for no body. */
+  mode: 'bytes' | 'stream' | 'none';
+  text: string;
+}
+
 export interface WebapiIsolate {
   /** Run `body` as the body of an async function inside the isolate; resolves to its (copied) return value. */
   run<T = unknown>(body: string): Promise<T>;
@@ -25,6 +33,8 @@ export interface WebapiIsolate {
    * after a JSON round trip.
    */
   inRequest<T = unknown>(body: string): Promise<T>;
+  /** Dispatch a request to a handler with `body` as its fetch() body; resolves to what the host received. */
+  respond(body: string): Promise<HostResponse>;
   /** Every console line the isolate printed, as "level: message". */
   logs: string[];
   /** Every callSync op the isolate made, for asserting what crossed the bridge. */
@@ -44,7 +54,7 @@ export async function createWebapiIsolate(): Promise<WebapiIsolate> {
   const logs: string[] = [];
   const syncCalls: Array<{ op: string; payload: unknown }> = [];
   const hostTimers = new Map<number, NodeJS.Timeout>();
-  const responses = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
+  const responses = new Map<number, { resolve(v: HostResponse): void; reject(e: Error): void; head?: HostResponse; chunks: Uint8Array[] }>();
   let entries: Entry[] = [];
 
   const tick = (id: number): void => {
@@ -65,12 +75,23 @@ export async function createWebapiIsolate(): Promise<WebapiIsolate> {
       const waiter = responses.get(req);
       if (waiter === undefined) return;
       if (kind === 'head') {
+        const head: HostResponse = { status: a as number, headers: b as string[], mode: c === 'stream' ? 'stream' : c === null ? 'none' : 'bytes', text: '' };
+        if (c === 'stream') {
+          waiter.head = head;
+          return;
+        }
         responses.delete(req);
-        const bytes = c instanceof Uint8Array ? c : new Uint8Array(0);
-        waiter.resolve({ status: a, headers: b, text: new TextDecoder().decode(bytes) });
-      } else if (kind === 'error') {
+        head.text = c instanceof Uint8Array ? new TextDecoder().decode(c) : '';
+        waiter.resolve(head);
+      } else if (kind === 'chunk') {
+        waiter.chunks.push(a as Uint8Array);
+      } else if (kind === 'end' && waiter.head !== undefined) {
         responses.delete(req);
-        waiter.reject(new Error(`${String(a)}: ${String(b)}`));
+        waiter.head.text = Buffer.concat(waiter.chunks).toString('utf8');
+        waiter.resolve(waiter.head);
+      } else if (kind === 'error' || kind === 'abort') {
+        responses.delete(req);
+        waiter.reject(new Error(`${kind} ${String(a)}: ${String(b)}`));
       }
     }),
     cb(() => undefined),
@@ -97,19 +118,19 @@ export async function createWebapiIsolate(): Promise<WebapiIsolate> {
       return (await context.eval(`(async () => {\n${body}\n})()`, { promise: true, copy: true, timeout: 10_000 })) as T;
     },
     async inRequest<T>(body: string): Promise<T> {
-      const exportsRef = context.evalSync(
-        `({ default: { async fetch(request, env, ctx) { const value = await (async () => {\n${body}\n})(); return Response.json(value === undefined ? null : value); } } })`,
-        { reference: true },
-      ) as ivm.Reference<unknown>;
+      const { status, text } = await self.respond(`const value = await (async () => {\n${body}\n})(); return Response.json(value === undefined ? null : value);`);
+      if (status !== 200) throw new Error(`handler answered ${status}: ${text}`);
+      return JSON.parse(text) as T;
+    },
+    async respond(body: string): Promise<HostResponse> {
+      const exportsRef = context.evalSync(`({ default: { async fetch(request, env, ctx) {\n${body}\n} } })`, { reference: true }) as ivm.Reference<unknown>;
       const why = entries[0]?.applySync(undefined, [exportsRef.derefInto() as never, 'module' as never, new ivm.ExternalCopy({}).copyInto() as never]);
       exportsRef.release();
       if (why !== '') throw new Error(`install failed: ${String(why)}`);
       const id = nextRequest++;
-      const result = new Promise<unknown>((resolve, reject) => responses.set(id, { resolve, reject }));
-      entries[1]?.applySync(undefined, [id, 'GET', 'https://test.local/', [], 0, null] as never[], { arguments: { copy: true } });
-      const { status, text } = (await result) as { status: number; text: string };
-      if (status !== 200) throw new Error(`handler answered ${status}: ${text}`);
-      return JSON.parse(text) as T;
+      const result = new Promise<HostResponse>((resolve, reject) => responses.set(id, { resolve, reject, chunks: [] }));
+      entries[1]?.applySync(undefined, [id, 'GET', 'https://test.local/', ['Accept', '*/*'], 0, null] as never[], { arguments: { copy: true } });
+      return result;
     },
     dispose() {
       for (const t of hostTimers.values()) clearTimeout(t);
