@@ -97,8 +97,6 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
   const usage = USAGE[first];
   const fail = (message: string): CliError => new CliError('ERR_USAGE', message, { usage, command: first });
   const parsed = tokenize(rest, SPECS[first].options, fail);
-  // --help wins over every other problem on the line: someone asking for help
-  // while typing a broken command wants the help, not the complaint.
   if (parsed.booleans.has('help')) return { kind: 'help', text: usage };
 
   const wanted = SPECS[first].positionals;
@@ -149,6 +147,12 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
 function tokenize(args: string[], options: Record<string, OptionSpec>, fail: (message: string) => CliError): Parsed {
   const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
   const out: Parsed = { strings: new Map(), booleans: new Set(), positionals: [] };
+  // --help wins over every other problem on the line: someone asking for help
+  // while typing a broken command wants the help, not the complaint.
+  if (tokens.some((t) => t.kind === 'option' && t.name === 'help' && t.value === undefined)) {
+    out.booleans.add('help');
+    return out;
+  }
   for (const token of tokens) {
     if (token.kind === 'positional') {
       out.positionals.push(token.value);

@@ -1,0 +1,70 @@
+// sdk/cli/edgefn.js must work when `#!/usr/bin/env node` finds an old Node:
+// it re-runs itself on the Node 24 from the `node` package.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { USAGE } from '../../../sdk/cli/usage.ts';
+
+const LAUNCHER = new URL('../../../sdk/cli/edgefn.js', import.meta.url).pathname;
+const OLD_NODE = '/usr/bin/node';
+
+function run(node: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [LAUNCHER, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function versionOf(node: string): Promise<number> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn(node, ['-p', 'process.versions.node'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let s = '';
+    child.stdout.on('data', (d: Buffer) => (s += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(s));
+  });
+  return Number(out.split('.')[0]);
+}
+
+const oldNodeMajor = existsSync(OLD_NODE) ? await versionOf(OLD_NODE) : undefined;
+
+describe.skipIf(oldNodeMajor === undefined || oldNodeMajor >= 24)(`edgefn.js on the system Node (${OLD_NODE}, major ${oldNodeMajor})`, () => {
+  // Node < 24 cannot load main.ts at all (no type stripping), so any working
+  // answer proves the re-exec happened.
+  it('answers --help by re-running itself on Node 24', async () => {
+    const r = await run(OLD_NODE, ['--help']);
+    expect(r).toEqual({ code: 0, stdout: `${USAGE.main}\n`, stderr: '' });
+  });
+
+  it("passes the child's exit code and stderr through (usage error → 2)", async () => {
+    const r = await run(OLD_NODE, ['deploy', 'w.ts', '--nme', 'x']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^edgefn deploy: unknown option --nme\n/);
+  });
+
+  it('passes a failure exit code through (no token → 1)', async () => {
+    const r = await run(OLD_NODE, ['list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('no API token');
+  });
+
+  it('stops instead of looping when the re-exec still lands on an old Node', async () => {
+    const r = await run(OLD_NODE, ['--help'], { EDGEFN_CLI_REEXEC: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('edgefn needs Node.js 24 or newer');
+  });
+});
+
+describe('edgefn.js on Node 24', () => {
+  it('runs main.ts directly', async () => {
+    const r = await run(process.execPath, ['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
