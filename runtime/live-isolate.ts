@@ -215,7 +215,8 @@ export class LiveIsolate implements IsolateOwner {
     const start = (this.#entryStart = threadCpuMs());
     let failure: EdgefnError | undefined;
     try {
-      entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: left });
+      // isolated-vm takes whole milliseconds only.
+      entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: Math.ceil(left) });
     } catch (err) {
       failure = translateIsolateError(err);
     }
