@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { USAGE } from '../../../sdk/cli/usage.ts';
+import { startFakeControlApi } from '../fake-control-api.ts';
 
 const LAUNCHER = new URL('../../../sdk/cli/edgefn.js', import.meta.url).pathname;
 const OLD_NODE = '/usr/bin/node';
@@ -52,6 +53,22 @@ describe.skipIf(oldNodeMajor === undefined || oldNodeMajor >= 24)(`edgefn.js on 
     const r = await run(OLD_NODE, ['list']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('no API token');
+  });
+
+  it('forwards SIGTERM to the Node 24 child and dies of the same signal', async () => {
+    // The API never answers, so the child is mid-request when the signal comes.
+    const api = await startFakeControlApi({ 'GET /v1/functions': { status: 200, hang: true } });
+    try {
+      const child = spawn(OLD_NODE, [LAUNCHER, 'list'], { env: { PATH: process.env['PATH'] ?? '', EDGEFN_API: api.url, EDGEFN_TOKEN: 't' }, stdio: 'ignore' });
+      const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+      const deadline = Date.now() + 20_000;
+      while (api.requests.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(api.requests.length).toBe(1);
+      child.kill('SIGTERM');
+      expect(await closed).toEqual({ code: null, signal: 'SIGTERM' });
+    } finally {
+      await api.close();
+    }
   });
 
   it('stops instead of looping when the re-exec still lands on an old Node', async () => {
