@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWebapiIsolate, type WebapiIsolate } from '../../helpers/webapi-isolate.ts';
+
+let iso: WebapiIsolate;
+beforeAll(async () => {
+  iso = await createWebapiIsolate();
+});
+afterAll(() => iso.dispose());
+
+describe('streams', () => {
+  it('applies backpressure: pull is not called past the high-water mark', async () => {
+    expect(
+      await iso.run(`
+        let pulls = 0;
+        const s = new ReadableStream({ pull(c) { pulls++; c.enqueue(pulls); } }, new CountQueuingStrategy({ highWaterMark: 2 }));
+        await new Promise((r) => setTimeout ? Promise.resolve().then(r) : r());
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+        const before = pulls;
+        const reader = s.getReader();
+        await reader.read();
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+        return [before, pulls];`),
+    ).toEqual([2, 3]);
+  });
+
+  it('cancel reaches the source with the reason', async () => {
+    expect(
+      await iso.run(`
+        let why; const s = new ReadableStream({ cancel(r) { why = r; } });
+        await s.cancel('stop');
+        return why;`),
+    ).toBe('stop');
+  });
+
+  it('errors reject pending reads and pipeTo', async () => {
+    expect(
+      await iso.run(`
+        const s = new ReadableStream({ start(c) { c.error(new TypeError('bad')); } });
+        const out = [];
+        try { await s.getReader().read(); } catch (e) { out.push(e.message); }
+        const t = new ReadableStream({ pull(c) { c.error(new RangeError('x')); } });
+        try { await t.pipeTo(new WritableStream()); } catch (e) { out.push(e.constructor.name); }
+        return out;`),
+    ).toEqual(['bad', 'RangeError']);
+  });
+
+  it('tee gives both branches every chunk', async () => {
+    expect(
+      await iso.run(`
+        const [a, b] = ReadableStream.from([1, 2, 3]).tee();
+        const all = async (s) => { const o = []; for await (const x of s) o.push(x); return o; };
+        return [await all(a), await all(b)];`),
+    ).toEqual([[1, 2, 3], [1, 2, 3]]);
+  });
+
+  it('TransformStream and WritableStream work together with pipeThrough', async () => {
+    expect(
+      await iso.run(`
+        const got = [];
+        await ReadableStream.from(['a', 'b'])
+          .pipeThrough(new TransformStream({ transform(c, ctl) { ctl.enqueue(c.toUpperCase()); } }))
+          .pipeTo(new WritableStream({ write(c) { got.push(c); } }));
+        return got;`),
+    ).toEqual(['A', 'B']);
+  });
+
+  it('BYOB readers read from byte streams into the given buffer', async () => {
+    expect(
+      await iso.run(`
+        const s = new ReadableStream({ type: 'bytes', pull(c) { const v = c.byobRequest.view; v[0] = 7; c.byobRequest.respond(1); c.close(); } });
+        const r = s.getReader({ mode: 'byob' });
+        const { value } = await r.read(new Uint8Array(4));
+        return [value.byteLength, value[0], new ByteLengthQueuingStrategy({ highWaterMark: 3 }).size(new Uint8Array(5))];`),
+    ).toEqual([1, 7, 5]);
+  });
+});
