@@ -140,7 +140,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         done() {
           finished = true;
           req.off('data', onData);
-          if (!res.writableEnded && headSent) res.end();
+          // A request can only end without an answer through a bug; say so rather than hang.
+          if (!headSent) sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'));
+          else if (!res.writableEnded) res.end();
         },
       };
       handle = deps.dispatch(route!, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);

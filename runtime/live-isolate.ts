@@ -49,6 +49,8 @@ interface ActiveRequest {
   bodyEnded: boolean;
   bodyWanted: boolean;
   bodyCancelled: boolean;
+  /** An error response the worker produced during the current entry, sent when it returns. */
+  error: { err: EdgefnError; log: string } | undefined;
 }
 
 const BODY_NONE = 0;
@@ -152,6 +154,15 @@ export class LiveIsolate implements IsolateOwner {
     return produced;
   }
 
+  #nearMemoryLimit(): boolean {
+    try {
+      const h = this.#p.isolate.getHeapStatisticsSync();
+      return h.used_heap_size + h.externally_allocated_size > 0.9 * this.fn.limits.memoryMb * 1024 * 1024;
+    } catch {
+      return true;
+    }
+  }
+
   /** Measure the heap for the live set's size bound (a few µs). */
   measure(): number {
     try {
@@ -177,6 +188,7 @@ export class LiveIsolate implements IsolateOwner {
       bodyEnded: req.body !== 'stream',
       bodyWanted: false,
       bodyCancelled: false,
+      error: undefined,
     };
     this.#requests.set(id, r);
     const mode = req.body === null ? BODY_NONE : req.body === 'stream' ? BODY_STREAM : BODY_WHOLE;
@@ -230,6 +242,19 @@ export class LiveIsolate implements IsolateOwner {
     } else if (this.#p.isolate.isDisposed) {
       this.#kill(new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`));
     }
+    if (r.error !== undefined && this.#nearMemoryLimit()) {
+      // The worker saw a failed allocation (RangeError) but isolated-vm kept
+      // the isolate: the budget is spent all the same, so it goes.
+      this.#kill(new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`));
+      return;
+    }
+    for (const q of this.#requests.values()) {
+      if (q.error === undefined) continue;
+      const { err, log } = q.error;
+      q.error = undefined;
+      this.#hooks.log(this.fn, 'error', log);
+      q.sink.fail(err, this.#timing(q));
+    }
   }
 
   // ---- IsolateOwner: called synchronously from inside an entry. They never
@@ -276,10 +301,12 @@ export class LiveIsolate implements IsolateOwner {
         r.sink.fail(new EdgefnError('ERR_EXCEPTION', `response body failed: ${String(a)}`), this.#timing(r));
         return;
       case 'error': {
+        // Held until the entry returns: a failed ArrayBuffer allocation surfaces
+        // in the worker as a RangeError it may not catch, but isolated-vm has
+        // disposed the isolate for its memory limit, and that is the real cause.
         const code = a === 'bad-response' ? 'ERR_BAD_RESPONSE' : 'ERR_EXCEPTION';
-        this.#hooks.log(this.fn, 'error', String(b));
         r.responded = true;
-        r.sink.fail(new EdgefnError(code, code === 'ERR_BAD_RESPONSE' ? String(b) : 'the worker threw an exception; see the function log'), this.#timing(r));
+        r.error = { err: new EdgefnError(code, code === 'ERR_BAD_RESPONSE' ? String(b) : 'the worker threw an exception; see the function log'), log: String(b) };
         return;
       }
       case 'pull':
@@ -331,10 +358,9 @@ export class LiveIsolate implements IsolateOwner {
   #wallLimit(r: ActiveRequest): void {
     if (!this.#requests.has(r.id)) return;
     const err = new EdgefnError('ERR_WALL_LIMIT', `wall time limit of ${this.fn.limits.wallMs} ms exceeded`);
-    const timing = this.#timing(r);
+    r.sink.fail(err, this.#timing(r));
     this.#enter(r, this.#entries.cancel, [r.id, err.message]);
     this.#finish(r);
-    r.sink.fail(err, timing);
   }
 
   #finish(r: ActiveRequest): void {

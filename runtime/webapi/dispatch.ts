@@ -39,7 +39,7 @@ class FetchEvent {
     this.#ctx = ctx;
   }
   respondWith(response: unknown): void {
-    if (this.#response !== undefined) throw new DOMExceptionLike('respondWith() was already called.', 'InvalidStateError');
+    if (this.#response !== undefined) throw DOMExceptionLike('respondWith() was already called.', 'InvalidStateError');
     this.#response = Promise.resolve(response);
   }
   waitUntil(promise: unknown): void {

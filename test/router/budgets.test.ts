@@ -1,0 +1,118 @@
+// CPU, memory and wall-time budgets: the offender gets a clear 503, its isolate
+// is discarded, and everyone else keeps being served.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNode, type StartedNode } from '../helpers/node.ts';
+
+let node: StartedNode;
+beforeAll(async () => {
+  node = await startNode();
+  await node.deploy('neighbour', { script: `export default { fetch() { return new Response('fine'); } }` });
+});
+afterAll(async () => {
+  await node.close();
+});
+
+const cpuOf = (res: Response) => Number(/cpu;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
+const isCold = (res: Response) => /cold;dur=/.test(res.headers.get('server-timing') ?? '');
+
+/** Hammer the neighbour until `until` settles; every answer must be 200 'fine'. */
+async function neighbourDuring<T>(until: Promise<T>): Promise<{ result: T; statuses: number[] }> {
+  const statuses: number[] = [];
+  let done = false;
+  const loop = (async () => {
+    while (!done) {
+      const r = await node.call('neighbour');
+      statuses.push(r.status);
+      expect(await r.text()).toBe('fine');
+    }
+  })();
+  const result = await until;
+  done = true;
+  await loop;
+  return { result, statuses };
+}
+
+describe('CPU budget', () => {
+  it('stops while (true) {} near its 50 ms budget with 503 cpu-limit while a neighbour keeps answering', async () => {
+    await node.deploy('spin', { script: `export default { fetch() { while (true) {} } }`, limits: { cpuMs: 50 } });
+    const t0 = performance.now();
+    const { result: res, statuses } = await neighbourDuring(node.call('spin'));
+    const wall = performance.now() - t0;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('cpu-limit');
+    expect(await res.text()).toMatch(/CPU time limit of 50 ms exceeded/);
+    // The charge is the CPU the loop really got (less than 50 ms when other
+    // processes took the core: the in-entry guard is wall time), never more
+    // than a few ms past the budget, and never seconds.
+    expect(cpuOf(res)).toBeGreaterThan(5);
+    expect(cpuOf(res)).toBeLessThan(60);
+    expect(wall).toBeLessThan(1000);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+  });
+
+  it('stops a loop that starts after an await on a timer', async () => {
+    await node.deploy('spin-after-await', { script: `export default { async fetch() { await new Promise((r) => setTimeout(r, 20)); await null; while (true) {} } }`, limits: { cpuMs: 50 } });
+    const { result: res, statuses } = await neighbourDuring(node.call('spin-after-await'));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('cpu-limit');
+    expect(cpuOf(res)).toBeLessThan(70);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+  });
+
+  it('stops a loop that runs after the request body arrives', async () => {
+    await node.deploy('spin-after-body', { script: `export default { async fetch(req) { await req.arrayBuffer(); while (true) {} } }`, limits: { cpuMs: 30 } });
+    const res = await node.call('spin-after-body', '/', { method: 'POST', body: new Uint8Array(200_000) });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('cpu-limit');
+    expect(await res.text()).toMatch(/30 ms/);
+  });
+
+  it('discards an isolate stopped for CPU: the next request starts cold and is served', async () => {
+    await node.deploy('sometimes-spins', { script: `let n = 0; export default { fetch(req) { n++; if (new URL(req.url).searchParams.has('spin')) while (true) {} return new Response('n=' + n); } }` });
+    const warmup = await node.call('sometimes-spins');
+    expect(await warmup.text()).toBe('n=1');
+    const again = await node.call('sometimes-spins');
+    expect(await again.text()).toBe('n=2');
+    expect((await node.call('sometimes-spins', '/?spin')).status).toBe(503);
+    const after = await node.call('sometimes-spins');
+    expect(await after.text()).toBe('n=1');
+    expect(isCold(after)).toBe(true);
+  });
+});
+
+describe('memory budget', () => {
+  it('stops an allocation bomb with 503 memory-limit, and the node keeps serving', async () => {
+    await node.deploy('bomb', { script: `export default { fetch() { const a = []; while (true) a.push({ x: new Array(1000).fill(Math.random()) }); } }`, limits: { memoryMb: 32, cpuMs: 10000 } });
+    const { result: res, statuses } = await neighbourDuring(node.call('bomb'));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('memory-limit');
+    expect(await res.text()).toMatch(/memory limit of 32 MB exceeded/);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(await (await node.call('neighbour')).text()).toBe('fine');
+  });
+
+  it('stops an ArrayBuffer bomb at the default 128 MB', async () => {
+    await node.deploy('bufbomb', { script: `export default { fetch() { const keep = []; while (true) keep.push(new Uint8Array(1024 * 1024).fill(1)); } }`, limits: { cpuMs: 10000 } });
+    const res = await node.call('bufbomb');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('memory-limit');
+    expect(await res.text()).toMatch(/memory limit of 128 MB exceeded/);
+    expect(await (await node.call('neighbour')).text()).toBe('fine');
+  });
+});
+
+describe('wall-time budget', () => {
+  it('ends a request that waits past its wall budget with 503 wall-limit', async () => {
+    await node.deploy('slow', { script: `export default { async fetch() { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); } }`, limits: { wallMs: 300 } });
+    const t0 = performance.now();
+    const res = await node.call('slow');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('wall-limit');
+    expect(await res.text()).toMatch(/wall time limit of 300 ms exceeded/);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    // Not a CPU or memory violation: the isolate stays live and keeps serving.
+    const again = await node.call('slow');
+    expect(again.headers.get('edgefn-error')).toBe('wall-limit');
+  });
+});
