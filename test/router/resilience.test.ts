@@ -1,0 +1,128 @@
+// The node survives its parts failing: an isolate host killed mid-request, and
+// the whole node killed with SIGKILL, even in the middle of deploys.
+import { afterEach, describe, expect, it } from 'vitest';
+import { rmSync } from 'node:fs';
+import { startNode, type StartedNode } from '../helpers/node.ts';
+
+let node: StartedNode | undefined;
+afterEach(async () => {
+  await node?.close();
+  node = undefined;
+});
+
+interface HostInfo {
+  pid: number;
+  state: string;
+}
+
+async function hostPids(n: StartedNode): Promise<number[]> {
+  const s = (await (await n.api('/v1/node')).json()) as { hosts: HostInfo[] };
+  return s.hosts.filter((h) => h.state === 'ready').map((h) => h.pid);
+}
+
+describe('isolate host failure', () => {
+  it('answers in-flight requests with 503 host-restart at once when their host dies, then serves again', async () => {
+    node = await startNode();
+    await node.deploy('waits', { script: `export default { async fetch() { await new Promise((r) => setTimeout(r, 10000)); return new Response('late'); } }` });
+    await node.deploy('other', { script: `export default { fetch() { return new Response('other ok'); } }` });
+    const before = await hostPids(node);
+    expect(before).toHaveLength(2);
+    const inflight = [node.call('waits'), node.call('waits'), node.call('waits')];
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    for (const pid of before) process.kill(pid, 'SIGKILL');
+    const results = await Promise.all(inflight);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    for (const res of results) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('edgefn-error')).toBe('host-restart');
+    }
+    // Replacements come up and serve; the control API never went away.
+    let served: Response | undefined;
+    for (let i = 0; i < 100; i++) {
+      served = await node.call('other');
+      if (served.status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(await served!.text()).toBe('other ok');
+    const after = await hostPids(node);
+    expect(after).toHaveLength(2);
+    expect(after.some((p) => before.includes(p))).toBe(false);
+    expect((await node.api('/v1/functions')).status).toBe(200);
+  });
+
+  it('kills and replaces a host that stops answering (a hung event loop)', async () => {
+    node = await startNode({ env: { EDGEFN_HOST_HANG_MS: '1500' } });
+    await node.deploy('fine', { script: `export default { fetch() { return new Response('fine'); } }` });
+    const [victim] = await hostPids(node);
+    // SIGSTOP freezes the host like a catastrophic hang would.
+    process.kill(victim!, 'SIGSTOP');
+    let replaced = false;
+    for (let i = 0; i < 60 && !replaced; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      replaced = !(await hostPids(node)).includes(victim!);
+    }
+    expect(replaced).toBe(true);
+    for (let i = 0; i < 4; i++) expect(await (await node.call('fine')).text()).toBe('fine');
+  });
+});
+
+describe('host memory cap', () => {
+  it('drains and replaces a host whose resident memory passes the cap, and keeps serving', async () => {
+    node = await startNode({ env: { EDGEFN_HOST_RSS_MB: '300' } });
+    await node.deploy('hog', { script: `const keep = []; export default { fetch() { for (let i = 0; i < 40; i++) keep.push(new Uint8Array(4 * 1024 * 1024).fill(1)); return new Response('held ' + keep.length); } }`, limits: { memoryMb: 512, cpuMs: 5000 } });
+    await node.deploy('fine', { script: `export default { fetch() { return new Response('fine'); } }` });
+    const before = await hostPids(node);
+    for (let i = 0; i < 2; i++) expect((await node.call('hog')).status).toBe(200);
+    let replaced = false;
+    for (let i = 0; i < 50 && !replaced; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const now = await hostPids(node);
+      replaced = now.length === 2 && before.some((p) => !now.includes(p));
+    }
+    expect(replaced).toBe(true);
+    expect(node.output()).toMatch(/draining isolate host .* over the 300 MB cap/);
+    expect(await (await node.call('fine')).text()).toBe('fine');
+  });
+});
+
+describe('node restart', () => {
+  it('serves every acknowledged function at its acknowledged version after SIGKILL, even mid-deploy', async () => {
+    node = await startNode();
+    const dataDir = node.dataDir;
+    const acked = new Map<string, number>();
+    for (let i = 0; i < 10; i++) {
+      const r = await node.deploy(`fn-${i}`, { script: `export default { fetch() { return new Response('fn-${i} v1'); } }` });
+      acked.set(`fn-${i}`, r.json['version'] as number);
+    }
+    // A burst of redeploys; kill the node while some are still in flight.
+    const burst = Array.from({ length: 10 }, (_, i) =>
+      node!.deploy(`fn-${i}`, { script: `export default { fetch() { return new Response('fn-${i} v2'); } }` }).then(
+        (r) => {
+          if (r.status === 200) acked.set(`fn-${i}`, r.json['version'] as number);
+        },
+        () => {},
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 40));
+    await node.kill('SIGKILL');
+    await Promise.all(burst);
+    node = await startNode({ dataDir });
+    try {
+      for (const [name, version] of acked) {
+        const res = await node.call(name);
+        expect(res.status).toBe(200);
+        const text = await res.text();
+        // An unacknowledged deploy may have committed (the kill came after the commit but
+        // before the answer); an acknowledged one must never be lost.
+        expect(text === `${name} v${version}` || (version === 1 && text === `${name} v2`)).toBe(true);
+        const info = (await (await node.api(`/v1/functions/${name}`)).json()) as { version: number };
+        expect(info.version).toBeGreaterThanOrEqual(version);
+      }
+    } finally {
+      await node.close();
+      node = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
