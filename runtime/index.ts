@@ -1,5 +1,5 @@
 // The runtime's public surface: router/ imports from here and nowhere else in runtime/.
-export { Runtime, type RuntimeOptions, type RuntimeStats, type HostOp, type HostOpSync } from './runtime.ts';
+export { Runtime, type RuntimeOptions, type RuntimeStats, type HostOp, type HostOpSync, type OpContext } from './runtime.ts';
 export { EdgefnError, ERROR_CODES, isEdgefnError, type ErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS, parseLimits, resolveLimits, type Limits } from './limits.ts';
 export { WORKER_FORMATS, functionKey, type FunctionSource, type WorkerFormat } from './function-source.ts';

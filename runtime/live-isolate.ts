@@ -17,12 +17,13 @@ import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
+import type { OpContext } from './host-ops/types.ts';
 import type { RequestHandle, ResponseSink, RuntimeRequest, Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
   log(fn: FunctionSource, level: string, message: string): void;
-  hostOp(op: string, payload: unknown): Promise<unknown>;
-  hostOpSync(op: string, payload: unknown): unknown;
+  hostOp(op: string, payload: unknown, ctx: OpContext): Promise<unknown>;
+  hostOpSync(op: string, payload: unknown, ctx: OpContext): unknown;
   /** The isolate died (budget, crash) or finished retiring; drop it from the live set. */
   gone(live: LiveIsolate): void;
   /** A code cache was produced on load because none was given or it was rejected. */
@@ -49,6 +50,9 @@ interface ActiveRequest {
   bodyEnded: boolean;
   bodyWanted: boolean;
   bodyCancelled: boolean;
+  /** Host-op state for this request, made on first use. */
+  ops: Map<string, unknown> | undefined;
+  abort: AbortController | undefined;
   /** An error response the worker produced during the current entry, sent when it returns. */
   error: { err: EdgefnError; log: string } | undefined;
 }
@@ -68,6 +72,8 @@ export class LiveIsolate implements IsolateOwner {
   readonly #requests = new Map<number, ActiveRequest>();
   readonly #timers = new Map<number, NodeJS.Timeout>();
   #state: 'live' | 'retiring' | 'dead' = 'live';
+  readonly #opState = new Map<string, unknown>();
+  readonly #cleanups: Array<() => void> = [];
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
   #entryStart: number | undefined;
@@ -188,6 +194,8 @@ export class LiveIsolate implements IsolateOwner {
       bodyEnded: req.body !== 'stream',
       bodyWanted: false,
       bodyCancelled: false,
+      ops: undefined,
+      abort: undefined,
       error: undefined,
     };
     this.#requests.set(id, r);
@@ -324,9 +332,34 @@ export class LiveIsolate implements IsolateOwner {
     }
   }
 
+  #opContext(r: ActiveRequest | undefined): OpContext {
+    const self = this;
+    return {
+      fn: this.fn,
+      isolate: this.#opState,
+      get request() {
+        if (r === undefined) return undefined;
+        return (r.ops ??= new Map());
+      },
+      get signal() {
+        if (r === undefined) return undefined;
+        return (r.abort ??= new AbortController()).signal;
+      },
+      onDispose(cleanup) {
+        self.#cleanups.push(cleanup);
+      },
+    };
+  }
+
   call(callId: number, op: string, payload: unknown): void {
     const r = this.#current;
-    this.#hooks.hostOp(op, payload).then(
+    let started: Promise<unknown>;
+    try {
+      started = this.#hooks.hostOp(op, payload, this.#opContext(r));
+    } catch (err) {
+      started = Promise.reject(err);
+    }
+    started.then(
       (value) => {
         if (r !== undefined && this.#requests.has(r.id)) this.#enter(r, this.#entries.settle, [callId, true, value]);
       },
@@ -338,7 +371,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   callSync(op: string, payload: unknown): unknown {
-    return this.#hooks.hostOpSync(op, payload);
+    return this.#hooks.hostOpSync(op, payload, this.#opContext(this.#current));
   }
 
   // ---- request life ----
@@ -366,6 +399,7 @@ export class LiveIsolate implements IsolateOwner {
   #finish(r: ActiveRequest): void {
     if (!this.#requests.delete(r.id)) return;
     clearTimeout(r.wall);
+    r.abort?.abort(new EdgefnError('ERR_CLOSED', 'the request ended'));
     r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
     if (this.#state === 'retiring' && this.#requests.size === 0) this.#die();
   }
@@ -377,6 +411,7 @@ export class LiveIsolate implements IsolateOwner {
     this.#die();
     for (const r of requests) {
       clearTimeout(r.wall);
+      r.abort?.abort(err);
       r.sink.fail(err, { coldMs: r.coldMs, cpuMs: r.cpuMs });
       r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
     }
@@ -388,6 +423,14 @@ export class LiveIsolate implements IsolateOwner {
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
     this.#requests.clear();
+    for (const c of this.#cleanups.splice(0)) {
+      try {
+        c();
+      } catch {
+        // cleanup must not stop the others
+      }
+    }
+    this.#opState.clear();
     disposePrepared(this.#p);
     this.#hooks.gone(this);
   }

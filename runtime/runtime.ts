@@ -2,7 +2,6 @@
 // request API the router drives. Knows nothing about HTTP or processes.
 
 import { LRUCache } from 'lru-cache';
-import { domainToASCII, domainToUnicode } from 'node:url';
 import { EdgefnError } from './errors.ts';
 import { functionKey, type FunctionSource } from './function-source.ts';
 import { IsolatePool } from './isolate-pool.ts';
@@ -11,8 +10,8 @@ import { buildPrelude, type Prelude } from './prelude.ts';
 import { loadSnapshot, type SnapshotResult } from './snapshot.ts';
 import type { RequestHandle, ResponseSink, RuntimeRequest } from './request-types.ts';
 
-export type HostOp = (payload: unknown) => Promise<unknown>;
-export type HostOpSync = (payload: unknown) => unknown;
+import { BUILTIN_OPS, BUILTIN_SYNC_OPS, type HostOp, type HostOpSync } from './host-ops/index.ts';
+export type { HostOp, HostOpSync, OpContext } from './host-ops/index.ts';
 
 export interface RuntimeOptions {
   /** Where the snapshot file is kept; undefined keeps it in memory only. */
@@ -53,13 +52,6 @@ export interface RuntimeStats {
   evictions: number;
 }
 
-const builtinSyncOps: Record<string, HostOpSync> = {
-  idna(payload) {
-    const { domain, toUnicode } = payload as { domain: string; toUnicode: boolean };
-    return toUnicode ? domainToUnicode(domain) : domainToASCII(domain);
-  },
-};
-
 function positiveInt(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1) throw new EdgefnError('ERR_INVALID_INPUT', `${name} must be a positive integer, got ${v}`);
@@ -90,8 +82,8 @@ export class Runtime {
     this.#startupCpuMs = positiveInt('startupCpuMs', options.startupCpuMs, 1000);
     const maxLive = positiveInt('maxLive', options.maxLive, 1000);
     const maxLiveMb = positiveInt('maxLiveMb', options.maxLiveMb, 2048);
-    this.#ops = { ...options.hostOps };
-    this.#opsSync = { ...builtinSyncOps, ...options.hostOpsSync };
+    this.#ops = { ...BUILTIN_OPS, ...options.hostOps };
+    this.#opsSync = { ...BUILTIN_SYNC_OPS, ...options.hostOpsSync };
     this.#snapshot = loadSnapshot(prelude, options.snapshotDir);
     if (this.#snapshot.path === 'prelude') {
       console.warn(`edgefn: V8 snapshot unavailable (${this.#snapshot.reason}); every isolate will evaluate the prelude itself`);
@@ -138,14 +130,14 @@ export class Runtime {
   #hooks(): ConstructorParameters<typeof LiveIsolate>[2] {
     return {
       log: (fn, level, message) => this.#options.log?.(fn, level, message),
-      hostOp: (op, payload) => {
+      hostOp: (op, payload, ctx) => {
         const f = this.#ops[op];
-        return f === undefined ? Promise.reject(new TypeError(`unknown host operation ${op}`)) : f(payload);
+        return f === undefined ? Promise.reject(new TypeError(`unknown host operation ${op}`)) : f(payload, ctx);
       },
-      hostOpSync: (op, payload) => {
+      hostOpSync: (op, payload, ctx) => {
         const f = this.#opsSync[op];
         if (f === undefined) throw new TypeError(`unknown host operation ${op}`);
-        return f(payload);
+        return f(payload, ctx);
       },
       gone: (live) => {
         const key = functionKey(live.fn.name, live.fn.version);

@@ -45,7 +45,11 @@ describe('isolate host failure', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(await served!.text()).toBe('other ok');
-    const after = await hostPids(node);
+    let after = await hostPids(node);
+    for (let i = 0; i < 100 && after.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await hostPids(node);
+    }
     expect(after).toHaveLength(2);
     expect(after.some((p) => before.includes(p))).toBe(false);
     expect((await node.api('/v1/functions')).status).toBe(200);

@@ -1,0 +1,13 @@
+// Every host operation the in-isolate APIs can call, by name. Adding one is
+// adding a file here and a line below.
+
+import { idna } from './idna.ts';
+import type { HostOp, HostOpSync } from './types.ts';
+
+export type { HostOp, HostOpSync, OpContext } from './types.ts';
+
+export const BUILTIN_OPS: Record<string, HostOp> = {};
+
+export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
+  idna,
+};
