@@ -67,6 +67,7 @@ export class Runtime {
   readonly #ops: Record<string, HostOp>;
   readonly #opsSync: Record<string, HostOpSync>;
   #closed = false;
+  #inDispose = false;
   #coldStarts = 0;
   #evictions = 0;
   /** The last cold load's breakdown, for benchmarks. */
@@ -95,7 +96,13 @@ export class Runtime {
       sizeCalculation: (live) => Math.max(1, live.heapBytes),
       dispose: (live, key, reason) => {
         if (reason === 'evict') this.#evictions++;
-        live.retire();
+        // lru-cache is mid-removal here: the isolate's own `gone` hook must not touch the cache.
+        this.#inDispose = true;
+        try {
+          live.retire();
+        } finally {
+          this.#inDispose = false;
+        }
         this.#options.liveness?.(key, 'gone');
       },
     });
@@ -140,6 +147,7 @@ export class Runtime {
         return f(payload, ctx);
       },
       gone: (live) => {
+        if (this.#inDispose) return;
         const key = functionKey(live.fn.name, live.fn.version);
         if (this.#live.get(key, { updateAgeOnGet: false }) === live) this.#live.delete(key);
       },

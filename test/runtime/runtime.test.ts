@@ -1,0 +1,130 @@
+// The runtime in-process: snapshot and fallback paths, code cache, live-set bounds, budgets.
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, prepareScript, Runtime, type FunctionSource, type Timing } from '../../runtime/index.ts';
+
+const runtimes: Runtime[] = [];
+afterEach(() => {
+  for (const r of runtimes.splice(0)) r.destroy();
+  delete process.env['EDGEFN_NO_SNAPSHOT'];
+});
+
+interface Result {
+  status?: number;
+  body?: string;
+  error?: string;
+  timing: Timing;
+}
+
+function call(rt: Runtime, name: string, path = '/'): Promise<Result> {
+  return new Promise((resolve) => {
+    rt.handle(name, 1, { method: 'GET', url: `http://${name}.localhost${path}`, headers: ['host', `${name}.localhost`], body: null }, {
+      head: (status, _h, body, timing) => resolve({ status, body: body instanceof Uint8Array ? new TextDecoder().decode(body) : String(body), timing }),
+      chunk() {},
+      end() {},
+      fail: (err, timing) => resolve({ error: err.code, timing }),
+    });
+  });
+}
+
+async function setup(sources: Record<string, string>, options: Partial<Parameters<typeof Runtime.create>[0]> = {}) {
+  const fns = new Map<string, FunctionSource>();
+  for (const [name, src] of Object.entries(sources)) {
+    const p = await prepareScript(src, 'module');
+    fns.set(name, { name, version: 1, format: 'module', code: p.code, env: { NAME: name }, limits: { ...DEFAULT_LIMITS } });
+  }
+  const rt = await Runtime.create({ source: (n) => fns.get(n), poolSize: 2, ...options });
+  runtimes.push(rt);
+  return { rt, fns };
+}
+
+const HELLO = `export default { fetch(req, env) { return new Response('hello ' + env.NAME); } }`;
+
+describe('Runtime', () => {
+  it('serves from snapshot isolates, and from the fallback path when snapshots are off', async () => {
+    const a = await setup({ a: HELLO });
+    expect(a.rt.snapshotPath).toBe('snapshot');
+    expect((await call(a.rt, 'a')).body).toBe('hello a');
+    process.env['EDGEFN_NO_SNAPSHOT'] = '1';
+    const b = await setup({ b: HELLO });
+    expect(b.rt.snapshotPath).toBe('prelude');
+    expect(b.rt.stats().snapshotReason).toMatch(/EDGEFN_NO_SNAPSHOT/);
+    expect((await call(b.rt, 'b')).body).toBe('hello b');
+  });
+
+  it('uses the code cache made at validation, and validation leaves nothing live', async () => {
+    const { rt, fns } = await setup({ c: HELLO });
+    const fn = fns.get('c')!;
+    fn.cache = rt.validate(fn);
+    expect(fn.cache?.byteLength).toBeGreaterThan(0);
+    expect(rt.isLive('c', 1)).toBe(false);
+    expect(rt.stats().live).toBe(0);
+    const r = await call(rt, 'c');
+    expect(r.body).toBe('hello c');
+    expect(r.timing.coldMs).toBeGreaterThan(0);
+    expect(rt.lastCold?.cacheHit).toBe(true);
+    const warm = await call(rt, 'c');
+    expect(warm.timing.coldMs).toBeUndefined();
+  });
+
+  it('produces a cache on a cold load without one and hands it to the owner', async () => {
+    const caches: Uint8Array[] = [];
+    const { rt } = await setup({ d: HELLO }, { codeCache: (_fn, c) => caches.push(c) });
+    await call(rt, 'd');
+    expect(rt.lastCold?.cacheHit).toBe(false);
+    expect(caches).toHaveLength(1);
+  });
+
+  it('keeps at most maxLive isolates; an evicted function is simply cold again', async () => {
+    const { rt } = await setup({ e1: HELLO, e2: HELLO, e3: HELLO }, { maxLive: 2 });
+    await call(rt, 'e1');
+    await call(rt, 'e2');
+    await call(rt, 'e3');
+    expect(rt.stats().live).toBe(2);
+    expect(rt.stats().evictions).toBe(1);
+    expect(rt.isLive('e1', 1)).toBe(false);
+    const again = await call(rt, 'e1');
+    expect(again.body).toBe('hello e1');
+    expect(again.timing.coldMs).toBeGreaterThan(0);
+  });
+
+  it('bounds the live set by heap size too', async () => {
+    const big = `const keep = new Array(400000).fill(0).map((_, i) => ({ i })); export default { fetch() { return new Response(String(keep.length)); } }`;
+    const { rt } = await setup({ b1: big, b2: big, b3: big }, { maxLiveMb: 40 });
+    for (const n of ['b1', 'b2', 'b3']) expect((await call(rt, n)).body).toBe('400000');
+    expect(rt.stats().live).toBeLessThan(3);
+    expect(rt.stats().liveHeapBytes).toBeLessThanOrEqual(40 * 1024 * 1024);
+  });
+
+  it('serves concurrent requests in one isolate and charges each its own CPU', async () => {
+    const { rt } = await setup({
+      conc: `export default { async fetch(req) {
+        const ms = Number(new URL(req.url).searchParams.get('spin'));
+        await new Promise((r) => setTimeout(r, 10));
+        const end = Date.now() + ms; while (Date.now() < end) {}
+        return new Response('spun ' + ms);
+      } }`,
+    });
+    const [a, b] = await Promise.all([call(rt, 'conc', '/?spin=30'), call(rt, 'conc', '/?spin=2')]);
+    expect(a.body).toBe('spun 30');
+    expect(b.body).toBe('spun 2');
+    expect(a.timing.cpuMs).toBeGreaterThan(20);
+    expect(b.timing.cpuMs).toBeLessThan(20);
+  });
+
+  it('stops a loop that follows an awaited timer, and the next request gets a fresh isolate', async () => {
+    const { rt } = await setup({ spin: `let n = 0; export default { async fetch(req) { n++; if (req.url.endsWith('/spin')) { await new Promise((r) => setTimeout(r, 5)); while (true) {} } return new Response('n=' + n); } }` });
+    expect((await call(rt, 'spin')).body).toBe('n=1');
+    const t0 = performance.now();
+    const r = await call(rt, 'spin', '/spin');
+    expect(r.error).toBe('ERR_CPU_LIMIT');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(r.timing.cpuMs).toBeLessThan(60);
+    const after = await call(rt, 'spin');
+    expect(after.body).toBe('n=1');
+  });
+
+  it('reports ERR_NOT_FOUND for a function the source does not know', async () => {
+    const { rt } = await setup({});
+    expect((await call(rt, 'ghost')).error).toBe('ERR_NOT_FOUND');
+  });
+});
