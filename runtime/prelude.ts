@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('./webapi/index.ts', import.meta.url));
+// Package aliases resolve from esbuild's working directory: pin it to the
+// project root so the node starts from any current directory.
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 export interface Prelude {
   code: string;
@@ -20,6 +23,7 @@ export function buildPrelude(): Promise<Prelude> {
   cached ??= (async () => {
     const result = await build({
       entryPoints: [ENTRY],
+      absWorkingDir: ROOT,
       bundle: true,
       write: false,
       format: 'iife',
