@@ -2,6 +2,7 @@
 // with the 'advanced' serializer, so Uint8Array bodies cross without base64).
 
 import type { ErrorCode, Limits, Prelude, Timing, WorkerFormat } from '../runtime/index.ts';
+import type { NodeFetchConfig } from './config.ts';
 
 export interface HostConfig {
   dbPath: string;
@@ -12,7 +13,16 @@ export interface HostConfig {
   maxLive: number;
   maxLiveMb: number;
   startupCpuMs: number;
+  fetch: NodeFetchConfig;
 }
+
+/**
+ * Messages are sent in batches: everything one side produces in one turn of
+ * its event loop travels as one IPC message (one serialization, one write,
+ * one wake-up on the other side). Under load that is most of the cost of a
+ * request's trip through the front door.
+ */
+export type Batch<T> = { t: 'batch'; m: T[] };
 
 export type ToHost =
   | { t: 'init'; config: HostConfig }

@@ -6,7 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EdgefnError, type Limits, type RequestHandle, type ResponseSink, type RuntimeRequest, type WorkerFormat } from '../runtime/index.ts';
-import type { FromHost, HostConfig, HostStats, ToHost } from './host-protocol.ts';
+import type { Batch, FromHost, HostConfig, HostStats, ToHost } from './host-protocol.ts';
 
 const HOST_MAIN = fileURLToPath(new URL('./isolate-host.ts', import.meta.url));
 
@@ -31,6 +31,20 @@ interface Pending {
 
 let nextId = 1;
 
+/**
+ * V8 flags for isolate-host processes. `--wasm-max-mem-pages` caps every
+ * WebAssembly.Memory in the process (64 KiB pages; checked with
+ * `node --v8-options` on Node 24 / V8 13.6, default 2^32-1). It is the guard
+ * inside one long entry, where wasm `memory.grow` runs before the after-entry
+ * check (runtime/webapi/wasm.ts) can see it. The flag is process-wide, so it
+ * is the node's default memory limit: a function with a larger limit still
+ * gets at most that much per memory. Past all of this, the supervisor's RSS
+ * cap (rssCapMb) drains and replaces the whole host.
+ */
+export function hostExecArgv(config: HostConfig): string[] {
+  return [`--wasm-max-mem-pages=${Math.ceil(config.defaults.memoryMb * 16)}`];
+}
+
 class IsolateHost {
   readonly child: ChildProcess;
   readonly index: number;
@@ -47,32 +61,46 @@ class IsolateHost {
     this.child = fork(HOST_MAIN, [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: [],
+      execArgv: hostExecArgv(config),
     });
+    let markReady: () => void = () => {};
     this.ready = new Promise((resolve, reject) => {
-      const onReady = (m: unknown) => {
-        if ((m as FromHost).t === 'ready') {
-          this.child.off('message', onReady);
-          this.state = 'ready';
-          this.snapshotPath = (m as { snapshotPath: 'snapshot' | 'prelude' }).snapshotPath;
-          this.lastPong = Date.now();
-          resolve();
-        }
-      };
-      this.child.on('message', onReady);
+      markReady = resolve;
       this.child.once('exit', (code, signal) => reject(new Error(`isolate host exited during start-up (${signal ?? code})`)));
     });
     this.ready.catch(() => {});
-    this.child.on('message', (m) => onMessage(this, m as FromHost));
+    const one = (msg: FromHost) => {
+      if (msg.t === 'ready') {
+        this.state = 'ready';
+        this.snapshotPath = msg.snapshotPath;
+        this.lastPong = Date.now();
+        markReady();
+      } else onMessage(this, msg);
+    };
+    this.child.on('message', (m) => {
+      const msg = m as FromHost | Batch<FromHost>;
+      if (msg.t === 'batch') for (const x of msg.m) one(x);
+      else one(msg);
+    });
     this.child.once('exit', (code, signal) => onExit(this, signal ?? `exit code ${code}`));
     this.child.on('error', () => {});
     this.send({ t: 'init', config });
   }
 
+  #outbox: ToHost[] = [];
+
   send(msg: ToHost): void {
     if (this.state === 'dead' || !this.child.connected) return;
+    if (this.#outbox.length === 0) setImmediate(() => this.#flush());
+    this.#outbox.push(msg);
+  }
+
+  #flush(): void {
+    const m = this.#outbox;
+    this.#outbox = [];
+    if (m.length === 0 || this.state === 'dead' || !this.child.connected) return;
     try {
-      this.child.send(msg);
+      this.child.send(m.length === 1 ? m[0]! : ({ t: 'batch', m } satisfies Batch<ToHost>));
     } catch {
       // The channel closed under us; the exit handler fails what is in flight.
     }

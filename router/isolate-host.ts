@@ -4,10 +4,18 @@
 
 import { Runtime, EdgefnError, resolveLimits, type FunctionSource, type ResponseSink, type RequestHandle } from '../runtime/index.ts';
 import { VersionReader } from './store.ts';
-import type { FromHost, HostConfig, ToHost } from './host-protocol.ts';
+import type { Batch, FromHost, HostConfig, ToHost } from './host-protocol.ts';
 
+let outbox: FromHost[] = [];
+function flush(): void {
+  const m = outbox;
+  outbox = [];
+  if (m.length === 1) process.send?.(m[0]);
+  else process.send?.({ t: 'batch', m } satisfies Batch<FromHost>);
+}
 function send(msg: FromHost): void {
-  process.send?.(msg);
+  if (outbox.length === 0) setImmediate(flush);
+  outbox.push(msg);
 }
 
 async function main(config: HostConfig): Promise<void> {
@@ -20,6 +28,7 @@ async function main(config: HostConfig): Promise<void> {
     maxLive: config.maxLive,
     maxLiveMb: config.maxLiveMb,
     startupCpuMs: config.startupCpuMs,
+    fetch: config.fetch,
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;
@@ -33,7 +42,11 @@ async function main(config: HostConfig): Promise<void> {
   const handles = new Map<number, RequestHandle>();
 
   process.on('message', (raw: unknown) => {
-    const msg = raw as ToHost;
+    const m = raw as ToHost | Batch<ToHost>;
+    if (m.t === 'batch') for (const one of m.m) onMessage(one);
+    else onMessage(m);
+  });
+  function onMessage(msg: ToHost): void {
     switch (msg.t) {
       case 'req': {
         const id = msg.id;
@@ -82,7 +95,7 @@ async function main(config: HostConfig): Promise<void> {
       case 'init':
         return;
     }
-  });
+  }
   process.on('disconnect', () => {
     runtime.destroy();
     reader.close();
