@@ -7,6 +7,12 @@
 // snapshot and costs no heap (see shared/WEB-PLATFORM-LIBS.md: lazy globals).
 
 export function defineGlobal(name: string, value: unknown): void {
+  // The prelude is minified, which renames classes and functions (`Headers`
+  // became "e", DOMException "j"). Tenants see these names in
+  // `err.constructor.name`, in logs and in stack traces, and Web IDL gives each
+  // interface object and operation its own name, so a global carries the name
+  // it is installed under.
+  if (typeof value === 'function' && value.name !== name) Object.defineProperty(value, 'name', { value: name, configurable: true });
   Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
 

@@ -96,6 +96,11 @@ export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string
   env = Object.freeze({ ...vars });
   if (fmt === 'service-worker') {
     if (fetchListeners.length === 0) return 'the script does not call addEventListener("fetch", …)';
+    // A service-worker script has no env argument: its vars and secrets are
+    // globals, as in workerd. They are bound here, after the script's top
+    // level has run, so they are visible to fetch listeners but not yet to
+    // top-level code.
+    for (const [name, value] of Object.entries(vars)) defineGlobal(name, value);
     handler = serviceWorkerHandler;
     return '';
   }

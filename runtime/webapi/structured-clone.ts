@@ -50,19 +50,38 @@ function uncloneable(value: unknown, seen: Set<object>): string | null {
 
 export function structuredClone<T>(value: T, options?: StructuredSerializeOptions): T {
   if (arguments.length === 0) throw new TypeError("Failed to execute 'structuredClone': 1 argument required, but only 0 present.");
-  if (options?.transfer !== undefined && Array.from(options.transfer).length > 0) {
-    throw new DOMException("Failed to execute 'structuredClone': transfer is not supported.", 'DataCloneError');
-  }
+  const transfer = checkTransferList(options?.transfer);
   const why = uncloneable(value, new Set());
   if (why !== null) throw new DOMException(`Failed to execute 'structuredClone': ${why}`, 'DataCloneError');
   // serialize/deserialize directly: the package's default export delegates to a
   // global structuredClone when one exists, which here is this function.
   lib ??= require('@ungap/structured-clone') as Ungap;
+  let copy: T;
   try {
-    return lib.deserialize(lib.serialize(value)) as T;
+    copy = lib.deserialize(lib.serialize(value)) as T;
   } catch (err) {
     throw new DOMException(`Failed to execute 'structuredClone': ${err instanceof Error ? err.message : String(err)}`, 'DataCloneError');
   }
+  // Transferring an ArrayBuffer (the only transferable an isolate has: no
+  // MessagePort) moves it: the clone holds its bytes and the original is
+  // detached (HTML §2.7.4 StructuredSerializeWithTransfer). The clone above
+  // already copied the bytes, so detaching is what is left to do:
+  // transfer(0) detaches and hands back an empty buffer, copying nothing.
+  for (const buffer of transfer) buffer.transfer(0);
+  return copy;
+}
+
+function checkTransferList(list: Iterable<unknown> | undefined): ArrayBuffer[] {
+  if (list === undefined) return [];
+  const out: ArrayBuffer[] = [];
+  for (const item of list) {
+    const at = out.length;
+    if (!(item instanceof ArrayBuffer)) throw new DOMException(`Failed to execute 'structuredClone': Value at index ${at} does not have a transferable type.`, 'DataCloneError');
+    if (out.includes(item)) throw new DOMException(`Failed to execute 'structuredClone': ArrayBuffer at index ${at} is a duplicate of an earlier ArrayBuffer.`, 'DataCloneError');
+    if (item.detached) throw new DOMException(`Failed to execute 'structuredClone': ArrayBuffer at index ${at} is already detached.`, 'DataCloneError');
+    out.push(item);
+  }
+  return out;
 }
 
 defineGlobal('structuredClone', structuredClone);
