@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { EdgefnError, parseLimits, DEFAULT_LIMITS, type Limits } from '../runtime/index.ts';
+import { FETCH_DEFAULTS, parseAllowList } from '../runtime/index.ts';
 
 export interface NodeConfig {
   listen: string;
@@ -21,6 +22,25 @@ export interface NodeConfig {
   startupCpuMs: number;
   hostRssMb: number;
   hostHangMs: number;
+  /** Outbound fetch() from workers; see FetchOptions. */
+  fetch: NodeFetchConfig;
+}
+
+export interface NodeFetchConfig {
+  /** Outbound requests per incoming request, redirect hops included. */
+  subrequests: number;
+  /** ms to wait for a response head, then for each body chunk. */
+  timeoutMs: number;
+  /** Hosts, IPs and CIDRs exempt from SSRF protection. */
+  allow: string[];
+}
+
+function allowList(env: NodeJS.ProcessEnv): string[] {
+  try {
+    return parseAllowList(env['EDGEFN_FETCH_ALLOW'] ?? '');
+  } catch (err) {
+    throw new EdgefnError('ERR_INVALID_INPUT', `EDGEFN_FETCH_ALLOW: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -52,5 +72,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     startupCpuMs: int(env, 'EDGEFN_STARTUP_CPU_MS', 1000, 1, 60_000),
     hostRssMb: int(env, 'EDGEFN_HOST_RSS_MB', 3072, 64, 1_000_000),
     hostHangMs: int(env, 'EDGEFN_HOST_HANG_MS', 10_000, 100, 600_000),
+    fetch: {
+      subrequests: int(env, 'EDGEFN_FETCH_SUBREQUESTS', FETCH_DEFAULTS.subrequests, 1, 100_000),
+      timeoutMs: int(env, 'EDGEFN_FETCH_TIMEOUT_MS', FETCH_DEFAULTS.timeoutMs, 1, 3_600_000),
+      allow: allowList(env),
+    },
   };
 }

@@ -81,6 +81,7 @@ export class EdgeNode {
         maxLive: this.config.maxLive,
         maxLiveMb: this.config.maxLiveMb,
         startupCpuMs: this.config.startupCpuMs,
+        fetch: this.config.fetch,
       },
       onLog: (name, level, message) => this.#logs.add(name, level, message),
       onCache: (name, version, cache) => {

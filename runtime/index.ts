@@ -6,3 +6,4 @@ export { WORKER_FORMATS, functionKey, type FunctionSource, type WorkerFormat } f
 export { prepareScript, MAX_SCRIPT_BYTES, type PreparedScript } from './worker-script.ts';
 export { buildPrelude, type Prelude } from './prelude.ts';
 export type { RequestHandle, ResponseSink, RuntimeRequest, Timing } from './request-types.ts';
+export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';

@@ -11,6 +11,7 @@ import { loadSnapshot, type SnapshotResult } from './snapshot.ts';
 import type { RequestHandle, ResponseSink, RuntimeRequest } from './request-types.ts';
 
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, type HostOp, type HostOpSync } from './host-ops/index.ts';
+import { createFetchOps, type FetchOptions } from './host-ops/index.ts';
 export type { HostOp, HostOpSync, OpContext } from './host-ops/index.ts';
 
 export interface RuntimeOptions {
@@ -39,6 +40,8 @@ export interface RuntimeOptions {
   /** Async host operations the in-isolate APIs may call, by name. */
   hostOps?: Record<string, HostOp>;
   hostOpsSync?: Record<string, HostOpSync>;
+  /** Outbound fetch(): subrequest budget, timeout, SSRF allow-list (see host-ops/fetch.ts for units and defaults). */
+  fetch?: FetchOptions | undefined;
 }
 
 export interface RuntimeStats {
@@ -83,7 +86,7 @@ export class Runtime {
     this.#startupCpuMs = positiveInt('startupCpuMs', options.startupCpuMs, 1000);
     const maxLive = positiveInt('maxLive', options.maxLive, 1000);
     const maxLiveMb = positiveInt('maxLiveMb', options.maxLiveMb, 2048);
-    this.#ops = { ...BUILTIN_OPS, ...options.hostOps };
+    this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...options.hostOps };
     this.#opsSync = { ...BUILTIN_SYNC_OPS, ...options.hostOpsSync };
     this.#snapshot = loadSnapshot(prelude, options.snapshotDir);
     if (this.#snapshot.path === 'prelude') {

@@ -5,6 +5,8 @@ import { idna } from './idna.ts';
 import type { HostOp, HostOpSync } from './types.ts';
 
 export type { HostOp, HostOpSync, OpContext } from './types.ts';
+// Outbound fetch ops carry options (allow-list, limits), so the runtime builds them per instance.
+export { createFetchOps, FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './fetch.ts';
 
 export const BUILTIN_OPS: Record<string, HostOp> = {};
 

@@ -10,6 +10,7 @@ import './url.ts';
 import './blob.ts';
 import './form-data.ts';
 import './fetch-api.ts';
+import './fetch.ts';
 import './base64.ts';
 import './structured-clone.ts';
 import './crypto.ts';

@@ -6,6 +6,8 @@
 import ivm from 'isolated-vm';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { buildPrelude } from '../../runtime/prelude.ts';
+import { BUILTIN_OPS, createFetchOps, type FetchOptions, type HostOp, type OpContext } from '../../runtime/host-ops/index.ts';
+import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
 
 let snapshot: Promise<ivm.ExternalCopy<ArrayBuffer>> | undefined;
 
@@ -48,7 +50,14 @@ export function liveWebapiIsolates(): number {
   return live.size;
 }
 
-export async function createWebapiIsolate(): Promise<WebapiIsolate> {
+export interface WebapiIsolateOptions {
+  /** Options for the fetch ops (allow-list, subrequests, timeout, fake DNS). */
+  fetch?: FetchOptions;
+  /** Extra or replacement async host ops. */
+  hostOps?: Record<string, HostOp>;
+}
+
+export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): Promise<WebapiIsolate> {
   const isolate = new ivm.Isolate({ snapshot: await getSnapshot(), memoryLimit: 128 });
   const context = isolate.createContextSync();
   const logs: string[] = [];
@@ -56,22 +65,77 @@ export async function createWebapiIsolate(): Promise<WebapiIsolate> {
   const hostTimers = new Map<number, NodeJS.Timeout>();
   const responses = new Map<number, { resolve(v: HostResponse): void; reject(e: Error): void; head?: HostResponse; chunks: Uint8Array[] }>();
   let entries: Entry[] = [];
+  // Async host ops run as in LiveIsolate: each call belongs to the request
+  // whose entry made it, and its settle entry runs as that request. A request's
+  // op state and abort signal end when it reports 'done'.
+  const ops: Record<string, HostOp> = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...options.hostOps };
+  const requestState = new Map<number, { ops: Map<string, unknown>; abort: AbortController }>();
+  const opState = new Map<string, unknown>();
+  let current = 0;
+  const enter = (request: number, entry: Entry | undefined, args: unknown[]): void => {
+    if (isolate.isDisposed || entry === undefined) return;
+    const outer = current;
+    current = request;
+    try {
+      entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: 10_000 });
+    } catch (err) {
+      logs.push(`entry-error: ${String(err)}`);
+    } finally {
+      current = outer;
+    }
+  };
+  const contextFor = (request: number): OpContext => {
+    const st = requestState.get(request);
+    return {
+      fn: { name: 'webapi-test', version: 1, format: 'module', code: '', env: {}, limits: { ...DEFAULT_LIMITS } },
+      isolate: opState,
+      request: st?.ops,
+      signal: st?.abort.signal,
+      onDispose() {},
+    };
+  };
+  const hostCall = (callId: number, op: string, payload: unknown): void => {
+    const request = current;
+    const f = ops[op];
+    let started: Promise<unknown>;
+    try {
+      started = f === undefined ? Promise.reject(new TypeError(`unknown host operation ${op}`)) : f(payload, contextFor(request));
+    } catch (err) {
+      started = Promise.reject(err);
+    }
+    started.then(
+      (value) => enter(request, entries[5], [callId, true, value]),
+      (err: unknown) => enter(request, entries[5], [callId, false, err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) }]),
+    );
+  };
 
   const tick = (id: number): void => {
     hostTimers.delete(id);
-    if (!isolate.isDisposed) entries[4]?.applySync(undefined, [id as never]);
+    enter(timerRequests.get(id) ?? 0, entries[4], [id]);
+    timerRequests.delete(id);
   };
+  const timerRequests = new Map<number, number>();
   const cb = <A extends unknown[], R>(fn: (...a: A) => R) => new ivm.Callback(fn);
   const bridge = [
     cb((level: string, message: string) => void logs.push(`${level}: ${message}`)),
     cb(() => performance.now()),
     cb((n: number) => crypto.getRandomValues(new Uint8Array(n))),
-    cb((id: number, ms: number) => void hostTimers.set(id, setTimeout(() => tick(id), ms))),
+    cb((id: number, ms: number, request: number) => {
+      timerRequests.set(id, request);
+      hostTimers.set(id, setTimeout(() => tick(id), ms));
+    }),
     cb((id: number) => {
       clearTimeout(hostTimers.get(id));
       hostTimers.delete(id);
     }),
     cb((req: number, kind: string, a: unknown, b: unknown, c: unknown) => {
+      if (kind === 'done') {
+        // Deferred like LiveIsolate's #finish: the entry that said 'done' is still running.
+        queueMicrotask(() => {
+          requestState.get(req)?.abort.abort(new Error('the request ended'));
+          requestState.delete(req);
+        });
+      }
       const waiter = responses.get(req);
       if (waiter === undefined) return;
       if (kind === 'head') {
@@ -94,7 +158,7 @@ export async function createWebapiIsolate(): Promise<WebapiIsolate> {
         waiter.reject(new Error(`${kind} ${String(a)}: ${String(b)}`));
       }
     }),
-    cb(() => undefined),
+    cb(hostCall),
     cb((op: string, payload: unknown) => {
       syncCalls.push({ op, payload });
       if (op === 'idna') {
@@ -129,10 +193,13 @@ export async function createWebapiIsolate(): Promise<WebapiIsolate> {
       if (why !== '') throw new Error(`install failed: ${String(why)}`);
       const id = nextRequest++;
       const result = new Promise<HostResponse>((resolve, reject) => responses.set(id, { resolve, reject, chunks: [] }));
-      entries[1]?.applySync(undefined, [id, 'GET', 'https://test.local/', ['Accept', '*/*'], 0, null] as never[], { arguments: { copy: true } });
+      requestState.set(id, { ops: new Map(), abort: new AbortController() });
+      enter(id, entries[1], [id, 'GET', 'https://test.local/', ['Accept', '*/*'], 0, null]);
       return result;
     },
     dispose() {
+      for (const st of requestState.values()) st.abort.abort(new Error('isolate disposed'));
+      requestState.clear();
       for (const t of hostTimers.values()) clearTimeout(t);
       hostTimers.clear();
       for (const e of entries) e.release();
