@@ -3,8 +3,8 @@
 
 import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
-import { EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type WorkerFormat } from '../runtime/index.ts';
-import { FUNCTION_NAME_PATTERN, type DeployRequest, type DeployResponse, type FunctionInfo } from '../sdk/wire.ts';
+import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
+import { FUNCTION_NAME_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type ScriptDeployRequest } from '../sdk/wire.ts';
 import type { StoredFunction } from './store.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
@@ -22,7 +22,8 @@ export interface ControlApiDeps {
 }
 
 export interface ValidDeploy {
-  script: string;
+  /** The code: one script, or a set of modules with its main. */
+  source: { kind: 'script'; script: string } | ({ kind: 'modules' } & ModuleSet);
   format: WorkerFormat;
   vars: Record<string, string>;
   secrets: Record<string, string>;
@@ -43,18 +44,27 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
-  const b = body as DeployRequest & Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!['script', 'format', 'vars', 'secrets', 'limits'].includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: script, format, vars, secrets, limits)`);
-  if (typeof b.script !== 'string') throw new EdgefnError('ERR_INVALID_INPUT', b.script === undefined ? 'the "script" field is required' : '"script" must be a string');
-  if (b.script.trim() === '') throw new EdgefnError('ERR_INVALID_INPUT', '"script" is empty');
-  const size = Buffer.byteLength(b.script);
-  if (size > MAX_SCRIPT_BYTES) throw new EdgefnError('ERR_INVALID_INPUT', `"script" is ${size} bytes; the limit is ${MAX_SCRIPT_BYTES} bytes (10 MB)`);
+  const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
+  for (const k of Object.keys(b)) if (!['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits'].includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: script, modules, main, format, vars, secrets, limits)`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
+  let source: ValidDeploy['source'];
+  if (b.script !== undefined && b.modules !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', 'give either "script" or "modules" (with "main"), not both');
+  if (b.modules !== undefined || b.main !== undefined) {
+    if (b.modules === undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"main" needs "modules"');
+    if (format !== 'module') throw new EdgefnError('ERR_INVALID_INPUT', '"modules" are ES modules: "format" must be module');
+    source = { kind: 'modules', ...checkModuleSet(b.modules, b.main) };
+  } else {
+    if (typeof b.script !== 'string') throw new EdgefnError('ERR_INVALID_INPUT', b.script === undefined ? 'the "script" field is required (or "modules" with "main")' : '"script" must be a string');
+    if (b.script.trim() === '') throw new EdgefnError('ERR_INVALID_INPUT', '"script" is empty');
+    const size = Buffer.byteLength(b.script);
+    if (size > MAX_SCRIPT_BYTES) throw new EdgefnError('ERR_INVALID_INPUT', `"script" is ${size} bytes; the limit is ${MAX_SCRIPT_BYTES} bytes (10 MB)`);
+    source = { kind: 'script', script: b.script };
+  }
   const vars = stringMap(b.vars, 'vars');
   const secrets = stringMap(b.secrets, 'secrets');
   for (const k of Object.keys(secrets)) if (k in vars) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a var and a secret`);
-  return { script: b.script, format, vars, secrets, limits: parseLimits(b.limits) };
+  return { source, format, vars, secrets, limits: parseLimits(b.limits) };
 }
 
 function tokenMatches(given: string, expected: string): boolean {

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { buildPrelude, EdgefnError, prepareScript } from '../runtime/index.ts';
+import { buildPrelude, EdgefnError, prepareModules, prepareScript } from '../runtime/index.ts';
 import type { NodeConfig } from './config.ts';
 import { createControlApi, type ValidDeploy } from './control-api.ts';
 import { createDataPlane, type Route } from './data-plane.ts';
@@ -126,9 +126,10 @@ export class EdgeNode {
   #deploy(name: string, d: ValidDeploy): Promise<{ version: number; created: boolean }> {
     const prev = this.#deploying.get(name) ?? Promise.resolve();
     const run = prev.catch(() => {}).then(async () => {
-      const prepared = await prepareScript(d.script, d.format, `${name}.js`);
+      const src = d.source;
+      const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
-      const result = this.#store.deploy({ name, format: prepared.format, source: d.script, code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
       this.#routes.set(name, { name, version: result.version });
       this.supervisor.forget(name);
       return result;

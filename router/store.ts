@@ -32,6 +32,7 @@ export interface StoredVersion {
 export interface NewVersion {
   name: string;
   format: WorkerFormat;
+  /** What was uploaded: the script, or for a module set the JSON of { main, modules }. */
   source: string;
   code: string;
   vars: Record<string, string>;

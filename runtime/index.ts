@@ -4,6 +4,7 @@ export { EdgefnError, ERROR_CODES, isEdgefnError, type ErrorCode } from './error
 export { DEFAULT_LIMITS, parseLimits, resolveLimits, type Limits } from './limits.ts';
 export { WORKER_FORMATS, functionKey, type FunctionSource, type WorkerFormat } from './function-source.ts';
 export { prepareScript, MAX_SCRIPT_BYTES, type PreparedScript } from './worker-script.ts';
+export { checkModuleSet, prepareModules, MODULE_TYPES, MAX_MODULES, type ModuleSet, type ModuleType, type WorkerModule } from './worker-modules.ts';
 export { buildPrelude, type Prelude } from './prelude.ts';
 export type { RequestHandle, ResponseSink, RuntimeRequest, Timing } from './request-types.ts';
 export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';

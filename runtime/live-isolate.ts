@@ -169,6 +169,23 @@ export class LiveIsolate implements IsolateOwner {
     }
   }
 
+  /**
+   * WebAssembly memory is outside isolated-vm's memoryLimit, so after every
+   * entry the isolate reports it (wasm.ts, ~2 µs) and it is added to heap and
+   * external usage. Heap statistics are read only when some wasm memory exists.
+   */
+  #overWasmBudget(): boolean {
+    try {
+      const wasm = this.#entries.wasmMemory.applySync(undefined, [], { timeout: 1000 }) as number;
+      if (wasm === 0) return false;
+      const h = this.#p.isolate.getHeapStatisticsSync();
+      return h.used_heap_size + h.externally_allocated_size + wasm > this.fn.limits.memoryMb * 1024 * 1024;
+    } catch {
+      // The isolate went away under the check; nothing is left to measure.
+      return this.#p.isolate.isDisposed;
+    }
+  }
+
   /** Measure the heap for the live set's size bound (a few µs). */
   measure(): number {
     try {
@@ -249,6 +266,10 @@ export class LiveIsolate implements IsolateOwner {
       this.#kill(failure);
     } else if (this.#p.isolate.isDisposed) {
       this.#kill(new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`));
+    }
+    if (this.alive && this.#overWasmBudget()) {
+      this.#kill(new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded (WebAssembly memory counted)`));
+      return;
     }
     if (r.error !== undefined && this.#nearMemoryLimit()) {
       // The worker saw a failed allocation (RangeError) but isolated-vm kept

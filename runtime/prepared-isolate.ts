@@ -26,8 +26,10 @@ export interface Entries {
   cancel: Entry;
   tick: Entry;
   settle: Entry;
+  /** Bytes of every live WebAssembly.Memory (runtime/webapi/wasm.ts), which isolated-vm does not count. */
+  wasmMemory: Entry;
 }
-const ENTRY_NAMES = ['install', 'dispatch', 'deliverBody', 'cancel', 'tick', 'settle'] as const;
+const ENTRY_NAMES = ['install', 'dispatch', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory'] as const;
 
 export interface PreparedIsolate {
   isolate: ivm.Isolate;
@@ -64,6 +66,8 @@ export function prepareIsolate(snap: SnapshotResult, prelude: Prelude, memoryMb:
       cb((req: number, kind: string, a: unknown, b: unknown, c: unknown) => p.owner?.emit(req, kind, a, b, c)),
       cb((id: number, op: string, payload: unknown) => p.owner?.call(id, op, payload), { ignored: true }),
       cb((op: string, payload: unknown) => (p.owner === undefined ? noop() : p.owner.callSync(op, payload))),
+      // Not a callback: the budget wasm.ts holds WebAssembly memory to.
+      memoryMb * 1024 * 1024,
     ];
     const boot = context.global.getSync('__edgefn_boot', { reference: true }) as ivm.Reference<(...a: unknown[]) => unknown>;
     const list = boot.applySync(undefined, args, { result: { reference: true }, timeout: 5_000 }) as ivm.Reference<unknown[]>;

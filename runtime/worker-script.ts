@@ -17,7 +17,7 @@ export interface PreparedScript {
   format: WorkerFormat;
 }
 
-function describe(messages: Message[]): string {
+export function describe(messages: Message[]): string {
   return messages
     .slice(0, 5)
     .map((m) => (m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ${m.text}` : m.text))
@@ -49,7 +49,12 @@ export async function prepareScript(source: string, format: WorkerFormat, filena
     const errors = (err as { errors?: Message[] }).errors;
     throw new EdgefnError('ERR_SCRIPT_COMPILE', errors ? describe(errors) : String(err), { cause: err });
   }
+  return { code: wrapBundle(out), format };
+}
+
+/** esbuild's CommonJS output as a classic script whose completion value is the exports. */
+export function wrapBundle(out: string): string {
   // ES modules are strict; the wrapper keeps them so and keeps their top-level
   // bindings out of the global object, as module scope would.
-  return { code: `(function () {"use strict";var module = { exports: {} }, exports = module.exports;\n${out}\nreturn module.exports;\n})()`, format };
+  return `(function () {"use strict";var module = { exports: {} }, exports = module.exports;\n${out}\nreturn module.exports;\n})()`;
 }

@@ -26,10 +26,26 @@ export interface WireLimits {
   wallMs?: number;
 }
 
-/** Body of `PUT /v1/functions/{name}`. */
-export interface DeployRequest {
-  /** The whole worker as one script: a single ES module, or a classic script for `service-worker`. */
-  script: string;
+/**
+ * Module types of a multiple-module worker (workerd's modules format):
+ * `esm` an ES module; `wasm` a WebAssembly module, imported as a
+ * `WebAssembly.Module`; `text` imported as a string; `data` imported as an
+ * ArrayBuffer; `json` imported as the parsed value.
+ */
+export const MODULE_TYPES = ['esm', 'wasm', 'text', 'data', 'json'] as const;
+export type ModuleType = (typeof MODULE_TYPES)[number];
+
+/** One module of a multiple-module worker. */
+export interface WireModule {
+  /** A relative path such as `index.js` or `lib/add.wasm`; imports between modules resolve against these names. */
+  name: string;
+  type: ModuleType;
+  /** The source text for `esm`, `text` and `json`; standard base64 for `wasm` and `data`. */
+  content: string;
+}
+
+/** What every deploy body may carry besides the code. */
+export interface DeployOptions {
   /** Default `module`. */
   format?: WorkerFormat;
   /** Plain-text bindings, visible in `env` and echoed back by `GET`. */
@@ -38,6 +54,27 @@ export interface DeployRequest {
   secrets?: Record<string, string>;
   limits?: WireLimits;
 }
+
+/** A worker as one script: a single ES module, or a classic script for `service-worker`. */
+export interface ScriptDeployRequest extends DeployOptions {
+  script: string;
+  modules?: never;
+  main?: never;
+}
+
+/**
+ * A worker as a set of modules (format `module` only), at most 10 MB in all.
+ * The node bundles them into one script.
+ */
+export interface ModulesDeployRequest extends DeployOptions {
+  modules: WireModule[];
+  /** The name of the `esm` module that exports the handler. */
+  main: string;
+  script?: never;
+}
+
+/** Body of `PUT /v1/functions/{name}`: exactly one of `script` and `modules` (with `main`). */
+export type DeployRequest = ScriptDeployRequest | ModulesDeployRequest;
 
 /** Body of a 201 (created) or 200 (updated) answer to `PUT /v1/functions/{name}`. */
 export interface DeployResponse {

@@ -55,6 +55,8 @@ export function getCurrentRequest(): number {
 interface Pending {
   resolve(value: unknown): void;
   reject(reason: unknown): void;
+  /** The request that made the call: its continuation runs, and arms timers, as that request. */
+  request: number;
 }
 const pendingCalls = new Map<number, Pending>();
 let nextCallId = 1;
@@ -63,7 +65,7 @@ let nextCallId = 1;
 export function hostCall(op: string, payload: unknown): Promise<unknown> {
   const id = nextCallId++;
   return new Promise((resolve, reject) => {
-    pendingCalls.set(id, { resolve, reject });
+    pendingCalls.set(id, { resolve, reject, request: currentRequest });
     host().call(id, op, payload);
   });
 }
@@ -78,6 +80,7 @@ export function settleCall(id: number, ok: boolean, value: unknown): void {
   const p = pendingCalls.get(id);
   if (p === undefined) return;
   pendingCalls.delete(id);
+  setCurrentRequest(p.request);
   if (ok) p.resolve(value);
   else p.reject(reviveError(value as HostError));
 }

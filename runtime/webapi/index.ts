@@ -9,6 +9,7 @@ import { setHost, settleCall, type HostBridge } from './bridge.ts';
 import { cancel, deliverBody, dispatch, install } from './dispatch.ts';
 import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
+import { installWasm, wasmMemoryBytes } from './wasm.ts';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
@@ -21,17 +22,26 @@ function boot(
   emit: HostBridge['emit'],
   call: HostBridge['call'],
   callSync: HostBridge['callSync'],
+  memoryBytes: number,
 ): Fn<never[], unknown>[] {
   // Remove ourselves first: boot must run exactly once and tenants must not see it.
   delete (globalThis as { __edgefn_boot?: unknown }).__edgefn_boot;
   // workerd hides these too: SharedArrayBuffer and Atomics would let a tenant
-  // build high-resolution timers, and WebAssembly memory escapes isolated-vm's
-  // memoryLimit (shared/ISOLATED-VM.md §5) until it is accounted for.
-  for (const name of ['SharedArrayBuffer', 'Atomics', 'WebAssembly']) delete (globalThis as Record<string, unknown>)[name];
-  setHost({ log, now, random, timer, clearTimer, emit, call, callSync });
+  // build high-resolution timers. WebAssembly stays: wasm.ts counts its memory.
+  for (const name of ['SharedArrayBuffer', 'Atomics']) delete (globalThis as Record<string, unknown>)[name];
+  installWasm(memoryBytes);
+  // A response must not leave while wasm memory alone is past the budget (a
+  // wasm `memory.grow` loop no JS wrapper saw): the host's check after this
+  // entry kills the isolate and answers 503 memory-limit, which it can only do
+  // before the head has gone out.
+  const guardedEmit: HostBridge['emit'] = (requestId, kind, a, b, c) => {
+    if ((kind === 'head' || kind === 'chunk') && wasmMemoryBytes() > memoryBytes) return;
+    emit(requestId, kind, a, b, c);
+  };
+  setHost({ log, now, random, timer, clearTimer, emit: guardedEmit, call, callSync });
   runWarmers();
   // Order is the host's contract: runtime/entries.ts names the same positions.
-  return [install, dispatch, deliverBody, cancel, tick, settleCall] as Fn<never[], unknown>[];
+  return [install, dispatch, deliverBody, cancel, tick, settleCall, wasmMemoryBytes] as Fn<never[], unknown>[];
 }
 
 Object.defineProperty(globalThis, '__edgefn_boot', { value: boot, configurable: true, writable: false, enumerable: false });

@@ -25,7 +25,10 @@ export type Command =
   | {
       kind: 'deploy';
       connection: Connection;
-      file: string;
+      /** A worker file or a project directory. */
+      path: string;
+      /** Upload the project's files as a module set instead of one bundled script. */
+      modules: boolean;
       name: string;
       format: WorkerFormat | undefined;
       vars: Record<string, string>;
@@ -60,11 +63,12 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       var: { type: 'string', multiple: true },
       secret: { type: 'string', multiple: true },
       format: { type: 'string' },
+      modules: { type: 'boolean' },
       'cpu-ms': { type: 'string' },
       'memory-mb': { type: 'string' },
       'wall-ms': { type: 'string' },
     },
-    positionals: ['file'],
+    positionals: ['path'],
   },
   list: { options: CONNECTION_OPTIONS, positionals: [] },
   delete: { options: CONNECTION_OPTIONS, positionals: ['name'] },
@@ -128,6 +132,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       if (format !== undefined && !isFormat(format)) {
         throw fail(`--format must be ${WORKER_FORMATS.join(' or ')}, got "${format}"`);
       }
+      const modules = parsed.booleans.has('modules');
+      if (modules && format === 'service-worker') throw fail('--modules uploads ES modules; it cannot be combined with --format service-worker');
       const vars = bindings('var', parsed.strings.get('var') ?? [], env, fail);
       const secrets = bindings('secret', parsed.strings.get('secret') ?? [], env, fail);
       for (const key of Object.keys(secrets)) {
@@ -139,7 +145,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         const raw = single(flag);
         if (raw !== undefined) limits[field] = positiveNumber(flag, raw, fail);
       }
-      return { kind: 'deploy', connection, file: parsed.positionals[0] ?? '', name: checkName(name, fail), format, vars, secrets, limits };
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits };
     }
   }
 }

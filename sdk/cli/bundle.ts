@@ -8,7 +8,7 @@
 
 import { build, type BuildOptions, type Message, type Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
-import { extname, resolve } from 'node:path';
+import { basename, dirname, extname, resolve } from 'node:path';
 import type { WorkerFormat } from '../wire.ts';
 import { CliError } from './cli-error.ts';
 
@@ -67,9 +67,31 @@ export function needsBundle(analysis: EntryAnalysis): boolean {
   return analysis.typescript || analysis.imports.length > 0;
 }
 
+const BYTES_NS = 'edgefn-bytes';
+
+/**
+ * Non-JavaScript imports, with the meaning the node gives them in a module set
+ * (runtime/worker-modules.ts), so a project deploys the same bundled or with
+ * --modules: `.wasm` is a WebAssembly.Module, `.bin` an ArrayBuffer, `.txt` a
+ * string (esbuild's text loader; .json is built in).
+ */
+const assetPlugin: Plugin = {
+  name: 'edgefn-assets',
+  setup(b) {
+    b.onResolve({ filter: /\.(wasm|bin)$/ }, (args) => ((args.pluginData as { bytes?: boolean } | undefined)?.bytes ? { path: resolve(args.resolveDir, args.path), namespace: BYTES_NS } : undefined));
+    b.onLoad({ filter: /\.(wasm|bin)$/, namespace: 'file' }, (args) => ({
+      contents: `import bytes from ${JSON.stringify(`./${basename(args.path)}`)};\nexport default ${args.path.endsWith('.wasm') ? 'new WebAssembly.Module(bytes)' : 'bytes.buffer'};`,
+      loader: 'js',
+      resolveDir: dirname(args.path),
+      pluginData: { bytes: true },
+    }));
+    b.onLoad({ filter: /.*/, namespace: BYTES_NS }, async (args) => ({ contents: await readFile(args.path), loader: 'binary' }));
+  },
+};
+
 /** Bundles the entry and everything it imports into one script. */
 export async function bundleEntry(file: string, format: WorkerFormat = 'module'): Promise<string> {
-  const files = await runEsbuild(baseOptions(file, format), file);
+  const files = await runEsbuild({ ...baseOptions(file, format), plugins: [assetPlugin], loader: { '.txt': 'text' } }, file);
   const out = files[0];
   if (out === undefined || files.length !== 1) {
     throw new CliError('ERR_BUNDLE', `esbuild produced ${files.length} output files for ${file}; expected exactly one`);

@@ -7,6 +7,7 @@ import { EdgefnApiError } from '../api-error.ts';
 import type { DeployRequest, FunctionInfo } from '../wire.ts';
 import { parseCommandLine, type Command, type Connection, type Env } from './args.ts';
 import { prepareWorker } from './bundle.ts';
+import { collectModules, resolveProject } from './project.ts';
 import { CliError } from './cli-error.ts';
 
 export interface CliIo {
@@ -42,13 +43,23 @@ async function execute(command: Command, io: CliIo): Promise<void> {
     case 'deploy': {
       const client = connect(command.connection, io);
       const format = command.format ?? 'module';
-      const { script, bundled } = await prepareWorker(command.file, format);
-      const body: DeployRequest = { script, format };
+      const project = await resolveProject(command.path);
+      let body: DeployRequest;
+      let how: string;
+      if (command.modules) {
+        const set = await collectModules(project);
+        body = { modules: set.modules, main: set.main, format };
+        how = ` (${set.modules.length} modules, main ${set.main})`;
+      } else {
+        const { script, bundled } = await prepareWorker(project.entry, format);
+        body = { script, format };
+        how = bundled ? ' (bundled with esbuild)' : '';
+      }
       if (Object.keys(command.vars).length > 0) body.vars = command.vars;
       if (Object.keys(command.secrets).length > 0) body.secrets = command.secrets;
       if (Object.keys(command.limits).length > 0) body.limits = command.limits;
       const result = await client.deploy(command.name, body);
-      io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${bundled ? ' (bundled with esbuild)' : ''}\n`);
+      io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${how}\n`);
       // The URL alone on stdout, so `url=$(edgefn deploy …)` works.
       io.stdout(`${result.url}\n`);
       return;

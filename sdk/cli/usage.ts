@@ -14,7 +14,7 @@ export const USAGE: Record<CommandName | 'main', string> = {
   main: `Usage: edgefn <command> [options]
 
 Commands:
-  deploy <file> --name <name>   bundle a worker and deploy it; prints its URL
+  deploy <path> --name <name>   deploy a worker file or project directory; prints its URL
   list                          list deployed functions
   delete <name>                 delete a function
   logs <name>                   show a function's recent console output
@@ -25,11 +25,18 @@ Options:
 
 Run "edgefn <command> --help" for a command's options.`,
 
-  deploy: `Usage: edgefn deploy <file> --name <name> [options]
+  deploy: `Usage: edgefn deploy <file-or-dir> --name <name> [--modules] [options]
 
-Deploys <file> as function <name> and prints the URL it answers on.
+Deploys a worker as function <name> and prints the URL it answers on.
+<file-or-dir> is the worker's entry file, or a project directory whose entry is
+package.json "main", else index.js, index.ts or src/index.ts.
 TypeScript entries (.ts, .mts, .cts, .tsx) and entries that import other modules
 are bundled with esbuild into one script first; others are sent as they are.
+With --modules, every .js, .mjs, .wasm, .txt, .bin and .json file under the
+project directory is uploaded as a module of a module set instead (node_modules
+and dot-files skipped), and the node resolves imports between them:
+a .wasm import is a WebAssembly.Module, .txt a string, .bin an ArrayBuffer,
+.json the parsed value. The entry must then be JavaScript.
 
 Options:
   --name <name>            function name: 1-63 of a-z, 0-9 and - (required)
@@ -39,6 +46,7 @@ Options:
                            which keeps it out of your shell history
   --format <format>        module (export default { fetch }, the default) or
                            service-worker (addEventListener('fetch', ...))
+  --modules                upload the project's files as a module set (see above)
   --cpu-ms <n>             CPU time per request, in milliseconds
   --memory-mb <n>          isolate memory limit, in megabytes
   --wall-ms <n>            wall time per request, in milliseconds

@@ -29,7 +29,8 @@ describe('parseCommandLine', () => {
     expect(c).toEqual({
       kind: 'deploy',
       connection: { api: DEFAULT_API, token: 'env-token' },
-      file: 'src/w.ts',
+      path: 'src/w.ts',
+      modules: false,
       name: 'hello',
       format: 'service-worker',
       vars: { A: '1', B: 'x=y' },
@@ -84,7 +85,7 @@ describe('parseCommandLine', () => {
     [['deplyo'], 'unknown command "deplyo"'],
     [['--token', 't', 'list'], 'option --token must follow a command'],
     [['help', 'nope'], 'unknown command "nope"'],
-    [['deploy', '--name', 'a'], 'missing <file>'],
+    [['deploy', '--name', 'a'], 'missing <path>'],
     [['deploy', 'w.ts'], 'missing --name <name>'],
     [['deploy', 'w.ts', '--name'], '--name needs a value'],
     [['deploy', 'w.ts', '--name', '--var', 'A=1'], '--name needs a value'],
