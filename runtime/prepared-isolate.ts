@@ -64,7 +64,10 @@ export function prepareIsolate(snap: SnapshotResult, prelude: Prelude, memoryMb:
       cb((id: number, ms: number, req: number) => p.owner?.timer(id, ms, req), { ignored: true }),
       cb((id: number) => p.owner?.clearTimer(id), { ignored: true }),
       cb((req: number, kind: string, a: unknown, b: unknown, c: unknown) => p.owner?.emit(req, kind, a, b, c)),
-      cb((id: number, op: string, payload: unknown) => p.owner?.call(id, op, payload), { ignored: true }),
+      // Not `ignored`: an ignored callback runs after the entry has returned,
+      // when the owner no longer knows which request started the call, and its
+      // result would never be settled. Run synchronously it only starts the op.
+      cb((id: number, op: string, payload: unknown) => p.owner?.call(id, op, payload)),
       cb((op: string, payload: unknown) => (p.owner === undefined ? noop() : p.owner.callSync(op, payload))),
       // Not a callback: the budget wasm.ts holds WebAssembly memory to.
       memoryMb * 1024 * 1024,

@@ -1,6 +1,8 @@
 // Every host operation the in-isolate APIs can call, by name. Adding one is
 // adding a file here and a line below.
 
+import { compressionClose, compressionStep } from './compression.ts';
+import { subtleOp } from './crypto.ts';
 import { idna } from './idna.ts';
 import type { HostOp, HostOpSync } from './types.ts';
 
@@ -8,8 +10,12 @@ export type { HostOp, HostOpSync, OpContext } from './types.ts';
 // Outbound fetch ops carry options (allow-list, limits), so the runtime builds them per instance.
 export { createFetchOps, FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './fetch.ts';
 
-export const BUILTIN_OPS: Record<string, HostOp> = {};
+export const BUILTIN_OPS: Record<string, HostOp> = {
+  subtle: subtleOp,
+  compression: compressionStep,
+};
 
 export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   idna,
+  'compression.close': compressionClose,
 };

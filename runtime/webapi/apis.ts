@@ -14,5 +14,8 @@ import './fetch.ts';
 import './base64.ts';
 import './structured-clone.ts';
 import './crypto.ts';
+import './subtle-key.ts';
+import './subtle.ts';
+import './compression.ts';
 import './performance.ts';
 import './global-scope.ts';

@@ -1,5 +1,5 @@
 // crypto.getRandomValues and crypto.randomUUID, from the host's CSPRNG.
-// crypto.subtle is deliberately absent until it is backed by host ops.
+// crypto.subtle is added to Crypto.prototype by subtle.ts.
 
 import { defineGlobal } from './define.ts';
 import { DOMException } from './dom-exception.ts';
@@ -62,6 +62,8 @@ class Crypto {
 }
 const CONSTRUCT = Symbol('Crypto');
 Object.defineProperty(Crypto.prototype, Symbol.toStringTag, { value: 'Crypto', configurable: true });
+
+export { Crypto };
 
 defineGlobal('Crypto', Crypto);
 defineGlobal('crypto', new Crypto(CONSTRUCT));

@@ -6,7 +6,7 @@
 import ivm from 'isolated-vm';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { buildPrelude } from '../../runtime/prelude.ts';
-import { BUILTIN_OPS, createFetchOps, type FetchOptions, type HostOp, type OpContext } from '../../runtime/host-ops/index.ts';
+import { BUILTIN_OPS, BUILTIN_SYNC_OPS, createFetchOps, type FetchOptions, type HostOp, type OpContext } from '../../runtime/host-ops/index.ts';
 import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
 
 let snapshot: Promise<ivm.ExternalCopy<ArrayBuffer>> | undefined;
@@ -41,6 +41,8 @@ export interface WebapiIsolate {
   logs: string[];
   /** Every callSync op the isolate made, for asserting what crossed the bridge. */
   syncCalls: Array<{ op: string; payload: unknown }>;
+  /** The host-op context async and sync ops run with (one per isolate, like production's). */
+  opContext: OpContext;
   dispose(): void;
 }
 
@@ -70,7 +72,6 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   // op state and abort signal end when it reports 'done'.
   const ops: Record<string, HostOp> = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...options.hostOps };
   const requestState = new Map<number, { ops: Map<string, unknown>; abort: AbortController }>();
-  const opState = new Map<string, unknown>();
   let current = 0;
   const enter = (request: number, entry: Entry | undefined, args: unknown[]): void => {
     if (isolate.isDisposed || entry === undefined) return;
@@ -83,16 +84,6 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     } finally {
       current = outer;
     }
-  };
-  const contextFor = (request: number): OpContext => {
-    const st = requestState.get(request);
-    return {
-      fn: { name: 'webapi-test', version: 1, format: 'module', code: '', env: {}, limits: { ...DEFAULT_LIMITS } },
-      isolate: opState,
-      request: st?.ops,
-      signal: st?.abort.signal,
-      onDispose() {},
-    };
   };
   const hostCall = (callId: number, op: string, payload: unknown): void => {
     const request = current;
@@ -107,6 +98,23 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       (value) => enter(request, entries[5], [callId, true, value]),
       (err: unknown) => enter(request, entries[5], [callId, false, err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) }]),
     );
+  };
+  // Host ops run like production's (runtime/live-isolate.ts): per-isolate
+  // state, results settled through the settle entry. Code run by `run()` has no
+  // request, so no per-request state or signal, and its calls settle outside requests too.
+  const opState = new Map<string, unknown>();
+  const cleanups: Array<() => void> = [];
+  const opContext: OpContext = {
+    fn: { name: 'webapi-test', version: 1, format: 'module', code: '', env: {}, limits: { ...DEFAULT_LIMITS } },
+    isolate: opState,
+    request: undefined,
+    signal: undefined,
+    onDispose: (cleanup) => void cleanups.push(cleanup),
+  };
+  // Inside a dispatched request an op also gets that request's state and signal.
+  const contextFor = (request: number): OpContext => {
+    const st = requestState.get(request);
+    return st === undefined ? opContext : { ...opContext, request: st.ops, signal: st.abort.signal };
   };
 
   const tick = (id: number): void => {
@@ -165,6 +173,8 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
         const { domain, toUnicode } = payload as { domain: string; toUnicode: boolean };
         return toUnicode ? domainToUnicode(domain) : domainToASCII(domain);
       }
+      const f = BUILTIN_SYNC_OPS[op];
+      if (f !== undefined) return f(payload, opContext);
       throw new Error(`unknown sync op ${op}`);
     }),
   ];
@@ -178,6 +188,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   const self: WebapiIsolate = {
     logs,
     syncCalls,
+    opContext,
     async run<T>(body: string): Promise<T> {
       return (await context.eval(`(async () => {\n${body}\n})()`, { promise: true, copy: true, timeout: 10_000 })) as T;
     },
@@ -202,6 +213,8 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       requestState.clear();
       for (const t of hostTimers.values()) clearTimeout(t);
       hostTimers.clear();
+      for (const c of cleanups.splice(0)) c();
+      opState.clear();
       for (const e of entries) e.release();
       if (!isolate.isDisposed) isolate.dispose();
       live.delete(self);
