@@ -14,6 +14,8 @@ export interface HostConfig {
   maxLiveMb: number;
   startupCpuMs: number;
   fetch: NodeFetchConfig;
+  /** Resident memory at which the host's watchdog thread ends the process at once, in MB. */
+  hardRssMb: number;
 }
 
 /**

@@ -6,6 +6,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { EdgefnError, type Limits, type RequestHandle, type ResponseSink, type RuntimeRequest, type WorkerFormat } from '../runtime/index.ts';
+import { WATCHDOG_SIGNAL } from './host-watchdog.ts';
 import type { Batch, FromHost, HostConfig, HostStats, ToHost } from './host-protocol.ts';
 
 const HOST_MAIN = fileURLToPath(new URL('./isolate-host.ts', import.meta.url));
@@ -216,7 +217,12 @@ export class HostSupervisor {
     const wasDraining = h.state === 'draining';
     h.state = 'dead';
     for (const set of this.#live.values()) set.delete(h);
-    const err = new EdgefnError('ERR_HOST_RESTART', 'the isolate host serving this request stopped; retry the request');
+    const err = new EdgefnError(
+      'ERR_HOST_RESTART',
+      why === WATCHDOG_SIGNAL
+        ? 'an isolate on the host serving this request could not be stopped (runaway allocation or a stuck engine), so the host was replaced; retry the request'
+        : 'the isolate host serving this request stopped; retry the request',
+    );
     for (const p of h.inflight.values()) {
       p.sink.fail(err, { cpuMs: 0 });
       p.sink.done?.({ cpuMs: 0 });

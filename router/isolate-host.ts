@@ -2,8 +2,9 @@
 // that matters: if a tenant crashes, hangs or bloats it, the front door kills
 // it and starts another, and no state is lost (scripts live in the store).
 
-import { Runtime, EdgefnError, resolveLimits, type FunctionSource, type ResponseSink, type RequestHandle } from '../runtime/index.ts';
+import { Runtime, EdgefnError, entryWatchBuffer, resolveLimits, type FunctionSource, type ResponseSink, type RequestHandle } from '../runtime/index.ts';
 import { VersionReader } from './store.ts';
+import { startWatchdog } from './host-watchdog.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from './host-protocol.ts';
 
 let outbox: FromHost[] = [];
@@ -19,6 +20,9 @@ function send(msg: FromHost): void {
 }
 
 async function main(config: HostConfig): Promise<void> {
+  // The main thread can get stuck inside an isolate isolated-vm cannot stop;
+  // this thread ends the process then, and the supervisor replaces it.
+  startWatchdog({ ...entryWatchBuffer(), graceMs: 1000, hardRssBytes: config.hardRssMb * 1024 * 1024, intervalMs: 50 });
   const reader = new VersionReader(config.dbPath);
   const runtime = await Runtime.create({
     prelude: config.prelude,

@@ -81,6 +81,8 @@ export class EdgeNode {
         maxLive: this.config.maxLive,
         maxLiveMb: this.config.maxLiveMb,
         startupCpuMs: this.config.startupCpuMs,
+        // Past the soft cap a host is drained gracefully; past this one it is ended at once.
+        hardRssMb: Math.max(Math.round(this.config.hostRssMb * 1.5), this.config.hostRssMb + 512),
         fetch: this.config.fetch,
       },
       onLog: (name, level, message) => this.#logs.add(name, level, message),

@@ -8,3 +8,4 @@ export { checkModuleSet, prepareModules, MODULE_TYPES, MAX_MODULES, type ModuleS
 export { buildPrelude, type Prelude } from './prelude.ts';
 export type { RequestHandle, ResponseSink, RuntimeRequest, Timing } from './request-types.ts';
 export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';
+export { entryWatchBuffer } from './entry-watch.ts';

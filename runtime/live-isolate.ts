@@ -13,11 +13,13 @@
 
 import ivm from 'isolated-vm';
 import { threadCpuMs } from './cpu-clock.ts';
+import { entryBegin, entryEnd } from './entry-watch.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
+import { WASM_IN_USE } from './host-ops/index.ts';
 import type { RequestHandle, ResponseSink, RuntimeRequest, Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
@@ -130,6 +132,7 @@ export class LiveIsolate implements IsolateOwner {
     t = performance.now();
     let exports: ivm.Reference<unknown>;
     try {
+      entryBegin(this.#hooks.startupCpuMs);
       exports = script.runSync(context, { reference: true, timeout: this.#hooks.startupCpuMs }) as ivm.Reference<unknown>;
     } catch (err) {
       this.#die();
@@ -138,6 +141,7 @@ export class LiveIsolate implements IsolateOwner {
       if (e.code === 'ERR_INTERNAL') throw new EdgefnError('ERR_SCRIPT_STARTUP', `the script threw while starting: ${e.message}`, { cause: err });
       throw e;
     } finally {
+      entryEnd();
       script.release();
     }
     const runMs = performance.now() - t;
@@ -251,12 +255,20 @@ export class LiveIsolate implements IsolateOwner {
     this.#current = r;
     const start = (this.#entryStart = threadCpuMs());
     let failure: EdgefnError | undefined;
+    // isolated-vm's timeout is wall time in whole milliseconds. It is not
+    // stretched for contention: an estimate of our share of a core that turns
+    // out wrong lets a loop run past its budget (tried: 86 ms charged at a
+    // 50 ms budget), and the budget is a ceiling. Under contention a loop is
+    // therefore stopped after less than its budget of real CPU, and charged
+    // only what it really got.
+    const timeout = Math.ceil(left);
+    entryBegin(timeout);
     try {
-      // isolated-vm takes whole milliseconds only.
-      entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: Math.ceil(left) });
+      entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout });
     } catch (err) {
       failure = translateIsolateError(err);
     }
+    entryEnd();
     r.cpuMs += threadCpuMs() - start;
     this.#current = outer;
     this.#entryStart = outerStart;
@@ -267,7 +279,7 @@ export class LiveIsolate implements IsolateOwner {
     } else if (this.#p.isolate.isDisposed) {
       this.#kill(new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`));
     }
-    if (this.alive && this.#overWasmBudget()) {
+    if (this.alive && this.#opState.has(WASM_IN_USE) && this.#overWasmBudget()) {
       this.#kill(new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded (WebAssembly memory counted)`));
       return;
     }

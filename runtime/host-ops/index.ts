@@ -18,4 +18,9 @@ export const BUILTIN_OPS: Record<string, HostOp> = {
 export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   idna,
   'compression.close': compressionClose,
+  // wasm.ts says so once per isolate, when it first tracks a WebAssembly.Memory.
+  'wasm-in-use': (_payload, ctx) => void ctx.isolate.set(WASM_IN_USE, true),
 };
+
+/** Key in an isolate's op state: it has WebAssembly memory to account for after each entry. */
+export const WASM_IN_USE = 'wasm-in-use';

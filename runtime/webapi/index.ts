@@ -26,8 +26,9 @@ function boot(
 ): Fn<never[], unknown>[] {
   // Remove ourselves first: boot must run exactly once and tenants must not see it.
   delete (globalThis as { __edgefn_boot?: unknown }).__edgefn_boot;
-  // workerd hides these too: SharedArrayBuffer and Atomics would let a tenant
-  // build high-resolution timers. WebAssembly stays: wasm.ts counts its memory.
+  // SharedArrayBuffer and Atomics would let a tenant build high-resolution
+  // timers (workerd exposes them; we choose not to). WebAssembly stays:
+  // wasm.ts counts its memory.
   for (const name of ['SharedArrayBuffer', 'Atomics']) delete (globalThis as Record<string, unknown>)[name];
   installWasm(memoryBytes);
   // A response must not leave while wasm memory alone is past the budget (a
@@ -40,7 +41,7 @@ function boot(
   };
   setHost({ log, now, random, timer, clearTimer, emit: guardedEmit, call, callSync });
   runWarmers();
-  // Order is the host's contract: runtime/entries.ts names the same positions.
+  // Order is the host's contract: ENTRY_NAMES in runtime/prepared-isolate.ts names the same positions.
   return [install, dispatch, deliverBody, cancel, tick, settleCall, wasmMemoryBytes] as Fn<never[], unknown>[];
 }
 

@@ -30,6 +30,8 @@
 // WebAssembly global (snapshot creation failed with "WebAssembly is not
 // defined"), while every context restored from it does.
 
+import { host } from './bridge.ts';
+
 const U8 = Uint8Array;
 const WeakRefC = WeakRef;
 const { apply, construct, defineProperty } = Reflect;
@@ -119,6 +121,9 @@ function adopt(m: WebAssembly.Memory, what: string): void {
   const total = wasmMemoryBytes() + size;
   if (total > budgetBytes) throw overBudget(what, total);
   apply(weakSetAdd, seen, [m]);
+  // The first memory tells the host that this isolate now needs the
+  // after-entry wasm check; isolates without wasm skip it on every request.
+  if (tracked.length === 0) host().callSync('wasm-in-use', null);
   tracked[tracked.length] = new WeakRefC(m);
 }
 

@@ -102,6 +102,28 @@ describe('memory budget', () => {
   });
 });
 
+describe('an isolate isolated-vm cannot stop', () => {
+  it('ends a runaway array-fill bomb within seconds (watchdog thread), and the node keeps serving', async () => {
+    // At a 128 MB limit this pattern sometimes leaves V8 stuck near its heap
+    // limit where neither timeout nor memoryLimit fires (seen growing past 6 GB).
+    await node.deploy('fillbomb', { script: `export default { fetch() { const keep = []; let i = 0; while (true) keep.push(new Array(4096).fill(i++)); } }` });
+    for (let round = 0; round < 3; round++) {
+      const t0 = performance.now();
+      const res = await node.call('fillbomb');
+      expect(res.status).toBe(503);
+      expect(['memory-limit', 'cpu-limit', 'host-restart']).toContain(res.headers.get('edgefn-error'));
+      expect(performance.now() - t0).toBeLessThan(5000);
+      let fine: Response | undefined;
+      for (let i = 0; i < 50; i++) {
+        fine = await node.call('neighbour');
+        if (fine.status === 200) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await fine!.text()).toBe('fine');
+    }
+  });
+});
+
 describe('wall-time budget', () => {
   it('ends a request that waits past its wall budget with 503 wall-limit', async () => {
     await node.deploy('slow', { script: `export default { async fetch() { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); } }`, limits: { wallMs: 300 } });

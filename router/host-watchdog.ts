@@ -1,0 +1,46 @@
+// A worker thread inside each isolate-host process that ends the process when
+// the main thread is stuck in an isolate that isolated-vm could not stop (see
+// runtime/entry-watch.ts), or when the process's resident memory passes a hard
+// cap. It has to be a thread: the main thread is the one that is stuck. It
+// exits the process with SIGUSR2 so the supervisor can say why the host went.
+
+import { isMainThread, Worker, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+
+export interface WatchdogOptions {
+  buffer: SharedArrayBuffer;
+  base: number;
+  /** How long past an entry's deadline the main thread may still be inside it, in ms. */
+  graceMs: number;
+  /** Resident memory at which the process is ended at once, in bytes. */
+  hardRssBytes: number;
+  /** How often to look, in ms. */
+  intervalMs: number;
+}
+
+/** The signal the watchdog ends its process with. */
+export const WATCHDOG_SIGNAL = 'SIGUSR2';
+
+export function startWatchdog(options: WatchdogOptions): Worker {
+  const w = new Worker(fileURLToPath(import.meta.url), { workerData: options });
+  w.unref();
+  return w;
+}
+
+function watch(o: WatchdogOptions): void {
+  const state = new Int32Array(o.buffer);
+  setInterval(() => {
+    const deadline = Atomics.load(state, 0);
+    const now = Date.now() - o.base;
+    let why: string | undefined;
+    if (deadline !== 0 && now > deadline + o.graceMs) why = `an isolate entry ran ${now - deadline} ms past its deadline and could not be stopped`;
+    const rss = process.memoryUsage.rss();
+    if (rss > o.hardRssBytes) why = `resident memory ${Math.round(rss / 1048576)} MB passed the hard cap of ${Math.round(o.hardRssBytes / 1048576)} MB`;
+    if (why !== undefined) {
+      process.stderr.write(`edgefn isolate host ${process.pid}: ${why}; ending the process\n`);
+      process.kill(process.pid, WATCHDOG_SIGNAL);
+    }
+  }, o.intervalMs);
+}
+
+if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'buffer' in workerData) watch(workerData as WatchdogOptions);

@@ -1,0 +1,27 @@
+// What a watchdog thread needs to see from outside the main thread: whether an
+// isolate entry is running, and by when its `timeout` should have stopped it.
+//
+// isolated-vm cannot always stop an isolate: some allocation patterns leave V8
+// stuck near its heap limit, where neither `timeout` nor `memoryLimit` takes
+// effect (isolated-vm #107, #198; measured here: `keep.push(new Array(4096)
+// .fill(i))` at a 128 MB limit grew the process past 6 GB). The main thread is
+// then blocked inside the entry, so only another thread can notice. The state
+// lives in a SharedArrayBuffer that a watchdog worker (router/host-watchdog.ts)
+// reads; writing it costs two Atomics stores per entry.
+
+/** Milliseconds since BASE, so deadlines fit an Int32 (24 days). */
+const BASE = Date.now();
+const state = new Int32Array(new SharedArrayBuffer(8));
+
+/** The buffer to hand a watchdog: [0] = entry deadline (ms since base, 0 when idle), [1] = base's low bits for sanity. */
+export function entryWatchBuffer(): { buffer: SharedArrayBuffer; base: number } {
+  return { buffer: state.buffer as SharedArrayBuffer, base: BASE };
+}
+
+export function entryBegin(timeoutMs: number): void {
+  Atomics.store(state, 0, Date.now() - BASE + Math.ceil(timeoutMs) + 1);
+}
+
+export function entryEnd(): void {
+  Atomics.store(state, 0, 0);
+}
