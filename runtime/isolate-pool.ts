@@ -7,6 +7,9 @@ import { disposePrepared, prepareIsolate, type PreparedIsolate } from './prepare
 import type { Prelude } from './prelude.ts';
 import type { SnapshotResult } from './snapshot.ts';
 
+/** How long the host must have been without a new request before the pool refills, in ms. */
+const IDLE_MS = 2;
+
 export interface IsolatePoolOptions {
   snapshot: SnapshotResult;
   prelude: Prelude;
@@ -24,7 +27,8 @@ export class IsolatePool {
   // Functions with a non-default memory limit get their own small queue, kept
   // topped up to one once that size has been asked for.
   readonly #queues = new Map<number, PreparedIsolate[]>();
-  #refillScheduled: NodeJS.Immediate | undefined;
+  #refillScheduled: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  #lastActivity = -Infinity;
   #closed = false;
   /** Isolates handed out that had to be created on the request path. */
   misses = 0;
@@ -74,19 +78,37 @@ export class IsolatePool {
     return false;
   }
 
+  /**
+   * Making an isolate blocks this thread for ~3–4 ms, and a request that
+   * arrives meanwhile waits behind it. So refills wait for a quiet moment
+   * (no request for IDLE_MS), unless the pool has run dry, when waiting
+   * would only push the same cost onto the next cold start.
+   */
   #scheduleRefill(): void {
     if (this.#closed || this.#refillScheduled !== undefined) return;
-    this.#refillScheduled = setImmediate(() => {
+    const quietFor = performance.now() - this.#lastActivity;
+    const run = () => {
       this.#refillScheduled = undefined;
-      if (this.#refillOne()) this.#scheduleRefill();
-    });
+      if (this.#closed) return;
+      if (this.ready > 0 && performance.now() - this.#lastActivity < IDLE_MS) this.#scheduleRefill();
+      else if (this.#refillOne()) this.#scheduleRefill();
+    };
+    this.#refillScheduled = quietFor >= IDLE_MS || this.ready === 0 ? setImmediate(run) : setTimeout(run, IDLE_MS - quietFor);
     this.#refillScheduled.unref();
+  }
+
+  /** A request is being served: postpone refills (see #scheduleRefill). */
+  noteActivity(): void {
+    this.#lastActivity = performance.now();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#refillScheduled !== undefined) clearImmediate(this.#refillScheduled);
+    if (this.#refillScheduled !== undefined) {
+      clearImmediate(this.#refillScheduled as NodeJS.Immediate);
+      clearTimeout(this.#refillScheduled as NodeJS.Timeout);
+    }
     for (const q of this.#queues.values()) for (const p of q.splice(0)) disposePrepared(p);
   }
 }

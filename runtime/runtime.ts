@@ -168,6 +168,7 @@ export class Runtime {
       sink.fail(new EdgefnError('ERR_CLOSED', 'runtime is closed'), { cpuMs: 0 });
       return undefined;
     }
+    this.#pool.noteActivity();
     const key = functionKey(name, version);
     let live = this.#live.get(key);
     let coldMs: number | undefined;

@@ -299,3 +299,19 @@ export function cancel(id: number, reason: string): void {
   state.reader?.cancel(err).catch(() => {});
   state.abort.abort(err);
 }
+
+/**
+ * Run one synthetic request through install and dispatch while the isolate
+ * waits in the pool, so the first real request finds this path compiled
+ * (measured: a fresh isolate's first dispatch cost ~0.3 ms more than later
+ * ones). Its host events go nowhere: the pooled isolate has no owner yet.
+ */
+export function warmDispatch(): void {
+  const Resp = (globalThis as unknown as { Response: typeof Response }).Response;
+  install({ default: { fetch: () => new Resp('') } }, 'module', {});
+  dispatch(-1, 'GET', 'http://warm.invalid/', ['accept', '*/*'], BODY_NONE, null);
+  inflight.delete(-1);
+  handler = undefined;
+  env = {};
+}
+

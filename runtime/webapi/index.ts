@@ -6,7 +6,7 @@ import './apis.ts';
 import './timers.ts';
 import './console.ts';
 import { setHost, settleCall, type HostBridge } from './bridge.ts';
-import { cancel, deliverBody, dispatch, install } from './dispatch.ts';
+import { cancel, deliverBody, dispatch, install, warmDispatch } from './dispatch.ts';
 import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
@@ -41,6 +41,7 @@ function boot(
   };
   setHost({ log, now, random, timer, clearTimer, emit: guardedEmit, call, callSync });
   runWarmers();
+  warmDispatch();
   // Order is the host's contract: ENTRY_NAMES in runtime/prepared-isolate.ts names the same positions.
   return [install, dispatch, deliverBody, cancel, tick, settleCall, wasmMemoryBytes] as Fn<never[], unknown>[];
 }
