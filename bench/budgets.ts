@@ -106,7 +106,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
       stopMs.push(r.totalMs);
       peakDelta.push((peak - before) / MB);
       outcomes.push(`${r.status} ${r.error ?? ''}`.trim());
-      // A killed host is replaced; wait until both hosts are back.
+      // A killed host is replaced; wait until every host is back.
       for (let k = 0; k < 100 && (await node.info()).hosts.some((h) => h.state !== 'ready'); k++) await sleep(100);
       await sleep(300);
     }

@@ -64,7 +64,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     dataDir: resolve(env['EDGEFN_DATA'] || './.edgefn'),
     token: env['EDGEFN_TOKEN'] || undefined,
     baseDomain: (env['EDGEFN_BASE_DOMAIN'] || 'localhost').toLowerCase(),
-    hosts: int(env, 'EDGEFN_HOSTS', availableParallelism(), 1, 256),
+    // Twice the cores: a host blocked by a tenant spinning through its CPU
+    // budget still leaves hosts free for everyone else (see host-supervisor.ts #pick).
+    hosts: int(env, 'EDGEFN_HOSTS', 2 * availableParallelism(), 1, 256),
     limits,
     poolSize: int(env, 'EDGEFN_POOL_SIZE', 8, 0, 10_000),
     maxLive: int(env, 'EDGEFN_MAX_LIVE', 1000, 1, 1_000_000),

@@ -28,7 +28,12 @@ export interface SupervisorOptions {
 
 interface Pending {
   sink: ResponseSink;
+  /** performance.now() when the request was sent to the host. */
+  since: number;
 }
+
+/** A host whose oldest request in flight is older than this is treated as blocked (ms). */
+const BLOCKED_MS = 2;
 
 let nextId = 1;
 
@@ -105,6 +110,12 @@ class IsolateHost {
     } catch {
       // The channel closed under us; the exit handler fails what is in flight.
     }
+  }
+
+  /** How long the oldest request in flight has waited, in ms (0 when none). Map order is insertion order. */
+  oldestAge(now: number): number {
+    for (const p of this.inflight.values()) return now - p.since;
+    return 0;
   }
 
   kill(): void {
@@ -264,17 +275,38 @@ export class HostSupervisor {
   }
 
   /**
-   * Prefer a host where the function is live; otherwise, or when that host is
-   * much busier than the idlest one, the least busy ready host.
+   * Prefer a host where the function is live, unless that host looks blocked:
+   * its oldest request in flight has waited more than BLOCKED_MS. A host's
+   * main thread runs one isolate entry at a time, so a tenant spinning through
+   * its CPU budget there makes everything queued behind it wait up to that
+   * budget; a warm function is then better sent to the idlest host (one cold
+   * start there, then it is live on both). Keeping a busy function on one host
+   * otherwise keeps its requests batched together over IPC.
    */
   #pick(key: string): IsolateHost | undefined {
+    const now = performance.now();
     let idlest: IsolateHost | undefined;
-    for (const h of this.#hosts) if (h.state === 'ready' && (idlest === undefined || h.inflight.size < idlest.inflight.size)) idlest = h;
+    let idlestAge = Infinity;
+    // Scanned from the last host down, so that cold placements (among them
+    // tenants whose isolate was just discarded for spinning) fill hosts from
+    // the top while warm functions stay on the lowest idle index.
+    for (let i = this.#hosts.length - 1; i >= 0; i--) {
+      const h = this.#hosts[i]!;
+      if (h.state !== 'ready') continue;
+      const age = h.oldestAge(now);
+      if (idlest === undefined || age < idlestAge || (age === idlestAge && h.inflight.size < idlest.inflight.size)) {
+        idlest = h;
+        idlestAge = age;
+      }
+    }
     if (idlest === undefined) return undefined;
     let best: IsolateHost | undefined;
-    for (const h of this.#live.get(key) ?? []) if (h.state === 'ready' && (best === undefined || h.inflight.size < best.inflight.size)) best = h;
-    if (best !== undefined && best.inflight.size <= idlest.inflight.size + 16) return best;
-    return idlest;
+    for (const h of this.#live.get(key) ?? []) {
+      // The same host every time (lowest index) while it keeps up: spreading a
+      // hot function over hosts only adds IPC wake-ups on 2 cores.
+      if (h.state === 'ready' && h.oldestAge(now) < BLOCKED_MS && (best === undefined || h.index < best.index)) best = h;
+    }
+    return best ?? idlest;
   }
 
   request(name: string, version: number, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined {
@@ -284,7 +316,7 @@ export class HostSupervisor {
       return undefined;
     }
     const id = nextId++;
-    h.inflight.set(id, { sink });
+    h.inflight.set(id, { sink, since: performance.now() });
     h.send({ t: 'req', id, name, version, method: req.method, url: req.url, headers: req.headers, body: req.body });
     return {
       pushBody: (chunk) => h.send({ t: 'body', id, chunk }),

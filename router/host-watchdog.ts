@@ -29,12 +29,26 @@ export function startWatchdog(options: WatchdogOptions): Worker {
 
 function watch(o: WatchdogOptions): void {
   const state = new Int32Array(o.buffer);
+  let seenEntry = 0;
+  let rssAtEntry = 0;
   setInterval(() => {
     const deadline = Atomics.load(state, 0);
     const now = Date.now() - o.base;
+    const rss = process.memoryUsage.rss();
     let why: string | undefined;
     if (deadline !== 0 && now > deadline + o.graceMs) why = `an isolate entry ran ${now - deadline} ms past its deadline and could not be stopped`;
-    const rss = process.memoryUsage.rss();
+    if (deadline !== 0) {
+      // One isolate cannot legitimately grow the process by much more than its
+      // own memory limit; when it does, isolated-vm's limit has failed.
+      const seq = Atomics.load(state, 1);
+      if (seq !== seenEntry) {
+        seenEntry = seq;
+        rssAtEntry = rss;
+      } else {
+        const limit = Atomics.load(state, 2) * 1048576;
+        if (rss - rssAtEntry > 2 * limit + 256 * 1048576) why = `one isolate entry grew the process by ${Math.round((rss - rssAtEntry) / 1048576)} MB, far past its ${Math.round(limit / 1048576)} MB memory limit`;
+      }
+    }
     if (rss > o.hardRssBytes) why = `resident memory ${Math.round(rss / 1048576)} MB passed the hard cap of ${Math.round(o.hardRssBytes / 1048576)} MB`;
     if (why !== undefined) {
       process.stderr.write(`edgefn isolate host ${process.pid}: ${why}; ending the process\n`);

@@ -11,14 +11,19 @@
 
 /** Milliseconds since BASE, so deadlines fit an Int32 (24 days). */
 const BASE = Date.now();
-const state = new Int32Array(new SharedArrayBuffer(8));
+const state = new Int32Array(new SharedArrayBuffer(12));
 
-/** The buffer to hand a watchdog: [0] = entry deadline (ms since base, 0 when idle), [1] = base's low bits for sanity. */
+/**
+ * The buffer to hand a watchdog: [0] = entry deadline (ms since base, 0 when
+ * idle), [1] = entry sequence number, [2] = the entered isolate's memory limit in MB.
+ */
 export function entryWatchBuffer(): { buffer: SharedArrayBuffer; base: number } {
   return { buffer: state.buffer as SharedArrayBuffer, base: BASE };
 }
 
-export function entryBegin(timeoutMs: number): void {
+export function entryBegin(timeoutMs: number, memoryMb: number): void {
+  Atomics.store(state, 2, memoryMb);
+  Atomics.add(state, 1, 1);
   Atomics.store(state, 0, Date.now() - BASE + Math.ceil(timeoutMs) + 1);
 }
 

@@ -132,7 +132,7 @@ export class LiveIsolate implements IsolateOwner {
     t = performance.now();
     let exports: ivm.Reference<unknown>;
     try {
-      entryBegin(this.#hooks.startupCpuMs);
+      entryBegin(this.#hooks.startupCpuMs, this.fn.limits.memoryMb);
       exports = script.runSync(context, { reference: true, timeout: this.#hooks.startupCpuMs }) as ivm.Reference<unknown>;
     } catch (err) {
       this.#die();
@@ -276,7 +276,7 @@ export class LiveIsolate implements IsolateOwner {
     // therefore stopped after less than its budget of real CPU, and charged
     // only what it really got.
     const timeout = Math.ceil(left);
-    entryBegin(timeout);
+    entryBegin(timeout, this.fn.limits.memoryMb);
     try {
       entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout });
     } catch (err) {

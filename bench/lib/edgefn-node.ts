@@ -66,7 +66,7 @@ export class EdgefnNode {
     this.spawnedAt = performance.now();
     this.child = spawn(process.execPath, [join(ROOT, 'router/main.ts')], {
       cwd: ROOT,
-      env: { ...process.env, EDGEFN_LISTEN: '127.0.0.1', EDGEFN_PORT: '0', EDGEFN_API_PORT: '0', EDGEFN_DATA: this.dataDir, EDGEFN_TOKEN: this.token, EDGEFN_HOSTS: '2', ...env },
+      env: { ...process.env, EDGEFN_LISTEN: '127.0.0.1', EDGEFN_PORT: '0', EDGEFN_API_PORT: '0', EDGEFN_DATA: this.dataDir, EDGEFN_TOKEN: this.token, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.on('data', (d: Buffer) => (this.#out += d.toString()));
