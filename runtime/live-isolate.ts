@@ -12,7 +12,7 @@
 // entered and over-charges tenants when hosts outnumber cores.
 
 import ivm from 'isolated-vm';
-import { threadCpuMs } from './cpu-clock.ts';
+import { entryCpuMs, entryStart } from './cpu-clock.ts';
 import { entryBegin, entryEnd } from './entry-watch.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
@@ -252,7 +252,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   #timing(r: ActiveRequest): Timing {
-    const inEntry = this.#current === r && this.#entryStart !== undefined ? threadCpuMs() - this.#entryStart : 0;
+    const inEntry = this.#current === r && this.#entryStart !== undefined ? entryCpuMs(this.#entryStart) : 0;
     return { coldMs: r.coldMs, cpuMs: r.cpuMs + inEntry };
   }
 
@@ -267,7 +267,7 @@ export class LiveIsolate implements IsolateOwner {
     const outer = this.#current;
     const outerStart = this.#entryStart;
     this.#current = r;
-    const start = (this.#entryStart = threadCpuMs());
+    const start = (this.#entryStart = entryStart());
     let failure: EdgefnError | undefined;
     // isolated-vm's timeout is wall time in whole milliseconds. It is not
     // stretched for contention: an estimate of our share of a core that turns
@@ -283,7 +283,7 @@ export class LiveIsolate implements IsolateOwner {
       failure = translateIsolateError(err);
     }
     entryEnd();
-    r.cpuMs += threadCpuMs() - start;
+    r.cpuMs += entryCpuMs(start);
     this.#current = outer;
     this.#entryStart = outerStart;
     if (failure !== undefined) {
