@@ -48,7 +48,9 @@ export interface HostStats {
 
 export type FromHost =
   | { t: 'ready'; snapshotPath: 'snapshot' | 'prelude'; snapshotReason?: string | undefined }
-  | { t: 'head'; id: number; status: number; headers: string[]; body: Uint8Array | null | 'stream'; timing: Timing }
+  // `done` rides on the head when the request finished before the head left
+  // the host (a whole body and no waitUntil work): one message instead of two.
+  | { t: 'head'; id: number; status: number; headers: string[]; body: Uint8Array | null | 'stream'; timing: Timing; done?: Timing }
   | { t: 'chunk'; id: number; bytes: Uint8Array }
   | { t: 'end'; id: number }
   | { t: 'fail'; id: number; code: ErrorCode; message: string; timing: Timing }

@@ -168,6 +168,7 @@ export class HostSupervisor {
         const p = h.inflight.get(m.id);
         if (p === undefined) return;
         p.sink.head(m.status, m.headers, m.body, m.timing);
+        if (m.done !== undefined) this.#onMessage(h, { t: 'done', id: m.id, timing: m.done });
         return;
       }
       case 'chunk':

@@ -8,9 +8,12 @@ import { startWatchdog } from './host-watchdog.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from './host-protocol.ts';
 
 let outbox: FromHost[] = [];
+/** Heads still in the outbox, by request id, so that a 'done' can ride on them. */
+const unsentHeads = new Map<number, Extract<FromHost, { t: 'head' }>>();
 function flush(): void {
   const m = outbox;
   outbox = [];
+  unsentHeads.clear();
   if (m.length === 1) process.send?.(m[0]);
   else process.send?.({ t: 'batch', m } satisfies Batch<FromHost>);
 }
@@ -55,14 +58,20 @@ async function main(config: HostConfig): Promise<void> {
       case 'req': {
         const id = msg.id;
         const sink: ResponseSink = {
-          head: (status, headers, body, timing) => send({ t: 'head', id, status, headers, body, timing }),
+          head: (status, headers, body, timing) => {
+            const msg: Extract<FromHost, { t: 'head' }> = { t: 'head', id, status, headers, body, timing };
+            unsentHeads.set(id, msg);
+            send(msg);
+          },
           chunk: (bytes) => send({ t: 'chunk', id, bytes }),
           end: () => send({ t: 'end', id }),
           fail: (err, timing) => send({ t: 'fail', id, code: err.code, message: err.message, timing }),
           pull: () => send({ t: 'pull', id }),
           done: (timing) => {
             handles.delete(id);
-            send({ t: 'done', id, timing });
+            const head = unsentHeads.get(id);
+            if (head !== undefined && head.body !== 'stream') head.done = timing;
+            else send({ t: 'done', id, timing });
           },
         };
         const h = runtime.handle(msg.name, msg.version, { method: msg.method, url: msg.url, headers: msg.headers, body: msg.body }, sink);
