@@ -66,6 +66,8 @@ const BODY_STREAM = 2;
 
 let nextRequestId = 1;
 
+const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null;
+
 export class LiveIsolate implements IsolateOwner {
   readonly fn: FunctionSource;
   readonly #hooks: LiveIsolateHooks;
@@ -235,7 +237,7 @@ export class LiveIsolate implements IsolateOwner {
     };
     this.#requests.set(id, r);
     const mode = req.body === null ? BODY_NONE : req.body === 'stream' ? BODY_STREAM : BODY_WHOLE;
-    this.#enter(r, this.#entries.dispatch, [id, req.method, req.url, req.headers, mode, req.body instanceof Uint8Array ? req.body : null]);
+    this.#enter(r, this.#entries.dispatch, [id, req.method, req.url, req.headers.join('\n'), mode, req.body instanceof Uint8Array ? req.body : null]);
     return {
       pushBody: (chunk) => {
         if (!this.#requests.has(id) || r.bodyEnded) return;
@@ -278,7 +280,9 @@ export class LiveIsolate implements IsolateOwner {
     const timeout = Math.ceil(left);
     entryBegin(timeout, this.fn.limits.memoryMb);
     try {
-      entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout });
+      // Primitives cross as they are; only objects (body bytes, host-op
+      // results) need isolated-vm's structured copy, which costs µs per call.
+      entry.applySync(undefined, args as never[], args.some(isObject) ? { arguments: { copy: true }, timeout } : { timeout });
     } catch (err) {
       failure = translateIsolateError(err);
     }

@@ -117,7 +117,10 @@ export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string
 // ---- requests in flight ----
 
 interface Inflight {
-  abort: AbortController;
+  /** Made when the worker first reads request.signal. */
+  abort: AbortController | undefined;
+  /** Set when the request was cancelled before anyone read the signal. */
+  cancelled: unknown;
   body: ReadableStreamDefaultController<Uint8Array> | undefined;
   bodyWaiter: (() => void) | undefined;
   waitUntil: Promise<unknown>[];
@@ -136,9 +139,12 @@ const BODY_STREAM = 2;
  * whether there is no body, the whole body in `bytes`, or chunks to follow via
  * `deliverBody`.
  */
-export function dispatch(id: number, method: string, url: string, headers: string[], bodyMode: number, bytes: Uint8Array | null): void {
+export function dispatch(id: number, method: string, url: string, headerText: string | string[], bodyMode: number, bytes: Uint8Array | null): void {
   setCurrentRequest(id);
-  const state: Inflight = { abort: new AbortController(), body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, reader: undefined };
+  // The host sends header lines joined by '\n' (no header name or value may
+  // contain one): a string crosses into the isolate without a structured copy.
+  const headers = typeof headerText === 'string' ? (headerText === '' ? [] : headerText.split('\n')) : headerText;
+  const state: Inflight = { abort: undefined, cancelled: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, reader: undefined };
   inflight.set(id, state);
   let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
   if (bodyMode === BODY_WHOLE) body = bytes;
@@ -172,7 +178,13 @@ export function dispatch(id: number, method: string, url: string, headers: strin
   let result: unknown;
   try {
     if (handler === undefined) throw new Error('edgefn: dispatch before install');
-    const request = createIncomingRequest(method, url, headers, body, state.abort.signal);
+    const request = createIncomingRequest(method, url, headers, body, () => {
+      if (state.abort === undefined) {
+        state.abort = new AbortController();
+        if (state.cancelled !== undefined) state.abort.abort(state.cancelled);
+      }
+      return state.abort.signal;
+    });
     result = handler(request, env, ctx);
   } catch (err) {
     fail(id, state, err);
@@ -297,7 +309,8 @@ export function cancel(id: number, reason: string): void {
   }
   state.bodyWaiter?.();
   state.reader?.cancel(err).catch(() => {});
-  state.abort.abort(err);
+  if (state.abort !== undefined) state.abort.abort(err);
+  else state.cancelled = err;
 }
 
 /**

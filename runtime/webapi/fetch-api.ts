@@ -18,11 +18,11 @@ export function createIncomingRequest(
   url: string,
   headers: string[],
   body: ReadableStream<Uint8Array> | Uint8Array | null,
-  signal: globalThis.AbortSignal,
+  /** Called on the first access to request.signal; must return one of this isolate's AbortSignals. */
+  signal: () => globalThis.AbortSignal,
 ): globalThis.Request {
-  if (!(signal instanceof AbortSignal)) throw new TypeError('createIncomingRequest: signal must come from this isolate\'s AbortController');
   const state = body === null ? null : body instanceof Uint8Array ? bodyFromBytes(body) : bodyFromStream(body);
-  return incomingRequest(method, url, headers, state, signal) as unknown as globalThis.Request;
+  return incomingRequest(method, url, headers, state, signal as unknown as () => AbortSignal) as unknown as globalThis.Request;
 }
 
 export function isResponse(value: unknown): value is globalThis.Response {
@@ -46,7 +46,7 @@ defineGlobal('Response', Response);
 // While the isolate waits in the pool, run the request path once so its
 // functions are compiled and their inline caches warm before the first request.
 onWarm(() => {
-  const req = incomingRequest('GET', 'https://warm.invalid/', ['Host', 'warm.invalid', 'Accept', '*/*'], null, AbortSignal.abort());
+  const req = incomingRequest('GET', 'https://warm.invalid/', ['Host', 'warm.invalid', 'Accept', '*/*'], null, () => AbortSignal.abort());
   void req.headers.get('accept');
   const res = new Response('ok', { status: 200, headers: { 'content-type': 'text/plain' } });
   res.headers.set('x-warm', '1');

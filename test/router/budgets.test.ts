@@ -125,6 +125,18 @@ describe('an isolate isolated-vm cannot stop', () => {
 });
 
 describe('wall-time budget', () => {
+  it("aborts the request's signal when the wall budget ends it", async () => {
+    await node.deploy('listens', { script: `export default { fetch(req) { const s = req.signal; s.addEventListener('abort', () => console.log('aborted: ' + s.reason.name + ' ' + s.reason.message)); return new Promise(() => {}); } }`, limits: { wallMs: 200 } });
+    const res = await node.call('listens');
+    expect(res.headers.get('edgefn-error')).toBe('wall-limit');
+    let lines: string[] = [];
+    for (let i = 0; i < 20 && lines.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      lines = ((await (await node.api('/v1/functions/listens/logs')).json()) as { logs: Array<{ message: string }> }).logs.map((l) => l.message);
+    }
+    expect(lines).toContain('aborted: AbortError wall time limit of 200 ms exceeded');
+  });
+
   it('ends a request that waits past its wall budget with 503 wall-limit', async () => {
     await node.deploy('slow', { script: `export default { async fetch() { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); } }`, limits: { wallMs: 300 } });
     const t0 = performance.now();
