@@ -11,10 +11,10 @@
 // the parsed value. Module names are paths ("lib/util.js"); imports resolve
 // relative to the importer, as URLs would.
 
-import { build, type Message, type Plugin } from 'esbuild';
+import type { Plugin } from 'esbuild';
 import { posix } from 'node:path';
 import { EdgefnError } from './errors.ts';
-import { describe, MAX_SCRIPT_BYTES, wrapBundle, type PreparedScript } from './worker-script.ts';
+import { bundleModule, MAX_SCRIPT_BYTES, type PreparedScript } from './worker-script.ts';
 
 export const MODULE_TYPES = ['esm', 'wasm', 'text', 'data', 'json'] as const;
 export type ModuleType = (typeof MODULE_TYPES)[number];
@@ -137,24 +137,6 @@ function modulePlugin(set: ModuleSet): Plugin {
 }
 
 /** Bundles a checked module set into one script (see the file comment). Throws ERR_SCRIPT_COMPILE. */
-export async function prepareModules(set: ModuleSet): Promise<PreparedScript> {
-  let out: string;
-  try {
-    const result = await build({
-      entryPoints: [set.main],
-      plugins: [modulePlugin(set)],
-      bundle: true,
-      write: false,
-      format: 'cjs',
-      platform: 'neutral',
-      target: 'es2023',
-      logLevel: 'silent',
-      minify: false,
-    });
-    out = result.outputFiles[0]?.text ?? '';
-  } catch (err) {
-    const errors = (err as { errors?: Message[] }).errors;
-    throw new EdgefnError('ERR_SCRIPT_COMPILE', errors ? describe(errors) : String(err), { cause: err });
-  }
-  return { code: wrapBundle(out), format: 'module' };
+export function prepareModules(set: ModuleSet): Promise<PreparedScript> {
+  return bundleModule({ entryPoints: [set.main], plugins: [modulePlugin(set)] });
 }

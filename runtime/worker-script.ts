@@ -5,7 +5,7 @@
 // and runs in about half the time of a V8 module (shared/ISOLATED-VM.md §2),
 // and it takes V8's code cache the same way. Service-worker scripts run as they are.
 
-import { build, type Message } from 'esbuild';
+import { build, type BuildOptions, type Message } from 'esbuild';
 import { EdgefnError } from './errors.ts';
 import type { WorkerFormat } from './function-source.ts';
 
@@ -17,7 +17,7 @@ export interface PreparedScript {
   format: WorkerFormat;
 }
 
-export function describe(messages: Message[]): string {
+function describe(messages: Message[]): string {
   return messages
     .slice(0, 5)
     .map((m) => (m.location ? `${m.location.file}:${m.location.line}:${m.location.column + 1}: ${m.text}` : m.text))
@@ -30,10 +30,19 @@ export async function prepareScript(source: string, format: WorkerFormat, filena
     throw new EdgefnError('ERR_INVALID_INPUT', `script is ${size} bytes; the limit is ${MAX_SCRIPT_BYTES} bytes (10 MB)`);
   }
   if (format === 'service-worker') return { code: source, format };
+  return bundleModule({ stdin: { contents: source, loader: 'js', sourcefile: filename } });
+}
+
+/**
+ * Bundle an ES module graph (from `stdin` or an entry point resolved by a
+ * plugin) into the wrapped classic script a module-format worker runs as.
+ * Bundling errors become ERR_SCRIPT_COMPILE with esbuild's file:line:column.
+ */
+export async function bundleModule(input: Pick<BuildOptions, 'stdin' | 'entryPoints' | 'plugins'>): Promise<PreparedScript> {
   let out: string;
   try {
     const result = await build({
-      stdin: { contents: source, loader: 'js', sourcefile: filename },
+      ...input,
       bundle: true,
       write: false,
       format: 'cjs',
@@ -42,18 +51,17 @@ export async function prepareScript(source: string, format: WorkerFormat, filena
       logLevel: 'silent',
       // Keep the user's code readable in stack traces.
       minify: false,
-      keepNames: false,
     });
     out = result.outputFiles[0]?.text ?? '';
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors;
     throw new EdgefnError('ERR_SCRIPT_COMPILE', errors ? describe(errors) : String(err), { cause: err });
   }
-  return { code: wrapBundle(out), format };
+  return { code: wrapBundle(out), format: 'module' };
 }
 
 /** esbuild's CommonJS output as a classic script whose completion value is the exports. */
-export function wrapBundle(out: string): string {
+function wrapBundle(out: string): string {
   // ES modules are strict; the wrapper keeps them so and keeps their top-level
   // bindings out of the global object, as module scope would.
   return `(function () {"use strict";var module = { exports: {} }, exports = module.exports;\n${out}\nreturn module.exports;\n})()`;
