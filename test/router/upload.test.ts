@@ -1,0 +1,57 @@
+// A large upload streams through the node chunk by chunk: neither the front
+// door nor the isolate host ever holds the whole body.
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { request } from 'undici';
+import { startNode, type StartedNode } from '../helpers/node.ts';
+
+let node: StartedNode;
+beforeAll(async () => {
+  node = await startNode();
+});
+afterAll(async () => {
+  await node.close();
+});
+
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+it('streams a 200 MB upload into the worker without holding it in the front door or the host', async () => {
+  await node.deploy('counter', {
+    script: `export default { async fetch(req) {
+      let n = 0, chunks = 0, last = -1;
+      for await (const c of req.body) { n += c.byteLength; chunks++; last = c[c.byteLength - 1]; }
+      return Response.json({ n, chunks, last });
+    } }`,
+    limits: { cpuMs: 10_000, wallMs: 60_000 },
+  });
+  const info = (await (await node.api('/v1/node')).json()) as { hosts: Array<{ pid: number }> };
+  const pids = [node.child.pid!, ...info.hosts.map((h) => h.pid)];
+  const base = pids.map(rssMb);
+  const peak = [...base];
+  const sampler = setInterval(() => pids.forEach((p, i) => (peak[i] = Math.max(peak[i]!, rssMb(p)))), 20);
+  const MB = 1024 * 1024;
+  const size = 200 * MB;
+  async function* body() {
+    const chunk = new Uint8Array(MB);
+    for (let i = 0; i < 200; i++) {
+      chunk.fill(i % 251);
+      yield chunk;
+    }
+  }
+  try {
+    const res = await request(`http://127.0.0.1:${node.port}/`, { method: 'POST', headers: { host: 'counter.localhost', 'content-length': String(size) }, body: body() });
+    const j = (await res.body.json()) as { n: number; chunks: number; last: number };
+    expect(res.statusCode).toBe(200);
+    expect(j).toMatchObject({ n: size, last: 199 % 251 });
+    expect(j.chunks).toBeGreaterThan(200);
+  } finally {
+    clearInterval(sampler);
+  }
+  // Holding the body would grow a process by 200 MB. What is seen is garbage
+  // the GC has not collected yet (64 KB socket buffers): measured ~50 MB for
+  // 100 MB and ~60 MB for 300 MB in the front door, i.e. bounded, not growing with the body.
+  pids.forEach((_, i) => expect(peak[i]! - base[i]!, `process ${i} grew by ${(peak[i]! - base[i]!).toFixed(1)} MB`).toBeLessThan(100));
+});
