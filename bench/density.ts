@@ -220,7 +220,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   if (q) notes.push('Quick mode: 300 deployed and 200 live, so the 10,000-function targets are not really tested here.');
   notes.push(
     'RSS per live isolate = (sum of the isolate hosts\' VmRSS with the functions live − before) ÷ live count from the hosts\' own stats; allocator retention and pool refills count in it.',
-    'Placement can make one function live on both hosts, so live count can exceed the number of distinct functions requested.',
+    'Placement can make one function live on several hosts, so live count can exceed the number of distinct functions requested.',
   );
   return { snapshotPath: undefined, samples, values, references: refs, targets, tables, notes };
 }

@@ -137,7 +137,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
     targets,
     tables,
     notes: [
-      'Everything shares 2 cores: autocannon (in the bench process), the server under test (edgefn: front door + 2 isolate hosts; references: one process, workerd its own), so absolute rps are low and ratios are the result.',
+      'Everything shares 2 cores: autocannon (in the bench process), the server under test (edgefn: front door + its isolate hosts, EDGEFN_HOSTS at its default of 2 × cores; references: one process, workerd its own), so absolute rps are low and ratios are the result.',
       'Latency percentiles come from autocannon\'s histogram, which has whole-ms resolution (0 means under 1 ms); conns ÷ rps is the mean latency by Little\'s law, exact for a closed loop.',
     ],
   };

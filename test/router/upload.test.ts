@@ -1,6 +1,7 @@
 // A large upload streams through the node chunk by chunk: neither the front
 // door nor the isolate host ever holds the whole body.
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startNode, type StartedNode } from '../helpers/node.ts';
@@ -42,7 +43,7 @@ it('streams a 200 MB upload into the worker without holding it in the front door
     }
   }
   try {
-    const res = await request(`http://127.0.0.1:${node.port}/`, { method: 'POST', headers: { host: 'counter.localhost', 'content-length': String(size) }, body: body() });
+    const res = await request(`http://127.0.0.1:${node.port}/`, { method: 'POST', headers: { host: 'counter.localhost', 'content-length': String(size) }, body: Readable.from(body()) });
     const j = (await res.body.json()) as { n: number; chunks: number; last: number };
     expect(res.statusCode).toBe(200);
     expect(j).toMatchObject({ n: size, last: 199 % 251 });
