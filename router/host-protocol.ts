@@ -1,7 +1,7 @@
 // Messages between the front door and its isolate-host processes (Node IPC
 // with the 'advanced' serializer, so Uint8Array bodies cross without base64).
 
-import type { ErrorCode, Limits, Prelude, Timing, WorkerFormat } from '../runtime/index.ts';
+import type { ErrorCode, Limits, Prelude, RuntimeStats, Timing, WorkerFormat } from '../runtime/index.ts';
 import type { NodeFetchConfig } from './config.ts';
 
 export interface HostConfig {
@@ -35,16 +35,8 @@ export type ToHost =
   | { t: 'forget'; name: string }
   | { t: 'ping'; id: number };
 
-export interface HostStats {
-  rss: number;
-  live: number;
-  liveHeapBytes: number;
-  poolReady: number;
-  poolMisses: number;
-  coldStarts: number;
-  evictions: number;
-  snapshotPath: 'snapshot' | 'prelude';
-}
+/** A host's runtime counters (without the fallback reason, sent once in 'ready') and its resident memory. */
+export type HostStats = Omit<RuntimeStats, 'snapshotReason'> & { rss: number };
 
 export type FromHost =
   | { t: 'ready'; snapshotPath: 'snapshot' | 'prelude'; snapshotReason?: string | undefined }

@@ -101,8 +101,8 @@ async function main(config: HostConfig): Promise<void> {
         runtime.forget(msg.name);
         return;
       case 'ping': {
-        const s = runtime.stats();
-        send({ t: 'pong', id: msg.id, stats: { rss: process.memoryUsage.rss(), live: s.live, liveHeapBytes: s.liveHeapBytes, poolReady: s.poolReady, poolMisses: s.poolMisses, coldStarts: s.coldStarts, evictions: s.evictions, snapshotPath: s.snapshotPath } });
+        const { snapshotReason: _sentWithReady, ...stats } = runtime.stats();
+        send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss() } });
         return;
       }
       case 'init':

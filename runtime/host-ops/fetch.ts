@@ -58,14 +58,7 @@ interface StartPayload {
   redirect: RedirectMode;
 }
 
-export interface FetchHead {
-  status: number;
-  statusText: string;
-  headers: string[];
-  url: string;
-  redirected: boolean;
-  hasBody: boolean;
-}
+import type { FetchHead } from '../webapi/fetch-wire.ts';
 
 /** One outbound fetch's host state, kept in the request's op map until its body ends. */
 class Outbound {

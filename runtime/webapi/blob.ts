@@ -9,6 +9,17 @@ const EMPTY = new Uint8Array(0);
 
 export type BlobPart = BufferSource | Blob | string;
 
+/** `chunks` joined into one new array; `size` is their total length. */
+export function concatBytes(chunks: readonly Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(size);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
+
 function normalizeType(type: unknown): string {
   const t = type === undefined ? '' : String(type);
   // File API: a type with any code point outside U+0020-U+007E is treated as ''.
@@ -76,13 +87,7 @@ export class Blob {
       this.#bytes = first;
       return;
     }
-    const all = new Uint8Array(size);
-    let off = 0;
-    for (const c of chunks) {
-      all.set(c, off);
-      off += c.byteLength;
-    }
-    this.#bytes = all;
+    this.#bytes = concatBytes(chunks, size);
   }
 
   get size(): number {

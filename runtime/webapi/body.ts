@@ -5,7 +5,7 @@
 // no stream in between, which is what keeps a warm request inside its budget.
 // Only a stream source, or touching `.body`, brings in the streams library.
 
-import { Blob, blobBytes, blobFromBytes, bytesStream } from './blob.ts';
+import { Blob, blobBytes, blobFromBytes, bytesStream, concatBytes } from './blob.ts';
 import { FormData } from './form-data.ts';
 import { boundaryOf, encodeMultipart, newBoundary, parseMultipart } from './multipart.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
@@ -127,13 +127,7 @@ async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
     size += value.byteLength;
   }
   if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 /** Fetch "consume body": the whole body as a string (text source) or bytes. */

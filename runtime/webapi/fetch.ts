@@ -14,15 +14,8 @@ import { freezeHeaders, headerList } from './headers.ts';
 import { AbortSignal, addAbortAlgorithm } from './abort.ts';
 import { isReadableStream, streams } from './streams.ts';
 import { markFetched } from './fetch-response.ts';
+import type { FetchHead } from './fetch-wire.ts';
 
-interface FetchHead {
-  status: number;
-  statusText: string;
-  headers: string[];
-  url: string;
-  redirected: boolean;
-  hasBody: boolean;
-}
 
 // The subrequest limit is a plain Error in workerd, not a DOMException (the
 // bridge's fallback for names it does not know).

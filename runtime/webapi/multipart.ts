@@ -1,7 +1,7 @@
 // multipart/form-data (RFC 7578 as HTML §4.10.21.8 applies it): encoding a
 // FormData for a body and parsing one for Body.formData().
 
-import { File, blobBytes } from './blob.ts';
+import { File, blobBytes, concatBytes } from './blob.ts';
 import { FormData, formDataEntries } from './form-data.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
 
@@ -40,13 +40,7 @@ export function encodeMultipart(fd: FormData, boundary: string): Uint8Array {
     }
   }
   push(utf8Encode(`--${boundary}--\r\n`));
-  const out = new Uint8Array(size);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
+  return concatBytes(chunks, size);
 }
 
 /** The boundary parameter of a multipart/form-data Content-Type, or null. */
