@@ -7,13 +7,16 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('./webapi/index.ts', import.meta.url));
+const WARMUP = fileURLToPath(new URL('./webapi/snapshot-warmup.ts', import.meta.url));
 // Package aliases resolve from esbuild's working directory: pin it to the
 // project root so the node starts from any current directory.
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 export interface Prelude {
   code: string;
-  /** sha256 of the code, for snapshot and code-cache keys. */
+  /** Run while the snapshot is made, to compile the lazy parts into it (webapi/snapshot-warmup.ts). */
+  warmup: string;
+  /** sha256 of code and warm-up, for snapshot and code-cache keys. */
   hash: string;
 }
 
@@ -21,24 +24,28 @@ let cached: Promise<Prelude> | undefined;
 
 export function buildPrelude(): Promise<Prelude> {
   cached ??= (async () => {
-    const result = await build({
-      entryPoints: [ENTRY],
-      absWorkingDir: ROOT,
-      bundle: true,
-      write: false,
-      format: 'iife',
-      platform: 'neutral',
-      target: 'es2023',
-      minify: true,
-      legalComments: 'none',
-      mainFields: ['module', 'main'],
-      conditions: ['worker', 'import', 'default'],
-      logLevel: 'silent',
-      alias: PRELUDE_ALIASES,
-    });
-    const code = result.outputFiles[0]?.text;
-    if (code === undefined) throw new Error('esbuild produced no prelude');
-    return { code, hash: createHash('sha256').update(code).digest('hex') };
+    const bundle = async (entry: string, minify: boolean): Promise<string> => {
+      const result = await build({
+        entryPoints: [entry],
+        absWorkingDir: ROOT,
+        bundle: true,
+        write: false,
+        format: 'iife',
+        platform: 'neutral',
+        target: 'es2023',
+        minify,
+        legalComments: 'none',
+        mainFields: ['module', 'main'],
+        conditions: ['worker', 'import', 'default'],
+        logLevel: 'silent',
+        alias: PRELUDE_ALIASES,
+      });
+      const code = result.outputFiles[0]?.text;
+      if (code === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
+      return code;
+    };
+    const [code, warmup] = await Promise.all([bundle(ENTRY, true), bundle(WARMUP, true)]);
+    return { code, warmup, hash: createHash('sha256').update(code).update('\0').update(warmup).digest('hex') };
   })();
   return cached;
 }

@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
 let snapshot: Promise<ivm.ExternalCopy<ArrayBuffer>> | undefined;
 
 function getSnapshot(): Promise<ivm.ExternalCopy<ArrayBuffer>> {
-  snapshot ??= buildPrelude().then((p) => ivm.Isolate.createSnapshot([{ code: p.code, filename: 'edgefn:prelude.js' }]));
+  snapshot ??= buildPrelude().then((p) => ivm.Isolate.createSnapshot([{ code: p.code, filename: 'edgefn:prelude.js' }], p.warmup));
   return snapshot;
 }
 
