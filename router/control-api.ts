@@ -67,6 +67,28 @@ export function validateDeploy(body: unknown): ValidDeploy {
   return { source, format, vars, secrets, limits: parseLimits(b.limits) };
 }
 
+/**
+ * The body as text, refused as soon as it passes `limit` bytes: a chunked
+ * upload with no Content-Length is cut off there instead of being buffered whole.
+ */
+async function readLimited(body: ReadableStream<Uint8Array> | null, limit: number): Promise<string> {
+  if (body === null) return '';
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new EdgefnError('ERR_INVALID_INPUT', `the request body is over the limit of ${limit} bytes (scripts may be 10 MB)`);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString('utf8');
+}
+
 function tokenMatches(given: string, expected: string): boolean {
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
@@ -142,8 +164,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     if (!/^application\/json\b/i.test(type)) throw new EdgefnError('ERR_INVALID_INPUT', `send the deploy as JSON with "Content-Type: application/json" (got "${type || 'none'}")`);
     const declared = Number(c.req.header('content-length') ?? 0);
     if (declared > MAX_DEPLOY_BODY_BYTES) throw new EdgefnError('ERR_INVALID_INPUT', `the request body is ${declared} bytes; the limit is ${MAX_DEPLOY_BODY_BYTES} bytes (scripts may be 10 MB)`);
-    const text = await c.req.text();
-    if (Buffer.byteLength(text) > MAX_DEPLOY_BODY_BYTES) throw new EdgefnError('ERR_INVALID_INPUT', `the request body is over the limit of ${MAX_DEPLOY_BODY_BYTES} bytes (scripts may be 10 MB)`);
+    const text = await readLimited(c.req.raw.body, MAX_DEPLOY_BODY_BYTES);
     let body: unknown;
     try {
       body = JSON.parse(text);

@@ -66,6 +66,28 @@ describe('deploy validation', () => {
     expect(r.json.error?.message).toMatch(/limit is 10485760 bytes \(10 MB\)/);
   });
 
+  it('cuts off a chunked deploy body (no Content-Length) past the limit with 400', async () => {
+    const { request } = await import('undici');
+    const { Readable } = await import('node:stream');
+    let sent = 0;
+    async function* huge() {
+      const chunk = new TextEncoder().encode('x'.repeat(1024 * 1024));
+      for (let i = 0; i < 64; i++) {
+        sent += chunk.byteLength;
+        yield chunk;
+      }
+    }
+    const res = await request(`${node.apiUrl}/v1/functions/chunked`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${node.token}`, 'content-type': 'application/json' },
+      body: Readable.from(huge()),
+    });
+    const json = (await res.body.json()) as { error: { message: string } };
+    expect(res.statusCode).toBe(400);
+    expect(json.error.message).toMatch(/over the limit of \d+ bytes/);
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('keeps the serving version serving when a new deploy fails', async () => {
     expect((await put('steady', { script: HELLO })).status).toBe(201);
     expect(await (await node.call('steady')).text()).toBe('v1');
