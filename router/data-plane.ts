@@ -77,6 +77,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
 
     function start(body: Uint8Array | null | 'stream'): void {
       let headSent = false;
+      let streaming = false;
       let finished = false;
       let handle: RequestHandle | undefined;
       // Streamed request bodies move one chunk per pull from the worker, so an
@@ -91,6 +92,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       };
       const sink: ResponseSink = {
         head(status, headers, b, timing) {
+          if (headSent) return;
           headSent = true;
           const out: string[] = [];
           let hasLength = false;
@@ -99,30 +101,34 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             const lk = k.toLowerCase();
             if (HOP_BY_HOP.has(lk)) continue;
             if (lk === 'content-length') {
-              if (b === 'stream') continue;
+              // A known body's length is ours to state; a stream's is unknown.
+              if (b !== null) continue;
               hasLength = true;
             }
             out.push(k, headers[i + 1]!);
           }
           out.push('server-timing', serverTiming(timing));
-          if (b instanceof Uint8Array) {
-            if (!hasLength) out.push('content-length', String(b.byteLength));
+          if (b instanceof Uint8Array) out.push('content-length', String(b.byteLength));
+          else if (b === null && !hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
+          try {
             res.writeHead(status, out);
-            res.end(b);
-          } else if (b === null) {
-            if (!hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
-            res.writeHead(status, out);
-            res.end();
-          } else {
-            res.writeHead(status, out);
-            res.flushHeaders();
+          } catch (err) {
+            // The runtime checks heads at the isolate boundary; this is the
+            // last line, so that nothing a worker sends can throw in here.
+            res.removeHeader('content-length');
+            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing);
+            return;
           }
+          streaming = b === 'stream';
+          if (b instanceof Uint8Array) res.end(b);
+          else if (b === null) res.end();
+          else res.flushHeaders();
         },
         chunk(bytes) {
-          res.write(bytes);
+          if (streaming && !res.writableEnded) res.write(bytes);
         },
         end() {
-          res.end();
+          if (!res.writableEnded) res.end();
         },
         fail(err, timing) {
           if (headSent) {

@@ -81,7 +81,15 @@ class IsolateHost {
         this.snapshotPath = msg.snapshotPath;
         this.lastPong = Date.now();
         markReady();
-      } else onMessage(this, msg);
+        return;
+      }
+      // Messages carry what tenants produced; a bug in handling one must cost
+      // that one request, never the front door.
+      try {
+        onMessage(this, msg);
+      } catch (err) {
+        process.stderr.write(`edgefn: error handling a '${msg.t}' message from isolate host ${index}: ${err instanceof Error ? err.stack : String(err)}\n`);
+      }
     };
     this.child.on('message', (m) => {
       const msg = m as FromHost | Batch<FromHost>;

@@ -16,6 +16,7 @@ import { entryCpuMs, entryStart } from './cpu-clock.ts';
 import { entryBegin, entryEnd } from './entry-watch.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
+import { checkResponseHead } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
@@ -346,12 +347,20 @@ export class LiveIsolate implements IsolateOwner {
     const r = this.#requests.get(request);
     if (r === undefined) return;
     switch (kind) {
-      case 'head':
+      case 'head': {
         r.responded = true;
-        r.sink.head(a as number, b as string[], c as Uint8Array | null | 'stream', this.#timing(r));
+        const head = checkResponseHead(a, b, c);
+        if (typeof head === 'string') {
+          this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`);
+          r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', `the worker produced an unusable response: ${head}`), this.#timing(r));
+          return;
+        }
+        r.sink.head(head.status, head.headers, head.body, this.#timing(r));
         return;
+      }
       case 'chunk':
-        r.sink.chunk(a as Uint8Array);
+        if (a instanceof Uint8Array) r.sink.chunk(a);
+        else r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker produced a response body chunk that is not bytes'), this.#timing(r));
         return;
       case 'end':
         r.sink.end();

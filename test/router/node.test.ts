@@ -168,6 +168,27 @@ describe('worker errors', () => {
   });
 });
 
+describe('hostile workers', () => {
+  it('cannot crash the front door by bending the built-ins that shape its response', async () => {
+    await node.deploy('bends-builtins', {
+      script: `export default { fetch(req) {
+        const mode = new URL(req.url).pathname;
+        if (mode === '/names') String.prototype.toLowerCase = function () { return 'bad\\r\\nname'; };
+        if (mode === '/values') String.prototype.trim = function () { return 'v\\r\\nInjected: 1'; };
+        return new Response('x', { headers: { 'X-A': ' 1 ' } });
+      } }`,
+    });
+    for (const path of ['/names', '/values']) {
+      const res = await node.call('bends-builtins', path);
+      expect(res.status).toBe(500);
+      expect(res.headers.get('edgefn-error')).toBe('bad-response');
+      expect(res.headers.get('injected')).toBeNull();
+    }
+    expect((await node.api('/v1/functions')).status).toBe(200);
+    expect(await (await node.call('echo', '/', { method: 'POST', body: 'still here' })).json()).toMatchObject({ body: 'still here' });
+  });
+});
+
 describe('isolation between tenants', () => {
   it('keeps globals, env and logs apart, and exposes no Node or host objects', async () => {
     const script = (tag: string) => `

@@ -1,0 +1,33 @@
+// What an isolate says about its response is untrusted: a worker can patch
+// the built-ins our in-isolate code uses (String.prototype.toLowerCase, Array
+// methods…) and so bend what reaches the host. A bad header name once reached
+// node:http's writeHead in the front door and crashed it. Everything that
+// leaves an isolate for HTTP is checked here, at the boundary, and a response
+// that fails the check becomes ERR_BAD_RESPONSE.
+
+// RFC 9110 §5.6.2 token characters.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// RFC 9110 §5.5: no CR, LF or NUL in a field value (node:http rejects them too).
+const BAD_VALUE = /[\r\n\0]/;
+
+export type ResponseBody = Uint8Array | null | 'stream';
+
+export interface ResponseHead {
+  status: number;
+  headers: string[];
+  body: ResponseBody;
+}
+
+/** The head as the host may use it, or why it is unusable. */
+export function checkResponseHead(status: unknown, headers: unknown, body: unknown): ResponseHead | string {
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return `status ${String(status)} is not an integer from 200 to 599`;
+  if (!Array.isArray(headers) || headers.length % 2 !== 0) return 'the header list is malformed';
+  for (let i = 0; i < headers.length; i += 2) {
+    const name: unknown = headers[i];
+    const value: unknown = headers[i + 1];
+    if (typeof name !== 'string' || !TOKEN.test(name)) return `header name ${JSON.stringify(String(name))} is not a valid HTTP token`;
+    if (typeof value !== 'string' || BAD_VALUE.test(value)) return `the value of header ${name} contains CR, LF or NUL`;
+  }
+  if (!(body === null || body === 'stream' || body instanceof Uint8Array)) return 'the body is neither bytes, a stream nor empty';
+  return { status, headers: headers as string[], body: body as ResponseBody };
+}
