@@ -67,6 +67,11 @@ const BODY_STREAM = 2;
 
 let nextRequestId = 1;
 
+/** Timers pending in one isolate at most. */
+const MAX_TIMERS = 10_000;
+/** Longest timer delay honoured; longer ones fire then (Node's own ceiling is 2^31 - 1 ms). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null;
 
 export class LiveIsolate implements IsolateOwner {
@@ -79,6 +84,7 @@ export class LiveIsolate implements IsolateOwner {
   #state: 'live' | 'retiring' | 'dead' = 'live';
   readonly #opState = new Map<string, unknown>();
   readonly #cleanups: Array<() => void> = [];
+  #timerCapLogged = false;
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
   #entryStart: number | undefined;
@@ -327,13 +333,22 @@ export class LiveIsolate implements IsolateOwner {
   timer(id: number, delayMs: number, request: number): void {
     const old = this.#timers.get(id);
     if (old !== undefined) clearTimeout(old);
+    else if (this.#timers.size >= MAX_TIMERS) {
+      // Host memory is not the tenant's to spend: past the cap a timer never fires.
+      if (!this.#timerCapLogged) this.#hooks.log(this.fn, 'error', `more than ${MAX_TIMERS} timers pending in one isolate; further timers are dropped`);
+      this.#timerCapLogged = true;
+      return;
+    }
+    // timers.ts sends a clean delay; anything else (a worker that bent our
+    // in-isolate code) is clamped as HTML clamps it.
+    const delay = typeof delayMs === 'number' && delayMs > 0 ? Math.min(delayMs, MAX_TIMER_DELAY_MS) : 0;
     this.#timers.set(
       id,
       setTimeout(() => {
         this.#timers.delete(id);
         const r = this.#requests.get(request);
         if (r !== undefined) this.#enter(r, this.#entries.tick, [id]);
-      }, delayMs),
+      }, delay),
     );
   }
 

@@ -139,6 +139,18 @@ describe('Runtime', () => {
     expect(after.body).toBe('n=1');
   });
 
+  it('caps the timers one isolate may have pending, and says so in the log', async () => {
+    const lines: string[] = [];
+    const { rt, fns } = await setup(
+      { many: `export default { async fetch() { for (let i = 0; i < 10_050; i++) setTimeout(() => {}, 60_000); await new Promise((r) => setTimeout(r, 20)); return new Response('the dropped timer fired'); } }` },
+      { log: (_fn, _level, message) => lines.push(message) },
+    );
+    fns.get('many')!.limits = { ...DEFAULT_LIMITS, cpuMs: 5000, wallMs: 500 };
+    const r = await call(rt, 'many');
+    expect(r.error).toBe('ERR_WALL_LIMIT');
+    expect(lines.filter((l) => /timers pending/.test(l))).toHaveLength(1);
+  });
+
   it('reports ERR_NOT_FOUND for a function the source does not know', async () => {
     const { rt } = await setup({});
     expect((await call(rt, 'ghost')).error).toBe('ERR_NOT_FOUND');
