@@ -67,6 +67,8 @@ const BODY_STREAM = 2;
 
 let nextRequestId = 1;
 
+/** Longest console line kept, in characters. */
+const MAX_LOG_CHARS = 8192;
 /** Timers pending in one isolate at most. */
 const MAX_TIMERS = 10_000;
 /** Longest timer delay honoured; longer ones fire then (Node's own ceiling is 2^31 - 1 ms). */
@@ -327,7 +329,10 @@ export class LiveIsolate implements IsolateOwner {
   // re-enter the isolate; follow-up entries are queued as host microtasks. ----
 
   log(level: string, message: string): void {
-    this.#hooks.log(this.fn, level, message);
+    // Cut here, before the line travels to the front door: one console.log of
+    // a huge string must not become a huge IPC message.
+    const text = message.length > MAX_LOG_CHARS ? `${message.slice(0, MAX_LOG_CHARS)}… (${message.length - MAX_LOG_CHARS} more characters)` : message;
+    this.#hooks.log(this.fn, level.length > 16 ? 'log' : level, text);
   }
 
   timer(id: number, delayMs: number, request: number): void {
