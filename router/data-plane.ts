@@ -125,7 +125,13 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           else res.flushHeaders();
         },
         chunk(bytes) {
-          if (streaming && !res.writableEnded) res.write(bytes);
+          if (!streaming || res.writableEnded) return;
+          // Acknowledged once the socket has taken the bytes: the runtime keeps
+          // at most a window of unacknowledged body per request, so a client
+          // slower than the worker parks the worker instead of filling this
+          // process with the body.
+          const n = bytes.byteLength;
+          res.write(bytes, () => handle?.ackResponse(n));
         },
         end() {
           if (!res.writableEnded) res.end();

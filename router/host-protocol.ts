@@ -31,6 +31,7 @@ export type ToHost =
   | { t: 'req'; id: number; name: string; version: number; method: string; url: string; headers: string[]; body: Uint8Array | null | 'stream' }
   | { t: 'body'; id: number; chunk: Uint8Array | null }
   | { t: 'cancel'; id: number; reason: string }
+  | { t: 'ack'; id: number; bytes: number }
   | { t: 'validate'; id: number; name: string; format: WorkerFormat; code: string; env: Record<string, string>; limits: Partial<Limits> }
   | { t: 'forget'; name: string }
   | { t: 'ping'; id: number };

@@ -332,6 +332,9 @@ export class HostSupervisor {
       cancel: (reason) => {
         if (h.inflight.has(id)) h.send({ t: 'cancel', id, reason });
       },
+      ackResponse: (bytes) => {
+        if (h.inflight.has(id)) h.send({ t: 'ack', id, bytes });
+      },
     };
   }
 

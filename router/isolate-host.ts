@@ -82,6 +82,9 @@ async function main(config: HostConfig): Promise<void> {
       case 'body':
         handles.get(msg.id)?.pushBody(msg.chunk);
         return;
+      case 'ack':
+        handles.get(msg.id)?.ackResponse(msg.bytes);
+        return;
       case 'cancel':
         handles.get(msg.id)?.cancel(msg.reason);
         handles.delete(msg.id);

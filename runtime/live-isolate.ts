@@ -21,7 +21,7 @@ import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate 
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
 import { WASM_IN_USE } from './host-ops/index.ts';
-import type { RequestHandle, ResponseSink, RuntimeRequest, Timing } from './request-types.ts';
+import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
   log(fn: FunctionSource, level: string, message: string): void;
@@ -53,6 +53,10 @@ interface ActiveRequest {
   bodyEnded: boolean;
   bodyWanted: boolean;
   bodyCancelled: boolean;
+  /** Streamed response bytes sent and not yet acknowledged as delivered. */
+  unacked: number;
+  /** The pump was told to wait and needs a resumeResponse entry. */
+  pumpParked: boolean;
   /** Host-op state for this request, made on first use. */
   ops: Map<string, unknown> | undefined;
   abort: AbortController | undefined;
@@ -240,6 +244,8 @@ export class LiveIsolate implements IsolateOwner {
       bodyEnded: req.body !== 'stream',
       bodyWanted: false,
       bodyCancelled: false,
+      unacked: 0,
+      pumpParked: false,
       ops: undefined,
       abort: undefined,
       error: undefined,
@@ -258,6 +264,12 @@ export class LiveIsolate implements IsolateOwner {
         if (!this.#requests.has(id)) return;
         this.#enter(r, this.#entries.cancel, [id, reason]);
         this.#finish(r);
+      },
+      ackResponse: (bytes) => {
+        r.unacked = Math.max(0, r.unacked - bytes);
+        if (!r.pumpParked || r.unacked > RESPONSE_WINDOW_BYTES / 2 || !this.#requests.has(id)) return;
+        r.pumpParked = false;
+        this.#enter(r, this.#entries.resumeResponse, [id]);
       },
     };
   }
@@ -363,9 +375,9 @@ export class LiveIsolate implements IsolateOwner {
     this.#timers.delete(id);
   }
 
-  emit(request: number, kind: string, a: unknown, b: unknown, c: unknown): void {
+  emit(request: number, kind: string, a: unknown, b: unknown, c: unknown): boolean | undefined {
     const r = this.#requests.get(request);
-    if (r === undefined) return;
+    if (r === undefined) return undefined;
     switch (kind) {
       case 'head': {
         r.responded = true;
@@ -379,9 +391,18 @@ export class LiveIsolate implements IsolateOwner {
         return;
       }
       case 'chunk':
-        if (a instanceof Uint8Array) r.sink.chunk(a);
-        else r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker produced a response body chunk that is not bytes'), this.#timing(r));
-        return;
+        if (!(a instanceof Uint8Array)) {
+          r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker produced a response body chunk that is not bytes'), this.#timing(r));
+          return true;
+        }
+        r.sink.chunk(a);
+        // Flow control is decided here, synchronously: a worker can produce a
+        // whole body inside one entry, long before a message from the front
+        // door could arrive. Past the window the pump parks until acks come.
+        r.unacked += a.byteLength;
+        if (r.unacked <= RESPONSE_WINDOW_BYTES) return true;
+        r.pumpParked = true;
+        return false;
       case 'end':
         r.sink.end();
         return;

@@ -11,7 +11,8 @@ export interface IsolateOwner {
   log(level: string, message: string): void;
   timer(id: number, delayMs: number, request: number): void;
   clearTimer(id: number): void;
-  emit(request: number, kind: string, a: unknown, b: unknown, c: unknown): void;
+  /** For 'chunk': false asks the isolate to stop sending until resumeResponse. */
+  emit(request: number, kind: string, a: unknown, b: unknown, c: unknown): boolean | undefined;
   call(callId: number, op: string, payload: unknown): void;
   callSync(op: string, payload: unknown): unknown;
 }
@@ -28,8 +29,9 @@ export interface Entries {
   settle: Entry;
   /** Bytes of every live WebAssembly.Memory (runtime/webapi/wasm.ts), which isolated-vm does not count. */
   wasmMemory: Entry;
+  resumeResponse: Entry;
 }
-const ENTRY_NAMES = ['install', 'dispatch', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory'] as const;
+const ENTRY_NAMES = ['install', 'dispatch', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse'] as const;
 
 export interface PreparedIsolate {
   isolate: ivm.Isolate;

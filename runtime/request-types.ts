@@ -23,6 +23,7 @@ export interface Timing {
 export interface ResponseSink {
   /** body: the whole body, null for none, or 'stream' when chunk() calls follow and end() closes. */
   head(status: number, headers: string[], body: Uint8Array | null | 'stream', timing: Timing): void;
+  /** A piece of a streamed body. Call the request's handle.ackResponse(n) once it is delivered: past RESPONSE_WINDOW_BYTES unacknowledged, the worker's stream is parked. */
   chunk(bytes: Uint8Array): void;
   end(): void;
   /** Before head(): answer with an error. After it: abort the response. */
@@ -33,9 +34,18 @@ export interface ResponseSink {
   done?(timing: Timing): void;
 }
 
+/** Streamed response bytes a request may have sent and not yet had acknowledged (1 MB). */
+export const RESPONSE_WINDOW_BYTES = 1024 * 1024;
+
 export interface RequestHandle {
   /** The next chunk of a streamed request body; null ends it. */
   pushBody(chunk: Uint8Array | null): void;
   /** The client went away. */
   cancel(reason: string): void;
+  /**
+   * `bytes` of streamed response body have left for the client. The runtime
+   * keeps at most RESPONSE_WINDOW_BYTES sent but unacknowledged per request,
+   * and parks the worker's response stream past that.
+   */
+  ackResponse(bytes: number): void;
 }

@@ -21,11 +21,12 @@ export interface HostBridge {
    * Response events for request `requestId`:
    *  - 'head', status, flatHeaders, body (Uint8Array when the whole body is known, null when
    *    there is none, or the string 'stream' when chunks follow)
-   *  - 'chunk', Uint8Array; 'end'; 'pull' (the worker wants more request body)
+   *  - 'chunk', Uint8Array (returns false when the client is slow: stop until `resumeResponse`);
+   *    'end'; 'pull' (the worker wants more request body)
    *  - 'error', code, message: the handler threw or returned something that is not a Response
    *  - 'done' (every waitUntil promise settled)
    */
-  emit(requestId: number, kind: string, a?: unknown, b?: unknown, c?: unknown): void;
+  emit(requestId: number, kind: string, a?: unknown, b?: unknown, c?: unknown): unknown;
   /** Start async host operation `op`; the host answers with `settle(callId, …)`. */
   call(callId: number, op: string, payload: unknown): void;
   /** Synchronous host operation (short, bounded work only: IDNA, hashing small inputs). */

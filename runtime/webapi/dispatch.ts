@@ -121,6 +121,8 @@ interface Inflight {
   abort: AbortController | undefined;
   /** Set when the request was cancelled before anyone read the signal. */
   cancelled: unknown;
+  /** The response pump, parked while the client catches up. */
+  resume: (() => void) | undefined;
   body: ReadableStreamDefaultController<Uint8Array> | undefined;
   bodyWaiter: (() => void) | undefined;
   waitUntil: Promise<unknown>[];
@@ -144,7 +146,7 @@ export function dispatch(id: number, method: string, url: string, headerText: st
   // The host sends header lines joined by '\n' (no header name or value may
   // contain one): a string crosses into the isolate without a structured copy.
   const headers = typeof headerText === 'string' ? (headerText === '' ? [] : headerText.split('\n')) : headerText;
-  const state: Inflight = { abort: undefined, cancelled: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, reader: undefined };
+  const state: Inflight = { abort: undefined, cancelled: undefined, resume: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, reader: undefined };
   inflight.set(id, state);
   let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
   if (bodyMode === BODY_WHOLE) body = bytes;
@@ -245,8 +247,11 @@ function respond(id: number, state: Inflight, r: unknown): void {
           finish(id, state);
           return;
         }
-        if (value.byteLength > 0) host().emit(id, 'chunk', value);
-        pump();
+        // The host answers false when the client is not keeping up; the pump
+        // then waits for resumeResponse, so a fast producer and a slow client
+        // never pile the body up in the front door.
+        if (value.byteLength > 0 && host().emit(id, 'chunk', value) === false) state.resume = pump;
+        else pump();
       },
       (err: unknown) => {
         host().log('error', `Uncaught (in response body) ${format([err])}`);
@@ -328,3 +333,12 @@ export function warmDispatch(): void {
   env = {};
 }
 
+/** Entry: the client has caught up; carry on sending request `id`'s response body. */
+export function resumeResponse(id: number): void {
+  const state = inflight.get(id);
+  if (state === undefined || state.resume === undefined) return;
+  setCurrentRequest(id);
+  const pump = state.resume;
+  state.resume = undefined;
+  pump();
+}

@@ -6,7 +6,7 @@ import './apis.ts';
 import './timers.ts';
 import './console.ts';
 import { setHost, settleCall, type HostBridge } from './bridge.ts';
-import { cancel, deliverBody, dispatch, install, warmDispatch } from './dispatch.ts';
+import { cancel, deliverBody, dispatch, install, resumeResponse, warmDispatch } from './dispatch.ts';
 import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
@@ -36,14 +36,14 @@ function boot(
   // entry kills the isolate and answers 503 memory-limit, which it can only do
   // before the head has gone out.
   const guardedEmit: HostBridge['emit'] = (requestId, kind, a, b, c) => {
-    if ((kind === 'head' || kind === 'chunk') && wasmMemoryBytes() > memoryBytes) return;
-    emit(requestId, kind, a, b, c);
+    if ((kind === 'head' || kind === 'chunk') && wasmMemoryBytes() > memoryBytes) return undefined;
+    return emit(requestId, kind, a, b, c);
   };
   setHost({ log, now, random, timer, clearTimer, emit: guardedEmit, call, callSync });
   runWarmers();
   warmDispatch();
   // Order is the host's contract: ENTRY_NAMES in runtime/prepared-isolate.ts names the same positions.
-  return [install, dispatch, deliverBody, cancel, tick, settleCall, wasmMemoryBytes] as Fn<never[], unknown>[];
+  return [install, dispatch, deliverBody, cancel, tick, settleCall, wasmMemoryBytes, resumeResponse] as Fn<never[], unknown>[];
 }
 
 Object.defineProperty(globalThis, '__edgefn_boot', { value: boot, configurable: true, writable: false, enumerable: false });

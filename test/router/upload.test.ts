@@ -56,3 +56,34 @@ it('streams a 200 MB upload into the worker without holding it in the front door
   // 100 MB and ~60 MB for 300 MB in the front door, i.e. bounded, not growing with the body.
   pids.forEach((_, i) => expect(peak[i]! - base[i]!, `process ${i} grew by ${(peak[i]! - base[i]!).toFixed(1)} MB`).toBeLessThan(100));
 });
+
+it('does not buffer a fast streamed response for a slow client: the worker is paused instead', async () => {
+  await node.deploy('firehose', {
+    script: `export default { fetch() {
+      let sent = 0;
+      const chunk = new Uint8Array(1024 * 1024).fill(7);
+      return new Response(new ReadableStream({
+        pull(c) { if (sent === 200) { c.close(); return; } sent++; c.enqueue(chunk.slice()); },
+      }));
+    } }`,
+    limits: { cpuMs: 20_000, wallMs: 60_000 },
+  });
+  const frontDoor = node.child.pid!;
+  const base = rssMb(frontDoor);
+  let peak = base;
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMb(frontDoor))), 20);
+  try {
+    const res = await request(`http://127.0.0.1:${node.port}/`, { headers: { host: 'firehose.localhost' }, highWaterMark: 64 * 1024 });
+    expect(res.statusCode).toBe(200);
+    const it = res.body[Symbol.asyncIterator]();
+    let total = ((await it.next()).value as Uint8Array).byteLength;
+    // A slow client: nothing read for a while, as the worker could produce 200 MB meanwhile.
+    await new Promise((r) => setTimeout(r, 1500));
+    const stalledPeak = peak - base;
+    for (let next = await it.next(); !next.done; next = await it.next()) total += (next.value as Uint8Array).byteLength;
+    expect(total).toBe(200 * 1024 * 1024);
+    expect(stalledPeak, `front door grew by ${stalledPeak.toFixed(1)} MB while the client stalled`).toBeLessThan(64);
+  } finally {
+    clearInterval(sampler);
+  }
+});
