@@ -20,7 +20,7 @@ import { checkResponseHead } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
-import { WASM_IN_USE } from './host-ops/index.ts';
+import { CHARGED_OPS, WASM_IN_USE } from './host-ops/index.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
@@ -454,17 +454,27 @@ export class LiveIsolate implements IsolateOwner {
 
   call(callId: number, op: string, payload: unknown): void {
     const r = this.#current;
+    const t0 = performance.now();
     let started: Promise<unknown>;
     try {
       started = this.#hooks.hostOp(op, payload, this.#opContext(r));
     } catch (err) {
       started = Promise.reject(err);
     }
+    // Host computation for the tenant counts against its CPU budget: its
+    // duration on the host's thread pool (an upper bound of its CPU time) is
+    // added before the result re-enters, and a request past its budget is
+    // stopped there like any other.
+    const charge = (): void => {
+      if (r !== undefined && CHARGED_OPS.has(op)) r.cpuMs += performance.now() - t0;
+    };
     started.then(
       (value) => {
+        charge();
         if (r !== undefined && this.#requests.has(r.id)) this.#enter(r, this.#entries.settle, [callId, true, value]);
       },
       (err: unknown) => {
+        charge();
         const e = err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) };
         if (r !== undefined && this.#requests.has(r.id)) this.#enter(r, this.#entries.settle, [callId, false, e]);
       },

@@ -15,6 +15,14 @@ export const BUILTIN_OPS: Record<string, HostOp> = {
   compression: compressionStep,
 };
 
+/**
+ * Ops that are computation done for the tenant on the host's threads (WebCrypto,
+ * zlib): their time is charged to the request's CPU budget, so a worker cannot
+ * escape its budget by, say, generating RSA keys in a loop. Ops that wait on
+ * the network (fetch) are not: waiting is the wall budget's business.
+ */
+export const CHARGED_OPS: ReadonlySet<string> = new Set(['subtle', 'compression']);
+
 export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   idna,
   'compression.close': compressionClose,

@@ -81,6 +81,24 @@ describe('CPU budget', () => {
   });
 });
 
+describe('host work done for the tenant', () => {
+  it('charges WebCrypto work on the host to the CPU budget: RSA key generation in a loop is stopped', async () => {
+    await node.deploy('keygen', {
+      script: `export default { async fetch() {
+        for (;;) await crypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign']);
+      } }`,
+      limits: { cpuMs: 50 },
+    });
+    const t0 = performance.now();
+    const res = await node.call('keygen');
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('cpu-limit');
+    expect(cpuOf(res)).toBeGreaterThan(50);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(await (await node.call('neighbour')).text()).toBe('fine');
+  });
+});
+
 describe('memory budget', () => {
   it('stops an allocation bomb with 503 memory-limit, and the node keeps serving', async () => {
     await node.deploy('bomb', { script: `export default { fetch() { const a = []; while (true) a.push({ x: new Array(1000).fill(Math.random()) }); } }`, limits: { memoryMb: 32, cpuMs: 10000 } });
