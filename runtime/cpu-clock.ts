@@ -83,6 +83,3 @@ export function entryCpuMs(start: number): number {
   const preempted = runDelayMs(fd) - markDelay - (start - markWall);
   return preempted > 0 ? Math.max(0, wall - preempted) : wall;
 }
-
-/** Which clock is in use, for benchmarks and diagnostics. */
-export const CPU_CLOCK: 'wall-minus-run-delay' | 'rusage' = fd !== undefined ? 'wall-minus-run-delay' : 'rusage';

@@ -29,7 +29,3 @@ export class EdgefnError extends Error {
     this.code = code;
   }
 }
-
-export function isEdgefnError(e: unknown): e is EdgefnError {
-  return e instanceof EdgefnError;
-}

@@ -1,6 +1,6 @@
 // The runtime's public surface: router/ imports from here and nowhere else in runtime/.
 export { Runtime, type RuntimeOptions, type RuntimeStats, type HostOp, type HostOpSync, type OpContext } from './runtime.ts';
-export { EdgefnError, ERROR_CODES, isEdgefnError, type ErrorCode } from './errors.ts';
+export { EdgefnError, ERROR_CODES, type ErrorCode } from './errors.ts';
 export { DEFAULT_LIMITS, parseLimits, resolveLimits, type Limits } from './limits.ts';
 export { WORKER_FORMATS, functionKey, type FunctionSource, type WorkerFormat } from './function-source.ts';
 export { prepareScript, MAX_SCRIPT_BYTES, type PreparedScript } from './worker-script.ts';

@@ -2,12 +2,13 @@
 // TypeScript worker that imports a local module to a real node, and the
 // function answers on the data plane under Host: <name>.localhost.
 
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type StartedNode } from '../helpers/node.ts';
+import { runEdgefn } from '../helpers/edgefn-cli.ts';
 
-const LAUNCHER = fileURLToPath(new URL('../../sdk/cli/edgefn.js', import.meta.url));
+const edgefn = (args: string[], env: Record<string, string> = {}) => runEdgefn(args, env);
+
 const WORKER = fileURLToPath(new URL('../fixtures/sdk-worker/worker.ts', import.meta.url));
 
 let node: StartedNode;
@@ -18,18 +19,6 @@ afterAll(async () => {
   await node.close();
 });
 
-function edgefn(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Only what a user's shell would have: no EDGEFN_* leaking from the test runner.
-    const child = spawn(process.execPath, [LAUNCHER, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('edgefn deploy against a real node', () => {
   it('deploys a TypeScript worker that imports a helper, and the data plane serves it', async () => {

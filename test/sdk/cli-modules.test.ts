@@ -1,15 +1,16 @@
 // End to end: `edgefn deploy <dir>` of a project with ES modules, wasm, text,
 // data and JSON, both as a module set (--modules) and bundled into one script.
 
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectModules, resolveProject } from '../../sdk/cli/project.ts';
 import { startNode, type StartedNode } from '../helpers/node.ts';
+import { runEdgefn } from '../helpers/edgefn-cli.ts';
+
+const edgefn = (args: string[], env: Record<string, string> = {}) => runEdgefn(args, env);
 import { addModule } from '../helpers/wasm-bytes.ts';
 
-const LAUNCHER = fileURLToPath(new URL('../../sdk/cli/edgefn.js', import.meta.url));
 const PROJECT = fileURLToPath(new URL('../fixtures/modules-worker', import.meta.url));
 
 let node: StartedNode;
@@ -20,17 +21,6 @@ afterAll(async () => {
   await node.close();
 });
 
-function edgefn(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LAUNCHER, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const EXPECTED = { sum: 42, greeting: 'hello, modules', motd: 'modules work', blob: [true, 4, [1, 2, 3, 255]] };
 

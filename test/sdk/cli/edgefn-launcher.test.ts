@@ -6,21 +6,12 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { USAGE } from '../../../sdk/cli/usage.ts';
 import { startFakeControlApi } from '../fake-control-api.ts';
+import { LAUNCHER, runEdgefn } from '../../helpers/edgefn-cli.ts';
 
-const LAUNCHER = new URL('../../../sdk/cli/edgefn.js', import.meta.url).pathname;
+const run = (node: string, args: string[], env: Record<string, string> = {}) => runEdgefn(args, env, node);
+
 const OLD_NODE = '/usr/bin/node';
 
-function run(node: string, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(node, [LAUNCHER, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function versionOf(node: string): Promise<number> {
   const out = await new Promise<string>((resolve, reject) => {
