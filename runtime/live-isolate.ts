@@ -9,7 +9,9 @@
 // with a budget (isolated-vm's timeout does not cover awaited host promises,
 // shared/ISOLATED-VM.md §4), and the charge is the main thread's real CPU time
 // (see cpu-clock.ts), not isolated-vm's cpuTime, which is wall time while
-// entered and over-charges tenants when hosts outnumber cores.
+// entered and over-charges tenants when hosts outnumber cores. One entry is
+// run under the budget but not charged: stageBody, which moves a batch of
+// request body into the isolate and runs no tenant code (request-body.ts).
 
 import ivm from 'isolated-vm';
 import { entryCpuMs, entryStart } from './cpu-clock.ts';
@@ -21,6 +23,7 @@ import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate 
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
 import { CHARGED_OPS, WASM_IN_USE } from './host-ops/index.ts';
+import { RequestBody } from './request-body.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
@@ -49,10 +52,8 @@ interface ActiveRequest {
   coldMs: number | undefined;
   responded: boolean;
   wall: NodeJS.Timeout;
-  body: Uint8Array[];
-  bodyEnded: boolean;
-  bodyWanted: boolean;
-  bodyCancelled: boolean;
+  /** A streamed request body's queue and credit window; undefined for none or a whole one. */
+  body: RequestBody | undefined;
   /** Streamed response bytes sent and not yet acknowledged as delivered. */
   unacked: number;
   /** The pump was told to wait and needs a resumeResponse entry. */
@@ -79,6 +80,22 @@ const MAX_TIMERS = 10_000;
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null;
+
+interface EntryOptions {
+  /**
+   * Add the entry's CPU time to the request's charge. Default true; false
+   * only for stageBody (see runtime/webapi/dispatch.ts for why that entry
+   * can run no tenant code). Either way the entry stops at the budget.
+   */
+  charge?: boolean;
+  /**
+   * Structured-copy the arguments. Default: when any is an object (body
+   * bytes, host-op results; primitives cross as they are, and the copy costs
+   * µs per call). False when the only objects are transfer handles
+   * (ExternalCopy#copyInto), which cross without it.
+   */
+  copy?: boolean;
+}
 
 export class LiveIsolate implements IsolateOwner {
   readonly fn: FunctionSource;
@@ -240,10 +257,7 @@ export class LiveIsolate implements IsolateOwner {
       coldMs,
       responded: false,
       wall: setTimeout(() => this.#wallLimit(r), limits.wallMs),
-      body: [],
-      bodyEnded: req.body !== 'stream',
-      bodyWanted: false,
-      bodyCancelled: false,
+      body: req.body === 'stream' ? new RequestBody() : undefined,
       unacked: 0,
       pumpParked: false,
       ops: undefined,
@@ -255,10 +269,10 @@ export class LiveIsolate implements IsolateOwner {
     this.#enter(r, this.#entries.dispatch, [id, req.method, req.url, req.headers.join('\n'), mode, req.body instanceof Uint8Array ? req.body : null]);
     return {
       pushBody: (chunk) => {
-        if (!this.#requests.has(id) || r.bodyEnded) return;
-        if (chunk === null) r.bodyEnded = true;
-        else if (!r.bodyCancelled) r.body.push(chunk);
-        this.#feedBody(r);
+        if (r.body === undefined || !this.#requests.has(id)) return true;
+        const room = r.body.push(chunk);
+        if (r.body.deliverable) this.#scheduleBody(r);
+        return room;
       },
       cancel: (reason) => {
         if (!this.#requests.has(id)) return;
@@ -280,7 +294,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   /** Run one entry under request r's remaining CPU budget. */
-  #enter(r: ActiveRequest, entry: ivm.Reference<(...a: never[]) => unknown>, args: unknown[]): void {
+  #enter(r: ActiveRequest, entry: ivm.Reference<(...a: never[]) => unknown>, args: unknown[], options: EntryOptions = {}): void {
     if (this.#state === 'dead') return;
     const left = this.fn.limits.cpuMs - r.cpuMs;
     if (left <= 0) {
@@ -301,14 +315,13 @@ export class LiveIsolate implements IsolateOwner {
     const timeout = Math.ceil(left);
     entryBegin(timeout, this.fn.limits.memoryMb);
     try {
-      // Primitives cross as they are; only objects (body bytes, host-op
-      // results) need isolated-vm's structured copy, which costs µs per call.
-      entry.applySync(undefined, args as never[], args.some(isObject) ? { arguments: { copy: true }, timeout } : { timeout });
+      const copy = options.copy ?? args.some(isObject);
+      entry.applySync(undefined, args as never[], copy ? { arguments: { copy: true }, timeout } : { timeout });
     } catch (err) {
       failure = translateIsolateError(err);
     }
     entryEnd();
-    r.cpuMs += entryCpuMs(start);
+    if (options.charge !== false) r.cpuMs += entryCpuMs(start);
     this.#current = outer;
     this.#entryStart = outerStart;
     if (failure !== undefined) {
@@ -419,13 +432,14 @@ export class LiveIsolate implements IsolateOwner {
         return;
       }
       case 'pull':
-        r.bodyWanted = true;
-        queueMicrotask(() => this.#feedBody(r));
-        r.sink.pull?.();
+        // Asked from inside the entry in which the worker's read found the
+        // stream empty: what is queued goes in right after this entry returns.
+        if (r.body === undefined) return;
+        r.body.want();
+        if (r.body.deliverable) queueMicrotask(() => this.#feedBody(r));
         return;
       case 'body-cancel':
-        r.bodyCancelled = true;
-        r.body.length = 0;
+        this.#dropBody(r);
         return;
       case 'done':
         queueMicrotask(() => this.#finish(r));
@@ -487,16 +501,48 @@ export class LiveIsolate implements IsolateOwner {
 
   // ---- request life ----
 
+  /**
+   * Deliver from the check phase, never from inside pushBody. While the data
+   * plane keeps pushing turn after turn (a socket yields a few 64 KB reads per
+   * turn while the kernel holds more), wait a turn at a time until a batch is
+   * full: each delivery is an entry the tenant pays for (the entry and the
+   * streams library's read path, tens of µs; fed 100 MB as 512 KB batches, a
+   * counting worker was charged 8-11 ms, as 1 MB batches 5-6 ms, measured
+   * before request-body.ts's pacing). A turn without a push delivers what
+   * there is, so a slow or paused sender adds no latency.
+   */
+  #scheduleBody(r: ActiveRequest): void {
+    const body = r.body;
+    if (body === undefined || body.scheduled) return;
+    body.scheduled = true;
+    setImmediate(() => {
+      body.scheduled = false;
+      if (body.filling()) this.#scheduleBody(r);
+      else this.#feedBody(r);
+    });
+  }
+
   #feedBody(r: ActiveRequest): void {
-    if (!r.bodyWanted || !this.#requests.has(r.id)) return;
-    const chunk = r.body.shift();
-    if (chunk !== undefined) {
-      r.bodyWanted = false;
-      this.#enter(r, this.#entries.deliverBody, [r.id, chunk]);
-    } else if (r.bodyEnded) {
-      r.bodyWanted = false;
-      this.#enter(r, this.#entries.deliverBody, [r.id, null]);
+    const body = r.body;
+    if (body === undefined || !body.deliverable || !this.#requests.has(r.id)) return;
+    // Taken (concatenated and detached for transfer) here, before #enter
+    // starts the CPU clock: moving bytes is the platform's I/O, not the
+    // tenant's CPU (see request-body.ts for the measurements).
+    const { bytes, pacerElements, end } = body.take();
+    // The data plane may read again while the worker works on this batch.
+    if (body.roomAgain()) r.sink.pull?.();
+    if (bytes !== null) {
+      this.#enter(r, this.#entries.stageBody, [r.id, bytes, pacerElements], { charge: false, copy: false });
+      if (!this.#requests.has(r.id)) return;
     }
+    this.#enter(r, this.#entries.deliverBody, [r.id, end]);
+  }
+
+  /** The worker cancelled the body or the request is over: nothing more goes in, and a paused data plane may drain. */
+  #dropBody(r: ActiveRequest): void {
+    if (r.body === undefined) return;
+    r.body.drop();
+    if (r.body.roomAgain()) r.sink.pull?.();
   }
 
   #wallLimit(r: ActiveRequest): void {
@@ -510,6 +556,7 @@ export class LiveIsolate implements IsolateOwner {
   #finish(r: ActiveRequest): void {
     if (!this.#requests.delete(r.id)) return;
     clearTimeout(r.wall);
+    this.#dropBody(r);
     r.abort?.abort(new EdgefnError('ERR_CLOSED', 'the request ended'));
     r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
     if (this.#state === 'retiring' && this.#requests.size === 0) this.#die();
@@ -522,6 +569,7 @@ export class LiveIsolate implements IsolateOwner {
     this.#die();
     for (const r of requests) {
       clearTimeout(r.wall);
+      this.#dropBody(r);
       r.abort?.abort(err);
       r.sink.fail(err, { coldMs: r.coldMs, cpuMs: r.cpuMs });
       r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });

@@ -5,6 +5,7 @@
 import ivm from 'isolated-vm';
 import type { SnapshotResult } from './snapshot.ts';
 import type { Prelude } from './prelude.ts';
+import { ENTRY_NAMES, type EntryName } from './webapi/entries.ts';
 
 /** What the bridge's host functions call. Set when a function takes the isolate. */
 export interface IsolateOwner {
@@ -19,19 +20,8 @@ export interface IsolateOwner {
 
 type Entry = ivm.Reference<(...args: never[]) => unknown>;
 
-/** Positions match the array runtime/webapi/index.ts's boot returns. */
-export interface Entries {
-  install: Entry;
-  dispatch: Entry;
-  deliverBody: Entry;
-  cancel: Entry;
-  tick: Entry;
-  settle: Entry;
-  /** Bytes of every live WebAssembly.Memory (runtime/webapi/wasm.ts), which isolated-vm does not count. */
-  wasmMemory: Entry;
-  resumeResponse: Entry;
-}
-const ENTRY_NAMES = ['install', 'dispatch', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse'] as const;
+/** The object runtime/webapi/index.ts's boot returns, as References (what each does: runtime/webapi/entries.ts). */
+export type Entries = Record<EntryName, Entry>;
 
 export interface PreparedIsolate {
   isolate: ivm.Isolate;
@@ -78,11 +68,9 @@ function shell(isolate: ivm.Isolate, context: ivm.Context, memoryMb: number): { 
   return { p, args };
 }
 
-function bindEntries(p: PreparedIsolate, list: ivm.Reference<unknown[]>): PreparedIsolate {
-  const entries = {} as Record<(typeof ENTRY_NAMES)[number], Entry>;
-  ENTRY_NAMES.forEach((name, i) => {
-    entries[name] = list.getSync(i, { reference: true }) as Entry;
-  });
+function bindEntries(p: PreparedIsolate, list: ivm.Reference<Record<EntryName, unknown>>): PreparedIsolate {
+  const entries = {} as Entries;
+  for (const name of ENTRY_NAMES) entries[name] = list.getSync(name, { reference: true }) as Entry;
   list.release();
   p.entries = entries;
   return p;
@@ -98,7 +86,7 @@ export function prepareIsolate(snap: SnapshotResult, prelude: Prelude, memoryMb:
     if (snap.snapshot === undefined) isolate.compileScriptSync(prelude.code, { filename: 'edgefn:prelude.js' }).runSync(context);
     const { p, args } = shell(isolate, context, memoryMb);
     const boot = context.global.getSync('__edgefn_boot', { reference: true }) as ivm.Reference<(...a: unknown[]) => unknown>;
-    const list = boot.applySync(undefined, args as never[], BOOT_OPTIONS) as ivm.Reference<unknown[]>;
+    const list = boot.applySync(undefined, args as never[], BOOT_OPTIONS) as ivm.Reference<Record<EntryName, unknown>>;
     boot.release();
     return bindEntries(p, list);
   } catch (err) {
@@ -120,7 +108,7 @@ export async function prepareIsolateAsync(snap: SnapshotResult, prelude: Prelude
     if (snap.snapshot === undefined) await (await isolate.compileScript(prelude.code, { filename: 'edgefn:prelude.js' })).run(context);
     const { p, args } = shell(isolate, context, memoryMb);
     const boot = (await context.global.get('__edgefn_boot', { reference: true })) as ivm.Reference<(...a: unknown[]) => unknown>;
-    const list = (await boot.apply(undefined, args as never[], BOOT_OPTIONS)) as ivm.Reference<unknown[]>;
+    const list = (await boot.apply(undefined, args as never[], BOOT_OPTIONS)) as ivm.Reference<Record<EntryName, unknown>>;
     boot.release();
     return bindEntries(p, list);
   } catch (err) {

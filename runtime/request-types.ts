@@ -28,7 +28,12 @@ export interface ResponseSink {
   end(): void;
   /** Before head(): answer with an error. After it: abort the response. */
   fail(err: EdgefnError, timing: Timing): void;
-  /** The worker wants more request body. */
+  /**
+   * Room again for request body: after a handle.pushBody() answered false, the
+   * runtime calls this once what it holds has fallen to at most half of
+   * REQUEST_WINDOW_BYTES (the worker read it, cancelled the body, or the
+   * request ended). Resume reading the socket. Called at most once per false.
+   */
   pull?(): void;
   /** The request, its response and its waitUntil work are over; cpuMs is the final charge. */
   done?(timing: Timing): void;
@@ -37,9 +42,24 @@ export interface ResponseSink {
 /** Streamed response bytes a request may have sent and not yet had acknowledged (1 MB). */
 export const RESPONSE_WINDOW_BYTES = 1024 * 1024;
 
+/** Streamed request bytes the runtime holds for a request before pushBody asks the caller to wait (1 MB). */
+export const REQUEST_WINDOW_BYTES = 1024 * 1024;
+
 export interface RequestHandle {
-  /** The next chunk of a streamed request body; null ends it. */
-  pushBody(chunk: Uint8Array | null): void;
+  /**
+   * The next chunk of a streamed request body; null ends it. Push chunks as
+   * they arrive, without waiting to be asked: the runtime queues them and
+   * hands the worker everything queued (up to 1 MB) in one step when it reads.
+   * The runtime keeps a reference to `chunk` until then, so do not write to
+   * its memory after pushing it.
+   *
+   * Returns true while the bytes queued and not yet taken by the worker are
+   * below REQUEST_WINDOW_BYTES. False means: stop reading the socket until
+   * sink.pull() is called. Once the request has finished, or the worker has
+   * cancelled the body, this returns true and drops the bytes, so the caller
+   * just drains the socket.
+   */
+  pushBody(chunk: Uint8Array | null): boolean;
   /** The client went away. */
   cancel(reason: string): void;
   /**

@@ -22,7 +22,9 @@ export interface HostBridge {
    *  - 'head', status, flatHeaders, body (Uint8Array when the whole body is known, null when
    *    there is none, or the string 'stream' when chunks follow)
    *  - 'chunk', Uint8Array (returns false when the client is slow: stop until `resumeResponse`);
-   *    'end'; 'pull' (the worker wants more request body)
+   *    'end'
+   *  - 'pull' (a read found the request body empty: the host answers with `deliverBody`);
+   *    'body-cancel' (the worker cancelled the request body: the host drops the rest)
    *  - 'error', code, message: the handler threw or returned something that is not a Response
    *  - 'done' (every waitUntil promise settled)
    */

@@ -10,6 +10,7 @@ import { host, setCurrentRequest } from './bridge.ts';
 import { clearRequestTimers } from './timers.ts';
 import { format } from './console.ts';
 import { createIncomingRequest, isResponse, responseParts } from './fetch-api.ts';
+import { streams } from './streams.ts';
 
 export type WorkerFormat = 'module' | 'service-worker';
 
@@ -123,7 +124,8 @@ interface Inflight {
   cancelled: unknown;
   /** The response pump, parked while the client catches up. */
   resume: (() => void) | undefined;
-  body: ReadableStreamDefaultController<Uint8Array> | undefined;
+  /** The request body's controller until the body has ended. */
+  body: ReadableByteStreamController | undefined;
   bodyWaiter: (() => void) | undefined;
   waitUntil: Promise<unknown>[];
   responded: boolean;
@@ -151,25 +153,30 @@ export function dispatch(id: number, method: string, url: string, headerText: st
   let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
   if (bodyMode === BODY_WHOLE) body = bytes;
   else if (bodyMode === BODY_STREAM) {
-    body = new ReadableStream<Uint8Array>(
-      {
-        start(c) {
-          state.body = c;
-        },
-        // One host round trip per chunk the worker asks for: the host never
-        // pushes more than the worker reads, so a large upload stays bounded.
-        pull() {
-          return new Promise<void>((resolve) => {
-            state.bodyWaiter = resolve;
-            host().emit(id, 'pull');
-          });
-        },
-        cancel() {
-          host().emit(id, 'body-cancel');
-        },
+    // A byte stream, as in workerd, so BYOB readers work. Its high-water mark
+    // is 0: the read-ahead is the host's queue (up to REQUEST_WINDOW_BYTES,
+    // filled from the socket while the worker works), and a read that finds
+    // this stream empty asks for the next batch within the same entry, which
+    // the host delivers as soon as that entry returns. A mark above 0 would
+    // also pull a batch into every request whose worker never reads its body,
+    // and hold up to a window per concurrent upload inside the isolate's
+    // memory limit, without saving an entry.
+    body = new (streams().ReadableStream)({
+      type: 'bytes',
+      start(c: ReadableByteStreamController) {
+        state.body = c;
       },
-      { highWaterMark: 0 },
-    );
+      pull() {
+        return new Promise<void>((resolve) => {
+          state.bodyWaiter = resolve;
+          host().emit(id, 'pull');
+        });
+      },
+      cancel() {
+        state.body = undefined;
+        host().emit(id, 'body-cancel');
+      },
+    }) as ReadableStream<Uint8Array>;
   }
   const ctx: ExecutionContext = {
     waitUntil(p: unknown) {
@@ -282,8 +289,40 @@ function finish(id: number, state: Inflight): void {
   settle(0);
 }
 
-/** Entry: the next chunk of request body, or null at its end. */
-export function deliverBody(id: number, chunk: Uint8Array | null): void {
+// A batch of request body between the stageBody and deliverBody entries
+// that the host makes back to back.
+let stagedRequest = 0;
+let stagedBytes: ArrayBuffer | null = null;
+
+// Garbage made in step with the body (request-body.ts says why and how much).
+// Taken before tenant code runs: `Array` on the global is the tenant's to replace.
+const ArrayCtor = Array;
+// Held, so that the allocation cannot be optimized away; each replaces the last.
+let pacer: unknown = null;
+
+/**
+ * Entry, not charged to the request: adopt the next batch of request body
+ * (everything the host had queued, up to 1 MB, copied in by the isolate's
+ * allocator) and allocate `pacerElements` of young garbage. This is where the
+ * bytes start to count as external memory and where the GC their growth asks
+ * for runs: the platform moving bytes, not the worker computing. So that
+ * nothing of the tenant's can run uncharged here, it only assigns module
+ * variables and calls a constructor captured at boot with a number the host
+ * computed: no property access or call a tenant could have replaced
+ * (`bytes.byteLength` is a prototype getter, Math.min a writable property),
+ * and no microtask is pending, since every entry drains them before it returns.
+ */
+export function stageBody(id: number, bytes: ArrayBuffer, pacerElements: number): void {
+  stagedRequest = id;
+  stagedBytes = bytes;
+  pacer = new ArrayCtor(pacerElements);
+}
+
+/** Entry: hand the staged batch (if any) to request `id`'s body stream, and close it when `end`. */
+export function deliverBody(id: number, end: boolean): void {
+  const bytes = stagedRequest === id ? stagedBytes : null;
+  stagedBytes = null;
+  stagedRequest = 0;
   const state = inflight.get(id);
   if (state === undefined || state.body === undefined) return;
   setCurrentRequest(id);
@@ -291,8 +330,13 @@ export function deliverBody(id: number, chunk: Uint8Array | null): void {
   const waiter = state.bodyWaiter;
   state.bodyWaiter = undefined;
   try {
-    if (chunk === null) c.close();
-    else c.enqueue(chunk);
+    if (bytes !== null && bytes.byteLength > 0) c.enqueue(new Uint8Array(bytes));
+    if (end) {
+      state.body = undefined;
+      c.close();
+      // A pending BYOB read must be answered after close (Streams §4.10.11).
+      c.byobRequest?.respond(0);
+    }
   } catch {
     // The worker cancelled the stream already.
   }

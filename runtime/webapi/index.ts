@@ -6,7 +6,8 @@ import './apis.ts';
 import './timers.ts';
 import './console.ts';
 import { setHost, settleCall, type HostBridge } from './bridge.ts';
-import { cancel, deliverBody, dispatch, install, resumeResponse, warmDispatch } from './dispatch.ts';
+import { cancel, deliverBody, dispatch, install, resumeResponse, stageBody, warmDispatch } from './dispatch.ts';
+import type { EntryName } from './entries.ts';
 import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
@@ -23,7 +24,7 @@ function boot(
   call: HostBridge['call'],
   callSync: HostBridge['callSync'],
   memoryBytes: number,
-): Fn<never[], unknown>[] {
+): Record<EntryName, Fn<never[], unknown>> {
   // Remove ourselves first: boot must run exactly once and tenants must not see it.
   delete (globalThis as { __edgefn_boot?: unknown }).__edgefn_boot;
   // SharedArrayBuffer and Atomics would let a tenant build high-resolution
@@ -42,8 +43,18 @@ function boot(
   setHost({ log, now, random, timer, clearTimer, emit: guardedEmit, call, callSync });
   runWarmers();
   warmDispatch();
-  // Order is the host's contract: ENTRY_NAMES in runtime/prepared-isolate.ts names the same positions.
-  return [install, dispatch, deliverBody, cancel, tick, settleCall, wasmMemoryBytes, resumeResponse] as Fn<never[], unknown>[];
+  const entries: Record<EntryName, Fn<never[], unknown>> = {
+    install,
+    dispatch,
+    stageBody,
+    deliverBody,
+    cancel,
+    tick,
+    settle: settleCall,
+    wasmMemory: wasmMemoryBytes,
+    resumeResponse,
+  };
+  return entries;
 }
 
 Object.defineProperty(globalThis, '__edgefn_boot', { value: boot, configurable: true, writable: false, enumerable: false });

@@ -36,3 +36,32 @@ attempt(() => {
   });
   return new Response(body).json();
 });
+attempt(async () => {
+  // A streamed request body as dispatch.ts builds it (a byte stream whose
+  // pull waits for the host), read with `for await` and with a BYOB reader,
+  // as upload handlers do. Measured: a fresh isolate's first ten body
+  // deliveries cost 50-75 µs each instead of 120-160 µs, for 27 KB more
+  // snapshot.
+  const bodyStream = (): ReadableStream<Uint8Array> => {
+    let sent = 0;
+    return new ReadableStream({
+      type: 'bytes',
+      pull(c: ReadableByteStreamController) {
+        return Promise.resolve().then(() => {
+          if (sent === 3) {
+            c.close();
+            c.byobRequest?.respond(0);
+            return;
+          }
+          sent++;
+          c.enqueue(new Uint8Array(new ArrayBuffer(1024)));
+        });
+      },
+    }) as ReadableStream<Uint8Array>;
+  };
+  let n = 0;
+  for await (const chunk of bodyStream() as unknown as AsyncIterable<Uint8Array>) n += chunk.byteLength;
+  const byob = bodyStream().getReader({ mode: 'byob' });
+  for (let r = await byob.read(new Uint8Array(512)); !r.done; r = await byob.read(new Uint8Array(512))) n += r.value.byteLength;
+  return n;
+});

@@ -8,6 +8,7 @@ import { domainToASCII, domainToUnicode } from 'node:url';
 import { buildPrelude } from '../../runtime/prelude.ts';
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, createFetchOps, type FetchOptions, type HostOp, type OpContext } from '../../runtime/host-ops/index.ts';
 import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
+import { ENTRY_NAMES, type EntryName } from '../../runtime/webapi/entries.ts';
 
 let snapshot: Promise<ivm.ExternalCopy<ArrayBuffer>> | undefined;
 
@@ -66,7 +67,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   const syncCalls: Array<{ op: string; payload: unknown }> = [];
   const hostTimers = new Map<number, NodeJS.Timeout>();
   const responses = new Map<number, { resolve(v: HostResponse): void; reject(e: Error): void; head?: HostResponse; chunks: Uint8Array[] }>();
-  let entries: Entry[] = [];
+  let entries: Partial<Record<EntryName, Entry>> = {};
   // Async host ops run as in LiveIsolate: each call belongs to the request
   // whose entry made it, and its settle entry runs as that request. A request's
   // op state and abort signal end when it reports 'done'.
@@ -95,8 +96,8 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       started = Promise.reject(err);
     }
     started.then(
-      (value) => enter(request, entries[5], [callId, true, value]),
-      (err: unknown) => enter(request, entries[5], [callId, false, err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) }]),
+      (value) => enter(request, entries.settle, [callId, true, value]),
+      (err: unknown) => enter(request, entries.settle, [callId, false, err instanceof Error ? { name: err.name, message: err.message } : { name: 'Error', message: String(err) }]),
     );
   };
   // Host ops run like production's (runtime/live-isolate.ts): per-isolate
@@ -119,7 +120,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
 
   const tick = (id: number): void => {
     hostTimers.delete(id);
-    enter(timerRequests.get(id) ?? 0, entries[4], [id]);
+    enter(timerRequests.get(id) ?? 0, entries.tick, [id]);
     timerRequests.delete(id);
   };
   const timerRequests = new Map<number, number>();
@@ -179,8 +180,8 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     }),
   ];
   const boot = context.global.getSync('__edgefn_boot', { reference: true }) as ivm.Reference<(...a: unknown[]) => unknown>;
-  const list = boot.applySync(undefined, bridge, { result: { reference: true } }) as ivm.Reference<unknown[]>;
-  entries = [0, 1, 2, 3, 4, 5].map((i) => list.getSync(i, { reference: true }) as Entry);
+  const list = boot.applySync(undefined, bridge, { result: { reference: true } }) as ivm.Reference<Record<EntryName, unknown>>;
+  for (const name of ENTRY_NAMES) entries[name] = list.getSync(name, { reference: true }) as Entry;
   boot.release();
   list.release();
 
@@ -199,13 +200,13 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     },
     async respond(body: string): Promise<HostResponse> {
       const exportsRef = context.evalSync(`({ default: { async fetch(request, env, ctx) {\n${body}\n} } })`, { reference: true }) as ivm.Reference<unknown>;
-      const why = entries[0]?.applySync(undefined, [exportsRef.derefInto() as never, 'module' as never, new ivm.ExternalCopy({}).copyInto() as never]);
+      const why = entries.install?.applySync(undefined, [exportsRef.derefInto() as never, 'module' as never, new ivm.ExternalCopy({}).copyInto() as never]);
       exportsRef.release();
       if (why !== '') throw new Error(`install failed: ${String(why)}`);
       const id = nextRequest++;
       const result = new Promise<HostResponse>((resolve, reject) => responses.set(id, { resolve, reject, chunks: [] }));
       requestState.set(id, { ops: new Map(), abort: new AbortController() });
-      enter(id, entries[1], [id, 'GET', 'https://test.local/', ['Accept', '*/*'], 0, null]);
+      enter(id, entries.dispatch, [id, 'GET', 'https://test.local/', ['Accept', '*/*'], 0, null]);
       return result;
     },
     dispose() {
@@ -215,7 +216,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       hostTimers.clear();
       for (const c of cleanups.splice(0)) c();
       opState.clear();
-      for (const e of entries) e.release();
+      for (const e of Object.values(entries)) e.release();
       if (!isolate.isDisposed) isolate.dispose();
       live.delete(self);
     },

@@ -1,0 +1,17 @@
+// The entry functions boot hands the host, by name: the one list that
+// runtime/webapi/index.ts (which builds them) and runtime/prepared-isolate.ts
+// (which binds them) both import, so neither side counts positions.
+//
+//  - install: bind the worker's fetch handler.
+//  - dispatch: start a request.
+//  - stageBody / deliverBody: move a batch of streamed request body in
+//    (uncharged), then hand it to the worker's stream (charged); see dispatch.ts.
+//  - cancel: the client went away or the wall limit struck.
+//  - tick: a timer fired.
+//  - settle: an async host operation finished.
+//  - wasmMemory: bytes of every live WebAssembly.Memory (wasm.ts), which isolated-vm does not count.
+//  - resumeResponse: the client caught up; carry on streaming the response.
+
+export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse'] as const;
+
+export type EntryName = (typeof ENTRY_NAMES)[number];
