@@ -4,12 +4,16 @@
 // `.body`: text()/json()/arrayBuffer() and responseParts() then read it with
 // no stream in between, which is what keeps a warm request inside its budget.
 // Only a stream source, or touching `.body`, brings in the streams library.
+// A stream that `.body` (or Blob.stream()) made over known bytes keeps them
+// while it is untouched (blob.ts: untouchedStreamBytes), so a body built from
+// one is read, sent and cloned from those bytes too: no tee, no reads, and a
+// response that crosses to the host whole rather than chunk by chunk.
 
-import { Blob, blobBytes, blobFromBytes, bytesStream, concatBytes } from './blob.ts';
+import { Blob, blobBytes, blobFromBytes, bytesStream, concatBytes, untouchedStreamBytes } from './blob.ts';
 import { FormData } from './form-data.ts';
 import { boundaryOf, encodeMultipart, newBoundary, parseMultipart } from './multipart.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
-import { isDisturbed, isReadableStream, streams } from './streams.ts';
+import { isDisturbed, isReadableStream, lockUnread, streams } from './streams.ts';
 import { isURLSearchParams, whatwgUrl } from './url.ts';
 
 export class BodyState {
@@ -108,9 +112,19 @@ export function bodyStream(state: BodyState | null): ReadableStream<Uint8Array> 
   return state.stream;
 }
 
-/** Known bytes or text without building a stream; null when the body is a stream. Marks the body used. */
+/**
+ * Known bytes or text without reading a stream; null when the body is a
+ * stream that must be read. Marks the body used. The bytes may be shared
+ * (with a clone, a Blob, a stream's source): never mutate or hand them out.
+ */
 export function takeFast(state: BodyState): string | Uint8Array | null {
-  if (state.stream !== null) return null;
+  if (state.stream !== null) {
+    const bytes = untouchedStreamBytes(state.stream);
+    if (bytes === null) return null;
+    lockUnread(state.stream, true);
+    state.used = true;
+    return bytes;
+  }
   state.used = true;
   return state.text ?? state.bytes ?? new Uint8Array(0);
 }
@@ -154,7 +168,7 @@ export function consumeJson(state: BodyState | null): Promise<unknown> {
 }
 
 export function consumeBytes(state: BodyState | null): Promise<Uint8Array<ArrayBuffer>> {
-  const fast = state !== null && state.stream === null;
+  const fast = state !== null && (state.stream === null || untouchedStreamBytes(state.stream) !== null);
   return consume(state).then((b) => ownBytes(b, fast));
 }
 
@@ -189,6 +203,16 @@ export function consumeFormData(state: BodyState | null, contentType: string | n
 /** Fetch "clone a body"; the caller has checked that the body is usable. */
 export function cloneBody(state: BodyState): BodyState {
   const copy = new BodyState();
+  const known = state.stream === null ? null : untouchedStreamBytes(state.stream);
+  if (known !== null && state.stream !== null) {
+    // Teeing would lock the stream and give each body a branch; its content
+    // is known, so both bodies go back to holding the bytes (each makes a
+    // fresh stream if asked for `.body`) and the stream is left locked, as
+    // teeing leaves it. A tee of a byte stream measured 14–19 µs here.
+    lockUnread(state.stream, false);
+    state.stream = null;
+    state.bytes = known;
+  }
   if (state.stream === null) {
     copy.text = state.text;
     copy.bytes = state.bytes;

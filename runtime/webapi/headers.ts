@@ -40,7 +40,28 @@ function normalizeValue(value: unknown, op: string): string {
 }
 
 type HeaderPair = [string, string];
+
 type Init = HeadersInit | Headers;
+
+/** Position of the first pair named `n` at or after `from`, or -1. */
+function indexOfName(list: string[], n: string, from: number): number {
+  for (let i = from; i < list.length; i += 2) if (list[i] === n) return i;
+  return -1;
+}
+
+/** Drop the pairs named `n` from `from` on, moving the rest up; returns the new length. */
+function compactWithout(list: string[], n: string, from: number): number {
+  let w = from;
+  for (let r = from; r < list.length; r += 2) {
+    if (list[r] === n) continue;
+    if (w !== r) {
+      list[w] = list[r] as string;
+      list[w + 1] = list[r + 1] as string;
+    }
+    w += 2;
+  }
+  return w;
+}
 
 /** The flat header list behind `h` (shared, not a copy). */
 export let headerList: (h: Headers) => string[];
@@ -109,18 +130,10 @@ export class Headers implements globalThis.Headers {
     const n = checkName(name, 'delete');
     if (this.#immutable) throw new TypeError('Headers are immutable.');
     const list = this.#list;
-    let w = 0;
-    for (let r = 0; r < list.length; r += 2) {
-      if (list[r] !== n) {
-        list[w] = list[r] as string;
-        list[w + 1] = list[r + 1] as string;
-        w += 2;
-      }
-    }
-    if (w !== list.length) {
-      list.length = w;
-      this.#sorted = null;
-    }
+    const first = indexOfName(list, n, 0);
+    if (first < 0) return;
+    list.length = compactWithout(list, n, first);
+    this.#sorted = null;
   }
 
   get(name: string): string | null {
@@ -153,46 +166,37 @@ export class Headers implements globalThis.Headers {
     if (this.#immutable) throw new TypeError('Headers are immutable.');
     const list = this.#list;
     // Replace the first occurrence in place and drop the others (Fetch: "set").
-    let found = false;
-    let w = 0;
-    for (let r = 0; r < list.length; r += 2) {
-      if (list[r] === n) {
-        if (found) continue;
-        found = true;
-        list[w] = n;
-        list[w + 1] = v;
-      } else {
-        list[w] = list[r] as string;
-        list[w + 1] = list[r + 1] as string;
-      }
-      w += 2;
+    const first = indexOfName(list, n, 0);
+    if (first < 0) list.push(n, v);
+    else {
+      list[first + 1] = v;
+      if (indexOfName(list, n, first + 2) >= 0) list.length = compactWithout(list, n, first + 2);
     }
-    list.length = w;
-    if (!found) list.push(n, v);
     this.#sorted = null;
   }
 
   #sortedAndCombined(): HeaderPair[] {
     if (this.#sorted !== null) return this.#sorted;
     const list = this.#list;
-    const names: string[] = [];
-    for (let i = 0; i < list.length; i += 2) {
-      const n = list[i] as string;
-      if (!names.includes(n)) names.push(n);
-    }
-    names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    // Positions of the pairs, sorted by name. Array.prototype.sort is stable,
+    // so equal names keep the order they were added in, which is the order
+    // their values combine in.
+    const order: number[] = [];
+    for (let i = 0; i < list.length; i += 2) order.push(i);
+    order.sort((a, b) => {
+      const x = list[a] as string;
+      const y = list[b] as string;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
     const out: HeaderPair[] = [];
-    for (const n of names) {
-      if (n === 'set-cookie') {
-        // Set-Cookie values are never combined (Fetch: "sort and combine").
-        for (let i = 0; i < list.length; i += 2) if (list[i] === n) out.push([n, list[i + 1] as string]);
-      } else {
-        let v: string | null = null;
-        for (let i = 0; i < list.length; i += 2) {
-          if (list[i] === n) v = v === null ? (list[i + 1] as string) : `${v}, ${list[i + 1] as string}`;
-        }
-        out.push([n, v as string]);
-      }
+    for (let k = 0; k < order.length; k++) {
+      const i = order[k] as number;
+      const n = list[i] as string;
+      const v = list[i + 1] as string;
+      const last = out[out.length - 1];
+      // Set-Cookie values are never combined (Fetch: "sort and combine").
+      if (last !== undefined && last[0] === n && n !== 'set-cookie') last[1] = `${last[1]}, ${v}`;
+      else out.push([n, v]);
     }
     this.#sorted = out;
     return out;

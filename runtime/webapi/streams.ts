@@ -38,10 +38,33 @@ export function streams(): Streams {
   return lib;
 }
 
+// The ponyfill keeps the spec's internal slots as plain fields: [[disturbed]]
+// as `_disturbed`, [[reader]] as `_reader`. They are read here rather than
+// through `locked`, which a tenant can redefine on the shared prototype.
+interface Slots {
+  _disturbed: boolean;
+  _reader: unknown;
+}
+
 /** Whether `s` is one of our streams and a reader has read from or cancelled it. */
 export function isDisturbed(s: ReadableStream): boolean {
-  // The ponyfill keeps the spec's [[disturbed]] slot as a plain field.
-  return (s as unknown as { _disturbed: boolean })._disturbed;
+  return (s as unknown as Slots)._disturbed;
+}
+
+/** Whether nothing can have come out of `s`: it has no reader (teeing and piping take one) and was never read from or cancelled. */
+export function isUntouched(s: ReadableStream): boolean {
+  const slots = s as unknown as Slots;
+  return slots._reader === undefined && !slots._disturbed;
+}
+
+/**
+ * Leave `s` as it would be had our code read it to its end (`read`) or teed
+ * it (`!read`), without doing either: locked to a reader nobody holds, and
+ * for a read, disturbed. For streams whose content was taken another way.
+ */
+export function lockUnread(s: ReadableStream, read: boolean): void {
+  new (streams().ReadableStreamDefaultReader)(s);
+  if (read) (s as unknown as Slots)._disturbed = true;
 }
 
 export function isReadableStream(value: unknown): value is ReadableStream {

@@ -234,6 +234,22 @@ const areas: Record<string, () => unknown> = {
         r.body?.getReader();
         return await r.text();
       }),
+      // `new Response(res.body, res)`, the way Hono copies a response, then read and cloned.
+      rewrapped: await (async () => {
+        const src = new Response('wrapped', { headers: { 'x-a': '1' } });
+        const s = src.body as ReadableStream<Uint8Array>;
+        const copy = new Response(s, src);
+        const before = [src.bodyUsed, s.locked, copy.body === s];
+        const text = await copy.text();
+        return [before, text, copy.headers.get('x-a'), src.bodyUsed, copy.bodyUsed, s.locked];
+      })(),
+      rewrappedClone: await (async () => {
+        const s = new Response('teed').body as ReadableStream<Uint8Array>;
+        const r = new Response(s);
+        const c = r.clone();
+        const state = [s.locked, r.body === s];
+        return [state, await r.text(), await c.text(), r.bodyUsed, c.bodyUsed];
+      })(),
       bytes: await (async () => {
         const r = new Response('hi') as Response & { bytes?: () => Promise<Uint8Array> };
         return typeof r.bytes === 'function' ? [...(await r.bytes())] : 'no bytes()';

@@ -75,6 +75,41 @@ describe('Response', () => {
     ).toEqual([['xy', 'xy', 'str', 'str'], 'TypeError']);
   });
 
+  it('reads a body re-wrapped from an untouched .body, leaving that stream locked and disturbed as a read would', async () => {
+    expect(
+      await iso.run(`
+        const src = new Response('wrapped', { headers: { 'x-a': '1' } });
+        const s = src.body;
+        const copy = new Response(s, src);
+        const before = [src.bodyUsed, s.locked, copy.body === s];
+        const text = await copy.text();
+        let again; try { s.getReader(); again = 'ok'; } catch (e) { again = e.constructor.name; }
+        return [before, text, copy.headers.get('x-a'), src.bodyUsed, copy.bodyUsed, s.locked, again];`),
+    ).toEqual([[false, false, true], 'wrapped', '1', true, true, true, 'TypeError']);
+  });
+
+  it('clones a body re-wrapped from an untouched .body without a tee: both read the bytes, the old stream is left locked', async () => {
+    expect(
+      await iso.run(`
+        const s = new Response('teed').body;
+        const r = new Response(s);
+        const c = r.clone();
+        const state = [s.locked, r.body === s, r.body instanceof ReadableStream];
+        return [state, await r.text(), await c.text(), r.bodyUsed, c.bodyUsed];`),
+    ).toEqual([[true, false, true], 'teed', 'teed', true, true]);
+  });
+
+  it('reads a Blob stream wrapped in a Response, handing out a copy of the Blob\'s bytes', async () => {
+    expect(
+      await iso.run(`
+        const b = new Blob(['xyz']);
+        const ab = await new Response(b.stream()).arrayBuffer();
+        new Uint8Array(ab)[0] = 65;
+        const released = b.stream(); released.getReader().releaseLock();
+        return [new TextDecoder().decode(ab), await b.text(), await new Response(released).text()];`),
+    ).toEqual(['Ayz', 'xyz', 'xyz']);
+  });
+
   it('json(), arrayBuffer(), bytes() and blob() read the body', async () => {
     expect(
       await iso.run(`
@@ -228,6 +263,19 @@ describe('the dispatch seam', () => {
       const h = new Headers(); h.append('Set-Cookie', 'a=1'); h.append('Set-Cookie', 'b=2');
       return new Response('héllo', { status: 201, headers: h });`);
     expect(r).toEqual({ status: 201, mode: 'bytes', text: 'héllo', headers: ['set-cookie', 'a=1', 'set-cookie', 'b=2', 'content-type', 'text/plain;charset=UTF-8'] });
+  });
+
+  it('sends a response re-wrapped from an untouched .body as bytes in the head, as Hono copies one', async () => {
+    // Hono's context does \`new Response(res.body, res)\` when middleware sets a
+    // header after the handler, and its etag middleware clones the response.
+    const r = await iso.respond(`
+      const first = new Response('{"a":1}', { headers: { 'content-type': 'application/json' } });
+      const second = new Response(first.body, first);
+      const digestOf = await second.clone().text();
+      const third = new Response(second.body, second);
+      third.headers.set('etag', String(digestOf.length));
+      return third;`);
+    expect(r).toEqual({ status: 200, mode: 'bytes', text: '{"a":1}', headers: ['content-type', 'application/json', 'etag', '7'] });
   });
 
   it('streams a ReadableStream body chunk by chunk', async () => {

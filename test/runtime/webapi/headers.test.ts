@@ -58,6 +58,25 @@ describe('Headers', () => {
     ).toEqual({ afterSet: [['a', '9'], ['b', '2']], afterDelete: [['b', '2']], has: false });
   });
 
+  it('set keeps the first of several entries in place, and iteration sees every mutation', async () => {
+    expect(
+      await iso.run(`
+        const h = new Headers([['a', '1'], ['b', '2'], ['a', '3'], ['c', '4'], ['a', '5']]);
+        const before = [...h];
+        h.set('a', '9');
+        const afterSet = [...h];
+        h.append('b', 'x'); h.set('d', '6');
+        const afterAppend = [...h];
+        h.delete('b');
+        return { before, afterSet, afterAppend, afterDelete: [...h] };`),
+    ).toEqual({
+      before: [['a', '1, 3, 5'], ['b', '2'], ['c', '4']],
+      afterSet: [['a', '9'], ['b', '2'], ['c', '4']],
+      afterAppend: [['a', '9'], ['b', '2, x'], ['c', '4'], ['d', '6']],
+      afterDelete: [['a', '9'], ['c', '4'], ['d', '6']],
+    });
+  });
+
   it('copies from another Headers and from a record, ignoring symbol keys', async () => {
     expect(
       await iso.run(`
