@@ -16,7 +16,7 @@ export interface ControlApiDeps {
   list(): StoredFunction[];
   get(name: string): StoredFunction | undefined;
   deploy(name: string, req: ValidDeploy): Promise<{ version: number; created: boolean }>;
-  delete(name: string): boolean;
+  delete(name: string): Promise<boolean>;
   logs(name: string): Array<{ time: string; level: string; message: string }>;
   stats(): unknown;
 }
@@ -177,9 +177,9 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     return c.json(out, created ? 201 : 200);
   });
 
-  app.delete('/v1/functions/:name', (c) => {
+  app.delete('/v1/functions/:name', async (c) => {
     const name = checkName(c);
-    if (!deps.delete(name)) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    if (!(await deps.delete(name))) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
     return c.json({ deleted: name });
   });
 

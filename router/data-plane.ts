@@ -1,12 +1,18 @@
-// The HTTP front door for function traffic: Host → function, request in,
-// response out, with bodies streamed both ways and errors from the one table.
+// Function traffic over HTTP, served inside an isolate host on the connections
+// the front door hands it: Host → function, request in, response out, with
+// bodies streamed both ways and errors from the one table.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from '../runtime/index.ts';
 import { HTTP_ERRORS } from './http-errors.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
+/** Unread request body read off and dropped after an early response, at most (bytes); more closes the connection. */
+const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
+/** How long such a drain may take (ms). */
+const DRAIN_MAX_MS = 5_000;
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the worker's response.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
@@ -16,10 +22,20 @@ export interface Route {
   version: number;
 }
 
+/** What the data plane tells its host about each request's life (router/host/connections.ts). */
+export interface RequestWatch {
+  start(socket: Socket): void;
+  head(socket: Socket): void;
+  end(socket: Socket): void;
+}
+
 export interface DataPlaneDeps {
   baseDomain: string;
   route(name: string): Route | undefined;
   dispatch(route: Route, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined;
+  watch?: RequestWatch | undefined;
+  /** True while the host is draining: responses then close their connection. */
+  draining?(): boolean;
 }
 
 export function serverTiming(t: Timing): string {
@@ -27,7 +43,7 @@ export function serverTiming(t: Timing): string {
   return t.coldMs === undefined ? cpu : `cold;dur=${t.coldMs.toFixed(3)}, ${cpu}`;
 }
 
-function functionName(host: string | undefined, baseDomain: string): string | undefined {
+export function functionName(host: string | undefined, baseDomain: string): string | undefined {
   if (host === undefined) return undefined;
   let h = host.toLowerCase();
   const colon = h.lastIndexOf(':');
@@ -53,11 +69,27 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
 
 export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
+    const socket = req.socket;
+    deps.watch?.start(socket);
+    // One 'end' per request for the ledger: the response finished, or the
+    // connection went first.
+    let ended = false;
+    const watchEnd = () => {
+      if (ended) return;
+      ended = true;
+      deps.watch?.end(socket);
+    };
+    res.once('finish', watchEnd);
+    res.once('close', watchEnd);
+    if (deps.draining?.()) res.shouldKeepAlive = false;
+
     const name = functionName(req.headers.host, deps.baseDomain);
     const route = name === undefined ? undefined : deps.route(name);
     if (route === undefined) {
       const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain}` : `no function named "${name}"`;
-      req.resume();
+      closeIfLargeRemainder(req, res, 0);
+      drainRequest(req, res);
+      deps.watch?.head(socket);
       sendError(res, new EdgefnError('ERR_NOT_FOUND', what));
       return;
     }
@@ -80,20 +112,21 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       let streaming = false;
       let finished = false;
       let handle: RequestHandle | undefined;
-      // Streamed request bodies move one chunk per pull from the worker, so an
-      // upload never sits whole in this process.
-      let wanted = 0;
-      let bodyEnded = false;
+      // Streamed request bodies are pushed as they arrive, up to the runtime's
+      // credit window (REQUEST_WINDOW_BYTES); past it the socket is paused
+      // until the runtime has room again (sink.pull), so an upload never sits
+      // whole in this process and costs no round trip per chunk.
+      let bodyEnded = body !== 'stream';
+      let received = 0;
       const onData = (chunk: Buffer) => {
-        req.pause();
-        wanted--;
-        handle?.pushBody(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if (wanted > 0) req.resume();
+        received += chunk.byteLength;
+        if (handle?.pushBody(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)) === false) req.pause();
       };
       const sink: ResponseSink = {
         head(status, headers, b, timing) {
           if (headSent) return;
           headSent = true;
+          deps.watch?.head(socket);
           const out: string[] = [];
           let hasLength = false;
           for (let i = 0; i < headers.length; i += 2) {
@@ -110,6 +143,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           out.push('server-timing', serverTiming(timing));
           if (b instanceof Uint8Array) out.push('content-length', String(b.byteLength));
           else if (b === null && !hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
+          if (!bodyEnded) closeIfLargeRemainder(req, res, received);
           try {
             res.writeHead(status, out);
           } catch (err) {
@@ -142,25 +176,30 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             return;
           }
           headSent = true;
+          deps.watch?.head(socket);
+          if (!bodyEnded) closeIfLargeRemainder(req, res, received);
           if (!res.headersSent) sendError(res, err, timing);
         },
         pull() {
-          if (bodyEnded) return;
-          wanted++;
-          req.resume();
+          if (!bodyEnded && !finished) req.resume();
         },
         done() {
           finished = true;
-          req.off('data', onData);
           // A request can only end without an answer through a bug; say so rather than hang.
-          if (!headSent) sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'));
-          else if (!res.writableEnded) res.end();
+          if (!headSent) {
+            headSent = true;
+            deps.watch?.head(socket);
+            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'));
+          } else if (!res.writableEnded) res.end();
+          if (!bodyEnded) {
+            req.off('data', onData);
+            drainRequest(req, res);
+          }
         },
       };
       handle = deps.dispatch(route!, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
-      if (body === 'stream') {
+      if (body === 'stream' && !finished) {
         req.on('data', onData);
-        req.pause();
         req.on('end', () => {
           bodyEnded = true;
           handle?.pushBody(null);
@@ -171,4 +210,45 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       });
     }
   };
+}
+
+/**
+ * A response is going out before the request body has been read to its end
+ * (an error, or a worker that ignores the body). The connection can only be
+ * reused once the rest of the body has been read off it; past
+ * DRAIN_MAX_BYTES that is not worth it, so the response says
+ * `Connection: close` and the connection ends after it.
+ */
+function closeIfLargeRemainder(req: IncomingMessage, res: ServerResponse, received: number): void {
+  if (req.complete || (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)) return;
+  const length = Number(req.headers['content-length'] ?? NaN);
+  const remaining = Number.isFinite(length) ? length - received : Infinity;
+  if (remaining > DRAIN_MAX_BYTES) res.shouldKeepAlive = false;
+}
+
+/**
+ * Read the rest of a request body nobody wants and drop it, so that the
+ * client's next request on this connection is parsed (not stuck behind a
+ * paused upload). Bounded in bytes and time; past either the connection is
+ * closed instead.
+ */
+function drainRequest(req: IncomingMessage, res: ServerResponse): void {
+  if (req.complete) return;
+  let drained = 0;
+  const close = () => req.socket.destroy();
+  const timer = setTimeout(close, DRAIN_MAX_MS);
+  timer.unref();
+  const onData = (c: Buffer) => {
+    drained += c.byteLength;
+    if (drained <= DRAIN_MAX_BYTES) return;
+    // More than a reused connection is worth: read on only until the response is out.
+    req.off('data', onData);
+    req.on('data', () => {});
+    if (res.writableFinished) close();
+    else res.once('finish', close);
+  };
+  req.on('data', onData);
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }

@@ -1,15 +1,18 @@
 // Starts, watches and replaces the isolate-host processes, and places each
-// request on one of them. A host that exits, stops answering pings, or grows
-// past its memory cap is replaced; requests in flight on a dead host fail at
-// once with ERR_HOST_RESTART rather than hanging.
+// connection on one of them. A host that exits, stops answering pings, or
+// grows past its memory cap is replaced; requests it was serving for longer
+// than a tick are answered at once with 503 host-restart rather than hanging
+// (see host/connections.ts for what the front door learns, and when).
 
 import { fork, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { EdgefnError, type Limits, type RequestHandle, type ResponseSink, type RuntimeRequest, type WorkerFormat } from '../runtime/index.ts';
-import { WATCHDOG_SIGNAL } from './host-watchdog.ts';
+import { EdgefnError, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import type { Batch, FromHost, HostConfig, HostStats, ToHost } from './host-protocol.ts';
+import { HOST_STUCK_MESSAGE, rawErrorResponse } from './http-errors.ts';
 
-const HOST_MAIN = fileURLToPath(new URL('./isolate-host.ts', import.meta.url));
+const HOST_MAIN = fileURLToPath(new URL('./host/main.ts', import.meta.url));
 
 export interface SupervisorOptions {
   /** Isolate-host processes to run. */
@@ -26,14 +29,14 @@ export interface SupervisorOptions {
   onHostEvent?(event: string): void;
 }
 
-interface Pending {
-  sink: ResponseSink;
-  /** performance.now() when the request was sent to the host. */
-  since: number;
-}
-
-/** A host whose oldest request in flight is older than this is treated as blocked (ms). */
-const BLOCKED_MS = 2;
+/**
+ * A host that is serving and has not ticked (host-protocol.ts TICK_MS) for
+ * this long is treated as blocked: its main thread is inside a long isolate
+ * entry, such as a tenant spinning through its CPU budget (ms).
+ */
+const BLOCKED_MS = 100;
+/** How long a deploy waits for every ready host to apply its route (ms). */
+const ROUTE_ACK_MS = 2_000;
 
 let nextId = 1;
 
@@ -54,7 +57,14 @@ export function hostExecArgv(config: HostConfig): string[] {
 class IsolateHost {
   readonly child: ChildProcess;
   readonly index: number;
-  readonly inflight = new Map<number, Pending>();
+  /** The front door's descriptor of every connection handed to this host, by id. */
+  readonly conns = new Map<number, Socket>();
+  /** Connections whose request has been in flight for over a tick with no response head yet. */
+  waiting = new Set<number>();
+  /** Serving, by its last tick; and when that tick came (performance.now()). */
+  active = false;
+  lastTick = 0;
+  readonly routeAcks = new Map<number, () => void>();
   readonly validations = new Map<number, { resolve(cache: Uint8Array | undefined): void; reject(err: EdgefnError): void }>();
   state: 'starting' | 'ready' | 'draining' | 'dead' = 'starting';
   lastPong = Date.now();
@@ -120,10 +130,20 @@ class IsolateHost {
     }
   }
 
-  /** How long the oldest request in flight has waited, in ms (0 when none). Map order is insertion order. */
-  oldestAge(now: number): number {
-    for (const p of this.inflight.values()) return now - p.since;
-    return 0;
+  blocked(now: number): boolean {
+    return this.active && now - this.lastTick > BLOCKED_MS;
+  }
+
+  /** Hand over a connection. Handles travel alone, after anything already queued. */
+  sendConnection(id: number, head: Uint8Array, socket: Socket, onError: (err: Error) => void): void {
+    this.#flush();
+    try {
+      this.child.send({ t: 'conn', id, head } satisfies ToHost, socket, { keepOpen: true }, (err) => {
+        if (err) onError(err);
+      });
+    } catch (err) {
+      onError(err as Error);
+    }
   }
 
   kill(): void {
@@ -157,8 +177,8 @@ export class HostSupervisor {
     return this.#hosts.find((h) => h.snapshotPath !== undefined)?.snapshotPath;
   }
 
-  hostStats(): Array<{ index: number; pid: number | undefined; state: string; inflight: number; stats: HostStats | undefined }> {
-    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, inflight: h.inflight.size, stats: h.stats }));
+  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; stats: HostStats | undefined }> {
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, connections: h.conns.size, stats: h.stats }));
   }
 
   /** For tests and operators: the pid of the host serving function key, if live. */
@@ -172,30 +192,25 @@ export class HostSupervisor {
 
   #onMessage(h: IsolateHost, m: FromHost): void {
     switch (m.t) {
-      case 'head': {
-        const p = h.inflight.get(m.id);
-        if (p === undefined) return;
-        p.sink.head(m.status, m.headers, m.body, m.timing);
-        if (m.done !== undefined) this.#onMessage(h, { t: 'done', id: m.id, timing: m.done });
+      case 'tick':
+        h.lastTick = performance.now();
+        h.active = !m.quiet;
+        h.waiting = new Set(m.waiting);
+        return;
+      case 'closed': {
+        const socket = h.conns.get(m.id);
+        h.conns.delete(m.id);
+        h.waiting.delete(m.id);
+        socket?.destroy();
         return;
       }
-      case 'chunk':
-        h.inflight.get(m.id)?.sink.chunk(m.bytes);
+      case 'drained':
+        if (h.state === 'draining') h.kill();
         return;
-      case 'end':
-        h.inflight.get(m.id)?.sink.end();
-        return;
-      case 'fail':
-        h.inflight.get(m.id)?.sink.fail(new EdgefnError(m.code, m.message), m.timing);
-        return;
-      case 'pull':
-        h.inflight.get(m.id)?.sink.pull?.();
-        return;
-      case 'done': {
-        const p = h.inflight.get(m.id);
-        h.inflight.delete(m.id);
-        p?.sink.done?.(m.timing);
-        if (h.state === 'draining' && h.inflight.size === 0) h.kill();
+      case 'routed': {
+        const ack = h.routeAcks.get(m.id);
+        h.routeAcks.delete(m.id);
+        ack?.();
         return;
       }
       case 'validated': {
@@ -237,17 +252,21 @@ export class HostSupervisor {
     const wasDraining = h.state === 'draining';
     h.state = 'dead';
     for (const set of this.#live.values()) set.delete(h);
-    const err = new EdgefnError(
-      'ERR_HOST_RESTART',
-      why === WATCHDOG_SIGNAL
-        ? 'an isolate on the host serving this request could not be stopped (runaway allocation or a stuck engine), so the host was replaced; retry the request'
-        : 'the isolate host serving this request stopped; retry the request',
-    );
-    for (const p of h.inflight.values()) {
-      p.sink.fail(err, { cpuMs: 0 });
-      p.sink.done?.({ cpuMs: 0 });
+    const err = new EdgefnError('ERR_HOST_RESTART', why === WATCHDOG_SIGNAL ? HOST_STUCK_MESSAGE : 'the isolate host serving this request stopped; retry the request');
+    // Connections waiting for an answer get one; the others (idle, or with a
+    // response partly sent) can only be closed. A host ended by its watchdog
+    // has answered its waiting requests itself, from its connection table.
+    const answer = rawErrorResponse(err.code, err.message);
+    for (const [id, socket] of h.conns) {
+      if (why !== WATCHDOG_SIGNAL && h.waiting.has(id) && socket.writable) {
+        socket.end(answer);
+        setTimeout(() => socket.destroy(), 1000).unref();
+      } else socket.destroy();
     }
-    h.inflight.clear();
+    h.conns.clear();
+    h.waiting.clear();
+    for (const ack of h.routeAcks.values()) ack();
+    h.routeAcks.clear();
     for (const v of h.validations.values()) v.reject(err);
     h.validations.clear();
     if (this.#closed) return;
@@ -265,7 +284,7 @@ export class HostSupervisor {
     h.state = 'draining';
     this.#options.onHostEvent?.(`draining isolate host ${h.index} (pid ${h.child.pid}): ${why}`);
     this.#hosts.push(this.#spawn(h.index));
-    if (h.inflight.size === 0) h.kill();
+    h.send({ t: 'drain' });
     // Whatever is still running after the longest wall budget is cut off.
     setTimeout(() => h.kill(), this.#options.config.defaults.wallMs + 1000).unref();
   }
@@ -284,58 +303,83 @@ export class HostSupervisor {
   }
 
   /**
-   * Prefer a host where the function is live, unless that host looks blocked:
-   * its oldest request in flight has waited more than BLOCKED_MS. A host's
-   * main thread runs one isolate entry at a time, so a tenant spinning through
-   * its CPU budget there makes everything queued behind it wait up to that
-   * budget; a warm function is then better sent to the idlest host (one cold
-   * start there, then it is live on both). Keeping a busy function on one host
-   * otherwise keeps its requests batched together over IPC.
+   * The host for a new connection whose first request is for function `key`
+   * (name@version; '' when unknown). A keep-alive connection nearly always
+   * carries one Host, so the connection goes where that function is already
+   * live (the lowest such host, so a function stays in one isolate), unless
+   * that host is blocked: its main thread is stuck in a long entry, such as a
+   * tenant spinning through its CPU budget, and everything on it waits. Then,
+   * or when the function is live nowhere, it goes to the unblocked host with
+   * the fewest connections, scanning from the top so that cold placements
+   * (spinning tenants whose isolates were discarded among them) fill hosts
+   * from the top while warm functions stay low.
    */
   #pick(key: string): IsolateHost | undefined {
     const now = performance.now();
-    let idlest: IsolateHost | undefined;
-    let idlestAge = Infinity;
-    // Scanned from the last host down, so that cold placements (among them
-    // tenants whose isolate was just discarded for spinning) fill hosts from
-    // the top while warm functions stay on the lowest idle index.
+    let best: IsolateHost | undefined;
+    for (const h of this.#live.get(key) ?? []) {
+      if (h.state === 'ready' && !h.blocked(now) && (best === undefined || h.index < best.index)) best = h;
+    }
+    if (best !== undefined) return best;
+    let fewest: IsolateHost | undefined;
     for (let i = this.#hosts.length - 1; i >= 0; i--) {
       const h = this.#hosts[i]!;
       if (h.state !== 'ready') continue;
-      const age = h.oldestAge(now);
-      if (idlest === undefined || age < idlestAge || (age === idlestAge && h.inflight.size < idlest.inflight.size)) {
-        idlest = h;
-        idlestAge = age;
-      }
+      const rank = (x: IsolateHost) => (x.blocked(now) ? 1e9 : 0) + x.conns.size;
+      if (fewest === undefined || rank(h) < rank(fewest)) fewest = h;
     }
-    if (idlest === undefined) return undefined;
-    let best: IsolateHost | undefined;
-    for (const h of this.#live.get(key) ?? []) {
-      // The same host every time (lowest index) while it keeps up: spreading a
-      // hot function over hosts only adds IPC wake-ups on 2 cores.
-      if (h.state === 'ready' && h.oldestAge(now) < BLOCKED_MS && (best === undefined || h.index < best.index)) best = h;
-    }
-    return best ?? idlest;
+    return fewest;
   }
 
-  request(name: string, version: number, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined {
-    const h = this.#pick(`${name}@${version}`);
+  /**
+   * Hand a client connection to an isolate host. `head` is what was already
+   * read from it. The front door keeps its own descriptor (so that it can
+   * answer for a host that dies) until the host says the connection closed.
+   */
+  adopt(socket: Socket, head: Uint8Array, key: string): void {
+    const h = this.#pick(key);
+    const refuse = (why: string) => {
+      if (socket.writable) socket.end(rawErrorResponse('ERR_HOST_RESTART', why));
+      setTimeout(() => socket.destroy(), 1000).unref();
+    };
     if (h === undefined) {
-      sink.fail(new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready; retry the request'), { cpuMs: 0 });
-      return undefined;
+      refuse('no isolate host is ready; retry the request');
+      return;
     }
     const id = nextId++;
-    h.inflight.set(id, { sink, since: performance.now() });
-    h.send({ t: 'req', id, name, version, method: req.method, url: req.url, headers: req.headers, body: req.body });
-    return {
-      pushBody: (chunk) => h.send({ t: 'body', id, chunk }),
-      cancel: (reason) => {
-        if (h.inflight.has(id)) h.send({ t: 'cancel', id, reason });
-      },
-      ackResponse: (bytes) => {
-        if (h.inflight.has(id)) h.send({ t: 'ack', id, bytes });
-      },
-    };
+    h.conns.set(id, socket);
+    h.sendConnection(id, head, socket, () => {
+      if (h.conns.delete(id)) refuse('the isolate host chosen for this connection stopped; retry the request');
+    });
+  }
+
+  /**
+   * Make `version` (null: deleted) the one every host serves for `name`.
+   * Resolves once every ready host has applied it, or after ROUTE_ACK_MS for
+   * a host too busy to say so (it applies it before its next request).
+   */
+  setRoute(name: string, version: number | null): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const h of this.#hosts) {
+      if (h.state === 'dead') continue;
+      const id = nextId++;
+      h.send({ t: 'route', id, name, version });
+      if (h.state !== 'ready') continue;
+      waits.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            h.routeAcks.delete(id);
+            resolve();
+          }, ROUTE_ACK_MS);
+          timer.unref();
+          h.routeAcks.set(id, () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        }),
+      );
+    }
+    return Promise.all(waits).then(() => {});
   }
 
   /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */

@@ -19,3 +19,24 @@ export const HTTP_ERRORS: Record<ErrorCode, readonly [status: number, header: st
   ERR_CLOSED: [503, 'closed'],
   ERR_INTERNAL: [500, 'internal'],
 };
+
+/**
+ * The whole HTTP/1.1 response for `err`, closing the connection, for the
+ * front door to write on a raw socket whose request was being served by an
+ * isolate host that died.
+ */
+export function rawErrorResponse(code: ErrorCode, message: string, statusOverride?: number): string {
+  const [mapped, header] = HTTP_ERRORS[code];
+  const status = statusOverride ?? mapped;
+  const body = `${message}\n`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n` +
+    `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+    `edgefn-error: ${header}\r\nconnection: close\r\n\r\n${body}`
+  );
+}
+
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+
+/** What requests on a host its watchdog ended are told. */
+export const HOST_STUCK_MESSAGE = 'an isolate on the host serving this request could not be stopped (runaway allocation or a stuck engine), so the host was replaced; retry the request';

@@ -4,15 +4,21 @@ import { getRequestListener } from '@hono/node-server';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import type { Server as NetServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { buildPrelude, EdgefnError, prepareModules, prepareScript } from '../runtime/index.ts';
 import type { NodeConfig } from './config.ts';
 import { createControlApi, type ValidDeploy } from './control-api.ts';
-import { createDataPlane, type Route } from './data-plane.ts';
+import { functionName, type Route } from './data-plane.ts';
+import { createFrontDoor } from './front-door.ts';
 import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
+
+/** node:http timeouts on function traffic (ms): idle keep-alive connections, and a request head's arrival. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const HEADERS_TIMEOUT_MS = 60_000;
 
 export interface NodeAddresses {
   dataUrl: string;
@@ -20,7 +26,7 @@ export interface NodeAddresses {
   tokenFile: string | undefined;
 }
 
-function listen(server: Server, port: number, host: string): Promise<number> {
+function listen(server: Server | NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -48,7 +54,7 @@ export class EdgeNode {
   readonly #logs = new FunctionLogs(200, process.env['EDGEFN_LOG_STDOUT'] === '1');
   readonly #deploying = new Map<string, Promise<unknown>>();
   #supervisor: HostSupervisor | undefined;
-  #data: Server | undefined;
+  #data: NetServer | undefined;
   #api: Server | undefined;
   #closed: Promise<void> | undefined;
   addresses: NodeAddresses | undefined;
@@ -77,6 +83,9 @@ export class EdgeNode {
         snapshotDir: join(this.config.dataDir, 'snapshots'),
         prelude,
         defaults: this.config.limits,
+        baseDomain: this.config.baseDomain,
+        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeoutMs: HEADERS_TIMEOUT_MS,
         poolSize: this.config.poolSize,
         maxLive: this.config.maxLive,
         maxLiveMb: this.config.maxLiveMb,
@@ -93,14 +102,15 @@ export class EdgeNode {
     }));
     await supervisor.ready();
 
-    this.#data = createServer(
-      { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000 },
-      createDataPlane({
-        baseDomain: this.config.baseDomain,
-        route: (name) => this.#routes.get(name),
-        dispatch: (route, req, sink) => supervisor.request(route.name, route.version, req, sink),
-      }),
-    );
+    this.#data = createFrontDoor({
+      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+      keyFor: (host) => {
+        const name = functionName(host, this.config.baseDomain);
+        const route = name === undefined ? undefined : this.#routes.get(name);
+        return route === undefined ? '' : `${route.name}@${route.version}`;
+      },
+      adopt: (socket, head, key) => supervisor.adopt(socket, head, key),
+    });
     const dataPort = await listen(this.#data, this.config.port, this.config.listen);
     const app = createControlApi({
       token,
@@ -108,10 +118,11 @@ export class EdgeNode {
       list: () => this.#store.list(),
       get: (name) => this.#store.get(name),
       deploy: (name, d) => this.#deploy(name, d),
-      delete: (name) => {
+      delete: async (name) => {
         const ok = this.#store.delete(name);
         this.#routes.delete(name);
         this.#logs.delete(name);
+        await supervisor.setRoute(name, null);
         supervisor.forget(name);
         return ok;
       },
@@ -133,6 +144,8 @@ export class EdgeNode {
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
       const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
       this.#routes.set(name, { name, version: result.version });
+      // Acknowledged only once every host routes to the new version.
+      await this.supervisor.setRoute(name, result.version);
       this.supervisor.forget(name);
       return result;
     });
@@ -145,11 +158,11 @@ export class EdgeNode {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      const closeServer = (s: Server | undefined) =>
+      const closeServer = (s: Server | NetServer | undefined) =>
         new Promise<void>((resolve) => {
           if (s === undefined || !s.listening) return resolve();
           s.close(() => resolve());
-          s.closeAllConnections();
+          if ('closeAllConnections' in s) s.closeAllConnections();
         });
       await Promise.all([closeServer(this.#data), closeServer(this.#api)]);
       await this.#supervisor?.close();

@@ -176,6 +176,11 @@ export class VersionReader {
     this.#get = this.#db.prepare(`SELECT format, code, vars, secrets, limits, cache FROM versions WHERE name = ? AND version = ?`);
   }
 
+  /** Every function's current version, for a host's route table at start-up. */
+  routes(): Array<[name: string, version: number]> {
+    return this.#db.prepare('SELECT name, version FROM functions').all().map((r) => [r['name'] as string, Number(r['version'])]);
+  }
+
   get(name: string, version: number): StoredVersion | undefined {
     const row = this.#get.get(name, version) as Record<string, unknown> | undefined;
     if (row === undefined) return undefined;

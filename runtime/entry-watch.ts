@@ -6,7 +6,7 @@
 // effect (isolated-vm #107, #198; measured here: `keep.push(new Array(4096)
 // .fill(i))` at a 128 MB limit grew the process past 6 GB). The main thread is
 // then blocked inside the entry, so only another thread can notice. The state
-// lives in a SharedArrayBuffer that a watchdog worker (router/host-watchdog.ts)
+// lives in a SharedArrayBuffer that a watchdog worker (router/host/watchdog.ts)
 // reads; writing it costs two Atomics stores per entry.
 
 /** Milliseconds since BASE, so deadlines fit an Int32 (24 days). */

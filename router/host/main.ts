@@ -1,33 +1,55 @@
-// Entry point of an isolate-host process. It holds isolates and nothing else
-// that matters: if a tenant crashes, hangs or bloats it, the front door kills
-// it and starts another, and no state is lost (scripts live in the store).
+// Entry point of an isolate-host process. It holds isolates and serves HTTP on
+// the connections the front door hands it, and nothing else that matters: if a
+// tenant crashes, hangs or bloats it, the front door kills it, answers what it
+// was serving, and starts another; no state is lost (scripts live in the store).
 
-import { Runtime, EdgefnError, entryWatchBuffer, resolveLimits, type FunctionSource, type ResponseSink, type RequestHandle } from '../runtime/index.ts';
-import { VersionReader } from './store.ts';
-import { startWatchdog } from './host-watchdog.ts';
-import type { Batch, FromHost, HostConfig, ToHost } from './host-protocol.ts';
+import { createServer } from 'node:http';
+import type { Socket } from 'node:net';
+import { Runtime, EdgefnError, entryWatchBuffer, resolveLimits, type FunctionSource } from '../../runtime/index.ts';
+import { createDataPlane, type Route } from '../data-plane.ts';
+import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
+import { VersionReader } from '../store.ts';
+import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
+import { ConnectionLedger } from './connections.ts';
+import { startWatchdog } from './watchdog.ts';
 
+let runtime: Runtime | undefined;
 let outbox: FromHost[] = [];
-/** Heads still in the outbox, by request id, so that a 'done' can ride on them. */
-const unsentHeads = new Map<number, Extract<FromHost, { t: 'head' }>>();
 function flush(): void {
   const m = outbox;
   outbox = [];
-  unsentHeads.clear();
   if (m.length === 1) process.send?.(m[0]);
-  else process.send?.({ t: 'batch', m } satisfies Batch<FromHost>);
+  else if (m.length > 1) process.send?.({ t: 'batch', m } satisfies Batch<FromHost>);
 }
 function send(msg: FromHost): void {
   if (outbox.length === 0) setImmediate(flush);
   outbox.push(msg);
 }
+function sendNow(msg: FromHost): void {
+  flush();
+  process.send?.(msg);
+}
 
-async function main(config: HostConfig): Promise<void> {
+async function main(config: HostConfig): Promise<OnMessage> {
+  const ledger = new ConnectionLedger({ send, sendNow });
   // The main thread can get stuck inside an isolate isolated-vm cannot stop;
-  // this thread ends the process then, and the supervisor replaces it.
-  startWatchdog({ ...entryWatchBuffer(), graceMs: 1000, hardRssBytes: config.hardRssMb * 1024 * 1024, intervalMs: 50 });
+  // this thread answers what the host holds and ends the process then, and
+  // the supervisor replaces it.
+  startWatchdog({
+    ...entryWatchBuffer(),
+    graceMs: 1000,
+    hardRssBytes: config.hardRssMb * 1024 * 1024,
+    intervalMs: 50,
+    connections: ledger.table.buffer as SharedArrayBuffer,
+    answer: rawErrorResponse('ERR_HOST_RESTART', HOST_STUCK_MESSAGE),
+  });
   const reader = new VersionReader(config.dbPath);
-  const runtime = await Runtime.create({
+  // name → current version. Loaded from the store, then kept current by the
+  // front door's 'route' messages (a deploy is acknowledged only once every
+  // host has applied its route), so a request costs a Map lookup.
+  const routes = new Map<string, Route>();
+  for (const [name, version] of reader.routes()) routes.set(name, { name, version });
+  const rt = (runtime = await Runtime.create({
     prelude: config.prelude,
     snapshotDir: config.snapshotDir,
     poolSize: config.poolSize,
@@ -44,55 +66,55 @@ async function main(config: HostConfig): Promise<void> {
     log: (fn, level, message) => send({ t: 'log', name: fn.name, level, message }),
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
     liveness: (key, state) => send({ t: 'live', key, state }),
-  });
-  runtime.warmPool();
-  const handles = new Map<number, RequestHandle>();
+  }));
+  rt.warmPool();
 
-  process.on('message', (raw: unknown) => {
-    const m = raw as ToHost | Batch<ToHost>;
-    if (m.t === 'batch') for (const one of m.m) onMessage(one);
-    else onMessage(m);
-  });
-  function onMessage(msg: ToHost): void {
+  const server = createServer(
+    { requestTimeout: 0, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs, noDelay: true },
+    createDataPlane({
+      baseDomain: config.baseDomain,
+      route: (name) => routes.get(name),
+      dispatch: (route, req, sink) => rt.handle(route.name, route.version, req, sink),
+      watch: {
+        start: (socket) => ledger.start(socket),
+        // Whatever the request produced for the front door (its log lines, a
+        // cold start's 'live') goes before its response can reach the client,
+        // so a client that reads the logs or opens another connection next
+        // finds the front door up to date.
+        head: (socket) => {
+          if (outbox.length > 0) flush();
+          ledger.head(socket);
+        },
+        end: (socket) => ledger.end(socket),
+      },
+      draining: () => ledger.draining,
+    }),
+  );
+  // This server never listens: its connections arrive from the front door.
+  // node:http starts its headers-timeout checks (slow-loris protection) on
+  // 'listening', so that is said here by hand.
+  server.emit('listening');
+
+  function onMessage(msg: ToHost, socket: Socket | undefined): void {
     switch (msg.t) {
-      case 'req': {
-        const id = msg.id;
-        const sink: ResponseSink = {
-          head: (status, headers, body, timing) => {
-            const msg: Extract<FromHost, { t: 'head' }> = { t: 'head', id, status, headers, body, timing };
-            unsentHeads.set(id, msg);
-            send(msg);
-          },
-          chunk: (bytes) => send({ t: 'chunk', id, bytes }),
-          end: () => send({ t: 'end', id }),
-          fail: (err, timing) => send({ t: 'fail', id, code: err.code, message: err.message, timing }),
-          pull: () => send({ t: 'pull', id }),
-          done: (timing) => {
-            handles.delete(id);
-            const head = unsentHeads.get(id);
-            if (head !== undefined && head.body !== 'stream') head.done = timing;
-            else send({ t: 'done', id, timing });
-          },
-        };
-        const h = runtime.handle(msg.name, msg.version, { method: msg.method, url: msg.url, headers: msg.headers, body: msg.body }, sink);
-        if (h === undefined) send({ t: 'done', id, timing: { cpuMs: 0 } });
-        else handles.set(id, h);
+      case 'conn': {
+        if (socket === undefined) return;
+        ledger.adopt(msg.id, socket);
+        // The front door read the first request head off the socket to choose
+        // this host; it goes back in front of whatever follows.
+        if (msg.head.byteLength > 0) socket.unshift(Buffer.from(msg.head.buffer, msg.head.byteOffset, msg.head.byteLength));
+        server.emit('connection', socket);
         return;
       }
-      case 'body':
-        handles.get(msg.id)?.pushBody(msg.chunk);
-        return;
-      case 'ack':
-        handles.get(msg.id)?.ackResponse(msg.bytes);
-        return;
-      case 'cancel':
-        handles.get(msg.id)?.cancel(msg.reason);
-        handles.delete(msg.id);
+      case 'route':
+        if (msg.version === null) routes.delete(msg.name);
+        else routes.set(msg.name, { name: msg.name, version: msg.version });
+        sendNow({ t: 'routed', id: msg.id });
         return;
       case 'validate': {
         const fn: FunctionSource = { name: msg.name, version: 0, format: msg.format, code: msg.code, env: msg.env, limits: resolveLimits(config.defaults, msg.limits) };
         try {
-          const cache = runtime.validate(fn);
+          const cache = rt.validate(fn);
           send({ t: 'validated', id: msg.id, ok: true, cache });
         } catch (err) {
           const e = err instanceof EdgefnError ? err : new EdgefnError('ERR_INTERNAL', String(err));
@@ -101,11 +123,14 @@ async function main(config: HostConfig): Promise<void> {
         return;
       }
       case 'forget':
-        runtime.forget(msg.name);
+        rt.forget(msg.name);
+        return;
+      case 'drain':
+        ledger.drain();
         return;
       case 'ping': {
-        const { snapshotReason: _sentWithReady, ...stats } = runtime.stats();
-        send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss() } });
+        const { snapshotReason: _sentWithReady, ...stats } = rt.stats();
+        send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss(), connections: ledger.size } });
         return;
       }
       case 'init':
@@ -113,13 +138,20 @@ async function main(config: HostConfig): Promise<void> {
     }
   }
   process.on('disconnect', () => {
-    runtime.destroy();
+    ledger.destroyAll();
+    rt.destroy();
     reader.close();
     process.exit(0);
   });
-  const s = runtime.stats();
-  send({ t: 'ready', snapshotPath: s.snapshotPath, snapshotReason: s.snapshotReason });
+  return onMessage;
 }
+
+type OnMessage = (msg: ToHost, socket: Socket | undefined) => void;
+
+// Messages that arrive while the host is starting (route changes, say) wait
+// here and are handled, in order, before it says it is ready.
+let handler: OnMessage | undefined;
+const early: Array<[ToHost, Socket | undefined]> = [];
 
 process.once('message', (raw: unknown) => {
   const msg = raw as ToHost;
@@ -127,7 +159,20 @@ process.once('message', (raw: unknown) => {
     process.stderr.write('edgefn isolate host: first message was not init\n');
     process.exit(1);
   }
-  main(msg.config).catch((err: unknown) => {
+  process.on('message', (raw: unknown, handle: unknown) => {
+    const m = raw as ToHost | Batch<ToHost>;
+    const list: Array<[ToHost, Socket | undefined]> = m.t === 'batch' ? m.m.map((one) => [one, undefined]) : [[m, handle as Socket | undefined]];
+    for (const [one, socket] of list) {
+      if (handler === undefined) early.push([one, socket]);
+      else handler(one, socket);
+    }
+  });
+  main(msg.config).then((onMessage) => {
+    handler = onMessage;
+    for (const [one, socket] of early.splice(0)) onMessage(one, socket);
+    const s = runtime!.stats();
+    send({ t: 'ready', snapshotPath: s.snapshotPath, snapshotReason: s.snapshotReason });
+  }).catch((err: unknown) => {
     process.stderr.write(`edgefn isolate host failed to start: ${err instanceof Error ? err.stack : String(err)}\n`);
     process.exit(1);
   });

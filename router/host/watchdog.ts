@@ -4,7 +4,9 @@
 // cap. It has to be a thread: the main thread is the one that is stuck. It
 // exits the process with SIGUSR2 so the supervisor can say why the host went.
 
+import { writeSync } from 'node:fs';
 import { isMainThread, Worker, workerData } from 'node:worker_threads';
+import { SLOT_WAITING } from './connections.ts';
 import { fileURLToPath } from 'node:url';
 
 export interface WatchdogOptions {
@@ -16,6 +18,30 @@ export interface WatchdogOptions {
   hardRssBytes: number;
   /** How often to look, in ms. */
   intervalMs: number;
+  /** The host's connection table (connections.ts): [fd, state] per slot. */
+  connections: SharedArrayBuffer;
+  /** What a request still waiting for its response is answered with when the process is ended (a whole HTTP response). */
+  answer: string;
+}
+
+/**
+ * The main thread is stuck, so nothing there will ever answer the requests it
+ * holds. Their sockets are written to directly (they are non-blocking; a
+ * small response fits the socket buffer) before the process ends. The front
+ * door, seeing the watchdog's exit signal, then only closes its descriptors.
+ */
+function answerWaiting(o: WatchdogOptions): void {
+  const table = new Int32Array(o.connections);
+  const bytes = Buffer.from(o.answer);
+  for (let i = 0; i < table.length; i += 2) {
+    const fd = Atomics.load(table, i);
+    if (fd < 0 || Atomics.load(table, i + 1) !== SLOT_WAITING) continue;
+    try {
+      writeSync(fd, bytes);
+    } catch {
+      // the client went away
+    }
+  }
 }
 
 /** The signal the watchdog ends its process with. */
@@ -52,6 +78,7 @@ function watch(o: WatchdogOptions): void {
     if (rss > o.hardRssBytes) why = `resident memory ${Math.round(rss / 1048576)} MB passed the hard cap of ${Math.round(o.hardRssBytes / 1048576)} MB`;
     if (why !== undefined) {
       process.stderr.write(`edgefn isolate host ${process.pid}: ${why}; ending the process\n`);
+      answerWaiting(o);
       process.kill(process.pid, WATCHDOG_SIGNAL);
     }
   }, o.intervalMs);

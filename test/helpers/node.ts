@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { Pool } from 'undici';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE_BIN = process.execPath;
@@ -93,6 +93,7 @@ export async function startNode(options: StartOptions = {}): Promise<StartedNode
     call: (name, path = '/', init = {}) => hostFetch(port, `${name}.localhost`, path, init),
     async close(opts = {}) {
       liveNodes.delete(node);
+      await closePools(port);
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
@@ -103,6 +104,7 @@ export async function startNode(options: StartOptions = {}): Promise<StartedNode
     },
     async kill(signal = 'SIGKILL') {
       liveNodes.delete(node);
+      await closePools(port);
       child.kill(signal);
       await exited;
     },
@@ -112,13 +114,32 @@ export async function startNode(options: StartOptions = {}): Promise<StartedNode
 }
 
 /**
- * fetch() cannot set Host, so data-plane calls go through undici's request
- * with an explicit Host header to 127.0.0.1.
+ * One connection pool per function host name, as a browser or any HTTP
+ * client keeps one per origin (http://<name>.localhost:<port>): the node
+ * places each connection on the isolate host where its first request's
+ * function lives, so a pool shared by every function would mix them.
+ */
+const pools = new Map<string, Pool>();
+
+/** Close the pools of one node's port (its connections would otherwise outlive it). */
+export async function closePools(port: number): Promise<void> {
+  const mine = [...pools].filter(([k]) => k.startsWith(`${port} `));
+  for (const [k] of mine) pools.delete(k);
+  await Promise.all(mine.map(([, p]) => p.destroy()));
+}
+
+/**
+ * fetch() cannot set Host, so data-plane calls go through undici with an
+ * explicit Host header to 127.0.0.1.
  */
 export async function hostFetch(port: number, host: string, path: string, init: RequestInit = {}): Promise<Response> {
   const headers: Record<string, string> = { host };
   new Headers(init.headers).forEach((v, k) => (headers[k] = v));
-  const res = await request(`http://127.0.0.1:${port}${path}`, {
+  const key = `${port} ${host}`;
+  let pool = pools.get(key);
+  if (pool === undefined) pools.set(key, (pool = new Pool(`http://127.0.0.1:${port}`)));
+  const res = await pool.request({
+    path,
     method: (init.method ?? 'GET') as 'GET',
     headers,
     body: init.body as string | Uint8Array | undefined,
