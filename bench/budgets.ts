@@ -1,8 +1,9 @@
-// Question 4: do budgets hold? How far past a 50 ms CPU budget does a
+// Question: do budgets hold? How far past a 50 ms CPU budget does a
 // runaway loop get, what does a spinning tenant do to a neighbour's latency,
 // and how fast is a 128 MB allocation bomb stopped and at what memory cost?
 
-import { EdgefnNode, type CallResult } from './lib/edgefn-node.ts';
+import type { CallResult } from './lib/connection.ts';
+import { EdgefnNode } from './lib/edgefn-node.ts';
 import { rssBytes } from './lib/procfs.ts';
 import { latencyTable, ratio, runQuestion, sleep, target, type BenchContext, type QuestionBody, type Table } from './lib/report.ts';
 import { summarize, type Summary } from './lib/stats.ts';

@@ -1,51 +1,24 @@
-// Question 3: how many functions fit on a node? Deploy rate, resident memory
+// Question: how many functions fit on a node? Deploy rate, resident memory
 // per live isolate with 1,000 live, latency with a working set larger than
 // the live cap, restart time with everything deployed; workerd for scale.
 
 import { rmSync } from 'node:fs';
-import { EdgefnNode, type CallResult } from './lib/edgefn-node.ts';
+import type { CallResult } from './lib/connection.ts';
+import { EdgefnNode } from './lib/edgefn-node.ts';
+import { parallel } from './lib/parallel.ts';
 import { rssBytes } from './lib/procfs.ts';
 import { startWorkerd } from './lib/references.ts';
 import { latencyTable, runQuestion, sleep, target, type BenchContext, type QuestionBody, type Reference, type Table } from './lib/report.ts';
 import { summarize, type Summary } from './lib/stats.ts';
+import { helloModule } from './lib/workers.ts';
 
 const MB = 1024 * 1024;
 
-/** A distinct hello-world per function, so no two deploys are byte-identical. */
-const helloScript = (i: number) => `export default {\n  fetch(request) {\n    return new Response('Hello from function ${i}', { headers: { 'content-type': 'text/plain' } });\n  },\n};\n`;
 const fname = (i: number) => `fn-${i}`;
 
 async function hostRss(node: EdgefnNode): Promise<{ total: number; pids: number[] }> {
   const pids = await node.hostPids();
   return { total: pids.reduce((s, p) => s + (rssBytes(p) ?? 0), 0), pids };
-}
-
-/** Hosts report their stats on each 1 s ping; wait for a fresh report. */
-async function freshStats(node: EdgefnNode): Promise<{ live: number; evictions: number; coldStarts: number; poolMisses: number }> {
-  await sleep(1300);
-  const info = await node.info();
-  const sum = { live: 0, evictions: 0, coldStarts: 0, poolMisses: 0 };
-  for (const h of info.hosts) {
-    sum.live += h.stats?.live ?? 0;
-    sum.evictions += h.stats?.evictions ?? 0;
-    sum.coldStarts += h.stats?.coldStarts ?? 0;
-    sum.poolMisses += h.stats?.poolMisses ?? 0;
-  }
-  return sum;
-}
-
-async function parallel<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
-  const out: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        out[i] = await fn(i);
-      }
-    }),
-  );
-  return out;
 }
 
 /** Zipf(s = 1) over ranks 0..n-1 by inverse CDF, from a seeded generator so runs are comparable. */
@@ -96,7 +69,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   let t0 = performance.now();
   const deployMs = await parallel(deployCount, 16, async (i) => {
     const t = performance.now();
-    await node.deploy(fname(i), helloScript(i));
+    await node.deploy(fname(i), helloModule(i));
     return performance.now() - t;
   });
   const deploySeconds = (performance.now() - t0) / 1000;
@@ -112,7 +85,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   for (let i = 0; i < liveTarget; i += 4) fill.push(...(await Promise.all([0, 1, 2, 3].filter((k) => i + k < liveTarget).map((k) => node.call(fname(i + k))))));
   samples['firstRequestWhileFilling'] = summarize(fill.map((r) => r.ttfbMs));
   values['fillNon200'] = fill.filter((r) => r.status !== 200).length;
-  const s1 = await freshStats(node);
+  const s1 = await node.freshStats();
   const after = await hostRss(node);
   values['liveIsolates'] = s1.live;
   values['hostRssWithLiveMB'] = Math.round((after.total / MB) * 10) / 10;
@@ -148,11 +121,11 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   }
   values['restartToAddressesMs'] = Math.round(printedMs);
   values['restartToFirst200Ms'] = firstOk === undefined ? null : Math.round(performance.now() - t0);
-  const before = await freshStats(node2);
+  const before = await node2.freshStats();
   const next = zipf(workingSet, 42);
   const order = Array.from({ length: zipfRequests }, () => next());
   const zr = await parallel(zipfRequests, 4, (i) => node2.call(fname(order[i]!)));
-  const s2 = await freshStats(node2);
+  const s2 = await node2.freshStats();
   const hits = zr.filter((r) => r.status === 200 && r.coldMs === undefined).length;
   samples['zipf'] = summarize(zr.map((r) => r.ttfbMs));
   samples['zipf.hits'] = summarize(zr.filter((r) => r.coldMs === undefined).map((r) => r.ttfbMs));
@@ -167,13 +140,13 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
 
   // workerd: RSS of one workerd with 1 worker and with N.
   try {
-    const one = await startWorkerd([{ name: 'w-0', module: helloScript(0) }]);
+    const one = await startWorkerd([{ name: 'w-0', module: helloModule(0) }]);
     ctx.defer(() => one.dispose());
     await one.call('w-0.localhost', '/');
     await sleep(300);
     const rssOne = one.pids.reduce((s, p) => s + (rssBytes(p) ?? 0), 0);
     await one.dispose();
-    const many = await startWorkerd(Array.from({ length: workerdWorkers }, (_, i) => ({ name: `w-${i}`, module: helloScript(i) })));
+    const many = await startWorkerd(Array.from({ length: workerdWorkers }, (_, i) => ({ name: `w-${i}`, module: helloModule(i) })));
     ctx.defer(() => many.dispose());
     for (let i = 0; i < workerdWorkers; i++) await many.call(`w-${i}.localhost`, '/');
     await sleep(300);
@@ -225,4 +198,4 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   return { snapshotPath: undefined, samples, values, references: refs, targets, tables, notes };
 }
 
-if (import.meta.main) await runQuestion('density', body, { fullMs: 10 * 60_000, quickMs: 60_000 });
+if (import.meta.main) await runQuestion('density', body, { fullMs: 10 * 60_000, quickMs: 90_000 });

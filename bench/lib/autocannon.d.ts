@@ -23,6 +23,10 @@ declare module 'autocannon' {
     pipelining?: number;
     headers?: Record<string, string>;
   }
-  function autocannon(options: Options, cb: (err: Error | null, result: Result) => void): unknown;
+  interface Instance {
+    /** Every response, with its latency in fractional ms (the result's histogram keeps whole ms). */
+    on(event: 'response', listener: (client: unknown, statusCode: number, resBytes: number, responseTime: number) => void): Instance;
+  }
+  function autocannon(options: Options, cb: (err: Error | null, result: Result) => void): Instance;
   export default autocannon;
 }

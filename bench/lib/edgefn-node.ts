@@ -7,21 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { timedRequest, type CallResult } from './connection.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export interface CallResult {
-  status: number;
-  /** Client-side: request sent → response head received, in ms. */
-  ttfbMs: number;
-  /** Client-side: request sent → body fully read, in ms. */
-  totalMs: number;
-  /** Server-Timing `cold;dur`, when the request made an isolate live. */
-  coldMs: number | undefined;
-  cpuMs: number | undefined;
-  error: string | undefined;
-  body: string;
-}
 
 export interface HostInfo {
   index: number;
@@ -35,13 +23,6 @@ export interface NodeInfo {
   functions: number;
   hostRestarts: number;
   hosts: HostInfo[];
-}
-
-export function parseServerTiming(h: string | string[] | undefined): { cold: number | undefined; cpu: number | undefined } {
-  const s = Array.isArray(h) ? h.join(', ') : (h ?? '');
-  const cold = /(?:^|,)\s*cold;dur=([\d.]+)/.exec(s);
-  const cpu = /(?:^|,)\s*cpu;dur=([\d.]+)/.exec(s);
-  return { cold: cold ? Number(cold[1]) : undefined, cpu: cpu ? Number(cpu[1]) : undefined };
 }
 
 export class EdgefnNode {
@@ -135,25 +116,27 @@ export class EdgefnNode {
     return (await res.body.json()) as NodeInfo;
   }
 
+  /** The hosts' summed stats from a report made after this call (hosts report on each 1 s ping). */
+  async freshStats(): Promise<{ live: number; evictions: number; coldStarts: number; poolMisses: number }> {
+    await new Promise((r) => setTimeout(r, 1300));
+    const info = await this.info();
+    const sum = { live: 0, evictions: 0, coldStarts: 0, poolMisses: 0 };
+    for (const h of info.hosts) {
+      sum.live += h.stats?.live ?? 0;
+      sum.evictions += h.stats?.evictions ?? 0;
+      sum.coldStarts += h.stats?.coldStarts ?? 0;
+      sum.poolMisses += h.stats?.poolMisses ?? 0;
+    }
+    return sum;
+  }
+
   async hostPids(): Promise<number[]> {
     return (await this.info()).hosts.map((h) => h.pid).filter((p): p is number => p !== undefined);
   }
 
-  /** One request to function `name` through the front door (Host: <name>.localhost). */
-  async call(name: string, path = '/'): Promise<CallResult> {
-    const t0 = performance.now();
-    try {
-      const res = await this.#data!.request({ method: 'GET', path, headers: { host: `${name}.localhost` } });
-      const ttfbMs = performance.now() - t0;
-      const body = await res.body.text();
-      const totalMs = performance.now() - t0;
-      const st = parseServerTiming(res.headers['server-timing']);
-      const err = res.headers['edgefn-error'];
-      return { status: res.statusCode, ttfbMs, totalMs, coldMs: st.cold, cpuMs: st.cpu, error: Array.isArray(err) ? err[0] : err, body };
-    } catch (e) {
-      const ms = performance.now() - t0;
-      return { status: 0, ttfbMs: ms, totalMs: ms, coldMs: undefined, cpuMs: undefined, error: String(e), body: '' };
-    }
+  /** One request to function `name` through the front door (Host: <name>.localhost), on any of the pool's connections. */
+  call(name: string, path = '/'): Promise<CallResult> {
+    return timedRequest(this.#data!, { host: `${name}.localhost`, path });
   }
 
   /** SIGTERM, then SIGKILL after 5 s; removes the data dir unless keepData or it was not ours. */

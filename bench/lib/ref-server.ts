@@ -1,7 +1,8 @@
 // A reference HTTP server in its own process (so it does not share an event
-// loop with the load generator), for the throughput question:
+// loop with the load generator; started by ref-process.ts):
 //   node bench/lib/ref-server.ts bare   hello|hono  — the handler's work written straight to node:http (the ceiling)
 //   node bench/lib/ref-server.ts whatwg <module>    — Node's own WHATWG path: build a Request, call the worker's fetch, write its Response
+//   node bench/lib/ref-server.ts count              — reads the request body and answers with its length in bytes (the uploads question)
 // Prints "listening <port>" on stdout and serves until its stdin closes.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -54,8 +55,21 @@ async function whatwg(modulePath: string): Promise<Handler> {
   };
 }
 
+/** The same loop as the uploads worker: every chunk of the body, counted. */
+function count(): Handler {
+  return (req, res) => {
+    void (async () => {
+      let n = 0;
+      for await (const c of req) n += (c as Buffer).byteLength;
+      const body = String(n);
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.end(body);
+    })().catch(() => res.destroy());
+  };
+}
+
 const [mode, arg] = process.argv.slice(2);
-const handler = mode === 'bare' ? bare(arg ?? 'hello') : await whatwg(arg ?? '');
+const handler = mode === 'bare' ? bare(arg ?? 'hello') : mode === 'count' ? count() : await whatwg(arg ?? '');
 const server = createServer({ keepAliveTimeout: 65_000 }, handler);
 server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${(server.address() as AddressInfo).port}\n`));
 process.stdin.resume();

@@ -143,19 +143,22 @@ export function parseArgs(argv: string[]): Args & { rest: string[] } {
 export async function runQuestion(question: string, body: (ctx: BenchContext) => Promise<QuestionBody>, deadline: { fullMs: number; quickMs: number }): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const cleanups: Array<() => unknown> = [];
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    for (const fn of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        process.stderr.write(`bench ${question}: clean-up failed: ${String(err)}\n`);
+  // One clean-up, however many callers: a body that finishes while the deadline's
+  // clean-up runs must wait for it, and must not then write a result.
+  let cleaning: Promise<void> | undefined;
+  let died = false;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      for (const fn of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          process.stderr.write(`bench ${question}: clean-up failed: ${String(err)}\n`);
+        }
       }
-    }
-  };
+    })());
   const die = (why: string) => {
+    died = true;
     process.stderr.write(`bench ${question}: ${why}; cleaning up\n`);
     void cleanup().finally(() => process.exit(1));
   };
@@ -179,6 +182,7 @@ export async function runQuestion(question: string, body: (ctx: BenchContext) =>
     await cleanup();
     clearTimeout(timer);
   }
+  if (died) return; // die() exits with 1 once the clean-up is done
   const full: QuestionResult = { question, mode: args.quick ? 'quick' : 'full', date, durationMs: Math.round(performance.now() - t0), machine: m, ...result };
   mkdirSync(args.out, { recursive: true });
   writeFileSync(join(args.out, `${question}.json`), `${JSON.stringify(full, null, 2)}\n`);
@@ -186,6 +190,8 @@ export async function runQuestion(question: string, body: (ctx: BenchContext) =>
   for (const t of [...full.tables, referencesTable(full.references), targetsTable(full.targets)]) process.stdout.write(`${renderText(t)}\n\n`);
   for (const n of full.notes) process.stdout.write(`- ${n}\n`);
   // Handles of finished references (undici pools, esbuild's service) must not keep us alive.
+  // Miniflare's dispose() removes its temp dir without awaiting it; give that a moment first.
+  await sleep(250);
   process.exit(0);
 }
 

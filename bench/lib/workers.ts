@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 export const HELLO_MODULE = `export default {\n  fetch(request) {\n    return new Response('Hello World', { headers: { 'content-type': 'text/plain' } });\n  },\n};\n`;
 
+/** A distinct hello-world per function, so no two deploys are byte-identical (as no two tenants' are). */
+export const helloModule = (i: number): string => `export default {\n  fetch(request) {\n    return new Response('Hello from function ${i}', { headers: { 'content-type': 'text/plain' } });\n  },\n};\n`;
+
 /** The global a classic-script build leaves its module namespace on. */
 export const SCRIPT_GLOBAL = '__worker';
 

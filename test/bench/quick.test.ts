@@ -11,12 +11,19 @@ import { QUESTIONS } from '../../bench/run.ts';
 import type { QuestionResult } from '../../bench/lib/report.ts';
 
 const RUN = fileURLToPath(new URL('../../bench/run.ts', import.meta.url));
+/** Sample sets each question must have measured (that they ran, not how fast). */
+const EXPECTED_SAMPLES: Partial<Record<(typeof QUESTIONS)[number], string[]>> = {
+  'cold-start': ['sustained.hello.cold', 'paced.hello.cold', 'paced.hono.cold'],
+  'cold-http': ['backToBack.first', 'backToBack.second', 'backToBack.warm', 'gap10ms.first', 'gap10ms.second', 'gap10ms.warm', 'burst'],
+  throughput: ['hello.edgefn.1.latency', 'hello.bare node.64.latency', 'hono.node whatwg.16.latency'],
+  uploads: ['edgefn.ms', 'bareNode.ms'],
+};
 const out = mkdtempSync(join(tmpdir(), 'edgefn-bench-quick-'));
 
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('bench --quick', () => {
-  it('runs every question and writes a result file for each', { timeout: 240_000 }, async () => {
+  it('runs every question and writes a result file for each', { timeout: 420_000 }, async () => {
     const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
       const child = spawn(process.execPath, [RUN, '--quick', '--out', out], { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
@@ -45,6 +52,7 @@ describe('bench --quick', () => {
         expect(s.p99, name).toBeLessThanOrEqual(s.max);
       }
       for (const ref of Object.values(r.references)) if (!ref.ran) expect(ref.notRun.length).toBeGreaterThan(0);
+      for (const name of EXPECTED_SAMPLES[q] ?? []) expect(r.samples[name]?.n, `${q}: ${name}`).toBeGreaterThan(0);
     }
     expect(readFileSync(join(out, 'RESULTS.md'), 'utf8')).toContain('## budgets');
   });
