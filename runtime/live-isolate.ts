@@ -7,7 +7,7 @@
 // host promise: timers, request-body chunks and async host calls all come back
 // as further entries. So code after an `await` always runs inside an entry
 // with a budget (isolated-vm's timeout does not cover awaited host promises,
-// shared/ISOLATED-VM.md §4), and the charge is the main thread's real CPU time
+// docs/isolated-vm.md §4), and the charge is the main thread's real CPU time
 // (see cpu-clock.ts), not isolated-vm's cpuTime, which is wall time while
 // entered and over-charges tenants when hosts outnumber cores. One entry is
 // run under the budget but not charged: stageBody, which moves a batch of

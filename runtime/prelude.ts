@@ -50,7 +50,7 @@ export function buildPrelude(): Promise<Prelude> {
   return cached;
 }
 
-/** Module substitutions for the in-isolate bundle (see shared/WEB-PLATFORM-LIBS.md). */
+/** Module substitutions for the in-isolate bundle (see docs/web-platform-libs.md). */
 export const PRELUDE_ALIASES: Record<string, string> = {
   // tr46's UTS #46 tables cost ~2.9 MB per isolate; idna.ts keeps ASCII hosts
   // in the isolate and asks the host ('idna' callSync op) for the rest.

@@ -2,7 +2,7 @@
 //
 // ES modules are bundled by esbuild into one CommonJS-style script wrapped so
 // that its completion value is the module's exports: a classic script compiles
-// and runs in about half the time of a V8 module (shared/ISOLATED-VM.md §2),
+// and runs in about half the time of a V8 module (docs/isolated-vm.md §2),
 // and it takes V8's code cache the same way. Service-worker scripts run as they are.
 
 import { build, type BuildOptions, type Message } from 'esbuild';

@@ -1,6 +1,6 @@
 // URL host processing for non-ASCII domains (runtime/webapi/idna.ts calls it):
 // Node's ICU-backed UTS #46 instead of shipping tr46's ~2.9 MB of tables into
-// every isolate (shared/WEB-PLATFORM-LIBS.md). '' means the domain is invalid.
+// every isolate (docs/web-platform-libs.md). '' means the domain is invalid.
 
 import { domainToASCII, domainToUnicode } from 'node:url';
 import type { HostOpSync } from './types.ts';

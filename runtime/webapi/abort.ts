@@ -1,6 +1,6 @@
 // AbortController and AbortSignal (DOM §3.1-3.2), written on EventTarget because
 // the abort-controller package predates `reason`, `throwIfAborted`, `any` and
-// `timeout` (shared/WEB-PLATFORM-LIBS.md).
+// `timeout` (docs/web-platform-libs.md).
 
 import { Event, EventTarget } from './events.ts';
 import { DOMException } from './dom-exception.ts';

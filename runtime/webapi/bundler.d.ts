@@ -2,6 +2,6 @@
 // bundled module's initialiser, which runs on the first call rather than when
 // the prelude loads. That is how a heavy library (streams, whatwg-url) stays
 // unparsed source in the snapshot until a worker first touches its global
-// (shared/WEB-PLATFORM-LIBS.md, "Lazy globals"). Every call must name a
+// (docs/web-platform-libs.md, "Lazy globals"). Every call must name a
 // literal module so that esbuild can resolve it; none survive into the bundle.
 declare function require(id: string): unknown;

@@ -4,7 +4,7 @@
 // Globals are defined like the Web IDL says for interfaces and operations:
 // writable, configurable, not enumerable. `lazy` defers building a value until
 // the first touch, so code that a function never uses stays unparsed in the
-// snapshot and costs no heap (see shared/WEB-PLATFORM-LIBS.md: lazy globals).
+// snapshot and costs no heap (see docs/web-platform-libs.md: lazy globals).
 
 export function defineGlobal(name: string, value: unknown): void {
   // The prelude is minified, which renames classes and functions (`Headers`

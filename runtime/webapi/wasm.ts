@@ -2,7 +2,7 @@
 //
 // isolated-vm's memoryLimit does not see WebAssembly.Memory: its backing store
 // lives outside the V8 heap and outside `externally_allocated_size`
-// (shared/ISOLATED-VM.md §5; re-measured: a 125 MB memory left
+// (docs/isolated-vm.md §5; re-measured: a 125 MB memory left
 // externally_allocated_size at 78 bytes). So every Memory is tracked here, in
 // a WeakRef list, and:
 //  - the host asks for the total after every entry (`wasmMemoryBytes`, an
