@@ -136,7 +136,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
     targets: [target(`${mb} MB upload at the default limits answers 200 with the exact count`, 'edgefn.countCorrect', '>=', runs, `of ${runs}`, typeof okDefault === 'number' ? okDefault : null)],
     tables,
     notes: [
-      'The worker reads the body with `for await (const c of request.body)`; every chunk that crosses into the isolate is an entry charged to the request\'s CPU budget, so the charge grows with the body.',
+      'The worker reads the body with `for await (const c of request.body)`; the host reads ahead up to a 1 MB window and each read gets everything queued (up to 1 MB) in one entry; the bytes are copied in by an uncharged staging entry, so what is charged is the loop\'s own work per batch.',
       'The client and every server share the machine\'s 2 cores; MB/s is the whole exchange (request sent → answer read).',
     ],
   };
