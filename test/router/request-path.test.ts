@@ -3,7 +3,7 @@
 // connection sees: an early answer never leaves the connection stuck, an
 // upload is I/O and not CPU, and a function's second request is served by
 // the isolate its first request made.
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'undici';
@@ -53,6 +53,16 @@ function serverTiming(headers: Record<string, string | string[] | undefined>, na
   return m ? Number(m[1]) : undefined;
 }
 
+/** A raw TCP connection to the data plane, so that nothing can quietly open a second one. */
+async function rawConnection(): Promise<{ socket: Socket; received(): string; closed: Promise<void> }> {
+  const socket = connect(node.port, '127.0.0.1');
+  await new Promise((r) => socket.once('connect', r));
+  let text = '';
+  socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  return { socket, received: () => text, closed };
+}
+
 describe('one keep-alive connection', () => {
   it('serves a function\'s second request with the isolate its cold first request made', async () => {
     const client = new Client(`http://127.0.0.1:${node.port}`, { pipelining: 1 });
@@ -88,21 +98,15 @@ describe('one keep-alive connection', () => {
     });
   }
 
-  it('answers a request sent on the connection right after an early answer to a large upload', async () => {
-    // A raw socket, so nothing can quietly open a second connection: a 20 MB
-    // body declared, 1 MB of it sent, an early 500, then the rest and a
-    // second request on the same socket.
-    const socket = connect(node.port, '127.0.0.1');
-    await new Promise((r) => socket.once('connect', r));
-    let received = '';
-    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
-    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+  it('closes the connection after an early answer to an upload too large to drain (Connection: close)', async () => {
+    // A 20 MB body declared, 1 MB of it sent, then an early 500.
+    const { socket, received, closed } = await rawConnection();
     socket.write(`POST / HTTP/1.1\r\nHost: fails-early.localhost\r\nContent-Length: ${20 * MB}\r\n\r\n`);
     socket.write(new Uint8Array(MB));
-    for (let i = 0; i < 100 && !received.includes('\r\n\r\n'); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(received).toMatch(/^HTTP\/1\.1 500/);
+    for (let i = 0; i < 100 && !received().includes('\r\n\r\n'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(received()).toMatch(/^HTTP\/1\.1 500/);
     // Past the drain limit the answer closes the connection rather than read 19 MB more.
-    expect(received.toLowerCase()).toContain('connection: close');
+    expect(received().toLowerCase()).toContain('connection: close');
     socket.end();
     await closed;
   });
@@ -126,14 +130,10 @@ describe('uploads', () => {
 
 describe('the front door', () => {
   it('answers 431 to a first request head larger than 16 KB and closes', async () => {
-    const socket = connect(node.port, '127.0.0.1');
-    await new Promise((r) => socket.once('connect', r));
-    let received = '';
-    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
-    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    const { socket, received, closed } = await rawConnection();
     socket.write(`GET / HTTP/1.1\r\nHost: counter.localhost\r\nX-Big: ${'a'.repeat(20_000)}`);
     await closed;
-    expect(received).toMatch(/^HTTP\/1\.1 431/);
+    expect(received()).toMatch(/^HTTP\/1\.1 431/);
   });
 
   it('serves a connection whose first request is for no function, then one for a function', async () => {
@@ -152,13 +152,9 @@ describe('the front door', () => {
   });
 
   it('answers a malformed request line with 400 from the host parser', async () => {
-    const socket = connect(node.port, '127.0.0.1');
-    await new Promise((r) => socket.once('connect', r));
-    let received = '';
-    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
-    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    const { socket, received, closed } = await rawConnection();
     socket.write('THIS IS NOT HTTP\r\n\r\n');
     await closed;
-    expect(received).toMatch(/^HTTP\/1\.1 400/);
+    expect(received()).toMatch(/^HTTP\/1\.1 400/);
   });
 });
