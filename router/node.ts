@@ -164,8 +164,10 @@ export class EdgeNode {
           s.close(() => resolve());
           if ('closeAllConnections' in s) s.closeAllConnections();
         });
-      await Promise.all([closeServer(this.#data), closeServer(this.#api)]);
-      await this.#supervisor?.close();
+      // The data plane's server counts every connection it handed to a host
+      // (it keeps their descriptors), so it finishes closing only once the
+      // hosts have gone and their connections with them: close both at once.
+      await Promise.all([closeServer(this.#data), closeServer(this.#api), this.#supervisor?.close()]);
       this.#store.close();
     })();
     return this.#closed;

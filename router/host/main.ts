@@ -18,6 +18,8 @@ let outbox: FromHost[] = [];
 function flush(): void {
   const m = outbox;
   outbox = [];
+  // After the front door let go (shutdown), there is nobody left to tell.
+  if (!process.connected) return;
   if (m.length === 1) process.send?.(m[0]);
   else if (m.length > 1) process.send?.({ t: 'batch', m } satisfies Batch<FromHost>);
 }
@@ -27,7 +29,7 @@ function send(msg: FromHost): void {
 }
 function sendNow(msg: FromHost): void {
   flush();
-  process.send?.(msg);
+  if (process.connected) process.send?.(msg);
 }
 
 async function main(config: HostConfig): Promise<OnMessage> {

@@ -116,8 +116,11 @@ describe('streamed request bodies', () => {
     // was charged ~6 ms per MB and stopped at the budget. What is charged now
     // is the worker's read loop: ~100 entries of tens of µs, plus this fresh
     // isolate's one-time costs (loading the streams library ~1 ms, compiling
-    // the read path): 6-17 ms measured on a 2-core host at load average 2-3.
-    expect(r.done.cpuMs).toBeLessThan(25);
+    // the read path): 6-17 ms measured on a 2-core host at load average 2-3,
+    // up to 40 ms with two CPU-bound processes beside the test run (entries
+    // shorter than 0.5 ms are charged their wall time, preemption included:
+    // cpu-clock.ts). What must hold everywhere is that it fits the budget.
+    expect(r.done.cpuMs).toBeLessThan(50);
   });
 
   it('answers false from pushBody once a window is queued, calls pull() once the worker has taken it, and hands it over as one chunk', async () => {
