@@ -321,12 +321,18 @@ export class HostSupervisor {
       if (h.state === 'ready' && !h.blocked(now) && (best === undefined || h.index < best.index)) best = h;
     }
     if (best !== undefined) return best;
+    // Blocked hosts only when every ready host is blocked.
+    const rank = (x: IsolateHost) => (x.blocked(now) ? 1e9 : 0) + x.conns.size;
     let fewest: IsolateHost | undefined;
+    let fewestRank = Infinity;
     for (let i = this.#hosts.length - 1; i >= 0; i--) {
       const h = this.#hosts[i]!;
       if (h.state !== 'ready') continue;
-      const rank = (x: IsolateHost) => (x.blocked(now) ? 1e9 : 0) + x.conns.size;
-      if (fewest === undefined || rank(h) < rank(fewest)) fewest = h;
+      const r = rank(h);
+      if (r < fewestRank) {
+        fewest = h;
+        fewestRank = r;
+      }
     }
     return fewest;
   }
