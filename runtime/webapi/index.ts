@@ -27,10 +27,10 @@ function boot(
 ): Record<EntryName, Fn<never[], unknown>> {
   // Remove ourselves first: boot must run exactly once and tenants must not see it.
   delete (globalThis as { __edgefn_boot?: unknown }).__edgefn_boot;
-  // SharedArrayBuffer and Atomics would let a tenant build high-resolution
-  // timers (workerd exposes them; we choose not to). WebAssembly stays:
-  // wasm.ts counts its memory.
-  for (const name of ['SharedArrayBuffer', 'Atomics']) delete (globalThis as Record<string, unknown>)[name];
+  // SharedArrayBuffer and Atomics stay, as in workerd: a high-resolution
+  // timer built on them needs a second thread counting in shared memory, and
+  // an isolate has one thread and no Worker or postMessage to share a buffer
+  // with. WebAssembly stays too: wasm.ts counts its memory.
   installWasm(memoryBytes);
   // A response must not leave while wasm memory alone is past the budget (a
   // wasm `memory.grow` loop no JS wrapper saw): the host's check after this

@@ -8,10 +8,10 @@ import { defineGlobal, defineLazyGlobal } from './define.ts';
 type WhatwgUrl = typeof import('whatwg-url');
 
 // whatwg-url and webidl-conversions read SharedArrayBuffer.prototype at load to
-// build brand checks. boot() deletes SharedArrayBuffer from the global (tenants
-// must not have it), and snapshot creation runs without it, so load them
-// against a stand-in whose getters always throw: "is this a SharedArrayBuffer?"
-// then answers no, which is true of every value a tenant can make.
+// build brand checks. Contexts restored from the snapshot have the real one,
+// but the context the snapshot is made in has none, and the warm-up script
+// (snapshot-warmup.ts) loads whatwg-url there: it loads against a stand-in
+// whose getters always throw, so "is this a SharedArrayBuffer?" answers no.
 class NoSharedArrayBuffer {
   get byteLength(): number {
     throw new TypeError('not a SharedArrayBuffer');
@@ -25,13 +25,15 @@ let lib: WhatwgUrl | undefined;
 
 export function whatwgUrl(): WhatwgUrl {
   if (lib !== undefined) return lib;
-  const saved = Object.getOwnPropertyDescriptor(globalThis, 'SharedArrayBuffer');
+  if (typeof SharedArrayBuffer === 'function') {
+    lib = require('whatwg-url') as WhatwgUrl;
+    return lib;
+  }
   defineGlobal('SharedArrayBuffer', NoSharedArrayBuffer);
   try {
     lib = require('whatwg-url') as WhatwgUrl;
   } finally {
-    if (saved === undefined) delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer;
-    else Object.defineProperty(globalThis, 'SharedArrayBuffer', saved);
+    delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer;
   }
   return lib;
 }

@@ -16,8 +16,8 @@
 //
 // A Memory can only be counted if JS can reach it, so a module that defines a
 // memory must export it (every common toolchain does: Rust, Emscripten,
-// AssemblyScript, TinyGo). Shared memories are refused: they would bring back
-// SharedArrayBuffer, which boot removes.
+// AssemblyScript, TinyGo). Shared memories are refused: their buffer is a
+// SharedArrayBuffer whose size the byteLength getter used here cannot read.
 //
 // Compiling from bytes at run time is allowed (workerd refuses it in some
 // modes); bytes shipped in the bundle are the common case.

@@ -13,8 +13,6 @@ export const EDGEFN_ONLY_GLOBALS: Record<string, string> = {
 /** On workerd, not on edgefn. */
 export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   // Deliberately absent.
-  SharedArrayBuffer: 'removed at boot: with Atomics it builds high-resolution timers (runtime/webapi/index.ts); workerd exposes it',
-  Atomics: 'removed at boot with SharedArrayBuffer (runtime/webapi/index.ts); workerd exposes it',
   Cloudflare: 'Cloudflare-specific namespace (compatibility flags)',
   HTMLRewriter: 'Cloudflare-specific streaming HTML rewriter (lol-html); not planned',
   FixedLengthStream: 'Cloudflare-specific stream class; not implemented',

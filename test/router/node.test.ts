@@ -197,7 +197,7 @@ describe('isolation between tenants', () => {
         globalThis.counter++;
         globalThis.mine = '${tag}';
         console.log('log of ${tag}');
-        const leaks = ['process', 'require', 'Buffer', 'module', '__edgefn_boot', 'SharedArrayBuffer', 'global'].filter((n) => typeof globalThis[n] !== 'undefined');
+        const leaks = ['process', 'require', 'Buffer', 'module', '__edgefn_boot', 'global'].filter((n) => typeof globalThis[n] !== 'undefined');
         const own = Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__'));
         return Response.json({ counter: globalThis.counter, other: globalThis.otherTag ?? null, env: Object.keys(env), leaks, own });
       } }`;

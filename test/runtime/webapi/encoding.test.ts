@@ -60,3 +60,32 @@ describe('TextEncoderStream / TextDecoderStream', () => {
     ).toBe('a€b');
   });
 });
+
+describe('SharedArrayBuffer and Atomics', () => {
+  // Regression: boot deleted both globals, so WPT's encoding tests over shared
+  // memory (and any library that feature-tests for them) failed where workerd passes.
+  it('are globals, and Atomics works on shared memory within the one thread', async () => {
+    expect(
+      await iso.run(`
+        const sab = new SharedArrayBuffer(16);
+        const i32 = new Int32Array(sab);
+        Atomics.add(i32, 0, 5);
+        Atomics.store(i32, 1, 7);
+        return [typeof SharedArrayBuffer, typeof Atomics, Atomics.load(i32, 0), Atomics.compareExchange(i32, 1, 7, 9), i32[1],
+          Atomics.wait(i32, 2, 1, 0), Object.prototype.toString.call(sab)];`),
+    ).toEqual(['function', 'object', 5, 7, 9, 'not-equal', '[object SharedArrayBuffer]']);
+  });
+
+  it('TextEncoder.encodeInto writes into a view of a SharedArrayBuffer, and TextDecoder reads one', async () => {
+    expect(
+      await iso.run(`
+        const target = new Uint8Array(new SharedArrayBuffer(8), 1, 6);
+        const r = new TextEncoder().encodeInto('h€llo', target);
+        const whole = new TextDecoder().decode(new Uint8Array(target.buffer));
+        const view = new TextDecoder().decode(new DataView(target.buffer, 1, 4));
+        const streamed = new TextDecoder();
+        const parts = streamed.decode(new Uint8Array(target.buffer, 1, 2), { stream: true }) + streamed.decode(new Uint8Array(target.buffer, 3, 4));
+        return [r, [...new Uint8Array(target.buffer)], whole, view, parts];`),
+    ).toEqual([{ read: 4, written: 6 }, [0, 104, 0xe2, 0x82, 0xac, 108, 108, 0], '\0h€ll\0', 'h€', 'h€ll']);
+  });
+});
