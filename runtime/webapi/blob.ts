@@ -44,6 +44,8 @@ function nativeEndings(s: string): string {
 export let blobBytes: (b: Blob) => Uint8Array;
 /** A Blob over `bytes` without copying them (the caller gives up ownership). */
 export let blobFromBytes: (bytes: Uint8Array, type: string) => Blob;
+/** A copy of `value` sharing its bytes when it is a Blob or File (for structuredClone); null otherwise. */
+export let cloneBlob: (value: object) => Blob | null;
 
 export class Blob {
   #bytes: Uint8Array = EMPTY;
@@ -129,6 +131,14 @@ export class Blob {
 
   static {
     blobBytes = (b) => b.#bytes;
+    // Private fields, not the getters: a tenant may redefine Blob.prototype.type.
+    cloneBlob = (value) => {
+      if (!(#bytes in value)) return null;
+      const copy = emptyFileLike(value) ?? new Blob(SKIP as unknown as undefined);
+      copy.#bytes = (value as Blob).#bytes;
+      copy.#type = (value as Blob).#type;
+      return copy;
+    };
     blobFromBytes = (bytes, type) => {
       const b = new Blob(SKIP as unknown as undefined);
       b.#bytes = bytes;
@@ -138,6 +148,9 @@ export class Blob {
   }
 }
 Object.defineProperty(Blob.prototype, Symbol.toStringTag, { value: 'Blob', configurable: true });
+
+/** A File with `value`'s name and date and no bytes yet, or null when `value` is not a File. */
+let emptyFileLike: (value: object) => File | null;
 
 // Marks an internal construction that fills the private fields afterwards.
 const SKIP = Symbol('skip');
@@ -210,6 +223,12 @@ export class File extends Blob {
   #lastModified: number;
 
   constructor(bits: Iterable<BlobPart>, name: string, options?: FilePropertyBag) {
+    if ((bits as unknown) === SKIP) {
+      super(SKIP as unknown as undefined);
+      this.#name = '';
+      this.#lastModified = 0;
+      return;
+    }
     if (arguments.length < 2) throw new TypeError(`Failed to construct 'File': 2 arguments required, but only ${arguments.length} present.`);
     super(bits, options);
     this.#name = String(name);
@@ -227,6 +246,16 @@ export class File extends Blob {
 
   get webkitRelativePath(): string {
     return '';
+  }
+
+  static {
+    emptyFileLike = (value) => {
+      if (!(#name in value)) return null;
+      const copy = new File(SKIP as unknown as BlobPart[], '');
+      copy.#name = (value as File).#name;
+      copy.#lastModified = (value as File).#lastModified;
+      return copy;
+    };
   }
 }
 Object.defineProperty(File.prototype, Symbol.toStringTag, { value: 'File', configurable: true });

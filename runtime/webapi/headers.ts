@@ -8,6 +8,7 @@
 // runtime must be able to set them (workerd and Deno do not enforce them either).
 
 import { defineGlobal } from './define.ts';
+import { apply, arrayPush, copyArray, getOwnPropertyDescriptor, ownKeys } from './intrinsics.ts';
 
 // RFC 9110 token.
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -40,6 +41,31 @@ function normalizeValue(value: unknown, op: string): string {
 }
 
 type HeaderPair = [string, string];
+
+/** WebIDL ByteString: ToString (a Symbol throws TypeError), then no code unit above U+00FF. */
+function toByteString(v: unknown): string {
+  if (typeof v === 'symbol') throw new TypeError("Failed to construct 'Headers': Cannot convert a Symbol to a string.");
+  const s = `${v as string}`;
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) > 0xff) throw new TypeError(`Failed to construct 'Headers': "${s}" is not a valid ByteString.`);
+  }
+  return s;
+}
+
+/** WebIDL "create a sequence from an iterable" with the iterator method already got. */
+function sequenceOf(iterable: object, method: unknown): unknown[] {
+  if (typeof method !== 'function') throw new TypeError("Failed to construct 'Headers': The provided value cannot be converted to a sequence.");
+  const iterator = apply(method, iterable, []) as Iterator<unknown>;
+  if (iterator === null || (typeof iterator !== 'object' && typeof iterator !== 'function')) throw new TypeError("Failed to construct 'Headers': The iterator is not an object.");
+  const next = iterator.next;
+  const out: unknown[] = [];
+  for (;;) {
+    const step = apply(next, iterator, []) as IteratorResult<unknown>;
+    if (step === null || (typeof step !== 'object' && typeof step !== 'function')) throw new TypeError("Failed to construct 'Headers': The iterator result is not an object.");
+    if (step.done) return out;
+    out[out.length] = step.value;
+  }
+}
 
 type Init = HeadersInit | Headers;
 
@@ -84,34 +110,48 @@ export class Headers implements globalThis.Headers {
 
   constructor(init?: Init) {
     if (init === undefined) return;
-    if (init instanceof Headers) {
-      this.#list = init.#list.slice();
+    // A brand check, not instanceof: that would ask a proxy for its prototype,
+    // a step WebIDL's conversion does not have.
+    if (typeof init === 'object' && init !== null && #list in init) {
+      this.#list = copyArray((init as Headers).#list);
       return;
     }
     if (init === null || (typeof init !== 'object' && typeof init !== 'function')) {
       throw new TypeError("Failed to construct 'Headers': The provided value is not of type '(record<ByteString, ByteString> or sequence<sequence<ByteString>>)'.");
     }
-    const iter = (init as { [Symbol.iterator]?: unknown })[Symbol.iterator];
-    if (iter !== undefined && iter !== null) {
-      if (typeof iter !== 'function') throw new TypeError("Failed to construct 'Headers': The object's Symbol.iterator is not callable.");
-      for (const pair of init as Iterable<Iterable<string>>) {
-        if (pair === null || typeof pair !== 'object') {
+    // WebIDL overload resolution for (sequence<sequence<ByteString>> or
+    // record<ByteString, ByteString>): an object with a Symbol.iterator method
+    // is the sequence. The whole argument is converted before anything is
+    // appended, and header names and values are checked only while appending
+    // (Fetch "fill"), so a proxy sees the spec's order of operations.
+    const method = (init as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+    const pairs: string[] = [];
+    if (method !== undefined && method !== null) {
+      if (typeof method !== 'function') throw new TypeError("Failed to construct 'Headers': The object's Symbol.iterator is not callable.");
+      const outer = sequenceOf(init, method);
+      for (let i = 0; i < outer.length; i++) {
+        const pair = outer[i];
+        if (pair === null || (typeof pair !== 'object' && typeof pair !== 'function')) {
           throw new TypeError("Failed to construct 'Headers': The provided value cannot be converted to a sequence.");
         }
-        const p = Array.isArray(pair) ? pair : Array.from(pair);
-        if (p.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value: each header must be a [name, value] pair.");
-        this.#append(p[0], p[1], 'append');
+        const inner = sequenceOf(pair, (pair as { [Symbol.iterator]?: unknown })[Symbol.iterator]);
+        if (inner.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value: each header must be a [name, value] pair.");
+        arrayPush(pairs, toByteString(inner[0]), toByteString(inner[1]));
       }
-      return;
+    } else {
+      // WebIDL "record<K, V>": [[OwnPropertyKeys]], then per key
+      // [[GetOwnProperty]] and, for enumerable ones, the key's conversion
+      // (a Symbol key throws here) and [[Get]].
+      const keys = ownKeys(init);
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string | symbol;
+        const desc = getOwnPropertyDescriptor(init, key);
+        if (desc === undefined || desc.enumerable !== true) continue;
+        const name = toByteString(key);
+        arrayPush(pairs, name, toByteString((init as Record<string | symbol, unknown>)[key]));
+      }
     }
-    // record<ByteString, ByteString>: own enumerable string keys, in order.
-    const rec = init as Record<string, unknown>;
-    for (const key of Reflect.ownKeys(rec)) {
-      if (typeof key !== 'string') continue;
-      const desc = Reflect.getOwnPropertyDescriptor(rec, key);
-      if (desc === undefined || !desc.enumerable) continue;
-      this.#append(key, rec[key], 'append');
-    }
+    for (let i = 0; i < pairs.length; i += 2) this.#append(pairs[i], pairs[i + 1], 'append');
   }
 
   #append(name: unknown, value: unknown, op: string): void {

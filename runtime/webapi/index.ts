@@ -11,6 +11,7 @@ import type { EntryName } from './entries.ts';
 import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
+import { captureBootIntrinsics } from './intrinsics.ts';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
@@ -27,6 +28,7 @@ function boot(
 ): Record<EntryName, Fn<never[], unknown>> {
   // Remove ourselves first: boot must run exactly once and tenants must not see it.
   delete (globalThis as { __edgefn_boot?: unknown }).__edgefn_boot;
+  captureBootIntrinsics();
   // SharedArrayBuffer and Atomics stay, as in workerd: a high-resolution
   // timer built on them needs a second thread counting in shared memory, and
   // an isolate has one thread and no Worker or postMessage to share a buffer
