@@ -24,6 +24,34 @@ export interface NodeConfig {
   hostHangMs: number;
   /** Outbound fetch() from workers; see FetchOptions. */
   fetch: NodeFetchConfig;
+  /** This node's region (EDGEFN_REGION, default `local`). */
+  region: string;
+  /** The cluster's PostgreSQL (EDGEFN_DATABASE_URL); none: a standalone node on its embedded store. */
+  databaseUrl: string | undefined;
+  /** The data-plane URL peers use to reach this node (EDGEFN_ADVERTISE_URL); default http://<listen>:<port> once bound. */
+  advertiseUrl: string | undefined;
+}
+
+/** A region name is one DNS label, like a function name. */
+export const REGION_PATTERN = /^[a-z0-9-]{1,63}$/;
+
+function region(env: NodeJS.ProcessEnv): string {
+  const raw = env['EDGEFN_REGION'] || 'local';
+  if (!REGION_PATTERN.test(raw)) throw new EdgefnError('ERR_INVALID_INPUT', `EDGEFN_REGION must be 1 to 63 characters of a-z, 0-9 and -, got "${raw}"`);
+  return raw;
+}
+
+function url(env: NodeJS.ProcessEnv, name: string, protocols: readonly string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new EdgefnError('ERR_INVALID_INPUT', `${name} must be a URL, got "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) throw new EdgefnError('ERR_INVALID_INPUT', `${name} must be a ${protocols.join(' or ')} URL, got "${raw}"`);
+  return raw;
 }
 
 export interface NodeFetchConfig {
@@ -79,5 +107,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
       timeoutMs: int(env, 'EDGEFN_FETCH_TIMEOUT_MS', FETCH_DEFAULTS.timeoutMs, 1, 3_600_000),
       allow: allowList(env),
     },
+    region: region(env),
+    databaseUrl: url(env, 'EDGEFN_DATABASE_URL', ['postgres:', 'postgresql:']),
+    advertiseUrl: url(env, 'EDGEFN_ADVERTISE_URL', ['http:'])?.replace(/\/+$/, ''),
   };
 }

@@ -4,7 +4,8 @@
 import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
-import { FUNCTION_NAME_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type ScriptDeployRequest } from '../sdk/wire.ts';
+import { FUNCTION_NAME_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
+import { REGION_PATTERN } from './config.ts';
 import type { StoredFunction } from './store.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
@@ -19,6 +20,8 @@ export interface ControlApiDeps {
   delete(name: string): Promise<boolean>;
   logs(name: string): Array<{ time: string; level: string; message: string }>;
   stats(): unknown;
+  placement(name: string): PlacementInfo;
+  regions(): RegionsResponse;
 }
 
 export interface ValidDeploy {
@@ -28,6 +31,33 @@ export interface ValidDeploy {
   vars: Record<string, string>;
   secrets: Record<string, string>;
   limits: ReturnType<typeof parseLimits>;
+  /** null: every region. */
+  regions: string[] | null;
+  /** The backend to run near (`placement.near`), if given. */
+  near: string | null;
+}
+
+function regionList(value: unknown): string[] | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || value.length === 0) throw new EdgefnError('ERR_INVALID_INPUT', '"regions" must be a non-empty array of region names (leave it out for every region)');
+  for (const r of value) if (typeof r !== 'string' || !REGION_PATTERN.test(r)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" has ${JSON.stringify(r)}, which is not a region name (1 to 63 characters of a-z, 0-9 and -)`);
+  return [...new Set(value as string[])].sort();
+}
+
+function placementNear(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new EdgefnError('ERR_INVALID_INPUT', '"placement" must be an object like { "near": "https://db.example:5432" }');
+  for (const k of Object.keys(value)) if (k !== 'near') throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "placement.${k}" (known: near)`);
+  const near = (value as { near?: unknown }).near;
+  if (typeof near !== 'string') throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" must be a URL string such as "https://db.example:5432"');
+  let url: URL;
+  try {
+    url = new URL(near);
+  } catch {
+    throw new EdgefnError('ERR_INVALID_INPUT', `"placement.near" is not a URL: "${near}"`);
+  }
+  if (url.hostname === '') throw new EdgefnError('ERR_INVALID_INPUT', `"placement.near" has no host: "${near}"`);
+  return near;
 }
 
 function stringMap(value: unknown, field: string): Record<string, string> {
@@ -45,7 +75,8 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  for (const k of Object.keys(b)) if (!['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits'].includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: script, modules, main, format, vars, secrets, limits)`);
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement'];
+  for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
   let source: ValidDeploy['source'];
@@ -64,7 +95,8 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const vars = stringMap(b.vars, 'vars');
   const secrets = stringMap(b.secrets, 'secrets');
   for (const k of Object.keys(secrets)) if (k in vars) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a var and a secret`);
-  return { source, format, vars, secrets, limits: parseLimits(b.limits) };
+  const extra = body as { regions?: unknown; placement?: unknown };
+  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList(extra.regions), near: placementNear(extra.placement) };
 }
 
 /**
@@ -109,6 +141,7 @@ const STATUS: Partial<Record<string, 400 | 404 | 500 | 503>> = {
   ERR_NOT_FOUND: 404,
   ERR_HOST_RESTART: 503,
   ERR_CLOSED: 503,
+  ERR_STORE_UNAVAILABLE: 503,
 };
 
 export function createControlApi(deps: ControlApiDeps): Hono {
@@ -123,6 +156,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     limits: f.limits,
     createdAt: f.createdAt,
     updatedAt: f.updatedAt,
+    placement: deps.placement(f.name),
   });
   const checkName = (c: Context): string => {
     const name = c.req.param('name') ?? '';
@@ -184,6 +218,8 @@ export function createControlApi(deps: ControlApiDeps): Hono {
   });
 
   app.get('/v1/node', (c) => c.json(deps.stats() as object));
+
+  app.get('/v1/regions', (c) => c.json(deps.regions()));
 
   app.notFound((c) => c.json(errorBody('ERR_NOT_FOUND', `no such API route: ${c.req.method} ${c.req.path}`), 404));
   return app;

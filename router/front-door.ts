@@ -15,6 +15,12 @@ export interface FrontDoorOptions {
   /** Function key (name@version) for a Host header value, or '' when it names none. */
   keyFor(host: string | undefined): string;
   adopt(socket: Socket, head: Uint8Array, key: string): void;
+  /**
+   * A taker for connections this process serves itself instead of an isolate
+   * host (a cluster node's forwarder, for functions placed in other regions),
+   * or undefined to hand the connection to a host as usual.
+   */
+  divert?(host: string | undefined): ((socket: Socket, head: Uint8Array) => void) | undefined;
   /** How long a connection may take to send its first request head (ms). */
   headersTimeoutMs: number;
 }
@@ -49,13 +55,19 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
         }
         return;
       }
+      socket.off('data', onData);
+      socket.setTimeout(0);
+      const host = hostHeader(head, end + 2);
+      const taker = options.divert?.(host);
+      if (taker !== undefined) {
+        taker(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength));
+        return;
+      }
       // From here the socket is the host's: this process reads nothing more
       // from it. It keeps the descriptor only to answer for a host that dies.
-      socket.off('data', onData);
       socket.pause();
       (socket as Socket & { _handle?: { readStop(): number } })._handle?.readStop();
-      socket.setTimeout(0);
-      options.adopt(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength), options.keyFor(hostHeader(head, end + 2)));
+      options.adopt(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength), options.keyFor(host));
     };
     socket.on('data', onData);
   });

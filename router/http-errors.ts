@@ -17,6 +17,10 @@ export const HTTP_ERRORS: Record<ErrorCode, readonly [status: number, header: st
   ERR_NOT_FOUND: [404, 'not-found'],
   ERR_INVALID_INPUT: [400, 'invalid-input'],
   ERR_CLOSED: [503, 'closed'],
+  ERR_STORE_UNAVAILABLE: [503, 'store-unavailable'],
+  // 503 when no region holding the function is healthy; a request lost in
+  // flight to a region that died is answered 502 (see router/cluster/forwarder.ts).
+  ERR_REGION_UNAVAILABLE: [503, 'region-unavailable'],
   ERR_INTERNAL: [500, 'internal'],
 };
 

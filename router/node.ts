@@ -15,6 +15,8 @@ import { createFrontDoor } from './front-door.ts';
 import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
+import { Cluster } from './cluster/cluster.ts';
+import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
 
 /** node:http timeouts on function traffic (ms): idle keep-alive connections, and a request head's arrival. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -53,6 +55,7 @@ export class EdgeNode {
   readonly #routes = new Map<string, Route>();
   readonly #logs = new FunctionLogs(200, process.env['EDGEFN_LOG_STDOUT'] === '1');
   readonly #deploying = new Map<string, Promise<unknown>>();
+  readonly #cluster: Cluster | undefined;
   #supervisor: HostSupervisor | undefined;
   #data: NetServer | undefined;
   #api: Server | undefined;
@@ -64,6 +67,42 @@ export class EdgeNode {
     mkdirSync(config.dataDir, { recursive: true });
     this.#store = new FunctionStore(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
+    if (config.databaseUrl !== undefined) {
+      this.#cluster = new Cluster({
+        databaseUrl: config.databaseUrl,
+        region: config.region,
+        baseDomain: config.baseDomain,
+        dbPath: join(config.dataDir, 'edgefn.db'),
+        store: this.#store,
+        onRoutes: (routes) => this.#applyRoutes(routes),
+        log: (message) => process.stderr.write(`edgefn: ${message}\n`),
+      });
+    }
+  }
+
+  /** Make this node's hosts serve `routes` (null: stop serving); from the cluster's replication. */
+  async #applyRoutes(routes: Array<{ name: string; version: number | null }>): Promise<void> {
+    for (const r of routes) {
+      if (r.version === null) this.#routes.delete(r.name);
+      else this.#routes.set(r.name, { name: r.name, version: r.version });
+    }
+    const supervisor = this.#supervisor;
+    if (supervisor === undefined) return;
+    await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version)));
+    for (const r of routes) supervisor.forget(r.name);
+  }
+
+  #placement(name: string): PlacementInfo {
+    const c = this.#cluster;
+    const f = c?.get(name);
+    if (c === undefined || f === undefined) return { regions: null, near: null, active: [this.config.region] };
+    return { regions: f.regions, near: f.near, active: c.activeRegions(f) };
+  }
+
+  #regions(dataUrl: string): RegionsResponse {
+    const region = this.config.region;
+    if (this.#cluster !== undefined) return { region, regions: this.#cluster.regions() };
+    return { region, regions: [{ name: region, self: true, healthy: true, rttMs: 0, nodes: [{ id: 'self', url: this.config.advertiseUrl ?? dataUrl, healthy: true, rttMs: 0, self: true }] }] };
   }
 
   get supervisor(): HostSupervisor {
@@ -110,15 +149,17 @@ export class EdgeNode {
         return route === undefined ? '' : `${route.name}@${route.version}`;
       },
       adopt: (socket, head, key) => supervisor.adopt(socket, head, key),
+      ...(this.#cluster === undefined ? {} : { divert: (host: string | undefined) => this.#cluster!.divert(host) }),
     });
     const dataPort = await listen(this.#data, this.config.port, this.config.listen);
     const app = createControlApi({
       token,
       functionUrl: (name) => `http://${name}.${this.config.baseDomain}:${dataPort}/`,
-      list: () => this.#store.list(),
-      get: (name) => this.#store.get(name),
+      list: () => this.#cluster?.list() ?? this.#store.list(),
+      get: (name) => (this.#cluster === undefined ? this.#store.get(name) : this.#cluster.get(name)),
       deploy: (name, d) => this.#deploy(name, d),
       delete: async (name) => {
+        if (this.#cluster !== undefined) return this.#cluster.delete(name);
         const ok = this.#store.delete(name);
         this.#routes.delete(name);
         this.#logs.delete(name);
@@ -127,11 +168,14 @@ export class EdgeNode {
         return ok;
       },
       logs: (name) => this.#logs.get(name),
+      placement: (name) => this.#placement(name),
+      regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });
     this.#api = createServer(getRequestListener(app.fetch));
     const apiPort = await listen(this.#api, this.config.apiPort, this.config.listen);
     this.addresses = { dataUrl: `http://${this.config.listen}:${dataPort}`, apiUrl: `http://${this.config.listen}:${apiPort}`, tokenFile: file };
+    await this.#cluster?.start({ dataUrl: this.addresses.dataUrl, apiUrl: this.addresses.apiUrl, advertiseUrl: this.config.advertiseUrl ?? this.addresses.dataUrl });
     return this.addresses;
   }
 
@@ -142,6 +186,14 @@ export class EdgeNode {
       const src = d.source;
       const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
+      const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
+      if (this.#cluster !== undefined) {
+        // Recorded in PostgreSQL; this node (like every other) installs it from there.
+        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
+        this.supervisor.forget(name);
+        return result;
+      }
+      if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
       const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
       this.#routes.set(name, { name, version: result.version });
       // Acknowledged only once every host routes to the new version.
@@ -168,6 +220,7 @@ export class EdgeNode {
       // (it keeps their descriptors), so it finishes closing only once the
       // hosts have gone and their connections with them: close both at once.
       await Promise.all([closeServer(this.#data), closeServer(this.#api), this.#supervisor?.close()]);
+      await this.#cluster?.close();
       this.#store.close();
     })();
     return this.#closed;

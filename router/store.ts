@@ -111,6 +111,17 @@ export class FunctionStore {
       deleteFunction: this.#db.prepare(`DELETE FROM functions WHERE name = ?`),
       deleteVersions: this.#db.prepare(`DELETE FROM versions WHERE name = ?`),
       setCache: this.#db.prepare(`UPDATE versions SET cache = ? WHERE name = ? AND version = ?`),
+      replaceVersion: this.#db.prepare(
+        `INSERT OR REPLACE INTO versions (name, version, format, source, code, vars, secrets, limits, cache, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      setFunction: this.#db.prepare(
+        `INSERT INTO functions (name, version, created_at, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT(name) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at`,
+      ),
+      raiseCounter: this.#db.prepare(
+        `INSERT INTO counters (name, last_version) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET last_version = max(last_version, ?2)`,
+      ),
+      current: this.#db.prepare(`SELECT version FROM functions WHERE name = ?`),
     };
   }
 
@@ -138,6 +149,35 @@ export class FunctionStore {
       this.#db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  /**
+   * Make versions replicated from the cluster current under the numbers the
+   * cluster gave them, in one transaction (10,000 arriving at once cost one
+   * fsync, not 10,000). Idempotent: a node that stopped half-way through
+   * applying them applies them again on restart.
+   */
+  install(versions: Array<NewVersion & { version: number }>): void {
+    const now = new Date().toISOString();
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const v of versions) {
+        this.#stmts['replaceVersion']!.run(v.name, v.version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
+        this.#stmts['setFunction']!.run(v.name, v.version, now, now);
+        this.#stmts['raiseCounter']!.run(v.name, v.version);
+        this.#stmts['pruneVersions']!.run(v.name, v.version - 1 - KEEP_OLD_VERSIONS);
+      }
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** The version this node serves for `name`, if any. */
+  current(name: string): number | undefined {
+    const row = this.#stmts['current']!.get(name) as { version: number } | undefined;
+    return row === undefined ? undefined : Number(row.version);
   }
 
   delete(name: string): boolean {

@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'ERR_NOT_FOUND', // no such function
   'ERR_INVALID_INPUT', // a deploy request or option is malformed
   'ERR_CLOSED', // the owner was closed or destroyed
+  'ERR_STORE_UNAVAILABLE', // the cluster's PostgreSQL cannot be reached, so a change cannot be made durable
+  'ERR_REGION_UNAVAILABLE', // no healthy region holding the function could serve a request that entered elsewhere
   'ERR_INTERNAL', // a bug in edgefn
 ] as const;
 

@@ -53,6 +53,10 @@ export interface DeployOptions {
   /** Bindings visible in `env` whose values the API never returns (only their names). */
   secrets?: Record<string, string>;
   limits?: WireLimits;
+  /** Regions to run in (a cluster's region names); default: every region, including ones added later. */
+  regions?: string[];
+  /** Run in the region (among `regions`) with the lowest measured latency to this backend, like Cloudflare's Smart Placement. */
+  placement?: { near: string };
 }
 
 /** A worker as one script: a single ES module, or a classic script for `service-worker`. */
@@ -98,6 +102,50 @@ export interface FunctionInfo {
   /** ISO 8601 timestamps. */
   createdAt: string;
   updatedAt: string;
+  /** Where it runs (absent from nodes older than regions). */
+  placement?: PlacementInfo;
+}
+
+/** Where a function runs. */
+export interface PlacementInfo {
+  /** The regions it was deployed to; null for every region. */
+  regions: string[] | null;
+  /** The backend it is placed near, if one was given. */
+  near: string | null;
+  /** Regions holding it that the answering node reaches now, nearest first as it measures. */
+  active: string[];
+}
+
+/** One node of a region as `GET /v1/regions` shows it. */
+export interface RegionNodeInfo {
+  id: string;
+  /** Its advertise URL (data plane). */
+  url: string;
+  /** Its last probe from the answering node succeeded. */
+  healthy: boolean;
+  /** EWMA of the answering node's probes of it (ms); null before the first answer. */
+  rttMs: number | null;
+  /** The answering node itself. */
+  self: boolean;
+  /** Why its last probe failed. */
+  error?: string;
+}
+
+export interface RegionInfo {
+  name: string;
+  /** The answering node's own region. */
+  self: boolean;
+  /** At least one of its nodes answers (always true for the answering node's own region). */
+  healthy: boolean;
+  /** Round trip from the answering node to the region's nearest healthy node (ms); 0 for its own region. */
+  rttMs: number | null;
+  nodes: RegionNodeInfo[];
+}
+
+/** Body of `GET /v1/regions`: the answering node's region first, then nearest first. */
+export interface RegionsResponse {
+  region: string;
+  regions: RegionInfo[];
 }
 
 /** Body of `GET /v1/functions`. */

@@ -1,0 +1,234 @@
+// Requests for functions not placed in this node's region. The front door
+// hands such a connection here instead of to an isolate host (see
+// router/front-door.ts `divert`); node:http parses it in this process and
+// each request is proxied with undici to a node of the nearest healthy region
+// that holds the function, streaming both ways: the client's request body is
+// the upstream request's body stream and the upstream response body is piped
+// to the client, so backpressure holds end to end and nothing is buffered
+// whole.
+//
+// Every request on a diverted connection is decided again, since a keep-alive
+// connection may name another function later. One placed in this region goes
+// to this node's own data plane over loopback (so it is still served here,
+// by an isolate host); the reverse case, a connection handed to an isolate
+// host whose later request names a function placed elsewhere, is answered
+// 404 by that host: a connection stays where its first request placed it.
+//
+// A forwarded request carries `edgefn-forwarded`, an HMAC under the cluster
+// secret of the entry region and a timestamp. A node that receives one for a
+// function it does not hold answers 503 region-unavailable instead of
+// forwarding it again, so a request crosses at most one hop even while nodes
+// disagree about placement; a client cannot forge the header without the
+// secret (a worker sees the header, so a fresh one could be replayed for a
+// minute, which only stops that request from being forwarded again).
+
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream';
+import { Pool } from 'undici';
+import { EdgefnError } from '../../runtime/index.ts';
+import { functionName, sendError } from '../data-plane.ts';
+import { HTTP_ERRORS } from '../http-errors.ts';
+import type { PeerState } from './membership.ts';
+import { PROBE_HOST, PROBE_PATH } from './membership.ts';
+import type { Placement } from './replica.ts';
+
+export const FORWARDED_HEADER = 'edgefn-forwarded';
+export const REGION_HEADER = 'edgefn-region';
+/** A forwarded marker older than this is not trusted (s). */
+const MARKER_MAX_AGE_S = 60;
+/** Headers that describe one connection, not the request (RFC 9110 7.6.1), plus ours. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'proxy-authorization', 'proxy-authenticate', FORWARDED_HEADER]);
+
+export interface ForwarderDeps {
+  region: string;
+  baseDomain: string;
+  /** This node's own data plane, for requests on a diverted connection that name a function served here. */
+  selfUrl(): string;
+  secret(): string | undefined;
+  placement(name: string): Placement | undefined;
+  servedHere(name: string): boolean;
+  /** Nodes to try for a function placed in `regions`, best first. */
+  candidates(name: string, placement: Placement): PeerState[];
+  reportFailure(id: string, why: string): void;
+}
+
+export function signMarker(secret: string, entry: string, nowS = Math.floor(Date.now() / 1000)): string {
+  const mac = createHmac('sha256', secret).update(`${entry};${nowS}`).digest('base64url');
+  return `${entry};${nowS};${mac}`;
+}
+
+/** The entry region of a trusted marker, or undefined. */
+export function verifyMarker(secret: string | undefined, value: string | undefined, nowS = Math.floor(Date.now() / 1000)): string | undefined {
+  if (secret === undefined || value === undefined) return undefined;
+  const [entry, ts, mac] = value.split(';');
+  if (entry === undefined || ts === undefined || mac === undefined) return undefined;
+  const age = nowS - Number(ts);
+  if (!(age >= -MARKER_MAX_AGE_S && age <= MARKER_MAX_AGE_S)) return undefined;
+  const want = Buffer.from(createHmac('sha256', secret).update(`${entry};${ts}`).digest('base64url'));
+  const got = Buffer.from(mac);
+  return want.length === got.length && timingSafeEqual(want, got) ? entry : undefined;
+}
+
+function requestHeaders(req: IncomingMessage): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i]!.toLowerCase();
+    if (HOP_BY_HOP.has(k)) continue;
+    const v = raw[i + 1]!;
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+function responseHeaders(h: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+  return out;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+export class Forwarder {
+  readonly #deps: ForwarderDeps;
+  readonly #server: Server;
+  readonly #pools = new Map<string, Pool>();
+  readonly #sockets = new Set<Socket>();
+  #closed = false;
+
+  constructor(deps: ForwarderDeps) {
+    this.#deps = deps;
+    // Never listens: the front door feeds it the connections it diverts.
+    this.#server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, noDelay: true }, (req, res) => {
+      this.#handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) sendError(res, new EdgefnError('ERR_INTERNAL', err instanceof Error ? err.message : String(err)));
+        else res.destroy();
+      });
+    });
+  }
+
+  /** Take a connection whose first request head (with any bytes after it) the front door already read. */
+  adopt(socket: Socket, head: Uint8Array): void {
+    if (this.#closed) {
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    socket.unshift(Buffer.from(head.buffer, head.byteOffset, head.byteLength));
+    this.#server.emit('connection', socket);
+    socket.resume();
+  }
+
+  #pool(url: string): Pool {
+    let p = this.#pools.get(url);
+    if (p === undefined) this.#pools.set(url, (p = new Pool(url, { connections: 256, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 })));
+    return p;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const d = this.#deps;
+    if (req.headers.host === PROBE_HOST && req.url === PROBE_PATH) {
+      req.resume();
+      res.writeHead(204, { [REGION_HEADER]: d.region });
+      res.end();
+      return;
+    }
+    const name = functionName(req.headers.host, d.baseDomain);
+    const placement = name === undefined ? undefined : d.placement(name);
+    if (name === undefined || placement === undefined) {
+      req.resume();
+      sendError(res, new EdgefnError('ERR_NOT_FOUND', name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${d.baseDomain}` : `no function named "${name}"`));
+      return;
+    }
+    if (d.servedHere(name)) {
+      await this.#proxy(req, res, d.selfUrl(), { region: d.region, hop: false });
+      return;
+    }
+    const entry = verifyMarker(d.secret(), req.headers[FORWARDED_HEADER] as string | undefined);
+    if (entry !== undefined) {
+      req.resume();
+      sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `this request was forwarded from region "${entry}", but region "${d.region}" does not hold function "${name}" (its placement is changing); retry the request`));
+      return;
+    }
+    const candidates = d.candidates(name, placement);
+    const where = placement.regions === null ? 'any region' : `regions ${placement.regions.join(', ')}`;
+    if (candidates.length === 0) {
+      req.resume();
+      sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `function "${name}" runs in ${where}, and no node there is reachable from region "${d.region}"`));
+      return;
+    }
+    // Only a request that can be sent again unchanged is retried: no body, and safe.
+    const retryable = (req.method === 'GET' || req.method === 'HEAD') && !hasBody(req);
+    for (let attempt = 0; ; attempt++) {
+      const target = candidates[attempt]!;
+      const failure = await this.#proxy(req, res, target.advertiseUrl, { region: target.region, hop: true });
+      if (failure === undefined) return;
+      d.reportFailure(target.id, failure);
+      if (res.headersSent || res.destroyed) return;
+      if (retryable && attempt === 0 && candidates.length > 1) continue;
+      if (!req.complete) req.resume();
+      // 502: the request was lost in flight. 503: nowhere was left to send it.
+      const status = retryable && candidates.length === 1 ? 503 : 502;
+      const body = `function "${name}" runs in ${where}; the request was sent to region "${target.region}", which could not answer it (${failure})\n`;
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'edgefn-error': HTTP_ERRORS.ERR_REGION_UNAVAILABLE[1] });
+      res.end(body);
+      return;
+    }
+  }
+
+  /**
+   * Send one request upstream and stream its answer back. Returns why the
+   * upstream could not be reached (before any answer came), or undefined once
+   * the answer is on its way to the client.
+   */
+  async #proxy(req: IncomingMessage, res: ServerResponse, url: string, to: { region: string; hop: boolean }): Promise<string | undefined> {
+    const d = this.#deps;
+    const headers = requestHeaders(req);
+    const secret = d.secret();
+    if (to.hop && secret !== undefined) headers[FORWARDED_HEADER] = signMarker(secret, d.region);
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+    const started = performance.now();
+    let upstream;
+    try {
+      upstream = await this.#pool(url).request({
+        method: req.method as 'GET',
+        path: req.url ?? '/',
+        headers,
+        body: hasBody(req) ? req : null,
+        signal: abort.signal,
+      });
+    } catch (err) {
+      res.off('close', onClose);
+      if (abort.signal.aborted) return undefined;
+      const e = err as Error & { code?: string };
+      return e.code === undefined ? e.message : `${e.code}: ${e.message}`;
+    }
+    const out = responseHeaders(upstream.headers);
+    if (out[REGION_HEADER] === undefined) out[REGION_HEADER] = to.region;
+    if (to.hop) {
+      const ours = `edge;desc="${d.region}";dur=${(performance.now() - started).toFixed(1)}, forward;desc="${to.region}"`;
+      const theirs = out['server-timing'];
+      out['server-timing'] = theirs === undefined ? ours : [...(Array.isArray(theirs) ? theirs : [theirs]), ours];
+    }
+    res.writeHead(upstream.statusCode, out);
+    pipeline(upstream.body, res, () => res.off('close', onClose));
+    return undefined;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#sockets) s.destroy();
+    for (const p of this.#pools.values()) void p.destroy().catch(() => {});
+  }
+}

@@ -1,0 +1,118 @@
+// A cluster of three regions on one machine: one real PostgreSQL, one node per
+// region, each advertised through a delaying proxy (a: 10 ms, b: 60 ms,
+// c: 150 ms per round trip), so every node measures the others' distance.
+// The cases run in order on the one cluster (starting it costs a few seconds).
+
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seesRegions, startRegionNode, waitFor, type RegionNode } from '../helpers/cluster.ts';
+import { startPostgres, type StartedPostgres } from '../helpers/postgres.ts';
+
+const ECHO = `export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === '/throw') throw new Error('thrown on purpose');
+    if (url.pathname === '/stream') {
+      const n = Number(url.searchParams.get('n'));
+      let i = 0;
+      return new Response(new ReadableStream({ pull(c) { if (i++ < n) c.enqueue(new Uint8Array(65536).fill(97)); else c.close(); } }));
+    }
+    const body = new Uint8Array(await request.arrayBuffer());
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
+    return Response.json({
+      method: request.method, path: url.pathname + url.search, header: request.headers.get('x-test'),
+      bytes: body.byteLength, sha256: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join(''),
+    }, { status: url.searchParams.has('status') ? Number(url.searchParams.get('status')) : 200, headers: { 'x-from': 'worker' } });
+  },
+};`;
+
+let pg: StartedPostgres;
+let a: RegionNode;
+let b: RegionNode;
+let c: RegionNode;
+
+beforeAll(async () => {
+  pg = await startPostgres();
+  [a, b, c] = await Promise.all([startRegionNode(pg, 'a', 10), startRegionNode(pg, 'b', 60), startRegionNode(pg, 'c', 150)]);
+  // Every node has probed every other at least once (probes every 250 ms).
+  await Promise.all([a, b, c].map((n) => waitFor(`${n.region} to see every region`, () => seesRegions(n.node, ['a', 'b', 'c']))));
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([a, b, c].filter((n) => n !== undefined).map(async (n) => {
+    await n.node.close();
+    await n.proxy.close();
+  }));
+  await pg?.close();
+});
+
+describe('a cluster of regions', () => {
+  it('serves a deploy acknowledged by one node from every node of its regions within 1 s, and shows its placement', async () => {
+    const dep = await a.node.deploy('echo', { script: ECHO, regions: ['b', 'c'], limits: { cpuMs: 2000 } });
+    expect(dep.status).toBe(201);
+    const acked = performance.now();
+    // Measures: time from the deploy's answer at a to b and c answering with it directly.
+    const converged = await Promise.all([b, c].map((n) => waitFor(`${n.region} to serve echo`, async () => (await n.node.call('echo', '/')).status === 200, 5_000)));
+    const convergenceMs = performance.now() - acked;
+    expect(convergenceMs, `b ${converged[0]!.toFixed(0)} ms, c ${converged[1]!.toFixed(0)} ms`).toBeLessThan(1_000);
+
+    const info = (await (await b.node.api('/v1/functions/echo')).json()) as { placement: { regions: string[]; active: string[] } };
+    expect(info.placement.regions).toEqual(['b', 'c']);
+    expect(info.placement.active).toEqual(['b', 'c']);
+    const regions = (await (await a.node.api('/v1/regions')).json()) as { region: string; regions: Array<{ name: string; healthy: boolean; rttMs: number; nodes: unknown[] }> };
+    expect(regions.region).toBe('a');
+    expect(regions.regions.map((r) => r.name)).toEqual(['a', 'b', 'c']);
+    expect(regions.regions[1]!.rttMs).toBeGreaterThanOrEqual(60);
+    expect(regions.regions[2]!.rttMs).toBeGreaterThanOrEqual(150);
+  });
+
+  it('answers in its own region with edgefn-region, and forwards from a region that does not hold the function to the nearest that does', async () => {
+    const direct = await c.node.call('echo', '/here');
+    expect(direct.status).toBe(200);
+    const res = await a.node.call('echo', '/x?y=1', { method: 'POST', body: 'hello', headers: { 'x-test': 'kept' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('edgefn-region')).toBe('b');
+    expect(res.headers.get('x-from')).toBe('worker');
+    expect(res.headers.get('server-timing')).toMatch(/edge;desc="a";dur=[\d.]+, forward;desc="b"/);
+    expect(await res.json()).toMatchObject({ method: 'POST', path: '/x?y=1', header: 'kept', bytes: 5 });
+  });
+
+  it('streams bodies both ways through the hop and keeps the worker status and errors', async () => {
+    const big = new Uint8Array(4 * 1024 * 1024).map((_, i) => i % 251);
+    const res = await a.node.call('echo', '/upload', { method: 'PUT', body: big });
+    expect(res.status, await res.clone().text()).toBe(200);
+    expect(await res.json()).toMatchObject({ method: 'PUT', bytes: big.byteLength, sha256: createHash('sha256').update(big).digest('hex') });
+    const stream = await a.node.call('echo', '/stream?n=64');
+    expect(stream.status).toBe(200);
+    expect((await stream.arrayBuffer()).byteLength).toBe(64 * 65536);
+    const status = await a.node.call('echo', '/?status=418');
+    expect(status.status).toBe(418);
+    const thrown = await a.node.call('echo', '/throw');
+    expect(thrown.status).toBe(500);
+    expect(thrown.headers.get('edgefn-error')).toBe('exception');
+    expect(thrown.headers.get('edgefn-region')).toBe('b');
+  });
+
+  it('follows the measured latency: when b becomes farther than c, requests entering a go to c', async () => {
+    b.proxy.delayMs = 400;
+    try {
+      // Measures: how long until a's EWMA of b's probes passes c's 150 ms.
+      await waitFor('a to forward to c', async () => (await a.node.call('echo', '/')).headers.get('edgefn-region') === 'c', 10_000);
+    } finally {
+      b.proxy.delayMs = 60;
+    }
+    await waitFor('a to forward to b again', async () => (await a.node.call('echo', '/')).headers.get('edgefn-region') === 'b', 10_000);
+  });
+
+  it('refuses a forged forwarding marker like any header: the request is still forwarded once', async () => {
+    const res = await a.node.call('echo', '/', { headers: { 'edgefn-forwarded': 'z;1;forged' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('edgefn-region')).toBe('b');
+  });
+
+  it('rejects deploys to unknown regions with a message naming them', async () => {
+    const dep = await a.node.deploy('nowhere', { script: ECHO, regions: ['mars'] });
+    expect(dep.status).toBe(400);
+    expect((dep.json as { error: { message: string } }).error.message).toMatch(/"mars".*known: a, b, c/);
+  });
+});

@@ -1,0 +1,106 @@
+// A cluster of regions on one machine: real nodes (test/helpers/node.ts)
+// sharing one real PostgreSQL (test/helpers/postgres.ts), each node reached by
+// its peers through a delaying TCP proxy in front of its advertise URL, so
+// that "nearest region" is something the nodes measure, and tests change.
+
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { startNode, type StartedNode } from './node.ts';
+import type { StartedPostgres } from './postgres.ts';
+
+/**
+ * Forwards TCP to 127.0.0.1:`target`, holding every chunk for `delayMs / 2`
+ * in each direction, so one round trip through it costs `delayMs` more.
+ * Order is kept; a direction with more than 1 MB held pauses its source.
+ */
+export class DelayProxy {
+  readonly #server: Server;
+  readonly #sockets = new Set<Socket>();
+  target = 0;
+  delayMs: number;
+  port = 0;
+
+  constructor(delayMs: number) {
+    this.delayMs = delayMs;
+    this.#server = createServer((client) => {
+      client.pause();
+      const upstream = connect(this.target, '127.0.0.1');
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+        s.once('close', () => {
+          this.#sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      upstream.once('connect', () => {
+        this.#pipe(client, upstream);
+        this.#pipe(upstream, client);
+        client.resume();
+      });
+    });
+  }
+
+  #pipe(from: Socket, to: Socket): void {
+    let held = 0;
+    from.on('data', (chunk: Buffer) => {
+      held += chunk.byteLength;
+      if (held > 1024 * 1024) from.pause();
+      setTimeout(() => {
+        held -= chunk.byteLength;
+        if (!to.destroyed) to.write(chunk);
+        if (held <= 1024 * 1024 && from.isPaused()) from.resume();
+      }, this.delayMs / 2);
+    });
+    from.once('end', () => setTimeout(() => to.end(), this.delayMs / 2));
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', () => resolve()));
+    this.port = (this.#server.address() as { port: number }).port;
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+export interface RegionNode {
+  region: string;
+  node: StartedNode;
+  proxy: DelayProxy;
+}
+
+/** Start one node of `region` in the cluster on `pg`, advertised through a proxy adding `delayMs` per round trip. */
+export async function startRegionNode(pg: StartedPostgres, region: string, delayMs: number, env: Record<string, string> = {}, dataDir?: string): Promise<RegionNode> {
+  const proxy = new DelayProxy(delayMs);
+  const advertise = await proxy.listen();
+  const node = await startNode({
+    ...(dataDir === undefined ? {} : { dataDir }),
+    env: { EDGEFN_DATABASE_URL: pg.url, EDGEFN_REGION: region, EDGEFN_ADVERTISE_URL: advertise, EDGEFN_HOSTS: '1', EDGEFN_POOL_SIZE: '2', ...env },
+  });
+  proxy.target = node.port;
+  return { region, node, proxy };
+}
+
+/** Poll `check` every 20 ms until it returns true or `timeoutMs` passes; returns the time it took (ms). */
+export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    if (await check()) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** True once `n` sees every one of `regions` as healthy. */
+export async function seesRegions(n: StartedNode, regions: string[]): Promise<boolean> {
+  const res = await n.api('/v1/regions');
+  const body = (await res.json()) as { regions: Array<{ name: string; healthy: boolean; rttMs: number | null }> };
+  return regions.every((r) => body.regions.some((x) => x.name === r && x.healthy && x.rttMs !== null));
+}
