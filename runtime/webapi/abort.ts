@@ -2,9 +2,13 @@
 // the abort-controller package predates `reason`, `throwIfAborted`, `any` and
 // `timeout` (docs/web-platform-libs.md).
 
-import { Event, EventTarget } from './events.ts';
+import { createTrustedEvent, dispatch, EventTarget, setSignalHooks, type Event } from './events.ts';
 import { DOMException } from './dom-exception.ts';
 import { defineGlobal } from './define.ts';
+import { apply, arrayIndexOf, SafeSet, setValues, uncurryThis } from './intrinsics.ts';
+
+const derefWeak = uncurryThis(WeakRef.prototype.deref) as <T extends WeakKey>(ref: WeakRef<T>) => T | undefined;
+const addListener = uncurryThis(EventTarget.prototype.addEventListener);
 
 const CONSTRUCT = Symbol('AbortSignal');
 
@@ -24,10 +28,10 @@ export class AbortSignal extends EventTarget {
   #reason: unknown = undefined;
   #onabort: ((this: AbortSignal, ev: Event) => unknown) | null = null;
   #onabortInstalled = false;
-  #algorithms = new Set<AbortAlgorithm>();
+  #algorithms = new SafeSet<AbortAlgorithm>();
   // Dependent signals (made by any()) are held weakly: a long-lived parent such
   // as a worker-global controller must not keep every request's signal alive.
-  #dependents = new Set<WeakRef<AbortSignal>>();
+  #dependents = new SafeSet<WeakRef<AbortSignal>>();
   #dependent = false;
   #sources: AbortSignal[] = [];
 
@@ -57,9 +61,10 @@ export class AbortSignal extends EventTarget {
     // An event handler is one listener, registered when first set (HTML §8.1.8.1).
     if (!this.#onabortInstalled && this.#onabort !== null) {
       this.#onabortInstalled = true;
-      this.addEventListener('abort', (ev: Event) => {
-        this.#onabort?.call(this, ev);
-      });
+      addListener(this, 'abort', ((ev: Event) => {
+        const handler = this.#onabort;
+        if (handler !== null) apply(handler, this, [ev]);
+      }) as unknown as EventListener);
     }
   }
 
@@ -96,27 +101,29 @@ export class AbortSignal extends EventTarget {
       // Spec order: mark every dependent aborted first, then run steps, so a
       // listener on the parent already sees the children aborted.
       const toRun: AbortSignal[] = [];
-      for (const ref of s.#dependents) {
-        const d = ref.deref();
+      const dependents = setValues(s.#dependents);
+      for (let i = 0; i < dependents.length; i++) {
+        const d = derefWeak(dependents[i] as WeakRef<AbortSignal>);
         if (d !== undefined && !d.#aborted) {
           d.#aborted = true;
           d.#reason = s.#reason;
-          toRun.push(d);
+          toRun[toRun.length] = d;
         }
       }
       s.#dependents.clear();
       runAbortSteps(s);
-      for (const d of toRun) runAbortSteps(d);
+      for (let i = 0; i < toRun.length; i++) runAbortSteps(toRun[i] as AbortSignal);
     };
     const runAbortSteps = (s: AbortSignal): void => {
-      const algorithms = [...s.#algorithms];
+      const algorithms = setValues(s.#algorithms);
       s.#algorithms.clear();
-      for (const a of algorithms) a();
-      s.dispatchEvent(new Event('abort'));
+      for (let i = 0; i < algorithms.length; i++) (algorithms[i] as AbortAlgorithm)();
+      dispatch(s, createTrustedEvent('abort'));
     };
     createDependentSignal = (signals) => {
       const result = new AbortSignal(CONSTRUCT);
-      for (const s of signals) {
+      for (let i = 0; i < signals.length; i++) {
+        const s = signals[i] as AbortSignal;
         if (s.#aborted) {
           result.#aborted = true;
           result.#reason = s.#reason;
@@ -125,13 +132,15 @@ export class AbortSignal extends EventTarget {
       }
       result.#dependent = true;
       const ref = new WeakRef(result);
-      for (const s of signals) {
+      for (let i = 0; i < signals.length; i++) {
+        const s = signals[i] as AbortSignal;
         // Depend on the roots, never on another dependent signal: aborting a root
         // reaches every descendant in one step.
         const roots = s.#dependent ? s.#sources : [s];
-        for (const root of roots) {
-          if (!result.#sources.includes(root)) {
-            result.#sources.push(root);
+        for (let j = 0; j < roots.length; j++) {
+          const root = roots[j] as AbortSignal;
+          if (arrayIndexOf(result.#sources, root) < 0) {
+            result.#sources[result.#sources.length] = root;
             root.#dependents.add(ref);
           }
         }
@@ -139,6 +148,17 @@ export class AbortSignal extends EventTarget {
       return result;
     };
     createSignal = () => new AbortSignal(CONSTRUCT);
+    setSignalHooks({
+      aborted(signal) {
+        if (typeof signal !== 'object' || signal === null || !(#aborted in signal)) {
+          throw new TypeError("Failed to execute 'addEventListener' on 'EventTarget': member signal is not of type 'AbortSignal'.");
+        }
+        return (signal as AbortSignal).#aborted;
+      },
+      follow(signal, remove) {
+        addAbortAlgorithm(signal as AbortSignal, remove);
+      },
+    });
     addAbortAlgorithm = (s, algorithm) => {
       if (s.#aborted) return () => {};
       s.#algorithms.add(algorithm);

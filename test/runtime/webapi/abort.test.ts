@@ -84,3 +84,67 @@ describe('EventTarget/CustomEvent', () => {
     expect(iso.logs.slice(n).join('\n')).toMatch(/boom/);
   });
 });
+
+describe('trusted abort events', () => {
+  // Regression: event-target-shim fixed isTrusted to false, so the abort
+  // event the platform fires was untrusted (WPT dom/abort/event.any.js).
+  it('fires abort with isTrusted true from abort(), AbortSignal.any and AbortSignal.timeout; events a worker makes are untrusted', async () => {
+    expect(
+      await iso.inRequest(`
+        const c = new AbortController();
+        const dependent = AbortSignal.any([c.signal]);
+        const seen = [];
+        c.signal.addEventListener('abort', (e) => seen.push(['abort', e.isTrusted, e.type, e.target === c.signal]));
+        dependent.onabort = (e) => seen.push(['any', e.isTrusted]);
+        c.abort();
+        const timeout = AbortSignal.timeout(1);
+        await new Promise((resolve) => timeout.addEventListener('abort', (e) => { seen.push(['timeout', e.isTrusted]); resolve(); }));
+        const mine = new Event('abort');
+        const desc = Object.getOwnPropertyDescriptor(mine, 'isTrusted');
+        return [seen, mine.isTrusted, typeof desc.get, desc.get === Object.getOwnPropertyDescriptor(new Event('x'), 'isTrusted').get, desc.configurable];`),
+    ).toEqual([[['abort', true, 'abort', true], ['any', true], ['timeout', true]], false, 'function', true, false]);
+  });
+});
+
+describe('EventTarget dispatch (DOM §2.9)', () => {
+  it('runs capture listeners first, honours stopImmediatePropagation, handleEvent objects and passive', async () => {
+    expect(
+      await iso.run(`
+        const t = new EventTarget(); const seen = [];
+        t.addEventListener('x', () => seen.push('bubble'));
+        t.addEventListener('x', () => seen.push('capture'), { capture: true });
+        t.addEventListener('x', { handleEvent(e) { seen.push(['object', this === obj, e.eventPhase]); } });
+        const obj = { handleEvent(e) { seen.push(['object', this === obj, e.eventPhase]); } };
+        t.addEventListener('y', obj);
+        t.addEventListener('p', (e) => { e.preventDefault(); seen.push(['passive', e.defaultPrevented]); }, { passive: true });
+        t.addEventListener('s', (e) => { e.stopImmediatePropagation(); seen.push('first'); });
+        t.addEventListener('s', () => seen.push('never'));
+        t.dispatchEvent(new Event('x'));
+        t.dispatchEvent(new Event('y'));
+        t.dispatchEvent(new Event('p', { cancelable: true }));
+        const notCanceled = t.dispatchEvent(new Event('s', { cancelable: true }));
+        return [seen, notCanceled];`),
+    ).toEqual([['capture', 'bubble', ['object', false, 2], ['object', true, 2], ['passive', false], 'first'], true]);
+  });
+
+  it('skips listeners removed during dispatch, not ones added; a signal removes its listener; re-dispatching throws InvalidStateError', async () => {
+    expect(
+      await iso.run(`
+        const t = new EventTarget(); const seen = [];
+        const late = () => seen.push('late');
+        const second = () => seen.push('second');
+        t.addEventListener('x', () => { seen.push('first'); t.removeEventListener('x', second); t.addEventListener('x', late); });
+        t.addEventListener('x', second);
+        t.dispatchEvent(new Event('x'));
+        const c = new AbortController();
+        t.addEventListener('z', () => seen.push('z'), { signal: c.signal });
+        c.abort();
+        t.dispatchEvent(new Event('z'));
+        let nested;
+        t.addEventListener('n', (e) => { try { t.dispatchEvent(e); } catch (err) { nested = err.name; } });
+        const cancelled = new Event('c', { cancelable: true });
+        t.addEventListener('c', (e) => e.preventDefault());
+        return [seen, (t.dispatchEvent(new Event('n')), nested), t.dispatchEvent(cancelled), cancelled.defaultPrevented];`),
+    ).toEqual([['first'], 'InvalidStateError', false, true]);
+  });
+});
