@@ -15,6 +15,7 @@ import { AbortSignal, addAbortAlgorithm } from './abort.ts';
 import { isReadableStream, streams } from './streams.ts';
 import { markFetched } from './fetch-response.ts';
 import type { FetchHead } from './fetch-wire.ts';
+import { processDataUrl } from './data-url.ts';
 
 
 // The subrequest limit is a plain Error in workerd, not a DOMException (the
@@ -92,6 +93,20 @@ async function upload(id: number, reader: ReadableStreamDefaultReader<Uint8Array
   }
 }
 
+/**
+ * Fetch "scheme fetch" for data: (any method): a 200 whose body and
+ * Content-Type come from the URL, or a network error (TypeError) when the
+ * URL is not a valid data: URL. Answered in the isolate; no host call.
+ */
+function fetchDataUrl(request: Request): Promise<globalThis.Response> {
+  const data = processDataUrl(request.url);
+  if (data === null) return Promise.reject(new TypeError(`fetch: ${request.url.slice(0, 64)} is not a valid data: URL.`));
+  const res = new Response(data.body, { status: 200, statusText: 'OK', headers: [['content-type', data.mimeType]] });
+  freezeHeaders(res.headers);
+  const hash = request.url.indexOf('#');
+  return Promise.resolve(markFetched(res, hash < 0 ? request.url : request.url.slice(0, hash), false) as unknown as globalThis.Response);
+}
+
 function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
   let request: Request;
   try {
@@ -101,6 +116,7 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
   }
   const signal = request.signal as unknown as AbortSignal;
   if (signal.aborted) return Promise.reject(signal.reason);
+  if (request.url.startsWith('data:')) return fetchDataUrl(request);
   const id = nextId++;
   return new Promise<globalThis.Response>((resolve, reject) => {
     let settled = false;

@@ -12,6 +12,7 @@ import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
 import { captureBootIntrinsics } from './intrinsics.ts';
+import { installAtomics } from './atomics.ts';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
@@ -32,7 +33,9 @@ function boot(
   // SharedArrayBuffer and Atomics stay, as in workerd: a high-resolution
   // timer built on them needs a second thread counting in shared memory, and
   // an isolate has one thread and no Worker or postMessage to share a buffer
-  // with. WebAssembly stays too: wasm.ts counts its memory.
+  // with (Atomics.wait throws, as there is nothing to wake it: atomics.ts).
+  // WebAssembly stays too: wasm.ts counts its memory.
+  installAtomics();
   installWasm(memoryBytes);
   // A response must not leave while wasm memory alone is past the budget (a
   // wasm `memory.grow` loop no JS wrapper saw): the host's check after this

@@ -29,5 +29,18 @@ export default defineCase({
     area('dom-exception'),
     area('names', { TraceEvent: 'workerd-only global: TraceEvent is an alias of TailEvent' }),
     area('blob-file'),
+    area('shared-memory'),
+    area('clone-values', { file: 'workerd refuses to clone a File (DataCloneError); HTML makes File serializable, as Blob is (workerd clones Blob)' }),
+    area('headers-record', {
+      two: 'workerd asks for every descriptor before getting any value; WebIDL record conversion (WPT headers-record.any.js) gets each key right after its descriptor',
+      nonEnumerable: 'workerd asks for every descriptor before getting any value; WebIDL interleaves them',
+      badName: 'workerd accepts a record key that is not a ByteString; WebIDL throws TypeError before getting its value',
+      symbolKey: 'workerd skips an enumerable Symbol key; WebIDL converts it to a ByteString, which throws TypeError',
+    }),
+    area('trusted-events', { own: 'isTrusted is [LegacyUnforgeable] in DOM, an own property of every Event (as in browsers and Node); workerd puts it on the prototype' }),
+    area('data-url', {
+      responseUrls: "workerd gives a fetched data: response an empty url; Fetch sets it to the request's URL (without the fragment)",
+      badBase64: "workerd answers 200 with an empty body for a base64 body of one character; Fetch's forgiving-base64 decode fails there, a network error (TypeError)",
+    }),
   ],
 });

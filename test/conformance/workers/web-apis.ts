@@ -337,6 +337,91 @@ const areas: Record<string, () => unknown> = {
       streamed: await new Response(b.stream()).text(),
     };
   },
+  'shared-memory': () => {
+    const sab = new SharedArrayBuffer(8);
+    const i32 = new Int32Array(sab);
+    const target = new Uint8Array(new SharedArrayBuffer(6));
+    return {
+      types: [typeof SharedArrayBuffer, typeof Atomics],
+      atomics: attempt(() => [Atomics.add(i32, 0, 3), Atomics.load(i32, 0), Atomics.exchange(i32, 1, 5), i32[1]]),
+      wait: attempt(() => Atomics.wait(i32, 0, 0, 0)),
+      encodeInto: attempt(() => [new TextEncoder().encodeInto('h€!', target), [...target]]),
+      decode: attempt(() => new TextDecoder().decode(new Uint8Array(target.buffer, 0, 4))),
+      tag: Object.prototype.toString.call(sab),
+    };
+  },
+  'clone-values': async () => {
+    const shared = { s: 1 };
+    return {
+      negativeZero: attempt(() => {
+        const c = structuredClone([0, -0, { n: -0 }]);
+        return [Object.is(c[0], 0), Object.is(c[1], -0), Object.is((c[2] as { n: number }).n, -0)];
+      }),
+      blob: await attemptAsync(async () => {
+        const b = structuredClone(new Blob(['héllo'], { type: 'text/plain' }));
+        return [b instanceof Blob, b.type, await b.text()];
+      }),
+      file: await attemptAsync(async () => {
+        const f = structuredClone(new File(['abc'], 'a.txt', { type: 'text/x', lastModified: 42 }));
+        return [f instanceof File, f.name, f.lastModified, f.type, await f.text()];
+      }),
+      graph: attempt(() => {
+        const g = structuredClone({ a: shared, b: shared, m: new Map([[1, shared]]), e: new RangeError('bad') });
+        return [g.a === g.b, g.m.get(1) === g.a, g.e instanceof RangeError, g.e.message];
+      }),
+      promise: attempt(() => structuredClone(Promise.resolve())),
+    };
+  },
+  'headers-record': () => {
+    const trace = (target: object): { log: string[]; result: unknown } => {
+      const log: string[] = [];
+      const handler: ProxyHandler<object> = {};
+      for (const trap of Object.getOwnPropertyNames(Reflect) as (keyof ProxyHandler<object>)[]) {
+        (handler as Record<string, unknown>)[trap] = (...args: unknown[]) => {
+          const key = args[1];
+          log.push(key === undefined ? trap : `${trap}:${typeof key === 'symbol' ? key.description ?? '' : String(key)}`);
+          return (Reflect[trap as keyof typeof Reflect] as (...a: unknown[]) => unknown)(...args);
+        };
+      }
+      return { log, result: attempt(() => [...new Headers(new Proxy(target, handler) as Record<string, string>)]) };
+    };
+    const hidden = { c: 'd' };
+    Object.defineProperty(hidden, 'a', { value: 'b', enumerable: false });
+    return {
+      plain: [...new Headers({ b: '2', A: '1' })],
+      two: trace({ a: 'b', c: 'd' }),
+      nonEnumerable: trace(hidden),
+      badName: trace({ a: 'b', '\uFFFF': 'd' }),
+      symbolKey: trace({ a: 'b', [Symbol('tag')]: 'x' }),
+    };
+  },
+  'trusted-events': async () => {
+    const c = new AbortController();
+    let fromAbort: unknown;
+    c.signal.addEventListener('abort', (e) => {
+      fromAbort = [e.isTrusted, e.type, e.eventPhase, e.target === c.signal];
+    });
+    c.abort();
+    const timeout = AbortSignal.timeout(1);
+    const fromTimeout = await new Promise((resolve) => timeout.addEventListener('abort', (e) => resolve(e.isTrusted)));
+    const made = new Event('abort');
+    return { fromAbort, fromTimeout, made: made.isTrusted, own: Object.getOwnPropertyNames(made) };
+  },
+  'data-url': async () => {
+    const urls = ['data:,response%27s%20body', 'data:text/plain;base64,SGVsbG8', 'data:TEXT/HTML; Charset="utf-8" ;x=y,%3Cb%3E', 'data:;base64,SGk=', 'data:text/plain,a b#frag', 'data:text/plain'];
+    const responses: unknown[] = [];
+    const responseUrls: unknown[] = [];
+    for (const url of urls) {
+      responses.push(
+        await attemptAsync(async () => {
+          const r = await fetch(url);
+          responseUrls.push(r.url);
+          return [r.status, r.statusText, r.headers.get('content-type'), await r.text()];
+        }),
+      );
+    }
+    return { responses, responseUrls, badBase64: await attemptAsync(async () => (await fetch('data:;base64,a')).status) };
+  },
 };
 
 export default {

@@ -530,3 +530,40 @@ describe('fetch: SSRF protection', () => {
     expect(hop[1]).toContain('fetch to 127.0.0.1 refused');
   });
 });
+
+describe('fetch: data: URLs (Fetch §4.6, answered in the isolate)', () => {
+  // Regression: fetch('data:…') was refused as a non-http(s) URL.
+  it('answers 200 with the body and the parsed, re-serialized MIME type, for any method, without a host call', async () => {
+    const before = iso.syncCalls.length;
+    const out = await iso.inRequest(`
+      const cases = ['data:,response%27s%20body', 'data:text/plain;base64,SGVsbG8', 'data:TEXT/HTML; Charset="utf-8" ;x=y,%3Cb%3E',
+        'data:;base64,SGk=', 'data:;charset=utf-8,x', 'data:text/plain,a b#frag', 'data:application/octet-stream;base64,AP8%3D', 'data:text/plain ;  BASE64 ,aGk='];
+      const out = [];
+      for (const url of cases) {
+        const r = await fetch(url, { method: url.includes('octet') ? 'POST' : 'GET' });
+        out.push([r.status, r.statusText, r.headers.get('content-type'), [...new Uint8Array(await r.arrayBuffer())].map((b) => b.toString(16)).join(' '), r.url.length === url.split('#')[0].length]);
+      }
+      return out;`);
+    const hex = (s: string) => [...Buffer.from(s, 'latin1')].map((b) => b.toString(16)).join(' ');
+    expect(out).toEqual([
+      [200, 'OK', 'text/plain;charset=US-ASCII', hex("response's body"), true],
+      [200, 'OK', 'text/plain', hex('Hello'), true],
+      [200, 'OK', 'text/html;charset=utf-8;x=y', hex('<b>'), true],
+      [200, 'OK', 'text/plain;charset=US-ASCII', hex('Hi'), true],
+      [200, 'OK', 'text/plain;charset=utf-8', hex('x'), true],
+      [200, 'OK', 'text/plain', hex('a b'), true],
+      [200, 'OK', 'application/octet-stream', '0 ff', true],
+      [200, 'OK', 'text/plain', hex('hi'), true],
+    ]);
+    expect(iso.syncCalls.length).toBe(before);
+  });
+
+  it('rejects with TypeError for a data: URL without a comma or with bad base64, and honours an aborted signal', async () => {
+    const out = await iso.inRequest(`
+      const out = [];
+      for (const url of ['data:text/plain', 'data:;base64,a', 'data:;base64,%']) { try { await fetch(url); out.push('ok'); } catch (e) { out.push(e.name); } }
+      try { await fetch('data:,x', { signal: AbortSignal.abort() }); } catch (e) { out.push(e.name); }
+      return out;`);
+    expect(out).toEqual(['TypeError', 'TypeError', 'TypeError', 'AbortError']);
+  });
+});
