@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { EdgefnError, parseLimits, DEFAULT_LIMITS, type Limits } from '../runtime/index.ts';
 import { FETCH_DEFAULTS, parseAllowList } from '../runtime/index.ts';
+import { REGION_PATTERN } from '../sdk/wire.ts';
 
 export interface NodeConfig {
   listen: string;
@@ -31,9 +32,6 @@ export interface NodeConfig {
   /** The data-plane URL peers use to reach this node (EDGEFN_ADVERTISE_URL); default http://<listen>:<port> once bound. */
   advertiseUrl: string | undefined;
 }
-
-/** A region name is one DNS label, like a function name. */
-export const REGION_PATTERN = /^[a-z0-9-]{1,63}$/;
 
 function region(env: NodeJS.ProcessEnv): string {
   const raw = env['EDGEFN_REGION'] || 'local';

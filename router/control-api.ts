@@ -4,8 +4,7 @@
 import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
-import { FUNCTION_NAME_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
-import { REGION_PATTERN } from './config.ts';
+import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
 import type { StoredFunction } from './store.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */

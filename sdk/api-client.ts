@@ -12,6 +12,7 @@ import {
   type ListFunctionsResponse,
   type LogEntry,
   type LogsResponse,
+  type RegionsResponse,
 } from './wire.ts';
 
 export { EdgefnApiError, isEdgefnApiError, CLIENT_ERROR_CODES, type ClientErrorCode } from './api-error.ts';
@@ -87,6 +88,12 @@ export class EdgefnClient {
   async delete(name: string): Promise<DeleteFunctionResponse> {
     const { status, body } = await this.#call('DELETE', functionPath(name));
     return expectObject<DeleteFunctionResponse>(body, ['deleted'], status);
+  }
+
+  /** The cluster's regions as the answering node sees them: its own first, then nearest first. */
+  async regions(): Promise<RegionsResponse> {
+    const { status, body } = await this.#call('GET', '/v1/regions');
+    return expectObject<RegionsResponse>(body, ['region', 'regions'], status);
   }
 
   /** The function's recent console output and uncaught errors, oldest first. */

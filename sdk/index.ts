@@ -8,6 +8,7 @@ export type { ExecutionContext, ExportedHandler, FetchEvent } from './types.ts';
 export {
   FUNCTION_NAME_PATTERN,
   LIMIT_NAMES,
+  REGION_PATTERN,
   WORKER_FORMATS,
   type DeleteFunctionResponse,
   type DeployRequest,
@@ -18,6 +19,10 @@ export {
   type ListFunctionsResponse,
   type LogEntry,
   type LogsResponse,
+  type PlacementInfo,
+  type RegionInfo,
+  type RegionNodeInfo,
+  type RegionsResponse,
   type WireLimits,
   type WorkerFormat,
 } from './wire.ts';

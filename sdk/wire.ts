@@ -13,6 +13,9 @@ export type WorkerFormat = (typeof WORKER_FORMATS)[number];
 /** A function name is one DNS label: it becomes `<name>.<host>` on the data plane. */
 export const FUNCTION_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;
 
+/** A region name (a node's EDGEFN_REGION, a deploy's `regions`) is one DNS label too. */
+export const REGION_PATTERN = /^[a-z0-9-]{1,63}$/;
+
 export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs'] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 

@@ -132,6 +132,10 @@ export class ClusterDb {
     } catch (err) {
       throw storeUnavailable(err);
     }
+    // A checked-out client has no pool listener: a connection cut mid-
+    // transaction would otherwise be an unhandled 'error' (the query fails too).
+    const onError = () => {};
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
@@ -142,6 +146,7 @@ export class ClusterDb {
       await client.query('ROLLBACK').catch(() => {});
       throw err instanceof EdgefnError ? err : storeUnavailable(err);
     } finally {
+      client.off('error', onError);
       client.release();
     }
   }
@@ -248,10 +253,6 @@ export class ClusterDb {
        ON CONFLICT (id) DO UPDATE SET region = $2, advertise_url = $3, api_url = $4, heartbeat_at = now()`,
       [n.id, n.region, n.advertiseUrl, n.apiUrl],
     );
-  }
-
-  async leave(id: string): Promise<void> {
-    await this.#query('DELETE FROM edgefn_nodes WHERE id = $1', [id]);
   }
 
   async nodes(): Promise<NodeRow[]> {

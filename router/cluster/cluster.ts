@@ -94,7 +94,8 @@ export class Cluster {
         this.#secret = await this.#db.clusterSecret(randomBytes(32).toString('base64url'));
         this.#replica.setState('secret', this.#secret);
         this.#listener = await this.#db.listen(
-          () => void this.sync(),
+          // A failed catch-up is retried by the next notification or by the reconnect loop.
+          () => void this.sync().catch(() => {}),
           (err) => {
             if (!this.#connected || this.#closed) return;
             this.#connected = false;
@@ -220,7 +221,8 @@ export class Cluster {
     this.#membership.close();
     this.#forwarder.close();
     await this.#listener?.end().catch(() => {});
-    await this.#db.leave(this.#id).catch(() => {});
+    // The registry keeps this node's row: its region stays known (deploys
+    // may still name it) and peers show it unhealthy until it is back.
     await this.#db.close();
     await this.#syncing?.catch(() => {});
     this.#replica.close();

@@ -7,7 +7,7 @@
 // suggest `--` tricks that do not apply here.
 
 import { parseArgs } from 'node:util';
-import { FUNCTION_NAME_PATTERN, WORKER_FORMATS, type LimitName, type WireLimits, type WorkerFormat } from '../wire.ts';
+import { FUNCTION_NAME_PATTERN, REGION_PATTERN, WORKER_FORMATS, type LimitName, type WireLimits, type WorkerFormat } from '../wire.ts';
 import { CliError } from './cli-error.ts';
 import { COMMANDS, USAGE, type CommandName } from './usage.ts';
 
@@ -34,8 +34,12 @@ export type Command =
       vars: Record<string, string>;
       secrets: Record<string, string>;
       limits: WireLimits;
+      /** Empty: every region. */
+      regions: string[];
+      near: string | undefined;
     }
   | { kind: 'list'; connection: Connection }
+  | { kind: 'regions'; connection: Connection }
   | { kind: 'delete'; connection: Connection; name: string }
   | { kind: 'logs'; connection: Connection; name: string };
 
@@ -67,10 +71,13 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'cpu-ms': { type: 'string' },
       'memory-mb': { type: 'string' },
       'wall-ms': { type: 'string' },
+      region: { type: 'string', multiple: true },
+      near: { type: 'string' },
     },
     positionals: ['path'],
   },
   list: { options: CONNECTION_OPTIONS, positionals: [] },
+  regions: { options: CONNECTION_OPTIONS, positionals: [] },
   delete: { options: CONNECTION_OPTIONS, positionals: ['name'] },
   logs: { options: CONNECTION_OPTIONS, positionals: ['name'] },
 };
@@ -121,7 +128,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
 
   switch (first) {
     case 'list':
-      return { kind: 'list', connection };
+    case 'regions':
+      return { kind: first, connection };
     case 'delete':
     case 'logs':
       return { kind: first, connection, name: checkName(parsed.positionals[0] ?? '', fail) };
@@ -145,7 +153,11 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
         const raw = single(flag);
         if (raw !== undefined) limits[field] = positiveNumber(flag, raw, fail);
       }
-      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits };
+      const regions = parsed.strings.get('region') ?? [];
+      for (const r of regions) if (!REGION_PATTERN.test(r)) throw fail(`--region "${r}" is not a region name: use 1 to 63 characters of a-z, 0-9 and -`);
+      const near = single('near');
+      if (near !== undefined && !URL.canParse(near)) throw fail(`--near needs a URL such as https://db.example:5432, got "${near}"`);
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near };
     }
   }
 }

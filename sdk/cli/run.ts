@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { EdgefnClient } from '../api-client.ts';
 import { EdgefnApiError } from '../api-error.ts';
-import type { DeployRequest, FunctionInfo } from '../wire.ts';
+import type { DeployRequest, FunctionInfo, RegionInfo } from '../wire.ts';
 import { parseCommandLine, type Command, type Connection, type Env } from './args.ts';
 import { prepareWorker } from './bundle.ts';
 import { collectModules, resolveProject } from './project.ts';
@@ -58,6 +58,8 @@ async function execute(command: Command, io: CliIo): Promise<void> {
       if (Object.keys(command.vars).length > 0) body.vars = command.vars;
       if (Object.keys(command.secrets).length > 0) body.secrets = command.secrets;
       if (Object.keys(command.limits).length > 0) body.limits = command.limits;
+      if (command.regions.length > 0) body.regions = command.regions;
+      if (command.near !== undefined) body.placement = { near: command.near };
       const result = await client.deploy(command.name, body);
       io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${how}\n`);
       // The URL alone on stdout, so `url=$(edgefn deploy …)` works.
@@ -67,6 +69,11 @@ async function execute(command: Command, io: CliIo): Promise<void> {
     case 'list': {
       const functions = await connect(command.connection, io).list();
       io.stdout(functions.length === 0 ? 'No functions deployed.\n' : formatTable(functions));
+      return;
+    }
+    case 'regions': {
+      const { regions } = await connect(command.connection, io).regions();
+      io.stdout(formatRegions(regions));
       return;
     }
     case 'delete': {
@@ -118,7 +125,21 @@ export function describeFailure(err: unknown, command: Command | undefined): str
 }
 
 function formatTable(functions: FunctionInfo[]): string {
-  const rows = [['NAME', 'VERSION', 'FORMAT', 'URL', 'UPDATED'], ...functions.map((f) => [f.name, String(f.version), f.format, f.url, f.updatedAt])];
+  return table([['NAME', 'VERSION', 'FORMAT', 'URL', 'UPDATED'], ...functions.map((f) => [f.name, String(f.version), f.format, f.url, f.updatedAt])]);
+}
+
+/** One line per node, grouped by region as the node answering sees them. */
+function formatRegions(regions: RegionInfo[]): string {
+  const ms = (v: number | null) => (v === null ? '-' : `${v.toFixed(1)} ms`);
+  const rows = [['REGION', 'RTT', 'NODE', 'URL', 'STATE']];
+  for (const r of regions) {
+    for (const n of r.nodes) rows.push([r.self ? `${r.name} (this node's)` : r.name, ms(n.self ? 0 : n.rttMs), n.id, n.url, n.self ? 'this node' : n.healthy ? 'healthy' : `down${n.error === undefined ? '' : ` (${n.error})`}`]);
+    if (r.nodes.length === 0) rows.push([r.name, ms(r.rttMs), '-', '-', 'no nodes']);
+  }
+  return table(rows);
+}
+
+function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
   return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col] ?? 0))).join('  ')).join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 // Help text, one block per command. args.ts attaches the matching block to
 // every usage error so a mistyped flag shows the flags that do exist.
 
-export const COMMANDS = ['deploy', 'list', 'delete', 'logs'] as const;
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection:
@@ -18,6 +18,7 @@ Commands:
   list                          list deployed functions
   delete <name>                 delete a function
   logs <name>                   show a function's recent console output
+  regions                       list the cluster's regions, their health and distance
 
 Options:
   --version          print edgefn's version
@@ -50,6 +51,10 @@ Options:
   --cpu-ms <n>             CPU time per request, in milliseconds
   --memory-mb <n>          isolate memory limit, in megabytes
   --wall-ms <n>            wall time per request, in milliseconds
+  --region <region>        run only in this region (repeatable; default: every region
+                           of the cluster, including ones added later)
+  --near <url>             run in the region (among --region ones) with the lowest
+                           measured latency to this backend, e.g. https://db.example:5432
 
 ${CONNECTION}`,
 
@@ -62,6 +67,14 @@ ${CONNECTION}`,
   delete: `Usage: edgefn delete <name> [options]
 
 Deletes function <name>; it stops answering at once.
+
+${CONNECTION}`,
+
+  regions: `Usage: edgefn regions [options]
+
+Lists the regions of the cluster the node belongs to, as that node sees them:
+its own region first, then the others nearest first, with each node's health
+and the round-trip time the node measured to it.
 
 ${CONNECTION}`,
 

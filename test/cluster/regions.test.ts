@@ -5,6 +5,7 @@
 
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../sdk/cli/run.ts';
 import { seesRegions, startRegionNode, waitFor, type RegionNode } from '../helpers/cluster.ts';
 import { startPostgres, type StartedPostgres } from '../helpers/postgres.ts';
 
@@ -108,6 +109,22 @@ describe('a cluster of regions', () => {
     const res = await a.node.call('echo', '/', { headers: { 'edgefn-forwarded': 'z;1;forged' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('edgefn-region')).toBe('b');
+  });
+
+  it('deploys with the CLI to the regions given by --region, and lists regions with edgefn regions', async () => {
+    const out: string[] = [];
+    const io = { env: { EDGEFN_API: a.node.apiUrl, EDGEFN_TOKEN: a.node.token }, stdout: (t: string) => out.push(t), stderr: () => {} };
+    const fixture = new URL('../fixtures/sdk-worker/worker.ts', import.meta.url).pathname;
+    expect(await run(['deploy', fixture, '--name', 'cli-fn', '--region', 'c', '--region', 'a'], io)).toBe(0);
+    const info = (await (await b.node.api('/v1/functions/cli-fn')).json()) as { placement: { regions: string[] } };
+    expect(info.placement.regions).toEqual(['a', 'c']);
+    out.length = 0;
+    expect(await run(['regions'], io)).toBe(0);
+    const lines = out.join('').trim().split('\n');
+    expect(lines[0]).toMatch(/^REGION\s+RTT\s+NODE\s+URL\s+STATE$/);
+    expect(lines[1]).toMatch(/^a \(this node's\)\s+0\.0 ms .* this node$/);
+    expect(lines[2]).toMatch(/^b\s+\d+\.\d ms .* healthy$/);
+    expect(lines[3]).toMatch(/^c\s+\d+\.\d ms .* healthy$/);
   });
 
   it('rejects deploys to unknown regions with a message naming them', async () => {

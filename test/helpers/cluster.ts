@@ -85,6 +85,10 @@ export async function startRegionNode(pg: StartedPostgres, region: string, delay
     env: { EDGEFN_DATABASE_URL: pg.url, EDGEFN_REGION: region, EDGEFN_ADVERTISE_URL: advertise, EDGEFN_HOSTS: '1', EDGEFN_POOL_SIZE: '2', ...env },
   });
   proxy.target = node.port;
+  // A node that dies on its own says why in the test's output.
+  node.child.once('exit', (code) => {
+    if (code !== 0 && code !== null) process.stderr.write(`region ${region} node exited with ${code}:\n${node.output()}\n`);
+  });
   return { region, node, proxy };
 }
 
