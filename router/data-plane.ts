@@ -36,6 +36,8 @@ export interface DataPlaneDeps {
   watch?: RequestWatch | undefined;
   /** True while the host is draining: responses then close their connection. */
   draining?(): boolean;
+  /** A cluster node's region: every answer then says `edgefn-region: <region>`. */
+  region?: string | undefined;
 }
 
 export function serverTiming(t: Timing): string {
@@ -54,7 +56,8 @@ export function functionName(host: string | undefined, baseDomain: string): stri
   return /^[a-z0-9-]{1,63}$/.test(name) ? name : undefined;
 }
 
-export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing): void {
+/** `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node). */
+export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string): void {
   const [status, header] = HTTP_ERRORS[err.code];
   const body = `${err.message}\n`;
   const headers: Record<string, string | number> = {
@@ -62,6 +65,7 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
     'content-length': Buffer.byteLength(body),
     'edgefn-error': header,
   };
+  if (region !== undefined) headers['edgefn-region'] = region;
   if (timing !== undefined) headers['server-timing'] = serverTiming(timing);
   res.writeHead(status, headers);
   res.end(body);
@@ -90,7 +94,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);
       deps.watch?.head(socket);
-      sendError(res, new EdgefnError('ERR_NOT_FOUND', what));
+      sendError(res, new EdgefnError('ERR_NOT_FOUND', what), undefined, deps.region);
       return;
     }
     const url = `http://${req.headers.host}${req.url ?? '/'}`;
@@ -141,6 +145,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             out.push(k, headers[i + 1]!);
           }
           out.push('server-timing', serverTiming(timing));
+          if (deps.region !== undefined) out.push('edgefn-region', deps.region);
           if (b instanceof Uint8Array) out.push('content-length', String(b.byteLength));
           else if (b === null && !hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
@@ -150,7 +155,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             // The runtime checks heads at the isolate boundary; this is the
             // last line, so that nothing a worker sends can throw in here.
             res.removeHeader('content-length');
-            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing);
+            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region);
             return;
           }
           streaming = b === 'stream';
@@ -178,7 +183,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           headSent = true;
           deps.watch?.head(socket);
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
-          if (!res.headersSent) sendError(res, err, timing);
+          if (!res.headersSent) sendError(res, err, timing, deps.region);
         },
         pull() {
           if (!bodyEnded && !finished) req.resume();
@@ -189,7 +194,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           if (!headSent) {
             headSent = true;
             deps.watch?.head(socket);
-            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'));
+            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region);
           } else if (!res.writableEnded) res.end();
           if (!bodyEnded) {
             req.off('data', onData);

@@ -32,6 +32,8 @@ export interface HostConfig {
   /** node:http timeouts for the connections the host serves, in ms. */
   keepAliveTimeoutMs: number;
   headersTimeoutMs: number;
+  /** A cluster node's region, named in every answer's `edgefn-region`; undefined on a standalone node. */
+  region: string | undefined;
 }
 
 /**

@@ -132,6 +132,7 @@ export class EdgeNode {
         // Past the soft cap a host is drained gracefully; past this one it is ended at once.
         hardRssMb: Math.max(Math.round(this.config.hostRssMb * 1.5), this.config.hostRssMb + 512),
         fetch: this.config.fetch,
+        region: this.#cluster === undefined ? undefined : this.config.region,
       },
       onLog: (name, level, message) => this.#logs.add(name, level, message),
       onCache: (name, version, cache) => {

@@ -106,7 +106,7 @@ export class Forwarder {
     // Never listens: the front door feeds it the connections it diverts.
     this.#server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, noDelay: true }, (req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
-        if (!res.headersSent) sendError(res, new EdgefnError('ERR_INTERNAL', err instanceof Error ? err.message : String(err)));
+        if (!res.headersSent) sendError(res, new EdgefnError('ERR_INTERNAL', err instanceof Error ? err.message : String(err)), undefined, deps.region);
         else res.destroy();
       });
     });
@@ -143,7 +143,7 @@ export class Forwarder {
     const placement = name === undefined ? undefined : d.placement(name);
     if (name === undefined || placement === undefined) {
       req.resume();
-      sendError(res, new EdgefnError('ERR_NOT_FOUND', name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${d.baseDomain}` : `no function named "${name}"`));
+      sendError(res, new EdgefnError('ERR_NOT_FOUND', name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${d.baseDomain}` : `no function named "${name}"`), undefined, d.region);
       return;
     }
     if (d.servedHere(name)) {
@@ -153,14 +153,14 @@ export class Forwarder {
     const entry = verifyMarker(d.secret(), req.headers[FORWARDED_HEADER] as string | undefined);
     if (entry !== undefined) {
       req.resume();
-      sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `this request was forwarded from region "${entry}", but region "${d.region}" does not hold function "${name}" (its placement is changing); retry the request`));
+      sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `this request was forwarded from region "${entry}", but region "${d.region}" does not hold function "${name}" (its placement is changing); retry the request`), undefined, d.region);
       return;
     }
     const candidates = d.candidates(name, placement);
     const where = placement.regions === null ? 'any region' : `regions ${placement.regions.join(', ')}`;
     if (candidates.length === 0) {
       req.resume();
-      sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `function "${name}" runs in ${where}, and no node there is reachable from region "${d.region}"`));
+      sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `function "${name}" runs in ${where}, and no node there is reachable from region "${d.region}"`), undefined, d.region);
       return;
     }
     // Only a request that can be sent again unchanged is retried: no body, and safe.
@@ -176,7 +176,7 @@ export class Forwarder {
       // 502: the request was lost in flight. 503: nowhere was left to send it.
       const status = retryable && candidates.length === 1 ? 503 : 502;
       const body = `function "${name}" runs in ${where}; the request was sent to region "${target.region}", which could not answer it (${failure})\n`;
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'edgefn-error': HTTP_ERRORS.ERR_REGION_UNAVAILABLE[1] });
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'edgefn-error': HTTP_ERRORS.ERR_REGION_UNAVAILABLE[1], [REGION_HEADER]: d.region });
       res.end(body);
       return;
     }

@@ -75,6 +75,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     { requestTimeout: 0, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs, noDelay: true },
     createDataPlane({
       baseDomain: config.baseDomain,
+      region: config.region,
       route: (name) => routes.get(name),
       dispatch: (route, req, sink) => rt.handle(route.name, route.version, req, sink),
       watch: {

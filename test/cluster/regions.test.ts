@@ -70,6 +70,11 @@ describe('a cluster of regions', () => {
   it('answers in its own region with edgefn-region, and forwards from a region that does not hold the function to the nearest that does', async () => {
     const direct = await c.node.call('echo', '/here');
     expect(direct.status).toBe(200);
+    expect(direct.headers.get('edgefn-region')).toBe('c');
+    expect(direct.headers.get('server-timing')).not.toMatch(/edge;/);
+    const missing = await c.node.call('nothing-here', '/');
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('edgefn-region')).toBe('c');
     const res = await a.node.call('echo', '/x?y=1', { method: 'POST', body: 'hello', headers: { 'x-test': 'kept' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('edgefn-region')).toBe('b');
