@@ -66,9 +66,11 @@ export type FromHost =
    * when it has none (`quiet`). `waiting`: connections whose request has been
    * in flight for over TICK_MS and has no response head yet; `streaming`:
    * those whose head has gone out. A host that stops ticking while it is
-   * active is blocked (a tenant spinning through its budget, say).
+   * active is blocked (a tenant spinning through its budget, say), if its
+   * main thread kept running meanwhile: `ran` is how long it had run when
+   * the tick was sent (ms, the kernel's account; undefined off Linux).
    */
-  | { t: 'tick'; waiting: number[]; streaming: number[]; quiet: boolean }
+  | { t: 'tick'; waiting: number[]; streaming: number[]; quiet: boolean; ran: number | undefined }
   /** A connection the host was handed is closed; the front door drops its descriptor. */
   | { t: 'closed'; id: number }
   /** A draining host has no connection left. */

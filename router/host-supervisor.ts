@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { EdgefnError, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import { EdgefnError, processMainThreadRanMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import type { Batch, FromHost, HostConfig, HostStats, ToHost } from './host-protocol.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from './http-errors.ts';
@@ -35,6 +35,13 @@ export interface SupervisorOptions {
  * entry, such as a tenant spinning through its CPU budget (ms).
  */
 const BLOCKED_MS = 100;
+/**
+ * ...and whose main thread ran for at least this share of that silence. A
+ * host that is merely not scheduled (a loaded machine) is silent too, but
+ * does not run; a spinning one runs whenever it can, which on 2 cores shared
+ * by four busy processes is about half the time.
+ */
+const BLOCKED_RUN_SHARE = 0.2;
 /** How long a deploy waits for every ready host to apply its route (ms). */
 const ROUTE_ACK_MS = 2_000;
 
@@ -64,6 +71,9 @@ class IsolateHost {
   /** Serving, by its last tick; and when that tick came (performance.now()). */
   active = false;
   lastTick = 0;
+  /** The main thread's run time at the last tick (ms), if the host reports it. */
+  ranAtTick: number | undefined;
+  #verdict = { at: -Infinity, blocked: false };
   readonly routeAcks = new Map<number, () => void>();
   readonly validations = new Map<number, { resolve(cache: Uint8Array | undefined): void; reject(err: EdgefnError): void }>();
   state: 'starting' | 'ready' | 'draining' | 'dead' = 'starting';
@@ -131,7 +141,15 @@ class IsolateHost {
   }
 
   blocked(now: number): boolean {
-    return this.active && now - this.lastTick > BLOCKED_MS;
+    const silent = now - this.lastTick;
+    if (!this.active || silent <= BLOCKED_MS) return false;
+    if (this.ranAtTick === undefined || this.child.pid === undefined) return true;
+    // One /proc read (~20 µs) per host per millisecond at most.
+    if (now - this.#verdict.at < 1) return this.#verdict.blocked;
+    const ran = processMainThreadRanMs(this.child.pid);
+    const blocked = ran === undefined || ran - this.ranAtTick >= silent * BLOCKED_RUN_SHARE;
+    this.#verdict = { at: now, blocked };
+    return blocked;
   }
 
   /** Hand over a connection. Handles travel alone, after anything already queued. */
@@ -177,8 +195,9 @@ export class HostSupervisor {
     return this.#hosts.find((h) => h.snapshotPath !== undefined)?.snapshotPath;
   }
 
-  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; stats: HostStats | undefined }> {
-    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, connections: h.conns.size, stats: h.stats }));
+  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; blocked: boolean; stats: HostStats | undefined }> {
+    const now = performance.now();
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, connections: h.conns.size, blocked: h.blocked(now), stats: h.stats }));
   }
 
   /** For tests and operators: the pid of the host serving function key, if live. */
@@ -194,6 +213,7 @@ export class HostSupervisor {
     switch (m.t) {
       case 'tick':
         h.lastTick = performance.now();
+        h.ranAtTick = m.ran;
         h.active = !m.quiet;
         h.waiting = new Set(m.waiting);
         return;
@@ -314,13 +334,9 @@ export class HostSupervisor {
    * (spinning tenants whose isolates were discarded among them) fill hosts
    * from the top while warm functions stay low.
    */
-  #pick(key: string): IsolateHost | undefined {
-    const now = performance.now();
-    let best: IsolateHost | undefined;
-    for (const h of this.#live.get(key) ?? []) {
-      if (h.state === 'ready' && !h.blocked(now) && (best === undefined || h.index < best.index)) best = h;
-    }
-    if (best !== undefined) return best;
+  #pick(key: string, now = performance.now()): IsolateHost | undefined {
+    const live = this.#liveHost(key, now);
+    if (live !== undefined) return live;
     // Blocked hosts only when every ready host is blocked.
     const rank = (x: IsolateHost) => (x.blocked(now) ? 1e9 : 0) + x.conns.size;
     let fewest: IsolateHost | undefined;
@@ -337,13 +353,35 @@ export class HostSupervisor {
     return fewest;
   }
 
+  /** The lowest ready host where `key` is live and, unless `evenBlocked`, not blocked. */
+  #liveHost(key: string, now: number, evenBlocked = false): IsolateHost | undefined {
+    let best: IsolateHost | undefined;
+    for (const h of this.#live.get(key) ?? []) {
+      if (h.state === 'ready' && (evenBlocked || !h.blocked(now)) && (best === undefined || h.index < best.index)) best = h;
+    }
+    return best;
+  }
+
   /**
    * Hand a client connection to an isolate host. `head` is what was already
    * read from it. The front door keeps its own descriptor (so that it can
    * answer for a host that dies) until the host says the connection closed.
    */
   adopt(socket: Socket, head: Uint8Array, key: string): void {
-    const h = this.#pick(key);
+    this.#place(socket, head, key, false);
+  }
+
+  #place(socket: Socket, head: Uint8Array, key: string, looked: boolean): void {
+    const now = performance.now();
+    // A host looks blocked when its ticks stop coming, but so does every host
+    // when this process itself was late (a loaded machine): the ticks may be
+    // sitting unread in the pipe. Before moving a warm function's connection
+    // off its host (a cold start elsewhere), read them: one turn of the loop.
+    if (!looked && this.#liveHost(key, now) === undefined && this.#liveHost(key, now, true) !== undefined) {
+      setImmediate(() => this.#place(socket, head, key, true));
+      return;
+    }
+    const h = this.#pick(key, now);
     const refuse = (why: string) => {
       if (socket.writable) socket.end(rawErrorResponse('ERR_HOST_RESTART', why));
       setTimeout(() => socket.destroy(), 1000).unref();

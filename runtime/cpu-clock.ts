@@ -19,7 +19,7 @@
 // that ran at least LONG_ENTRY_MS, the only ones a preemption can noticeably
 // distort. A short entry is charged its wall time.
 
-import { openSync, readSync } from 'node:fs';
+import { openSync, readFileSync, readSync } from 'node:fs';
 
 const buf = Buffer.alloc(96);
 let fd: number | undefined;
@@ -32,17 +32,97 @@ try {
 /** Entries shorter than this are charged their wall time (ms). */
 const LONG_ENTRY_MS = 0.5;
 
-function runDelayMs(f: number): number {
+/** Reads this thread's schedstat into `buf`: [run time, run_delay], both in ms. */
+function readSchedstat(f: number): [number, number] {
   const n = readSync(f, buf, 0, buf.length, 0);
   let i = 0;
-  while (i < n && buf[i] !== 32) i++;
+  let ran = 0;
+  for (; i < n; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 57) break;
+    ran = ran * 10 + (c - 48);
+  }
   let ns = 0;
   for (i++; i < n; i++) {
     const c = buf[i]!;
     if (c < 48 || c > 57) break;
     ns = ns * 10 + (c - 48);
   }
+  return [ran / 1e6, ns / 1e6];
+}
+
+function runDelayMs(f: number): number {
+  const [ran, delay] = readSchedstat(f);
+  noteShare(ran, delay);
+  return delay;
+}
+
+// How much of the time this thread wanted a CPU it lately got one: run time
+// over (run time + run_delay), per window of at least SHARE_WINDOW_MS of
+// either, smoothed. 1 on an idle machine; about 0.5 with as many busy
+// threads again as cores. Idle time (waiting for I/O) counts as neither.
+const SHARE_WINDOW_MS = 50;
+let share = 1;
+let windowRan = -1;
+let windowDelay = 0;
+function noteShare(ran: number, delay: number): void {
+  if (windowRan < 0) {
+    windowRan = ran;
+    windowDelay = delay;
+    return;
+  }
+  const r = ran - windowRan;
+  const d = delay - windowDelay;
+  if (r + d < SHARE_WINDOW_MS) return;
+  share = 0.5 * share + 0.5 * (r / (r + d));
+  windowRan = ran;
+  windowDelay = delay;
+}
+
+/** The stretch of a wall-clock guard never goes past this (1 / share). */
+const MAX_STRETCH = 2.5;
+
+/**
+ * The wall-clock timeout for an entry that may use `cpuMs` more of CPU.
+ * isolated-vm's `timeout` counts wall time, and a thread that waits for a
+ * CPU half the time would have an innocent 50 µs entry killed whenever one
+ * preemption outlasted the budget (seen: a hello-world isolate lost on a
+ * loaded machine). So the guard is stretched by the thread's recent share
+ * of a CPU: exact on an idle machine, and under contention a loop still
+ * stops at about its budget of real CPU, charged what it really ran.
+ */
+export function entryTimeoutMs(cpuMs: number): number {
+  return Math.ceil(cpuMs * Math.min(MAX_STRETCH, 1 / share));
+}
+
+/** The first field of a schedstat file: nanoseconds the thread has run, as milliseconds. */
+function ranMs(text: Buffer, n: number): number {
+  let ns = 0;
+  for (let i = 0; i < n; i++) {
+    const c = text[i]!;
+    if (c < 48 || c > 57) break;
+    ns = ns * 10 + (c - 48);
+  }
   return ns / 1e6;
+}
+
+/**
+ * CPU time the calling module's thread (the main thread) has run, in ms, as
+ * the kernel accounts it (settled at scheduler ticks, so coarse by a few ms);
+ * undefined where /proc has no schedstat.
+ */
+export function mainThreadRanMs(): number | undefined {
+  return fd === undefined ? undefined : ranMs(buf, readSync(fd, buf, 0, buf.length, 0));
+}
+
+/** The same for the main thread of process `pid`, read from outside it. */
+export function processMainThreadRanMs(pid: number): number | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/schedstat`);
+    return ranMs(text, text.byteLength);
+  } catch {
+    return undefined;
+  }
 }
 
 // The run_delay reading shared by the entries of one event-loop turn.

@@ -14,7 +14,7 @@
 // request body into the isolate and runs no tenant code (request-body.ts).
 
 import ivm from 'isolated-vm';
-import { entryCpuMs, entryStart } from './cpu-clock.ts';
+import { entryCpuMs, entryStart, entryTimeoutMs } from './cpu-clock.ts';
 import { entryBegin, entryEnd } from './entry-watch.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
@@ -306,13 +306,12 @@ export class LiveIsolate implements IsolateOwner {
     this.#current = r;
     const start = (this.#entryStart = entryStart());
     let failure: EdgefnError | undefined;
-    // isolated-vm's timeout is wall time in whole milliseconds. It is not
-    // stretched for contention: an estimate of our share of a core that turns
-    // out wrong lets a loop run past its budget (tried: 86 ms charged at a
-    // 50 ms budget), and the budget is a ceiling. Under contention a loop is
-    // therefore stopped after less than its budget of real CPU, and charged
-    // only what it really got.
-    const timeout = Math.ceil(left);
+    // isolated-vm's timeout is wall time in whole milliseconds: it is
+    // stretched by this thread's recent share of a CPU (cpu-clock.ts), so
+    // that preemption on a loaded machine does not stop an innocent entry,
+    // while a loop still stops at about its budget of real CPU, and is
+    // charged only what it really got.
+    const timeout = entryTimeoutMs(left);
     entryBegin(timeout, this.fn.limits.memoryMb);
     try {
       const copy = options.copy ?? args.some(isObject);

@@ -7,8 +7,8 @@
 // host tells it only about requests that have been in flight for longer than
 // TICK_MS, in one 'tick' every TICK_MS while it is serving: a hello-world
 // request (~0.1 ms) is never mentioned. The ticks double as a heartbeat: a
-// host that is serving and stops ticking has its main thread stuck in an
-// isolate, and the front door places new connections elsewhere.
+// host that is serving and stops ticking while its main thread keeps running
+// is stuck in an isolate, and the front door places new connections elsewhere.
 //
 // A host stuck inside one isolate entry cannot tick, so the requests it holds
 // would never be reported. That case is the watchdog thread's (watchdog.ts):
@@ -22,6 +22,7 @@
 // connection drop, as it would if the whole node died.
 
 import type { Socket } from 'node:net';
+import { mainThreadRanMs } from '../../runtime/index.ts';
 import { TICK_MS, type FromHost } from '../host-protocol.ts';
 
 /** A host with nothing in flight for this long stops ticking (ms); shorter gaps keep it ticking, so back-to-back traffic sends no start/stop pairs. */
@@ -116,7 +117,7 @@ export class ConnectionLedger {
     if (this.#timer === undefined) {
       // Quiet until now: say so at once, before this request's entry runs, so
       // that a host stuck in that very entry shows up as blocked.
-      this.#options.sendNow({ t: 'tick', waiting: [], streaming: [], quiet: false });
+      this.#options.sendNow({ t: 'tick', waiting: [], streaming: [], quiet: false, ran: mainThreadRanMs() });
       this.#timer = setTimeout(() => this.#tick(), TICK_MS);
     }
   }
@@ -131,7 +132,7 @@ export class ConnectionLedger {
       // The front door must stop treating this connection as answerable with
       // a 503 before any byte of this head can reach the client.
       c.reportedWaiting = false;
-      this.#options.sendNow({ t: 'tick', waiting: this.#waiting(performance.now()), streaming: [c.id], quiet: false });
+      this.#options.sendNow({ t: 'tick', waiting: this.#waiting(performance.now()), streaming: [c.id], quiet: false, ran: mainThreadRanMs() });
     }
   }
 
@@ -171,12 +172,12 @@ export class ConnectionLedger {
     const now = performance.now();
     if (this.#active <= 0 && now - this.#lastEnd >= QUIET_AFTER_MS) {
       this.#active = 0;
-      this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true });
+      this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true, ran: undefined });
       return;
     }
     const streaming: number[] = [];
     for (const c of this.#conns.values()) if (c.inflight > 0 && c.headSent && now - c.since >= TICK_MS) streaming.push(c.id);
-    this.#options.send({ t: 'tick', waiting: this.#waiting(now), streaming, quiet: false });
+    this.#options.send({ t: 'tick', waiting: this.#waiting(now), streaming, quiet: false, ran: mainThreadRanMs() });
     this.#timer = setTimeout(() => this.#tick(), TICK_MS);
   }
 
