@@ -17,6 +17,7 @@ const EXPECTED_SAMPLES: Partial<Record<(typeof QUESTIONS)[number], string[]>> = 
   'cold-http': ['backToBack.first', 'backToBack.second', 'backToBack.warm', 'gap10ms.first', 'gap10ms.second', 'gap10ms.warm', 'burst'],
   throughput: ['hello.edgefn.1.latency', 'hello.bare node.64.latency', 'hono.node whatwg.16.latency'],
   uploads: ['edgefn.ms', 'bareNode.ms'],
+  regions: ['forwarded', 'direct', 'convergence'],
 };
 const out = mkdtempSync(join(tmpdir(), 'edgefn-bench-quick-'));
 
