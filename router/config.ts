@@ -2,7 +2,7 @@
 // README's configuration table with its default; a bad value stops start-up
 // with a message naming the variable.
 
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { EdgefnError, parseLimits, DEFAULT_LIMITS, type Limits } from '../runtime/index.ts';
 import { FETCH_DEFAULTS, parseAllowList } from '../runtime/index.ts';
@@ -83,6 +83,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     ...(env['EDGEFN_MEMORY_MB'] ? { memoryMb: Number(env['EDGEFN_MEMORY_MB']) } : {}),
     ...(env['EDGEFN_WALL_MS'] ? { wallMs: Number(env['EDGEFN_WALL_MS']) } : {}),
   }, 'EDGEFN_CPU_MS/EDGEFN_MEMORY_MB/EDGEFN_WALL_MS') };
+  // Twice the cores: a host blocked by a tenant spinning through its CPU
+  // budget still leaves hosts free for everyone else (see host-supervisor.ts #pick).
+  const hosts = int(env, 'EDGEFN_HOSTS', 2 * availableParallelism(), 1, 256);
   return {
     listen: env['EDGEFN_LISTEN'] || '127.0.0.1',
     port: int(env, 'EDGEFN_PORT', 8080, 0, 65535),
@@ -90,11 +93,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     dataDir: resolve(env['EDGEFN_DATA'] || './.edgefn'),
     token: env['EDGEFN_TOKEN'] || undefined,
     baseDomain: (env['EDGEFN_BASE_DOMAIN'] || 'localhost').toLowerCase(),
-    // Twice the cores: a host blocked by a tenant spinning through its CPU
-    // budget still leaves hosts free for everyone else (see host-supervisor.ts #pick).
-    hosts: int(env, 'EDGEFN_HOSTS', 2 * availableParallelism(), 1, 256),
+    hosts,
     limits,
-    poolSize: int(env, 'EDGEFN_POOL_SIZE', 8, 0, 10_000),
+    poolSize: int(env, 'EDGEFN_POOL_SIZE', defaultPoolSize(hosts), 0, 10_000),
     maxLive: int(env, 'EDGEFN_MAX_LIVE', 1000, 1, 1_000_000),
     maxLiveMb: int(env, 'EDGEFN_MAX_LIVE_MB', 2048, 16, 1_000_000),
     startupCpuMs: int(env, 'EDGEFN_STARTUP_CPU_MS', 1000, 1, 60_000),
@@ -109,4 +110,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     databaseUrl: url(env, 'EDGEFN_DATABASE_URL', ['postgres:', 'postgresql:']),
     advertiseUrl: url(env, 'EDGEFN_ADVERTISE_URL', ['http:'])?.replace(/\/+$/, ''),
   };
+}
+
+/** Resident memory of one pre-created isolate with its context, measured (MB). */
+const PREPARED_ISOLATE_MB = 2.5;
+
+/**
+ * Pre-created isolates per host. Every function that has never run takes one
+ * (a sub-millisecond cold start); one made on demand costs ~4 ms of a host's
+ * thread, and a burst of never-run functions faster than refills (a client
+ * walking through 100 of them on one connection) drains the pool. So the
+ * pool is as deep as a tenth of the machine's memory allows across all
+ * hosts, between 8 and 128 a host (128 × 2.5 MB = 320 MB a host).
+ */
+export function defaultPoolSize(hosts: number): number {
+  const fits = Math.floor((totalmem() / 1048576) * 0.1 / PREPARED_ISOLATE_MB / hosts);
+  return Math.max(8, Math.min(128, fits));
 }

@@ -32,8 +32,6 @@ export interface ValidDeploy {
   limits: ReturnType<typeof parseLimits>;
   /** null: every region. */
   regions: string[] | null;
-  /** The backend to run near (`placement.near`), if given. */
-  near: string | null;
 }
 
 function regionList(value: unknown): string[] | null {
@@ -43,21 +41,6 @@ function regionList(value: unknown): string[] | null {
   return [...new Set(value as string[])].sort();
 }
 
-function placementNear(value: unknown): string | null {
-  if (value === undefined) return null;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new EdgefnError('ERR_INVALID_INPUT', '"placement" must be an object like { "near": "https://db.example:5432" }');
-  for (const k of Object.keys(value)) if (k !== 'near') throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "placement.${k}" (known: near)`);
-  const near = (value as { near?: unknown }).near;
-  if (typeof near !== 'string') throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" must be a URL string such as "https://db.example:5432"');
-  let url: URL;
-  try {
-    url = new URL(near);
-  } catch {
-    throw new EdgefnError('ERR_INVALID_INPUT', `"placement.near" is not a URL: "${near}"`);
-  }
-  if (url.hostname === '') throw new EdgefnError('ERR_INVALID_INPUT', `"placement.near" has no host: "${near}"`);
-  return near;
-}
 
 function stringMap(value: unknown, field: string): Record<string, string> {
   if (value === undefined) return {};
@@ -74,7 +57,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -94,8 +77,7 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const vars = stringMap(b.vars, 'vars');
   const secrets = stringMap(b.secrets, 'secrets');
   for (const k of Object.keys(secrets)) if (k in vars) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a var and a secret`);
-  const extra = body as { regions?: unknown; placement?: unknown };
-  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList(extra.regions), near: placementNear(extra.placement) };
+  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions) };
 }
 
 /**

@@ -95,8 +95,8 @@ export class EdgeNode {
   #placement(name: string): PlacementInfo {
     const c = this.#cluster;
     const f = c?.get(name);
-    if (c === undefined || f === undefined) return { regions: null, near: null, active: [this.config.region] };
-    return { regions: f.regions, near: f.near, active: c.activeRegions(f) };
+    if (c === undefined || f === undefined) return { regions: null, active: [this.config.region] };
+    return { regions: f.regions, active: c.activeRegions(f) };
   }
 
   #regions(dataUrl: string): RegionsResponse {
@@ -190,7 +190,7 @@ export class EdgeNode {
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
+        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
         this.supervisor.forget(name);
         return result;
       }

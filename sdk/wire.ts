@@ -58,8 +58,6 @@ export interface DeployOptions {
   limits?: WireLimits;
   /** Regions to run in (a cluster's region names); default: every region, including ones added later. */
   regions?: string[];
-  /** Run in the region (among `regions`) with the lowest measured latency to this backend, like Cloudflare's Smart Placement. */
-  placement?: { near: string };
 }
 
 /** A worker as one script: a single ES module, or a classic script for `service-worker`. */
@@ -113,8 +111,6 @@ export interface FunctionInfo {
 export interface PlacementInfo {
   /** The regions it was deployed to; null for every region. */
   regions: string[] | null;
-  /** The backend it is placed near, if one was given. */
-  near: string | null;
   /** Regions holding it that the answering node reaches now, nearest first as it measures. */
   active: string[];
 }

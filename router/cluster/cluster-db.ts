@@ -31,7 +31,6 @@ CREATE TABLE IF NOT EXISTS edgefn_functions (
   last_version integer NOT NULL,
   deleted boolean NOT NULL DEFAULT false,
   regions text[],
-  near text,
   seq bigint NOT NULL,
   created_at timestamptz NOT NULL,
   updated_at timestamptz NOT NULL
@@ -79,7 +78,6 @@ export interface FunctionChange {
   deleted: boolean;
   /** null: every region. */
   regions: string[] | null;
-  near: string | null;
   createdAt: string;
   updatedAt: string;
   /** Format, vars (JSON), secret names and limits (JSON): what the API shows, for every function. */
@@ -103,7 +101,6 @@ export interface NodeRow {
 export interface DeployRecord extends VersionPayload {
   name: string;
   regions: string[] | null;
-  near: string | null;
 }
 
 /** Our one seam from pg's failures to our codes: anything that is not a query's own error means the database is out of reach. */
@@ -186,12 +183,12 @@ export class ClusterDb {
       const seq = Number(
         (
           await c.query(
-            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, near, seq, created_at, updated_at)
-             VALUES ($1, $2, $2, false, $3, $4, nextval('edgefn_change_seq'), now(), now())
-             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, near = $4, seq = excluded.seq, updated_at = now(),
+            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at)
+             VALUES ($1, $2, $2, false, $3, nextval('edgefn_change_seq'), now(), now())
+             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, seq = excluded.seq, updated_at = now(),
                created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END
              RETURNING seq`,
-            [d.name, version, d.regions, d.near],
+            [d.name, version, d.regions],
           )
         ).rows[0].seq,
       );
@@ -216,7 +213,7 @@ export class ClusterDb {
   /** Changes after `seq`, oldest first, at most CHANGE_BATCH; code only for what `region` serves. */
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
-      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.near, f.created_at, f.updated_at,
+      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.created_at, f.updated_at,
               v.format, v.vars, v.secrets, v.limits,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
@@ -233,7 +230,6 @@ export class ClusterDb {
         version: Number(row['version']),
         deleted: row['deleted'] as boolean,
         regions: (row['regions'] as string[] | null) ?? null,
-        near: (row['near'] as string | null) ?? null,
         createdAt: (row['created_at'] as Date).toISOString(),
         updatedAt: (row['updated_at'] as Date).toISOString(),
         format: (row['format'] as string | null) ?? null,

@@ -78,39 +78,54 @@ export class Cluster {
     return this.#id;
   }
 
-  /** Join: resolves once this node is registered and caught up, or at once (serving its copy) if PostgreSQL is out of reach. */
+  /**
+   * Join: resolves once this node is registered and caught up, or, when
+   * PostgreSQL is out of reach, at once (serving its copy) while a background
+   * loop keeps trying.
+   */
   async start(self: { advertiseUrl: string; apiUrl: string; dataUrl: string }): Promise<void> {
     this.#self = self;
-    const first = this.#connect();
     this.#heartbeat = setInterval(() => void this.#beat(), HEARTBEAT_MS);
     this.#heartbeat.unref();
-    await first;
+    if (!(await this.#attempt())) {
+      this.#o.log('cluster: PostgreSQL is out of reach; serving from the local copy and retrying');
+      void this.#connect();
+    }
   }
 
   async #connect(): Promise<void> {
     while (!this.#closed && !this.#connected) {
-      try {
-        await this.#db.migrate();
-        this.#secret = await this.#db.clusterSecret(randomBytes(32).toString('base64url'));
-        this.#replica.setState('secret', this.#secret);
-        this.#listener = await this.#db.listen(
-          // A failed catch-up is retried by the next notification or by the reconnect loop.
-          () => void this.sync().catch(() => {}),
-          (err) => {
-            if (!this.#connected || this.#closed) return;
-            this.#connected = false;
-            this.#o.log(`cluster: lost PostgreSQL (${err.message}); serving from the local copy and reconnecting`);
-            void this.#connect();
-          },
-        );
-        this.#connected = true;
-        await this.#beat();
-        await this.sync();
-      } catch (err) {
-        if (this.#connected) this.#connected = false;
-        if (this.#closed) return;
-        await new Promise((r) => setTimeout(r, RECONNECT_MS));
+      if (await this.#attempt()) return;
+      await new Promise((r) => setTimeout(r, RECONNECT_MS));
+    }
+  }
+
+  /** One try at joining: migrate, secret, LISTEN, heartbeat, catch up. */
+  async #attempt(): Promise<boolean> {
+    try {
+      await this.#db.migrate();
+      this.#secret = await this.#db.clusterSecret(randomBytes(32).toString('base64url'));
+      this.#replica.setState('secret', this.#secret);
+      this.#listener = await this.#db.listen(
+        // A failed catch-up is retried by the next notification or by the reconnect loop.
+        () => void this.sync().catch(() => {}),
+        (err) => {
+          if (!this.#connected || this.#closed) return;
+          this.#connected = false;
+          this.#o.log(`cluster: lost PostgreSQL (${err.message}); serving from the local copy and reconnecting`);
+          void this.#connect();
+        },
+      );
+      this.#connected = true;
+      await this.#beat();
+      await this.sync();
+      return true;
+    } catch {
+      if (this.#connected) {
+        // Connected, then the catch-up failed: the listener's loss starts the reconnect loop.
+        return true;
       }
+      return false;
     }
   }
 

@@ -14,7 +14,6 @@ import type { FunctionChange } from './cluster-db.ts';
 export interface Placement {
   /** null: every region. */
   regions: string[] | null;
-  near: string | null;
 }
 
 export interface ClusterFunction extends StoredFunction, Placement {}
@@ -25,7 +24,6 @@ CREATE TABLE IF NOT EXISTS cluster_functions (
   seq INTEGER NOT NULL,
   version INTEGER NOT NULL,
   regions TEXT,
-  near TEXT,
   format TEXT NOT NULL,
   vars TEXT NOT NULL,
   secret_names TEXT NOT NULL,
@@ -51,7 +49,6 @@ function rowToFunction(r: Record<string, unknown>): ClusterFunction {
     createdAt: r['created_at'] as string,
     updatedAt: r['updated_at'] as string,
     regions: r['regions'] === null ? null : (JSON.parse(r['regions'] as string) as string[]),
-    near: (r['near'] as string | null) ?? null,
   };
 }
 
@@ -73,7 +70,7 @@ export class Replica {
     this.#region = region;
     this.#stmts = {
       upsert: this.#db.prepare(
-        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, near, format, vars, secret_names, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, format, vars, secret_names, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       remove: this.#db.prepare('DELETE FROM cluster_functions WHERE name = ?'),
       list: this.#db.prepare('SELECT * FROM cluster_functions ORDER BY name'),
@@ -81,8 +78,8 @@ export class Replica {
       getState: this.#db.prepare('SELECT value FROM cluster_state WHERE key = ?'),
       setState: this.#db.prepare('INSERT OR REPLACE INTO cluster_state (key, value) VALUES (?, ?)'),
     };
-    for (const r of this.#db.prepare('SELECT name, regions, near FROM cluster_functions').all()) {
-      this.#placements.set(r['name'] as string, { regions: r['regions'] === null ? null : (JSON.parse(r['regions'] as string) as string[]), near: (r['near'] as string | null) ?? null });
+    for (const r of this.#db.prepare('SELECT name, regions FROM cluster_functions').all()) {
+      this.#placements.set(r['name'] as string, { regions: r['regions'] === null ? null : (JSON.parse(r['regions'] as string) as string[]) });
     }
     this.#seq = Number(this.state('seq') ?? 0);
   }
@@ -157,8 +154,8 @@ export class Replica {
           this.#stmts['remove']!.run(c.name);
           this.#placements.delete(c.name);
         } else {
-          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.near, c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt);
-          this.#placements.set(c.name, { regions: c.regions, near: c.near });
+          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt);
+          this.#placements.set(c.name, { regions: c.regions });
         }
         this.#seq = c.seq;
       }

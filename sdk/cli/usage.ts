@@ -53,8 +53,6 @@ Options:
   --wall-ms <n>            wall time per request, in milliseconds
   --region <region>        run only in this region (repeatable; default: every region
                            of the cluster, including ones added later)
-  --near <url>             run in the region (among --region ones) with the lowest
-                           measured latency to this backend, e.g. https://db.example:5432
 
 ${CONNECTION}`,
 

@@ -1,8 +1,8 @@
 // Failures in a cluster of three regions (a: 10 ms, b: 40 ms, c: 120 ms per
 // round trip through each node's delaying proxy), in order: PostgreSQL
-// stopped and started again while requests flow; a deploy racing a node's
-// restart; 10,000 functions arriving at once; then region b's node SIGKILLed
-// under steady load entering at a, then c's too.
+// stopped and started again while requests flow (a node restarted meanwhile);
+// a deploy racing a node's restart; 10,000 functions arriving at once; then
+// region b's node SIGKILLed under steady load entering at a, then c's too.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -84,6 +84,13 @@ describe('failures in a cluster', () => {
       expect(refused.json).toMatchObject({ error: { code: 'ERR_STORE_UNAVAILABLE' } });
       expect((refused.json as { error: { message: string } }).error.message).toMatch(/PostgreSQL cannot be reached/);
       expect((await c.node.call('hello')).status).toBe(200);
+      // A node (re)started while PostgreSQL is down starts on its own copy.
+      const dataDir = c.node.dataDir;
+      await c.node.close({ keepData: true });
+      await c.proxy.close();
+      c = await startRegionNode(postgres, 'c', 120, {}, dataDir);
+      expect(c.node.output()).toMatch(/PostgreSQL is out of reach; serving from the local copy/);
+      expect(await (await c.node.call('hello')).text()).toBe('v1');
     } finally {
       await postgres.restart();
     }
@@ -126,8 +133,8 @@ describe('failures in a cluster', () => {
       await client.query(`INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at)
         SELECT 'bulk-' || i, 1, v.format, v.source, v.code, '{}', '{}', '{}', now()
           FROM generate_series(1, 10000) i, (SELECT * FROM edgefn_versions WHERE name = 'hello' ORDER BY version DESC LIMIT 1) v`);
-      const r = await client.query(`INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, near, seq, created_at, updated_at)
-        SELECT 'bulk-' || i, 1, 1, false, NULL, NULL, nextval('edgefn_change_seq'), now(), now() FROM generate_series(1, 10000) i RETURNING seq`);
+      const r = await client.query(`INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at)
+        SELECT 'bulk-' || i, 1, 1, false, NULL, nextval('edgefn_change_seq'), now(), now() FROM generate_series(1, 10000) i RETURNING seq`);
       const last = Math.max(...r.rows.map((x: { seq: string }) => Number(x.seq)));
       await client.query(`SELECT pg_notify('edgefn_changes', $1)`, [String(last)]);
       await client.query('COMMIT');

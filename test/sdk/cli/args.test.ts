@@ -50,10 +50,9 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['list'], { EDGEFN_TOKEN: '' })).toEqual({ kind: 'list', connection: { api: DEFAULT_API, token: undefined } });
   });
 
-  it('takes --region more than once and --near once, and names a bad region or URL', () => {
-    expect(deploy(['w.js', '--name', 'a', '--region', 'eu-west', '--region', 'us-east', '--near', 'https://db.example:5432'])).toMatchObject({ regions: ['eu-west', 'us-east'], near: 'https://db.example:5432' });
+  it('takes --region more than once, and names a bad region', () => {
+    expect(deploy(['w.js', '--name', 'a', '--region', 'eu-west', '--region', 'us-east']).regions).toEqual(['eu-west', 'us-east']);
     expect(usageError(['deploy', 'w.js', '--name', 'a', '--region', 'EU West']).message).toBe('--region "EU West" is not a region name: use 1 to 63 characters of a-z, 0-9 and -');
-    expect(usageError(['deploy', 'w.js', '--name', 'a', '--near', 'db.example 5432']).message).toMatch(/^--near needs a URL/);
     expect(parseCommandLine(['regions'], ENV)).toEqual({ kind: 'regions', connection: { api: DEFAULT_API, token: 'env-token' } });
   });
 
