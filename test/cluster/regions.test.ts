@@ -4,6 +4,7 @@
 // The cases run in order on the one cluster (starting it costs a few seconds).
 
 import { createHash } from 'node:crypto';
+import { Client } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../sdk/cli/run.ts';
 import { seesRegions, startRegionNode, waitFor, type RegionNode } from '../helpers/cluster.ts';
@@ -130,6 +131,34 @@ describe('a cluster of regions', () => {
     expect(lines[1]).toMatch(/^a \(this node's\)\s+0\.0 ms .* this node$/);
     expect(lines[2]).toMatch(/^b\s+\d+\.\d ms .* healthy$/);
     expect(lines[3]).toMatch(/^c\s+\d+\.\d ms .* healthy$/);
+  });
+
+  it('serves each request of one keep-alive connection where its function runs: forwarded first, then one placed here', async () => {
+    expect((await a.node.deploy('at-a', { script: ECHO, regions: ['a'] })).status).toBe(201);
+    const conn = new Client(a.node.dataUrl);
+    try {
+      const regionOf = async (host: string) => {
+        const res = await conn.request({ method: 'GET', path: '/', headers: { host } });
+        await res.body.dump();
+        return `${res.statusCode} ${String(res.headers['edgefn-region'])}`;
+      };
+      expect(await regionOf('echo.localhost')).toBe('200 b');
+      expect(await regionOf('at-a.localhost')).toBe('200 a');
+      expect(await regionOf('echo.localhost')).toBe('200 b');
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('deletes a function from every region at once', async () => {
+    expect((await a.node.deploy('short-lived', { script: ECHO, regions: ['c'] })).status).toBe(201);
+    await waitFor('c to serve short-lived', async () => (await c.node.call('short-lived')).status === 200, 2_000);
+    const res = await b.node.api('/v1/functions/short-lived', { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    // Measures: delete acknowledged at b → c and a no longer know it.
+    await waitFor('c to stop serving short-lived', async () => (await c.node.call('short-lived')).status === 404, 1_000);
+    await waitFor('a to stop forwarding short-lived', async () => (await a.node.call('short-lived')).status === 404, 1_000);
+    expect((await a.node.api('/v1/functions/short-lived')).status).toBe(404);
   });
 
   it('rejects deploys to unknown regions with a message naming them', async () => {
