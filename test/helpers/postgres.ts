@@ -11,7 +11,7 @@
 // a world-readable cache under the temp directory first.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, chmodSync, chownSync, constants, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,14 +67,17 @@ async function binaries(user: { uid: number; gid: number } | undefined): Promise
   const native = dirname(dirname(bins.postgres));
   const cache = join(tmpdir(), `edgefn-postgres-${platform()}-${arch()}`);
   if (!existsSync(join(cache, 'bin', 'postgres'))) {
+    // Copied beside it, then renamed into place: test files starting at once
+    // never see a half-made copy, and the loser of the race drops its own.
     const staging = mkdtempSync(join(tmpdir(), 'edgefn-postgres-copy-'));
     cpSync(native, staging, { recursive: true, verbatimSymlinks: true });
     chmodSync(staging, 0o755);
-    rmSync(cache, { recursive: true, force: true });
-    cpSync(staging, cache, { recursive: true, verbatimSymlinks: true });
-    rmSync(staging, { recursive: true, force: true });
+    try {
+      renameSync(staging, cache);
+    } catch {
+      rmSync(staging, { recursive: true, force: true });
+    }
   }
-  chmodSync(cache, 0o755);
   return { initdb: join(cache, 'bin', 'initdb'), postgres: join(cache, 'bin', 'postgres') };
 }
 
@@ -88,7 +91,6 @@ export async function startPostgres(): Promise<StartedPostgres> {
     chownSync(root, user.uid, user.gid);
     chownSync(dataDir, user.uid, user.gid);
   }
-  accessSync(root, constants.R_OK);
   const ids = user ?? {};
   let out = '';
   const init = spawnSync(bins.initdb, [`--pgdata=${dataDir}`, '--auth=trust', '--username=postgres', '--encoding=UTF8', '--locale=C', '--no-sync'], { ...ids, encoding: 'utf8' });
