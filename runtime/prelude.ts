@@ -2,8 +2,10 @@
 // snapshot evaluates. Built once per process (esbuild takes ~100 ms) and
 // handed to isolate hosts as a string so that every host snapshots the same bytes.
 
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('./webapi/index.ts', import.meta.url));
@@ -39,6 +41,10 @@ export function buildPrelude(): Promise<Prelude> {
         conditions: ['worker', 'import', 'default'],
         logLevel: 'silent',
         alias: PRELUDE_ALIASES,
+        plugins: [shadowStreamsGlobals],
+        // Every free reference to a built-in global is bound to its value at load (webapi/globals.ts says why).
+        inject: [GLOBALS],
+        define: INTRINSIC_CALLS,
       });
       const code = result.outputFiles[0]?.text;
       if (code === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
@@ -49,6 +55,38 @@ export function buildPrelude(): Promise<Prelude> {
   })();
   return cached;
 }
+
+// Member-expression calls in the libraries, bound to functions of webapi/globals.ts that call the captured built-in.
+const INTRINSIC_CALLS: Record<string, string> = {
+  'String.fromCharCode.apply': '__edgefn_fromCharCodeApply',
+  'Object.prototype.toString.call': '__edgefn_objectToStringCall',
+  'Object.prototype.hasOwnProperty.call': '__edgefn_hasOwnPropertyCall',
+  'Function.prototype.apply.call': '__edgefn_functionApplyCall',
+};
+const GLOBALS = fileURLToPath(new URL('./webapi/globals.ts', import.meta.url));
+const STREAMS_SHADOW = fileURLToPath(new URL('./webapi/streams-shadow.ts', import.meta.url));
+// Global name in the streams library → export of webapi/streams-shadow.ts.
+const SHADOWED: Record<string, string> = { Promise: 'Promise', queueMicrotask: 'queueMicrotask', Object: 'Object_', Function: 'Function_' };
+
+/**
+ * Binds the global names the streams library uses to runtime/webapi/streams-shadow.ts
+ * (an import in its module scope shadows the global), so that a tenant's
+ * changes to the built-ins cannot reach inside it; that file says why.
+ */
+const shadowStreamsGlobals: Plugin = {
+  name: 'shadow-streams-globals',
+  setup(b) {
+    b.onLoad({ filter: /web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      for (const name of Object.keys(SHADOWED)) {
+        // An import binding and a top-level declaration of one name cannot coexist: fail loudly on a library upgrade that declares one.
+        if (new RegExp(`(?:^|[;{}\\s])(?:const|let|var|function|class)\\s+${name}\\b`).test(source)) throw new Error(`web-streams-polyfill declares ${name}; revisit runtime/webapi/streams-shadow.ts`);
+      }
+      const bindings = Object.entries(SHADOWED).map(([name, exported]) => (name === exported ? name : `${exported} as ${name}`));
+      return { contents: `import { ${bindings.join(', ')} } from ${JSON.stringify(STREAMS_SHADOW)};\n${source}`, loader: 'js', resolveDir: dirname(args.path) };
+    });
+  },
+};
 
 /** Module substitutions for the in-isolate bundle (see docs/web-platform-libs.md). */
 export const PRELUDE_ALIASES: Record<string, string> = {

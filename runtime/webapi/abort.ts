@@ -20,6 +20,9 @@ export let signalAbort: (s: AbortSignal, reason?: unknown) => void;
 export let createSignal: () => AbortSignal;
 /** AbortSignal.any without the argument checks. */
 export let createDependentSignal: (signals: AbortSignal[]) => AbortSignal;
+/** The signal's state, read from its private fields (the getters are a tenant's to redefine). */
+export let signalAborted: (s: AbortSignal) => boolean;
+export let signalReason: (s: AbortSignal) => unknown;
 /** Run `algorithm` (before the abort event) when `s` aborts; returns a remover. */
 export let addAbortAlgorithm: (s: AbortSignal, algorithm: AbortAlgorithm) => () => void;
 
@@ -148,6 +151,8 @@ export class AbortSignal extends EventTarget {
       return result;
     };
     createSignal = () => new AbortSignal(CONSTRUCT);
+    signalAborted = (s) => s.#aborted;
+    signalReason = (s) => s.#reason;
     setSignalHooks({
       aborted(signal) {
         if (typeof signal !== 'object' || signal === null || !(#aborted in signal)) {

@@ -4,6 +4,7 @@
 import { defineGlobal } from './define.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
 import { isUntouched, streams } from './streams.ts';
+import { bytesOf, copyBytes, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet } from './intrinsics.ts';
 
 const EMPTY = new Uint8Array(0);
 
@@ -13,9 +14,10 @@ export type BlobPart = BufferSource | Blob | string;
 export function concatBytes(chunks: readonly Uint8Array[], size: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(size);
   let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
+  for (let i = 0; i < chunks.length; i++) {
+    const c = chunks[i] as Uint8Array;
+    typedArraySet(out, c, off);
+    off += typedArrayByteLength(c);
   }
   return out;
 }
@@ -32,7 +34,7 @@ function normalizeType(type: unknown): string {
 
 function toBytes(part: BufferSource): Uint8Array {
   if (part instanceof ArrayBuffer) return new Uint8Array(part);
-  return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+  return bytesOf(part);
 }
 
 // `endings: 'native'` on a POSIX host: CRLF and lone CR become LF.
@@ -79,7 +81,7 @@ export class Blob {
         const s = String(part);
         bytes = utf8Encode(endings === 'native' ? nativeEndings(s) : s);
       }
-      chunks.push(bytes);
+      chunks[chunks.length] = bytes;
       size += bytes.byteLength;
     }
     // Blob bytes are immutable, so a Blob made of exactly one Blob shares them;
@@ -109,7 +111,10 @@ export class Blob {
     };
     const from = rel(start, 0);
     const to = rel(end, size);
-    return blobFromBytes(this.#bytes.subarray(from, Math.max(from, to)), normalizeType(contentType));
+    const bytes = this.#bytes;
+    // A view, not subarray(): that asks the bytes' constructor for Symbol.species.
+    const view = new Uint8Array(typedArrayBuffer(bytes) as ArrayBuffer, typedArrayByteOffset(bytes) + from, Math.max(from, to) - from);
+    return blobFromBytes(view, normalizeType(contentType));
   }
 
   stream(): ReadableStream<Uint8Array<ArrayBuffer>> {
@@ -122,11 +127,11 @@ export class Blob {
   }
 
   arrayBuffer(): Promise<ArrayBuffer> {
-    return Promise.resolve(this.#bytes.slice().buffer);
+    return Promise.resolve(typedArrayBuffer(copyBytes(this.#bytes)) as ArrayBuffer);
   }
 
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    return Promise.resolve(this.#bytes.slice());
+    return Promise.resolve(copyBytes(this.#bytes));
   }
 
   static {
@@ -203,14 +208,15 @@ export function bytesStream(bytes: Uint8Array): ReadableStream<Uint8Array<ArrayB
   const s = new (streams().ReadableStream)({
     type: 'bytes',
     pull(c: ReadableByteStreamController) {
-      if (off >= bytes.byteLength) {
+      const size = typedArrayByteLength(bytes);
+      if (off >= size) {
         c.close();
         // A pending BYOB read must be answered after close (Streams §4.10.11).
         c.byobRequest?.respond(0);
         return;
       }
-      const end = Math.min(off + STREAM_CHUNK, bytes.byteLength);
-      c.enqueue(bytes.slice(off, end));
+      const end = off + STREAM_CHUNK < size ? off + STREAM_CHUNK : size;
+      c.enqueue(copyBytes(new Uint8Array(typedArrayBuffer(bytes) as ArrayBuffer, typedArrayByteOffset(bytes) + off, end - off)));
       off = end;
     },
   }) as ReadableStream<Uint8Array<ArrayBuffer>>;

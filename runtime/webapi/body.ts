@@ -13,7 +13,23 @@ import { Blob, blobBytes, blobFromBytes, bytesStream, concatBytes, untouchedStre
 import { FormData } from './form-data.ts';
 import { boundaryOf, encodeMultipart, newBoundary, parseMultipart } from './multipart.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
-import { isDisturbed, isReadableStream, lockUnread, streams } from './streams.ts';
+import { drain, isDisturbed, isReadableStream, lockUnread, streams } from './streams.ts';
+import {
+  ArrayBufferCtor,
+  arrayBufferByteLength,
+  box,
+  bytesOf,
+  copyBytes,
+  isView,
+  PromiseCtor,
+  promiseThen,
+  rejectedWith,
+  resolvedWith,
+  typedArrayBuffer,
+  typedArrayByteLength,
+  typedArrayByteOffset,
+  Uint8ArrayCtor,
+} from './intrinsics.ts';
 import { isURLSearchParams, whatwgUrl } from './url.ts';
 
 export class BodyState {
@@ -41,12 +57,12 @@ export function extractBody(init: unknown): Extracted {
     return { state, type: 'text/plain;charset=UTF-8' };
   }
   if (init instanceof ArrayBuffer) {
-    state.bytes = new Uint8Array(init.slice(0));
+    state.bytes = copyBytes(new Uint8ArrayCtor(init));
     return { state, type: null };
   }
-  if (ArrayBuffer.isView(init)) {
+  if (isView(init)) {
     // Copied: the caller may keep writing to its buffer after handing it over.
-    state.bytes = new Uint8Array(init.buffer.slice(init.byteOffset, init.byteOffset + init.byteLength));
+    state.bytes = copyBytes(bytesOf(init));
     return { state, type: null };
   }
   if (init instanceof Blob) {
@@ -129,57 +145,80 @@ export function takeFast(state: BodyState): string | Uint8Array | null {
   return state.text ?? state.bytes ?? new Uint8Array(0);
 }
 
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const reader = stream.getReader();
+/** Every chunk of `stream` joined, in a box (never an object a tenant's `then` could intercept). */
+function readAll(stream: ReadableStream<Uint8Array>): Promise<Content> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (!(value instanceof Uint8Array)) throw new TypeError('The body stream produced a chunk that is not a Uint8Array.');
-    chunks.push(value);
-    size += value.byteLength;
-  }
-  if (chunks.length === 1 && chunks[0] !== undefined) return chunks[0];
-  return concatBytes(chunks, size);
+  return new PromiseCtor<Content>((resolve, reject) => {
+    drain(
+      stream,
+      (value) => {
+        if (!(value instanceof Uint8ArrayCtor)) throw new TypeError('The body stream produced a chunk that is not a Uint8Array.');
+        chunks[chunks.length] = value;
+        size += typedArrayByteLength(value);
+        return undefined;
+      },
+      (err) => {
+        if (err !== undefined) reject(err);
+        else resolve(box({ value: chunks.length === 1 ? (chunks[0] as Uint8Array) : concatBytes(chunks, size) }));
+      },
+    );
+  });
+}
+
+/** A body's content while the platform passes it along: boxed so no promise resolution looks up a `then`. */
+interface Content {
+  value: string | Uint8Array;
 }
 
 /** Fetch "consume body": the whole body as a string (text source) or bytes. */
-function consume(state: BodyState | null): Promise<string | Uint8Array> {
-  if (state === null) return Promise.resolve(new Uint8Array(0));
-  if (isUnusable(state)) return Promise.reject(new TypeError('Body has already been used. It can only be read once.'));
+function consume(state: BodyState | null): Promise<Content> {
+  if (state === null) return resolvedWith(box({ value: new Uint8ArrayCtor(0) }));
+  if (isUnusable(state)) return rejectedWith(new TypeError('Body has already been used. It can only be read once.'));
   const fast = takeFast(state);
-  if (fast !== null) return Promise.resolve(fast);
+  if (fast !== null) return resolvedWith(box({ value: fast }));
   return readAll(state.stream as ReadableStream<Uint8Array>);
 }
 
 // A fresh copy: the fast-path bytes may be shared with a clone or a Blob.
 function ownBytes(b: string | Uint8Array, shared: boolean): Uint8Array<ArrayBuffer> {
   if (typeof b === 'string') return utf8Encode(b);
-  return shared || !(b.buffer instanceof ArrayBuffer) ? b.slice() : (b as Uint8Array<ArrayBuffer>);
+  return shared || !(typedArrayBuffer(b) instanceof ArrayBufferCtor) ? copyBytes(b) : (b as Uint8Array<ArrayBuffer>);
 }
 
+// The consume* functions chain on the platform's own promises and hand the
+// worker its value only at the end (the one resolution the spec makes observable).
+
 export function consumeText(state: BodyState | null): Promise<string> {
-  return consume(state).then((b) => (typeof b === 'string' ? b : utf8Decode(b)));
+  return promiseThen(consume(state), (b) => (typeof b.value === 'string' ? b.value : utf8Decode(b.value)));
 }
 
 export function consumeJson(state: BodyState | null): Promise<unknown> {
-  return consumeText(state).then((t) => JSON.parse(t) as unknown);
+  return promiseThen(consume(state), (b) => JSON.parse(typeof b.value === 'string' ? b.value : utf8Decode(b.value)) as unknown);
+}
+
+/** The body as bytes the caller owns, boxed, for the platform's own use (fetch uploads, Blob, FormData). */
+export function consumeOwnBytes(state: BodyState | null): Promise<{ value: Uint8Array<ArrayBuffer> }> {
+  const fast = state !== null && (state.stream === null || untouchedStreamBytes(state.stream) !== null);
+  return promiseThen(consume(state), (b) => box({ value: ownBytes(b.value, fast) }));
 }
 
 export function consumeBytes(state: BodyState | null): Promise<Uint8Array<ArrayBuffer>> {
-  const fast = state !== null && (state.stream === null || untouchedStreamBytes(state.stream) !== null);
-  return consume(state).then((b) => ownBytes(b, fast));
+  return promiseThen(consumeOwnBytes(state), (b) => b.value);
 }
 
 export function consumeArrayBuffer(state: BodyState | null): Promise<ArrayBuffer> {
-  return consumeBytes(state).then((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer));
+  return promiseThen(consumeOwnBytes(state), (b) => {
+    const bytes = b.value;
+    const buffer = typedArrayBuffer(bytes) as ArrayBuffer;
+    return typedArrayByteOffset(bytes) === 0 && typedArrayByteLength(bytes) === arrayBufferByteLength(buffer) ? buffer : (typedArrayBuffer(copyBytes(bytes)) as ArrayBuffer);
+  });
 }
 
 export function consumeBlob(state: BodyState | null, contentType: string | null): Promise<Blob> {
-  return consumeBytes(state).then((b) => {
+  return promiseThen(consumeOwnBytes(state), (b) => {
     const t = contentType ?? '';
-    return blobFromBytes(b, /^[\x20-\x7e]*$/.test(t) ? t.toLowerCase() : '');
+    return blobFromBytes(b.value, /^[\x20-\x7e]*$/.test(t) ? t.toLowerCase() : '');
   });
 }
 
@@ -188,16 +227,16 @@ export function consumeFormData(state: BodyState | null, contentType: string | n
   if (ct.startsWith('multipart/form-data')) {
     const boundary = boundaryOf(contentType ?? '');
     if (boundary === null) return Promise.reject(new TypeError('Failed to parse body as FormData: no boundary in Content-Type.'));
-    return consumeBytes(state).then((b) => parseMultipart(b, boundary));
+    return promiseThen(consumeOwnBytes(state), (b) => parseMultipart(b.value, boundary));
   }
   if (ct.startsWith('application/x-www-form-urlencoded')) {
-    return consumeText(state).then((t) => {
+    return promiseThen(consume(state), (b) => {
       const fd = new FormData();
-      for (const [k, v] of new (whatwgUrl().URLSearchParams)(t)) fd.append(k, v);
+      for (const [k, v] of new (whatwgUrl().URLSearchParams)(typeof b.value === 'string' ? b.value : utf8Decode(b.value))) fd.append(k, v);
       return fd;
     });
   }
-  return Promise.reject(new TypeError(`Failed to parse body as FormData: unsupported Content-Type "${contentType ?? ''}".`));
+  return rejectedWith(new TypeError(`Failed to parse body as FormData: unsupported Content-Type "${contentType ?? ''}".`));
 }
 
 /** Fetch "clone a body"; the caller has checked that the body is usable. */

@@ -7,6 +7,8 @@
 // therefore never reach a host function except through the Web APIs built on
 // top of this module.
 
+import { box, PromiseCtor, SafeMap } from './intrinsics.ts';
+
 export interface HostBridge {
   /** console output for the function's log; fire-and-forget. */
   log(level: string, message: string): void;
@@ -61,14 +63,24 @@ interface Pending {
   /** The request that made the call: its continuation runs, and arms timers, as that request. */
   request: number;
 }
-const pendingCalls = new Map<number, Pending>();
+const pendingCalls = new SafeMap<number, Pending>();
 let nextCallId = 1;
 
+/**
+ * What an async host operation gave back, in a null-prototype box: resolving
+ * a promise with the bare value (a fetch head, a chunk of bytes, a key) would
+ * look up its `then`, which a tenant can define on Object.prototype, and hand
+ * it our resolve function (intrinsics.ts).
+ */
+export interface HostResult {
+  value: unknown;
+}
+
 /** Run async host operation `op`; rejects with the error the host reports. */
-export function hostCall(op: string, payload: unknown): Promise<unknown> {
+export function hostCall(op: string, payload: unknown): Promise<HostResult> {
   const id = nextCallId++;
-  return new Promise((resolve, reject) => {
-    pendingCalls.set(id, { resolve, reject, request: currentRequest });
+  return new PromiseCtor<HostResult>((resolve, reject) => {
+    pendingCalls.set(id, { resolve: resolve as Pending['resolve'], reject, request: currentRequest });
     host().call(id, op, payload);
   });
 }
@@ -84,15 +96,16 @@ export function settleCall(id: number, ok: boolean, value: unknown): void {
   if (p === undefined) return;
   pendingCalls.delete(id);
   setCurrentRequest(p.request);
-  if (ok) p.resolve(value);
+  if (ok) p.resolve(box({ value }));
   else p.reject(reviveError(value as HostError));
 }
 
-const errorFactories: Record<string, (message: string, name: string) => Error> = {
-  TypeError: (m) => new TypeError(m),
-  RangeError: (m) => new RangeError(m),
-  SyntaxError: (m) => new SyntaxError(m),
-};
+// Null-prototype: a host error name is never looked up on Object.prototype.
+const errorFactories: Record<string, (message: string, name: string) => Error> = box({
+  TypeError: (m: string) => new TypeError(m),
+  RangeError: (m: string) => new RangeError(m),
+  SyntaxError: (m: string) => new SyntaxError(m),
+});
 
 /** Register how a host error name becomes an in-isolate error (DOMException registers itself). */
 export function registerErrorFactory(name: string, make: (message: string, name: string) => Error): void {

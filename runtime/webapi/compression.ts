@@ -21,7 +21,7 @@ interface StepResult {
 }
 
 async function step(payload: Record<string, unknown>): Promise<StepResult> {
-  return (await hostCall('compression', payload)) as StepResult;
+  return (await hostCall('compression', payload)).value as StepResult;
 }
 
 // Ids only need to be unique within this isolate: the host keeps streams in

@@ -10,7 +10,25 @@ import { host, setCurrentRequest } from './bridge.ts';
 import { clearRequestTimers } from './timers.ts';
 import { format } from './console.ts';
 import { createIncomingRequest, isResponse, responseParts } from './fetch-api.ts';
-import { streams } from './streams.ts';
+import { drain, streams, type Drain } from './streams.ts';
+import { createSignal, signalAbort, type AbortSignal } from './abort.ts';
+import {
+  apply,
+  arrayIndexOf,
+  arrayPush,
+  arraySplice,
+  copyArray,
+  objectFreeze,
+  objectKeys,
+  PromiseCtor,
+  promiseThen,
+  resolvedWith,
+  SafeMap,
+  stringIndexOf,
+  stringSlice,
+  typedArrayByteLength,
+  Uint8ArrayCtor,
+} from './intrinsics.ts';
 
 export type WorkerFormat = 'module' | 'service-worker';
 
@@ -23,6 +41,14 @@ type Handler = (request: Request, env: Record<string, unknown>, ctx: ExecutionCo
 
 let handler: Handler | undefined;
 let env: Record<string, unknown> = {};
+
+/** An own, plain copy of `vars` (spread would read through the tenant-reachable Object.prototype for nothing, but iterate with intrinsics). */
+function copyRecord(vars: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const names = objectKeys(vars);
+  for (let i = 0; i < names.length; i++) out[names[i] as string] = vars[names[i] as string];
+  return out;
+}
 
 // ---- service-worker format: addEventListener('fetch', …) on the global scope ----
 
@@ -41,7 +67,7 @@ class FetchEvent {
   }
   respondWith(response: unknown): void {
     if (this.#response !== undefined) throw DOMExceptionLike('respondWith() was already called.', 'InvalidStateError');
-    this.#response = Promise.resolve(response);
+    this.#response = resolvedWith(response);
   }
   waitUntil(promise: unknown): void {
     this.#ctx.waitUntil(promise);
@@ -69,17 +95,19 @@ function DOMExceptionLike(message: string, name: string): Error {
 }
 
 defineGlobal('addEventListener', function addEventListener(type: string, listener: Listener) {
-  if (type === 'fetch' && listener != null && !fetchListeners.includes(listener)) fetchListeners.push(listener);
+  if (type === 'fetch' && listener != null && arrayIndexOf(fetchListeners, listener) < 0) fetchListeners[fetchListeners.length] = listener;
 });
 defineGlobal('removeEventListener', function removeEventListener(type: string, listener: Listener) {
-  const i = fetchListeners.indexOf(listener);
-  if (type === 'fetch' && i >= 0) fetchListeners.splice(i, 1);
+  const i = arrayIndexOf(fetchListeners, listener);
+  if (type === 'fetch' && i >= 0) arraySplice(fetchListeners, i, 1);
 });
 defineGlobal('FetchEvent', FetchEvent);
 
 function serviceWorkerHandler(request: Request, _env: Record<string, unknown>, ctx: ExecutionContext): unknown {
   const event = new FetchEvent(request, ctx);
-  for (const l of fetchListeners) {
+  const listeners = copyArray(fetchListeners);
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i] as Listener;
     if (typeof l === 'function') l(event);
     else l.handleEvent(event);
     if (event.stopped) break;
@@ -94,14 +122,15 @@ function serviceWorkerHandler(request: Request, _env: Record<string, unknown>, c
  * has no usable fetch handler.
  */
 export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string, unknown>): string {
-  env = Object.freeze({ ...vars });
+  env = objectFreeze(copyRecord(vars));
   if (fmt === 'service-worker') {
     if (fetchListeners.length === 0) return 'the script does not call addEventListener("fetch", …)';
     // A service-worker script has no env argument: its vars and secrets are
     // globals, as in workerd. They are bound here, after the script's top
     // level has run, so they are visible to fetch listeners but not yet to
     // top-level code.
-    for (const [name, value] of Object.entries(vars)) defineGlobal(name, value);
+    const names = objectKeys(vars);
+    for (let i = 0; i < names.length; i++) defineGlobal(names[i] as string, vars[names[i] as string]);
     handler = serviceWorkerHandler;
     return '';
   }
@@ -111,7 +140,7 @@ export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string
   }
   const fetch = (def as { fetch?: unknown }).fetch;
   if (typeof fetch !== 'function') return 'the default export has no fetch() method';
-  handler = (request, e, ctx) => (fetch as Handler).call(def, request, e, ctx);
+  handler = (request, e, ctx) => apply(fetch as Handler, def, [request, e, ctx]);
   return '';
 }
 
@@ -119,20 +148,37 @@ export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string
 
 interface Inflight {
   /** Made when the worker first reads request.signal. */
-  abort: AbortController | undefined;
+  abort: AbortSignal | undefined;
   /** Set when the request was cancelled before anyone read the signal. */
   cancelled: unknown;
-  /** The response pump, parked while the client catches up. */
+  /** Releases the response pump, parked while the client catches up. */
   resume: (() => void) | undefined;
   /** The request body's controller until the body has ended. */
   body: ReadableByteStreamController | undefined;
   bodyWaiter: (() => void) | undefined;
   waitUntil: Promise<unknown>[];
   responded: boolean;
-  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The reading of a streamed response body, until it ends. */
+  drain: Drain | undefined;
 }
 
-const inflight = new Map<number, Inflight>();
+const inflight = new SafeMap<number, Inflight>();
+
+/** `text` split at '\n' (String.prototype.split would consult a Symbol.split a tenant can define). */
+function splitLines(text: string): string[] {
+  const out: string[] = [];
+  if (text === '') return out;
+  let from = 0;
+  for (;;) {
+    const at = stringIndexOf(text, '\n', from);
+    if (at < 0) {
+      out[out.length] = stringSlice(text, from);
+      return out;
+    }
+    out[out.length] = stringSlice(text, from, at);
+    from = at + 1;
+  }
+}
 
 const BODY_NONE = 0;
 const BODY_WHOLE = 1;
@@ -147,8 +193,8 @@ export function dispatch(id: number, method: string, url: string, headerText: st
   setCurrentRequest(id);
   // The host sends header lines joined by '\n' (no header name or value may
   // contain one): a string crosses into the isolate without a structured copy.
-  const headers = typeof headerText === 'string' ? (headerText === '' ? [] : headerText.split('\n')) : headerText;
-  const state: Inflight = { abort: undefined, cancelled: undefined, resume: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, reader: undefined };
+  const headers = typeof headerText === 'string' ? splitLines(headerText) : headerText;
+  const state: Inflight = { abort: undefined, cancelled: undefined, resume: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, drain: undefined };
   inflight.set(id, state);
   let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
   if (bodyMode === BODY_WHOLE) body = bytes;
@@ -167,7 +213,7 @@ export function dispatch(id: number, method: string, url: string, headerText: st
         state.body = c;
       },
       pull() {
-        return new Promise<void>((resolve) => {
+        return new PromiseCtor<void>((resolve) => {
           state.bodyWaiter = resolve;
           host().emit(id, 'pull');
         });
@@ -180,7 +226,9 @@ export function dispatch(id: number, method: string, url: string, headerText: st
   }
   const ctx: ExecutionContext = {
     waitUntil(p: unknown) {
-      state.waitUntil.push(Promise.resolve(p));
+      // Adopted by a SealedPromise: the worker's promise is resolved through
+      // its own then (as awaiting it would), and watched through intrinsics.
+      arrayPush(state.waitUntil, resolvedWith(p));
     },
     passThroughOnException() {},
   };
@@ -189,10 +237,10 @@ export function dispatch(id: number, method: string, url: string, headerText: st
     if (handler === undefined) throw new Error('edgefn: dispatch before install');
     const request = createIncomingRequest(method, url, headers, body, () => {
       if (state.abort === undefined) {
-        state.abort = new AbortController();
-        if (state.cancelled !== undefined) state.abort.abort(state.cancelled);
+        state.abort = createSignal();
+        if (state.cancelled !== undefined) signalAbort(state.abort, state.cancelled);
       }
-      return state.abort.signal;
+      return state.abort as unknown as globalThis.AbortSignal;
     });
     result = handler(request, env, ctx);
   } catch (err) {
@@ -200,7 +248,7 @@ export function dispatch(id: number, method: string, url: string, headerText: st
     return;
   }
   if (isResponse(result)) respond(id, state, result);
-  else Promise.resolve(result).then((r) => respond(id, state, r), (err: unknown) => fail(id, state, err));
+  else promiseThen(resolvedWith(result), (r) => respond(id, state, r), (err: unknown) => fail(id, state, err));
 }
 
 function fail(id: number, state: Inflight, err: unknown): void {
@@ -237,37 +285,30 @@ function respond(id: number, state: Inflight, r: unknown): void {
     return;
   }
   host().emit(id, 'head', status, headers, 'stream');
-  const reader = body.getReader();
-  state.reader = reader;
-  const pump = (): void => {
-    reader.read().then(
-      ({ done, value }) => {
-        if (!inflight.has(id)) return;
-        if (done) {
-          host().emit(id, 'end');
-          finish(id, state);
-          return;
-        }
-        if (!(value instanceof Uint8Array)) {
-          host().log('error', 'Uncaught TypeError: a response body stream produced a chunk that is not a Uint8Array');
-          host().emit(id, 'abort', 'stream chunk is not a Uint8Array');
-          finish(id, state);
-          return;
-        }
-        // The host answers false when the client is not keeping up; the pump
-        // then waits for resumeResponse, so a fast producer and a slow client
-        // never pile the body up in the front door.
-        if (value.byteLength > 0 && host().emit(id, 'chunk', value) === false) state.resume = pump;
-        else pump();
-      },
-      (err: unknown) => {
+  state.drain = drain(
+    body,
+    (value) => {
+      if (!(value instanceof Uint8ArrayCtor)) throw new TypeError('a response body stream produced a chunk that is not a Uint8Array');
+      // The host answers false when the client is not keeping up; the next
+      // read then waits for resumeResponse, so a fast producer and a slow
+      // client never pile the body up in the front door.
+      if (typedArrayByteLength(value) === 0 || host().emit(id, 'chunk', value) !== false) return undefined;
+      return new PromiseCtor<void>((resolve) => {
+        state.resume = resolve;
+      });
+    },
+    (err) => {
+      state.drain = undefined;
+      if (!inflight.has(id)) return;
+      if (err === undefined) {
+        host().emit(id, 'end');
+      } else {
         host().log('error', `Uncaught (in response body) ${format([err])}`);
         host().emit(id, 'abort', format([err]));
-        finish(id, state);
-      },
-    );
-  };
-  pump();
+      }
+      finish(id, state);
+    },
+  );
 }
 
 /** After the response: wait for every waitUntil promise, including ones added meanwhile, then say done. */
@@ -280,11 +321,20 @@ function finish(id: number, state: Inflight): void {
       host().emit(id, 'done');
       return;
     }
-    const batch = state.waitUntil.slice(seen);
-    Promise.allSettled(batch).then((results) => {
-      for (const r of results) if (r.status === 'rejected') host().log('error', `Uncaught (in waitUntil) ${format([r.reason])}`);
-      settle(seen + batch.length);
-    });
+    // Each promise is watched through the intrinsic then, and the batch is
+    // counted down here (Promise.allSettled would call the worker's
+    // Promise.prototype.then and build result objects with an Object.prototype).
+    const batch = copyArray(state.waitUntil, seen);
+    let pending = batch.length;
+    const settled = (): void => {
+      if (--pending === 0) settle(seen + batch.length);
+    };
+    for (let i = 0; i < batch.length; i++) {
+      promiseThen(batch[i] as Promise<unknown>, settled, (reason: unknown) => {
+        host().log('error', `Uncaught (in waitUntil) ${format([reason])}`);
+        settled();
+      });
+    }
   };
   settle(0);
 }
@@ -357,8 +407,8 @@ export function cancel(id: number, reason: string): void {
     // already closed
   }
   state.bodyWaiter?.();
-  state.reader?.cancel(err).catch(() => {});
-  if (state.abort !== undefined) state.abort.abort(err);
+  state.drain?.stop(err);
+  if (state.abort !== undefined) signalAbort(state.abort, err);
   else state.cancelled = err;
 }
 
@@ -382,7 +432,7 @@ export function resumeResponse(id: number): void {
   const state = inflight.get(id);
   if (state === undefined || state.resume === undefined) return;
   setCurrentRequest(id);
-  const pump = state.resume;
+  const release = state.resume;
   state.resume = undefined;
-  pump();
+  release();
 }

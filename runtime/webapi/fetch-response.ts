@@ -8,13 +8,14 @@
 // URL, as in workerd.
 
 import { Response } from './response.ts';
+import { apply, SafeWeakMap, setPrototypeOf } from './intrinsics.ts';
 
 interface Origin {
   url: string;
   redirected: boolean;
 }
 
-const origins = new WeakMap<object, Origin>();
+const origins = new SafeWeakMap<object, Origin>();
 const baseClone = Response.prototype.clone;
 
 const FETCHED = Object.create(Response.prototype, {
@@ -34,7 +35,7 @@ const FETCHED = Object.create(Response.prototype, {
   },
   clone: {
     value: function clone(this: Response): Response {
-      const copy = baseClone.call(this);
+      const copy = apply(baseClone, this, []) as Response;
       const o = origins.get(this);
       return o === undefined ? copy : markFetched(copy, o.url, o.redirected);
     },
@@ -46,6 +47,6 @@ const FETCHED = Object.create(Response.prototype, {
 /** Give `r` the URL it was fetched from. */
 export function markFetched(r: Response, url: string, redirected: boolean): Response {
   origins.set(r, { url, redirected });
-  Object.setPrototypeOf(r, FETCHED);
+  setPrototypeOf(r, FETCHED);
   return r;
 }

@@ -7,12 +7,29 @@
 // next chunk, so neither is ever whole in this heap unless the worker asks.
 
 import { defineGlobal } from './define.ts';
-import { getCurrentRequest, hostCall, registerErrorFactory, setCurrentRequest } from './bridge.ts';
-import { Request } from './request.ts';
-import { Response } from './response.ts';
+import { getCurrentRequest, hostCall, registerErrorFactory, setCurrentRequest, type HostResult } from './bridge.ts';
+import { Request, requestParts, type RequestParts } from './request.ts';
+import { Response, responseHeaders } from './response.ts';
 import { freezeHeaders, headerList } from './headers.ts';
-import { AbortSignal, addAbortAlgorithm } from './abort.ts';
-import { isReadableStream, streams } from './streams.ts';
+import { addAbortAlgorithm, signalAborted, signalReason } from './abort.ts';
+import { drain, isReadableStream, streams, type Drain } from './streams.ts';
+import { bodyStream, consumeOwnBytes, type BodyState } from './body.ts';
+import {
+  arrayBufferByteLength,
+  box,
+  bytesOf,
+  copyArray,
+  copyBytes,
+  ignoreRejection,
+  isView,
+  promiseThen,
+  resolvedWith,
+  stringIndexOf,
+  stringSlice,
+  typedArrayBuffer,
+  typedArrayByteLength,
+  typedArrayByteOffset,
+} from './intrinsics.ts';
 import { markFetched } from './fetch-response.ts';
 import type { FetchHead } from './fetch-wire.ts';
 import { processDataUrl } from './data-url.ts';
@@ -29,14 +46,16 @@ let nextId = 1;
  * A host call whose continuation runs as the request that made it. The settle
  * entry is charged to that request by the host, but the isolate's notion of
  * the current request (which timers use) is whatever ran last, so it is put
- * back before the caller's code resumes.
+ * back before the caller's code resumes. Chained on the platform's own
+ * promises, and the result stays boxed (intrinsics.ts says why).
  */
-function op(name: string, payload: unknown): Promise<unknown> {
+function op(name: string, payload: unknown): Promise<HostResult> {
   const request = getCurrentRequest();
-  return hostCall(name, payload).then(
-    (value) => {
+  return promiseThen(
+    hostCall(name, payload),
+    (result) => {
       setCurrentRequest(request);
-      return value;
+      return result;
     },
     (err: unknown) => {
       setCurrentRequest(request);
@@ -45,52 +64,56 @@ function op(name: string, payload: unknown): Promise<unknown> {
   );
 }
 
+/** Send `payload` and forget it: the request is over or failed another way. */
+function send(name: string, payload: unknown): void {
+  ignoreRejection(op(name, payload));
+}
+
 function ignore(): void {}
 
 // A chunk as its own compact Uint8Array: the bridge copies a view's whole
 // underlying buffer, which may be far larger than the view.
 function chunkBytes(value: unknown): Uint8Array {
   if (value instanceof Uint8Array) {
-    return value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : value.slice();
+    return typedArrayByteOffset(value) === 0 && typedArrayByteLength(value) === arrayBufferByteLength(typedArrayBuffer(value) as ArrayBuffer) ? value : copyBytes(value);
   }
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength));
-  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
+  if (isView(value)) return copyBytes(bytesOf(value));
+  if (value instanceof ArrayBuffer) return copyBytes(new Uint8Array(value));
   throw new TypeError('fetch: the request body stream produced a chunk that is not a Uint8Array.');
 }
 
 type OutBody = { kind: 'none' } | { kind: 'bytes'; bytes: Uint8Array } | { kind: 'stream'; stream: ReadableStream<Uint8Array> };
 
 /**
- * How the request body goes out. A body given in `init` as anything but a
- * stream is known bytes: sent whole, and re-sent if a 307/308 redirect asks.
- * Anything else (a stream, or the body of a Request object, which may be one)
- * is streamed chunk by chunk.
+ * How the request body goes out, boxed. A body given in `init` as anything
+ * but a stream is known bytes: sent whole, and re-sent if a 307/308 redirect
+ * asks. Anything else (a stream, or the body of a Request object, which may
+ * be one) is streamed chunk by chunk.
  */
-async function outgoingBody(request: Request, init: RequestInit | undefined): Promise<OutBody> {
+function outgoingBody(body: BodyState | null, init: RequestInit | undefined): Promise<{ value: OutBody }> {
   const given: unknown = init?.body;
-  if (given !== undefined && given !== null && !isReadableStream(given)) return { kind: 'bytes', bytes: await request.bytes() };
-  const stream = request.body;
-  return stream === null ? { kind: 'none' } : { kind: 'stream', stream };
+  if (given !== undefined && given !== null && !isReadableStream(given)) {
+    return promiseThen(consumeOwnBytes(body), (b) => box({ value: { kind: 'bytes', bytes: b.value } as OutBody }));
+  }
+  const stream = bodyStream(body);
+  return resolvedWith(box({ value: (stream === null ? { kind: 'none' } : { kind: 'stream', stream }) as OutBody }));
 }
 
 /** Send `stream` to the host one chunk at a time; each write waits until the host has taken the last. */
-async function upload(id: number, reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) {
-        await op('fetch.write', { id, chunk: null });
-        return;
-      }
+function upload(id: number, stream: ReadableStream<Uint8Array>): Drain {
+  return drain(
+    stream,
+    (value) => {
       const bytes = chunkBytes(value);
-      if (bytes.byteLength > 0) await op('fetch.write', { id, chunk: bytes });
-    }
-  } catch (err) {
-    // Either the worker's stream failed (tell the host, which fails the
-    // request) or the host stopped wanting the body (redirect to GET, abort).
-    reader.cancel(err).catch(ignore);
-    op('fetch.write', { id, error: err instanceof Error ? err.message : String(err) }).catch(ignore);
-  }
+      return typedArrayByteLength(bytes) > 0 ? promiseThen(op('fetch.write', { id, chunk: bytes }), ignore) : undefined;
+    },
+    (err) => {
+      // Either the worker's stream failed (tell the host, which fails the
+      // request) or the host stopped wanting the body (redirect to GET, abort).
+      if (err === undefined) send('fetch.write', { id, chunk: null });
+      else send('fetch.write', { id, error: err instanceof Error ? err.message : String(err) });
+    },
+  );
 }
 
 /**
@@ -98,30 +121,31 @@ async function upload(id: number, reader: ReadableStreamDefaultReader<Uint8Array
  * Content-Type come from the URL, or a network error (TypeError) when the
  * URL is not a valid data: URL. Answered in the isolate; no host call.
  */
-function fetchDataUrl(request: Request): Promise<globalThis.Response> {
-  const data = processDataUrl(request.url);
-  if (data === null) return Promise.reject(new TypeError(`fetch: ${request.url.slice(0, 64)} is not a valid data: URL.`));
+function fetchDataUrl(url: string): Promise<globalThis.Response> {
+  const data = processDataUrl(url);
+  if (data === null) return Promise.reject(new TypeError(`fetch: ${stringSlice(url, 0, 64)} is not a valid data: URL.`));
   const res = new Response(data.body, { status: 200, statusText: 'OK', headers: [['content-type', data.mimeType]] });
-  freezeHeaders(res.headers);
-  const hash = request.url.indexOf('#');
-  return Promise.resolve(markFetched(res, hash < 0 ? request.url : request.url.slice(0, hash), false) as unknown as globalThis.Response);
+  freezeHeaders(responseHeaders(res));
+  const hash = stringIndexOf(url, '#');
+  return Promise.resolve(markFetched(res, hash < 0 ? url : stringSlice(url, 0, hash), false) as unknown as globalThis.Response);
 }
 
 function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
-  let request: Request;
+  let request: RequestParts;
   try {
-    request = new Request(input, init);
+    request = requestParts(new Request(input, init));
   } catch (err) {
     return Promise.reject(err);
   }
-  const signal = request.signal as unknown as AbortSignal;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  if (request.url.startsWith('data:')) return fetchDataUrl(request);
+  const signal = request.signal;
+  if (signalAborted(signal)) return Promise.reject(signalReason(signal));
+  if (stringSlice(request.url, 0, 5) === 'data:') return fetchDataUrl(request.url);
   const id = nextId++;
+  // The promise the worker gets is a plain one; everything below chains on the platform's own.
   return new Promise<globalThis.Response>((resolve, reject) => {
     let settled = false;
     let started = false;
-    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    let uploading: Drain | undefined;
     let bodyController: ReadableByteStreamController | undefined;
     let bodyOpen = false;
 
@@ -135,7 +159,7 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
     // Fetch "abort fetch": reject with the signal's reason, error the body if
     // the response is already out, and stop the host's request.
     const removeAbort = addAbortAlgorithm(signal, () => {
-      const reason = signal.reason;
+      const reason = signalReason(signal);
       fail(reason);
       if (bodyOpen && bodyController !== undefined) {
         bodyOpen = false;
@@ -145,8 +169,8 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
           // already closed
         }
       }
-      reader?.cancel(reason).catch(ignore);
-      if (started) op('fetch.cancel', { id }).catch(ignore);
+      uploading?.stop(reason);
+      if (started) send('fetch.cancel', { id });
     });
 
     const begin = (body: OutBody): void => {
@@ -156,16 +180,13 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
         id,
         url: request.url,
         method: request.method,
-        headers: headerList(request.headers).slice(),
+        headers: copyArray(headerList(request.headers)),
         body: body.kind === 'none' ? null : body.kind === 'bytes' ? body.bytes : 'stream',
         redirect: request.redirect,
       };
-      op('fetch.start', payload).then((head) => respond(head as FetchHead), fail);
+      promiseThen(op('fetch.start', payload), (head) => respond(head.value as FetchHead), fail);
       // After start: the host registers the upload synchronously in fetch.start.
-      if (body.kind === 'stream') {
-        reader = body.stream.getReader();
-        void upload(id, reader);
-      }
+      if (body.kind === 'stream') uploading = upload(id, body.stream);
     };
 
     const respond = (head: FetchHead): void => {
@@ -187,9 +208,11 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
           },
           // No highWaterMark: nothing is fetched until the worker reads.
           pull(c: ReadableByteStreamController) {
-            return op('fetch.read', { id }).then(
-              (chunk) => {
+            return promiseThen(
+              op('fetch.read', { id }),
+              (result) => {
                 if (!bodyOpen) return;
+                const chunk = result.value;
                 if (chunk === null) {
                   done();
                   c.close();
@@ -208,28 +231,28 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
           },
           cancel() {
             done();
-            return op('fetch.cancel', { id }).then(ignore, ignore);
+            return promiseThen(op('fetch.cancel', { id }), ignore, ignore);
           },
         }) as ReadableStream<Uint8Array>;
       }
       let res: Response;
       try {
         const pairs: [string, string][] = [];
-        for (let i = 0; i + 1 < head.headers.length; i += 2) pairs.push([head.headers[i] as string, head.headers[i + 1] as string]);
+        for (let i = 0; i + 1 < head.headers.length; i += 2) pairs[pairs.length] = [head.headers[i] as string, head.headers[i + 1] as string];
         res = new Response(stream, { status: head.status, statusText: head.statusText, headers: pairs });
       } catch (err) {
-        op('fetch.cancel', { id }).catch(ignore);
+        send('fetch.cancel', { id });
         fail(new TypeError(`fetch to ${head.url}: the response cannot be represented (${err instanceof Error ? err.message : String(err)})`));
         return;
       }
       // As in workerd, a fetched response's headers are immutable; `new Response(res.body, res)` makes a mutable copy.
-      freezeHeaders(res.headers);
+      freezeHeaders(responseHeaders(res));
       settled = true;
       if (!head.hasBody) removeAbort();
       resolve(markFetched(res, head.url, head.redirected) as unknown as globalThis.Response);
     };
 
-    outgoingBody(request, init).then(begin, fail);
+    promiseThen(outgoingBody(request.body, init), (b) => begin(b.value), fail);
   });
 }
 

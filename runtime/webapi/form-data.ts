@@ -3,6 +3,7 @@
 
 import { defineGlobal } from './define.ts';
 import { Blob, File } from './blob.ts';
+import { apply } from './intrinsics.ts';
 
 export type FormDataEntryValue = string | File;
 
@@ -94,7 +95,7 @@ export class FormData {
 
   forEach(callback: (value: FormDataEntryValue, key: string, parent: FormData) => void, thisArg?: unknown): void {
     if (typeof callback !== 'function') throw new TypeError("Failed to execute 'forEach' on 'FormData': The callback provided as parameter 1 is not a function.");
-    for (const [k, v] of this.entries()) callback.call(thisArg, v, k, this);
+    for (const [k, v] of this.entries()) apply(callback, thisArg, [v, k, this]);
   }
 
   [Symbol.iterator](): FormDataIterator<[string, FormDataEntryValue]> {

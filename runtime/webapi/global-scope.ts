@@ -2,6 +2,7 @@
 
 import { defineGlobal } from './define.ts';
 import { reportError } from './console.ts';
+import { apply, enqueueMicrotask } from './intrinsics.ts';
 
 defineGlobal('self', globalThis);
 
@@ -17,9 +18,9 @@ defineGlobal('queueMicrotask', function queueMicrotask(callback: VoidFunction): 
   if (typeof callback !== 'function') throw new TypeError("Failed to execute 'queueMicrotask': parameter 1 is not of type 'Function'.");
   // As in HTML: an exception in the callback is reported, not turned into an
   // unhandled rejection.
-  void Promise.resolve().then(() => {
+  enqueueMicrotask(() => {
     try {
-      callback();
+      apply(callback, undefined, []);
     } catch (err) {
       reportError(err);
     }

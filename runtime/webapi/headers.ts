@@ -8,13 +8,37 @@
 // runtime must be able to set them (workerd and Deno do not enforce them either).
 
 import { defineGlobal } from './define.ts';
-import { apply, arrayPush, copyArray, getOwnPropertyDescriptor, ownKeys } from './intrinsics.ts';
+import { apply, arrayPush, arraySort, copyArray, getOwnPropertyDescriptor, ownKeys, stringCharCodeAt, stringSlice, stringToLowerCase } from './intrinsics.ts';
 
-// RFC 9110 token.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// Checked with loops over character codes rather than regular expressions:
+// RegExp.prototype.test calls `exec` through the prototype, which a tenant
+// can replace (intrinsics.ts).
+
+// RFC 9110 tchar, by character code.
+const TCHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
+
+function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = stringCharCodeAt(s, i);
+    if (c >= 128 || TCHAR[c] === 0) return false;
+  }
+  return true;
+}
+
 // After trimming, a value may not contain NUL, CR or LF (Fetch: "header value"),
 // and as a WebIDL ByteString no code unit above U+00FF.
-const BAD_VALUE = /[\0\r\n\u0100-\uffff]/;
+function isBadValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = stringCharCodeAt(v, i);
+    if (c === 0 || c === 0x0a || c === 0x0d || c > 0xff) return true;
+  }
+  return false;
+}
 
 function isHttpWhitespace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
@@ -22,21 +46,21 @@ function isHttpWhitespace(c: number): boolean {
 
 function checkName(name: unknown, op: string): string {
   const n = String(name);
-  if (!TOKEN.test(n)) throw new TypeError(`Headers.${op}: "${n}" is an invalid header name.`);
-  return n.toLowerCase();
+  if (!isToken(n)) throw new TypeError(`Headers.${op}: "${n}" is an invalid header name.`);
+  return stringToLowerCase(n);
 }
 
 function normalizeValue(value: unknown, op: string): string {
   let v = String(value);
   const len = v.length;
-  if (len > 0 && (isHttpWhitespace(v.charCodeAt(0)) || isHttpWhitespace(v.charCodeAt(len - 1)))) {
+  if (len > 0 && (isHttpWhitespace(stringCharCodeAt(v, 0)) || isHttpWhitespace(stringCharCodeAt(v, len - 1)))) {
     let start = 0;
     let end = len;
-    while (start < end && isHttpWhitespace(v.charCodeAt(start))) start++;
-    while (end > start && isHttpWhitespace(v.charCodeAt(end - 1))) end--;
-    v = v.slice(start, end);
+    while (start < end && isHttpWhitespace(stringCharCodeAt(v, start))) start++;
+    while (end > start && isHttpWhitespace(stringCharCodeAt(v, end - 1))) end--;
+    v = stringSlice(v, start, end);
   }
-  if (BAD_VALUE.test(v)) throw new TypeError(`Headers.${op}: "${v}" is an invalid header value.`);
+  if (isBadValue(v)) throw new TypeError(`Headers.${op}: "${v}" is an invalid header value.`);
   return v;
 }
 
@@ -47,7 +71,7 @@ function toByteString(v: unknown): string {
   if (typeof v === 'symbol') throw new TypeError("Failed to construct 'Headers': Cannot convert a Symbol to a string.");
   const s = `${v as string}`;
   for (let i = 0; i < s.length; i++) {
-    if (s.charCodeAt(i) > 0xff) throw new TypeError(`Failed to construct 'Headers': "${s}" is not a valid ByteString.`);
+    if (stringCharCodeAt(s, i) > 0xff) throw new TypeError(`Failed to construct 'Headers': "${s}" is not a valid ByteString.`);
   }
   return s;
 }
@@ -158,7 +182,7 @@ export class Headers implements globalThis.Headers {
     const n = checkName(name, op);
     const v = normalizeValue(value, op);
     if (this.#immutable) throw new TypeError('Headers are immutable.');
-    this.#list.push(n, v);
+    arrayPush(this.#list, n, v);
     this.#sorted = null;
   }
 
@@ -189,7 +213,7 @@ export class Headers implements globalThis.Headers {
   getSetCookie(): string[] {
     const list = this.#list;
     const out: string[] = [];
-    for (let i = 0; i < list.length; i += 2) if (list[i] === 'set-cookie') out.push(list[i + 1] as string);
+    for (let i = 0; i < list.length; i += 2) if (list[i] === 'set-cookie') out[out.length] = list[i + 1] as string;
     return out;
   }
 
@@ -207,7 +231,7 @@ export class Headers implements globalThis.Headers {
     const list = this.#list;
     // Replace the first occurrence in place and drop the others (Fetch: "set").
     const first = indexOfName(list, n, 0);
-    if (first < 0) list.push(n, v);
+    if (first < 0) arrayPush(list, n, v);
     else {
       list[first + 1] = v;
       if (indexOfName(list, n, first + 2) >= 0) list.length = compactWithout(list, n, first + 2);
@@ -222,8 +246,8 @@ export class Headers implements globalThis.Headers {
     // so equal names keep the order they were added in, which is the order
     // their values combine in.
     const order: number[] = [];
-    for (let i = 0; i < list.length; i += 2) order.push(i);
-    order.sort((a, b) => {
+    for (let i = 0; i < list.length; i += 2) order[order.length] = i;
+    arraySort(order, (a, b) => {
       const x = list[a] as string;
       const y = list[b] as string;
       return x < y ? -1 : x > y ? 1 : 0;
@@ -236,7 +260,7 @@ export class Headers implements globalThis.Headers {
       const last = out[out.length - 1];
       // Set-Cookie values are never combined (Fetch: "sort and combine").
       if (last !== undefined && last[0] === n && n !== 'set-cookie') last[1] = `${last[1]}, ${v}`;
-      else out.push([n, v]);
+      else out[out.length] = [n, v];
     }
     this.#sorted = out;
     return out;
@@ -248,7 +272,7 @@ export class Headers implements globalThis.Headers {
     for (let i = 0; ; i++) {
       const pair = this.#sortedAndCombined()[i];
       if (pair === undefined) return;
-      callback.call(thisArg, pair[1], pair[0], this);
+      apply(callback, thisArg, [pair[1], pair[0], this]);
     }
   }
 
@@ -261,11 +285,19 @@ export class Headers implements globalThis.Headers {
   }
 
   *keys(): HeadersIterator<string> {
-    for (const [k] of this.entries()) yield k;
+    for (let i = 0; ; i++) {
+      const pair = this.#sortedAndCombined()[i];
+      if (pair === undefined) return;
+      yield pair[0];
+    }
   }
 
   *values(): HeadersIterator<string> {
-    for (const [, v] of this.entries()) yield v;
+    for (let i = 0; ; i++) {
+      const pair = this.#sortedAndCombined()[i];
+      if (pair === undefined) return;
+      yield pair[1];
+    }
   }
 
   [Symbol.iterator](): HeadersIterator<[string, string]> {
@@ -277,13 +309,13 @@ export class Headers implements globalThis.Headers {
     headersFromFlat = (flat, immutable) => {
       const h = new Headers();
       const list = h.#list;
-      for (let i = 0; i + 1 < flat.length; i += 2) list.push((flat[i] as string).toLowerCase(), flat[i + 1] as string);
+      for (let i = 0; i + 1 < flat.length; i += 2) arrayPush(list, stringToLowerCase(flat[i] as string), flat[i + 1] as string);
       h.#immutable = immutable;
       return h;
     };
     copyHeaders = (src, immutable) => {
       const h = new Headers();
-      h.#list = src.#list.slice();
+      h.#list = copyArray(src.#list);
       h.#immutable = immutable;
       return h;
     };
@@ -293,7 +325,7 @@ export class Headers implements globalThis.Headers {
     setIfAbsent = (h, name, value) => {
       const list = h.#list;
       for (let i = 0; i < list.length; i += 2) if (list[i] === name) return;
-      list.push(name, value);
+      arrayPush(list, name, value);
       h.#sorted = null;
     };
     rawGet = (h, name) => {

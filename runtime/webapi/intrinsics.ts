@@ -43,18 +43,58 @@ export const isArray = Array.isArray;
 export const objectToString = uncurryThis(Object.prototype.toString as (this: unknown) => string);
 export const hasOwn = Object.hasOwn;
 
-export const PromiseCtor = Promise;
-export const promiseThen = uncurryThis(Promise.prototype.then) as <T, R1 = T, R2 = never>(
+const intrinsicThen = Promise.prototype.then;
+export const promiseThen = uncurryThis(intrinsicThen) as <T, R1 = T, R2 = never>(
   p: Promise<T>,
   onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
   onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
 ) => Promise<R1 | R2>;
-export const promiseResolve = Promise.resolve.bind(Promise) as <T>(value: T) => Promise<Awaited<T>>;
-export const promiseReject = Promise.reject.bind(Promise) as <T = never>(reason: unknown) => Promise<T>;
+const intrinsicResolve = Promise.resolve;
+const intrinsicReject = Promise.reject;
+const intrinsicAll = Promise.all;
 
-/** A promise already fulfilled with `value`, which must be a primitive or a box (see the rules above). */
+/**
+ * The promise class of the platform's own promises. A native promise asks
+ * `constructor[Symbol.species]` on every `then` (Promise.prototype.constructor
+ * and Promise[Symbol.species] are a tenant's to replace) and is resolved
+ * through Promise.prototype.then when another promise adopts it. A
+ * SealedPromise answers both from its own frozen class: its prototype holds
+ * the intrinsic `then` (whose own `call` is the intrinsic one, for libraries
+ * that write `then.call(p, …)`), its `constructor`, and its species is itself.
+ */
+export class SealedPromise<T> extends Promise<T> {
+  static override get [Symbol.species](): typeof SealedPromise {
+    return SealedPromise;
+  }
+}
+const sealedThen = function then(this: Promise<unknown>, onFulfilled?: unknown, onRejected?: unknown): Promise<unknown> {
+  return apply(intrinsicThen, this, [onFulfilled, onRejected]) as Promise<unknown>;
+};
+defineProperty(sealedThen, 'call', {
+  value: (self: Promise<unknown>, onFulfilled?: unknown, onRejected?: unknown) => apply(intrinsicThen, self, [onFulfilled, onRejected]),
+});
+defineProperty(SealedPromise.prototype, 'then', { value: sealedThen, writable: false, configurable: false });
+for (const [name, fn] of [
+  ['resolve', intrinsicResolve],
+  ['reject', intrinsicReject],
+  ['all', intrinsicAll],
+] as const) {
+  defineProperty(SealedPromise, name, { value: fn, writable: false, configurable: false });
+}
+objectFreeze(sealedThen);
+objectFreeze(SealedPromise.prototype);
+objectFreeze(SealedPromise);
+
+export const PromiseCtor = SealedPromise;
+
+/** A promise already fulfilled with `value`, which must be a primitive, a box or a SealedPromise (see the rules above). */
 export function resolvedWith<T>(value: T): Promise<T> {
-  return new PromiseCtor<T>((resolve) => resolve(value));
+  return new SealedPromise<T>((resolve) => resolve(value));
+}
+
+/** A promise rejected with `reason`. */
+export function rejectedWith<T = never>(reason: unknown): Promise<T> {
+  return new SealedPromise<T>((_, reject) => reject(reason));
 }
 
 /** Swallow a rejection of `p` (the caller handles the failure another way). */
@@ -63,6 +103,12 @@ export function ignoreRejection(p: Promise<unknown>): void {
 }
 
 function noop(): void {}
+
+const microtaskStart = resolvedWith<void>(undefined);
+/** Run `fn` in a microtask, through nothing a tenant can replace. */
+export function enqueueMicrotask(fn: () => void): void {
+  promiseThen(microtaskStart, fn);
+}
 
 /** A null-prototype record: a promise resolved with one looks up no `then`. */
 export function box<T extends object>(fields: T): T {

@@ -41,6 +41,17 @@ function normalizeMethod(m: unknown): string {
 
 const INTERNAL = Symbol('internal');
 
+/** What fetch() sends, read from the private fields (the getters are a tenant's to redefine). */
+export interface RequestParts {
+  url: string;
+  method: string;
+  redirect: RequestRedirect;
+  headers: Headers;
+  signal: AbortSignal;
+  body: BodyState | null;
+}
+export let requestParts: (r: Request) => RequestParts;
+
 /** Build the Request the worker receives; see fetch-api.ts. */
 export let incomingRequest: (method: string, url: string, headers: string[], body: BodyState | null, signal: () => AbortSignal) => Request;
 
@@ -217,6 +228,15 @@ export class Request implements globalThis.Request {
   }
 
   static {
+    requestParts = (r) => {
+      if (r.#headers === null) {
+        r.#headers = headersFromFlat(r.#rawHeaders ?? [], true);
+        r.#rawHeaders = null;
+      }
+      if (r.#signal === null && r.#signalSource !== null) r.#signal = r.#signalSource();
+      r.#signal ??= createSignal();
+      return { url: r.#url, method: r.#method, redirect: r.#redirect, headers: r.#headers, signal: r.#signal, body: r.#body };
+    };
     incomingRequest = (method, url, headers, body, signal) => {
       const r = new Request(INTERNAL as unknown as string);
       r.#method = method;

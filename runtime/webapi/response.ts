@@ -19,6 +19,7 @@ import {
   takeFast,
 } from './body.ts';
 import { utf8Encode } from './encoding.ts';
+import { copyArray } from './intrinsics.ts';
 import { parseAbsoluteURL } from './url.ts';
 
 // Fetch "null body status": such a response may not carry a body.
@@ -39,6 +40,8 @@ export interface ResponseParts {
 }
 
 export let isResponse: (value: unknown) => value is Response;
+/** A Response's Headers, read from the private field (the getter is a tenant's to redefine). */
+export let responseHeaders: (r: Response) => Headers;
 export let responseParts: (r: Response) => ResponseParts;
 
 export class Response implements globalThis.Response {
@@ -172,6 +175,7 @@ export class Response implements globalThis.Response {
 
   static {
     isResponse = (value): value is Response => typeof value === 'object' && value !== null && #status in value;
+    responseHeaders = (r) => r.#headers;
     responseParts = (r) => {
       const state = r.#body;
       let body: ResponseParts['body'] = null;
@@ -181,7 +185,7 @@ export class Response implements globalThis.Response {
         if (fast === null) body = state.stream;
         else body = typeof fast === 'string' ? utf8Encode(fast) : fast;
       }
-      return { status: r.#status, statusText: r.#statusText, headers: headerList(r.#headers).slice(), body };
+      return { status: r.#status, statusText: r.#statusText, headers: copyArray(headerList(r.#headers)), body };
     };
   }
 }

@@ -5,6 +5,8 @@
 
 import { TextDecoderStream, TextEncoderStream } from '@exodus/bytes/encoding-lite.js';
 import { defineLazyGlobal } from './define.ts';
+import { promiseThen, uncurryThis } from './intrinsics.ts';
+import { pristine } from './pristine.ts';
 
 type Ponyfill = typeof import('web-streams-polyfill');
 
@@ -26,16 +28,68 @@ export interface Streams {
 }
 
 let lib: Streams | undefined;
+let pipeTo: (source: ReadableStream, dest: WritableStream) => Promise<void>;
 
 /**
  * Our code takes the classes from here, never from globalThis: a tenant may
  * replace the globals, and our bodies must stay real streams regardless.
  */
 export function streams(): Streams {
+  if (lib !== undefined) return lib;
   // The ponyfill's declarations are its own classes; they implement the DOM's
   // interfaces, which is what the rest of the runtime is typed against.
-  lib ??= require('web-streams-polyfill') as Ponyfill as unknown as Streams;
+  lib = pristine(() => require('web-streams-polyfill') as Ponyfill as unknown as Streams);
+  // Its prototypes were made just now, so no tenant code can have changed
+  // them yet: what is captured here is the library's own.
+  pipeTo = uncurryThis(lib.ReadableStream.prototype.pipeTo) as typeof pipeTo;
   return lib;
+}
+
+/** A reading of a stream by the platform; `stop` ends it early, cancelling the stream with `reason`. */
+export interface Drain {
+  stop(reason: unknown): void;
+}
+
+/**
+ * Read `stream` to its end on the platform's behalf: `onChunk` gets every
+ * chunk (return a promise to hold the next read until it settles; throw to
+ * cancel the stream with that error), then `onEnd(undefined)`, or
+ * `onEnd(error)` when the stream errors, a chunk is refused or `stop` is
+ * called. Locks the stream.
+ *
+ * It pipes into a sink of ours rather than calling reader.read(): a read
+ * resolves its promise with a fresh { value, done } object, whose `then` a
+ * tenant can define on Object.prototype and so take over the read (WPT
+ * streams/piping/then-interception). A pipe reads through internal read
+ * requests that resolve nothing with an object.
+ */
+export function drain(stream: ReadableStream, onChunk: (chunk: unknown) => Promise<void> | undefined, onEnd: (error: unknown) => void): Drain {
+  let controller: WritableStreamDefaultController | undefined;
+  let ended = false;
+  const end = (error: unknown): void => {
+    if (ended) return;
+    ended = true;
+    onEnd(error);
+  };
+  const sink = new (streams().WritableStream)({
+    start(c: WritableStreamDefaultController) {
+      controller = c;
+    },
+    write(chunk: unknown) {
+      return onChunk(chunk);
+    },
+  });
+  promiseThen(
+    pipeTo(stream, sink),
+    () => end(undefined),
+    (err: unknown) => end(err),
+  );
+  return {
+    stop(reason) {
+      // An errored destination makes the pipe cancel the source with the same reason.
+      if (!ended) controller?.error(reason);
+    },
+  };
 }
 
 // The ponyfill keeps the spec's internal slots as plain fields: [[disturbed]]

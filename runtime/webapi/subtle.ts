@@ -110,7 +110,7 @@ async function call(payload: Dict): Promise<unknown> {
   const release = takeReleased();
   if (release !== undefined) payload.release = release;
   try {
-    return await hostCall('subtle', payload);
+    return (await hostCall('subtle', payload)).value;
   } catch (err) {
     // The bridge revives the name 'SyntaxError' as JavaScript's SyntaxError;
     // in WebCrypto it is always the DOMException (e.g. empty usages).

@@ -5,6 +5,7 @@
 import { defineGlobal } from './define.ts';
 import { getCurrentRequest, host, setCurrentRequest } from './bridge.ts';
 import { reportError } from './console.ts';
+import { apply, mapEntries, SafeMap } from './intrinsics.ts';
 
 interface Timer {
   fn: (...args: unknown[]) => void;
@@ -13,7 +14,7 @@ interface Timer {
   request: number;
 }
 
-const timers = new Map<number, Timer>();
+const timers = new SafeMap<number, Timer>();
 let nextId = 1;
 
 // HTML: a delay that is not a finite non-negative number is 0. workerd clamps the
@@ -30,7 +31,7 @@ function arm(fn: unknown, ms: unknown, args: unknown[], repeat: boolean): number
   if (request === 0) throw new Error('Timers can only be set while handling a request, not at the top level of a worker script.');
   const delay = normalizeDelay(ms);
   const id = nextId++;
-  timers.set(id, { fn: fn as Timer['fn'], args, interval: repeat ? Math.max(delay, 1) : -1, request });
+  timers.set(id, { fn: fn as Timer['fn'], args, interval: repeat ? (delay > 1 ? delay : 1) : -1, request });
   host().timer(id, delay, request);
   return id;
 }
@@ -48,7 +49,7 @@ export function tick(id: number): void {
   if (t.interval < 0) timers.delete(id);
   else host().timer(id, t.interval, t.request);
   try {
-    t.fn(...t.args);
+    apply(t.fn, undefined, t.args);
   } catch (err) {
     reportError(err);
   }
@@ -56,8 +57,10 @@ export function tick(id: number): void {
 
 /** Drop every timer a finished or cancelled request left behind. */
 export function clearRequestTimers(request: number): void {
-  for (const [id, t] of timers) {
-    if (t.request === request) {
+  const entries = mapEntries(timers);
+  for (let i = 0; i < entries.length; i += 2) {
+    const id = entries[i] as number;
+    if ((entries[i + 1] as Timer).request === request) {
       timers.delete(id);
       host().clearTimer(id);
     }

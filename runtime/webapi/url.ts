@@ -4,6 +4,7 @@
 // tr46 is swapped for idna.ts at build time.
 
 import { defineGlobal, defineLazyGlobal } from './define.ts';
+import { pristine } from './pristine.ts';
 
 type WhatwgUrl = typeof import('whatwg-url');
 
@@ -26,7 +27,7 @@ let lib: WhatwgUrl | undefined;
 export function whatwgUrl(): WhatwgUrl {
   if (lib !== undefined) return lib;
   if (typeof SharedArrayBuffer === 'function') {
-    lib = require('whatwg-url') as WhatwgUrl;
+    lib = pristine(() => require('whatwg-url') as WhatwgUrl);
     return lib;
   }
   defineGlobal('SharedArrayBuffer', NoSharedArrayBuffer);

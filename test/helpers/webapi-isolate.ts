@@ -36,8 +36,11 @@ export interface WebapiIsolate {
    * after a JSON round trip.
    */
   inRequest<T = unknown>(body: string): Promise<T>;
-  /** Dispatch a request to a handler with `body` as its fetch() body; resolves to what the host received. */
-  respond(body: string): Promise<HostResponse>;
+  /**
+   * Dispatch a request to a handler with `body` as its fetch() body; resolves to what the host received.
+   * `sync` makes fetch() a plain function, whose Response reaches dispatch without a promise.
+   */
+  respond(body: string, options?: { sync?: boolean }): Promise<HostResponse>;
   /** Every console line the isolate printed, as "level: message". */
   logs: string[];
   /** Every callSync op the isolate made, for asserting what crossed the bridge. */
@@ -198,8 +201,8 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       if (status !== 200) throw new Error(`handler answered ${status}: ${text}`);
       return JSON.parse(text) as T;
     },
-    async respond(body: string): Promise<HostResponse> {
-      const exportsRef = context.evalSync(`({ default: { async fetch(request, env, ctx) {\n${body}\n} } })`, { reference: true }) as ivm.Reference<unknown>;
+    async respond(body: string, options: { sync?: boolean } = {}): Promise<HostResponse> {
+      const exportsRef = context.evalSync(`({ default: { ${options.sync === true ? '' : 'async '}fetch(request, env, ctx) {\n${body}\n} } })`, { reference: true }) as ivm.Reference<unknown>;
       const why = entries.install?.applySync(undefined, [exportsRef.derefInto() as never, 'module' as never, new ivm.ExternalCopy({}).copyInto() as never]);
       exportsRef.release();
       if (why !== '') throw new Error(`install failed: ${String(why)}`);
