@@ -5,10 +5,13 @@
 // timed to its response head. The round-trip time of a node is an EWMA of its
 // probes; a region's is its nearest healthy node's.
 //
-// A node is healthy while its last probe succeeded. Probes run every
+// A node is down from its first probe that is refused or cut (a dead
+// process's port answers at once), and after SLOW_PROBES_DOWN probes in a row
+// that time out (a node that stopped answering without closing); one slow
+// probe on a busy machine does not take it out. Probes run every
 // PROBE_INTERVAL_MS, and a forwarded request that cannot reach a node marks it
 // down at once (reportFailure), so a region whose nodes die stops being chosen
-// within one probe interval at the latest.
+// within one probe interval.
 
 import { Client } from 'undici';
 import type { NodeRow } from './cluster-db.ts';
@@ -17,6 +20,8 @@ import type { NodeRow } from './cluster-db.ts';
 export const PROBE_INTERVAL_MS = 250;
 /** A probe not answered in this long fails (ms). */
 const PROBE_TIMEOUT_MS = 1_000;
+/** Probes in a row that time out before a node counts as down. */
+const SLOW_PROBES_DOWN = 3;
 /** Weight of a new sample in the RTT EWMA. */
 const EWMA_ALPHA = 0.3;
 /** The Host a probe carries: not `<name>.<base>`, so no function can be named so. */
@@ -50,6 +55,8 @@ interface Peer {
   client: Client;
   timer: NodeJS.Timeout | undefined;
   inFlight: boolean;
+  /** Probes in a row that timed out. */
+  slow: number;
 }
 
 export class Membership {
@@ -83,6 +90,7 @@ export class Membership {
         client: new Client(row.advertiseUrl, { keepAliveTimeout: 30_000, headersTimeout: PROBE_TIMEOUT_MS, bodyTimeout: PROBE_TIMEOUT_MS }),
         timer: undefined,
         inFlight: false,
+        slow: 0,
       };
       this.#peers.set(row.id, peer);
       void this.#probe(peer);
@@ -113,9 +121,18 @@ export class Membership {
       s.rttMs = s.rttMs === undefined ? sample : s.rttMs + EWMA_ALPHA * (sample - s.rttMs);
       s.healthy = true;
       s.lastError = undefined;
+      peer.slow = 0;
     } catch (err) {
-      peer.state.healthy = false;
-      peer.state.lastError = err instanceof Error ? err.message : String(err);
+      const s = peer.state;
+      s.lastError = err instanceof Error ? err.message : String(err);
+      const code = (err as { code?: string; name?: string }).code ?? (err as { name?: string }).name;
+      if (code === 'TimeoutError' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+        // Counted as a sample of the timeout, so a node that keeps being slow drifts down the order.
+        s.rttMs = s.rttMs === undefined ? PROBE_TIMEOUT_MS : s.rttMs + EWMA_ALPHA * (PROBE_TIMEOUT_MS - s.rttMs);
+        if (++peer.slow >= SLOW_PROBES_DOWN) s.healthy = false;
+      } else {
+        s.healthy = false;
+      }
     } finally {
       peer.inFlight = false;
     }

@@ -3,9 +3,10 @@
 // its peers through a delaying TCP proxy in front of its advertise URL, so
 // that "nearest region" is something the nodes measure, and tests change.
 
+import { rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { startNode, type StartedNode } from './node.ts';
-import type { StartedPostgres } from './postgres.ts';
+import { startPostgres, type StartedPostgres } from './postgres.ts';
 
 /**
  * Forwards TCP to 127.0.0.1:`target`, holding every chunk for `delayMs / 2`
@@ -76,13 +77,42 @@ export interface RegionNode {
   proxy: DelayProxy;
 }
 
+/** PostgreSQL and one node per region (region → injected round trip in ms), once every node sees every region. */
+export async function startCluster(delays: Record<string, number>): Promise<{ postgres: StartedPostgres; nodes: RegionNode[] }> {
+  const postgres = await startPostgres();
+  const nodes = await Promise.all(Object.entries(delays).map(([region, ms]) => startRegionNode(postgres, region, ms)));
+  // Every node has probed every other at least once (probes every 250 ms).
+  await Promise.all(nodes.map((n) => waitFor(`${n.region} to see every region`, () => seesRegions(n.node, Object.keys(delays)))));
+  return { postgres, nodes };
+}
+
+export async function stopCluster(postgres: StartedPostgres | undefined, nodes: Array<RegionNode | undefined>): Promise<void> {
+  await Promise.all(nodes.map(async (n) => {
+    if (n === undefined) return;
+    await n.node.close();
+    await n.proxy.close();
+    // A restarted node was given its directory, which close() then leaves.
+    rmSync(n.node.dataDir, { recursive: true, force: true });
+  }));
+  await postgres?.close();
+}
+
+/** Stop a node (SIGTERM) and start it again on its data directory, behind a new proxy with the same delay. */
+export async function restartRegionNode(postgres: StartedPostgres, n: RegionNode): Promise<RegionNode> {
+  await n.node.close({ keepData: true });
+  await n.proxy.close();
+  return startRegionNode(postgres, n.region, n.proxy.delayMs, {}, n.node.dataDir);
+}
+
 /** Start one node of `region` in the cluster on `pg`, advertised through a proxy adding `delayMs` per round trip. */
 export async function startRegionNode(pg: StartedPostgres, region: string, delayMs: number, env: Record<string, string> = {}, dataDir?: string): Promise<RegionNode> {
   const proxy = new DelayProxy(delayMs);
   const advertise = await proxy.listen();
   const node = await startNode({
     ...(dataDir === undefined ? {} : { dataDir }),
-    env: { EDGEFN_DATABASE_URL: pg.url, EDGEFN_REGION: region, EDGEFN_ADVERTISE_URL: advertise, EDGEFN_HOSTS: '1', EDGEFN_POOL_SIZE: '2', ...env },
+    // A roomy default CPU budget: these tests check where requests run, and a
+    // loaded machine must not turn a cold start into cpu-limit.
+    env: { EDGEFN_DATABASE_URL: pg.url, EDGEFN_REGION: region, EDGEFN_ADVERTISE_URL: advertise, EDGEFN_HOSTS: '1', EDGEFN_POOL_SIZE: '2', EDGEFN_CPU_MS: '2000', ...env },
   });
   proxy.target = node.port;
   // A node that dies on its own says why in the test's output.
