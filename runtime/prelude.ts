@@ -41,7 +41,7 @@ export function buildPrelude(): Promise<Prelude> {
         conditions: ['worker', 'import', 'default'],
         logLevel: 'silent',
         alias: PRELUDE_ALIASES,
-        plugins: [shadowStreamsGlobals],
+        plugins: [shadowGlobals],
         // Every free reference to a built-in global is bound to its value at load (webapi/globals.ts says why).
         inject: [GLOBALS],
         define: INTRINSIC_CALLS,
@@ -64,27 +64,39 @@ const INTRINSIC_CALLS: Record<string, string> = {
   'Function.prototype.apply.call': '__edgefn_functionApplyCall',
 };
 const GLOBALS = fileURLToPath(new URL('./webapi/globals.ts', import.meta.url));
-const STREAMS_SHADOW = fileURLToPath(new URL('./webapi/streams-shadow.ts', import.meta.url));
-// Global name in the streams library → export of webapi/streams-shadow.ts.
-const SHADOWED: Record<string, string> = { Promise: 'Promise', queueMicrotask: 'queueMicrotask', Object: 'Object_', Function: 'Function_' };
+const WEBAPI = (file: string): string => fileURLToPath(new URL(`./webapi/${file}`, import.meta.url));
 
 /**
- * Binds the global names the streams library uses to runtime/webapi/streams-shadow.ts
- * (an import in its module scope shadows the global), so that a tenant's
- * changes to the built-ins cannot reach inside it; that file says why.
+ * Library modules whose global names are bound, in their module scope, to
+ * exports of one of our in-isolate files (an import shadows the global), so
+ * that a tenant's changes to the built-ins cannot reach inside them. Each
+ * entry: the module's path, our file, and global name → export.
  */
-const shadowStreamsGlobals: Plugin = {
-  name: 'shadow-streams-globals',
+const SHADOWS: ReadonlyArray<{ module: RegExp; from: string; names: Record<string, string> }> = [
+  // webapi/streams-shadow.ts says why.
+  {
+    module: /web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/,
+    from: WEBAPI('streams-shadow.ts'),
+    names: { Promise: 'Promise', queueMicrotask: 'queueMicrotask', Object: 'Object_', Function: 'Function_' },
+  },
+  // URLPattern canonicalizes through `new URL(…)`: whatwg-url's, never a tenant's replacement.
+  { module: /urlpattern-polyfill[\\/]dist[\\/]urlpattern\.js$/, from: WEBAPI('url.ts'), names: { URL: 'LibraryURL' } },
+];
+
+const shadowGlobals: Plugin = {
+  name: 'shadow-globals',
   setup(b) {
-    b.onLoad({ filter: /web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/ }, async (args) => {
-      const source = await readFile(args.path, 'utf8');
-      for (const name of Object.keys(SHADOWED)) {
-        // An import binding and a top-level declaration of one name cannot coexist: fail loudly on a library upgrade that declares one.
-        if (new RegExp(`(?:^|[;{}\\s])(?:const|let|var|function|class)\\s+${name}\\b`).test(source)) throw new Error(`web-streams-polyfill declares ${name}; revisit runtime/webapi/streams-shadow.ts`);
-      }
-      const bindings = Object.entries(SHADOWED).map(([name, exported]) => (name === exported ? name : `${exported} as ${name}`));
-      return { contents: `import { ${bindings.join(', ')} } from ${JSON.stringify(STREAMS_SHADOW)};\n${source}`, loader: 'js', resolveDir: dirname(args.path) };
-    });
+    for (const shadow of SHADOWS) {
+      b.onLoad({ filter: shadow.module }, async (args) => {
+        const source = await readFile(args.path, 'utf8');
+        for (const name of Object.keys(shadow.names)) {
+          // An import binding and a top-level declaration of one name cannot coexist: fail loudly on a library upgrade that declares one.
+          if (new RegExp(`(?:^|[;{}\\s])(?:const|let|var|function|class)\\s+${name}\\b`).test(source)) throw new Error(`${args.path} declares ${name}; revisit runtime/prelude.ts SHADOWS`);
+        }
+        const bindings = Object.entries(shadow.names).map(([name, exported]) => (name === exported ? name : `${exported} as ${name}`));
+        return { contents: `import { ${bindings.join(', ')} } from ${JSON.stringify(shadow.from)};\n${source}`, loader: 'js', resolveDir: dirname(args.path) };
+      });
+    }
   },
 };
 

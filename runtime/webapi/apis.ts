@@ -7,6 +7,7 @@ import './abort.ts';
 import './encoding.ts';
 import './streams.ts';
 import './url.ts';
+import './urlpattern.ts';
 import './blob.ts';
 import './form-data.ts';
 import './fetch-api.ts';

@@ -39,6 +39,14 @@ export function whatwgUrl(): WhatwgUrl {
   return lib;
 }
 
+/**
+ * whatwg-url's URL for libraries (urlpattern-polyfill), bound to their `URL`
+ * at build time (runtime/prelude.ts) rather than the global a tenant may replace.
+ */
+export const LibraryURL = function URL(input: string, base?: string): globalThis.URL {
+  return new (whatwgUrl().URL)(input, base);
+} as unknown as typeof globalThis.URL;
+
 export function isURLSearchParams(value: unknown): value is URLSearchParams {
   return lib !== undefined && value instanceof lib.URLSearchParams;
 }
