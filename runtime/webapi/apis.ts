@@ -19,4 +19,5 @@ import './subtle-key.ts';
 import './subtle.ts';
 import './compression.ts';
 import './performance.ts';
+import './scheduler.ts';
 import './global-scope.ts';

@@ -24,7 +24,8 @@ function normalizeDelay(ms: unknown): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-function arm(fn: unknown, ms: unknown, args: unknown[], repeat: boolean): number {
+/** Set a timer for the current request; setTimeout and setInterval are this. */
+export function arm(fn: unknown, ms: unknown, args: unknown[], repeat: boolean): number {
   if (typeof fn !== 'function') throw new TypeError('The callback provided as parameter 1 is not a function.');
   const request = getCurrentRequest();
   // As in workerd: a timer belongs to a request, whose budgets it runs under.
@@ -36,7 +37,7 @@ function arm(fn: unknown, ms: unknown, args: unknown[], repeat: boolean): number
   return id;
 }
 
-function disarm(id: unknown): void {
+export function disarm(id: unknown): void {
   const n = Number(id);
   if (timers.delete(n)) host().clearTimer(n);
 }

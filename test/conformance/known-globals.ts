@@ -30,7 +30,6 @@ export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   CloseEvent: 'WebSockets not implemented',
   MessageEvent: 'WebSockets not implemented',
   EventSource: 'EventSource not implemented',
-  scheduler: 'scheduler.wait() not implemented',
   // Small members of the global scope edgefn does not model.
   Body: 'legacy mixin class workerd exposes; edgefn has no Body global',
   ErrorEvent: 'not implemented (edgefn reports uncaught errors to the function log)',

@@ -38,6 +38,7 @@ export default defineCase({
       symbolKey: 'workerd skips an enumerable Symbol key; WebIDL converts it to a ByteString, which throws TypeError',
     }),
     area('trusted-events', { own: 'isTrusted is [LegacyUnforgeable] in DOM, an own property of every Event (as in browsers and Node); workerd puts it on the prototype' }),
+    area('scheduler'),
     area('data-url', {
       responseUrls: "workerd gives a fetched data: response an empty url; Fetch sets it to the request's URL (without the fragment)",
       badBase64: "workerd answers 200 with an empty body for a base64 body of one character; Fetch's forgiving-base64 decode fails there, a network error (TypeError)",

@@ -422,6 +422,14 @@ const areas: Record<string, () => unknown> = {
     }
     return { responses, responseUrls, badBase64: await attemptAsync(async () => (await fetch('data:;base64,a')).status) };
   },
+  scheduler: async () => {
+    const s = (globalThis as unknown as { scheduler: { wait(ms: number, o?: { signal?: AbortSignal }): Promise<void> } }).scheduler;
+    const started = Date.now();
+    const waited = await s.wait(20);
+    const aborted = await attemptAsync(() => s.wait(10_000, { signal: AbortSignal.timeout(5) }));
+    const before = await attemptAsync(() => s.wait(5, { signal: AbortSignal.abort() }));
+    return { type: typeof s.wait, waited: waited === undefined, tookAtLeast20: Date.now() - started >= 20, aborted, before, userAgent: typeof navigator.userAgent };
+  },
 };
 
 export default {
