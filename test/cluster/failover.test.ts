@@ -1,12 +1,13 @@
 // Failures in a cluster of three regions (a: 10 ms, b: 40 ms, c: 120 ms per
 // round trip through each node's delaying proxy), in order: PostgreSQL
 // stopped and started again while requests flow (a node restarted meanwhile);
-// a deploy racing a node's restart; 10,000 functions arriving at once; then
-// region b's node SIGKILLed under steady load entering at a, then c's too.
+// a deploy racing a node's restart; 10,000 functions arriving at once; then,
+// under steady load entering at a, one of region b's two nodes SIGKILLed, then
+// the other, then c's.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { restartRegionNode, startCluster, stopCluster, waitFor, type RegionNode } from '../helpers/cluster.ts';
+import { restartRegionNode, startCluster, startRegionNode, stopCluster, waitFor, type RegionNode } from '../helpers/cluster.ts';
 import type { StartedPostgres } from '../helpers/postgres.ts';
 
 const HELLO = (text: string) => `export default {
@@ -21,16 +22,23 @@ let postgres: StartedPostgres;
 let a: RegionNode;
 let b: RegionNode;
 let c: RegionNode;
+/** Region b's second node. */
+let b2: RegionNode;
 
 beforeAll(async () => {
   const cluster = await startCluster({ a: 10, b: 40, c: 120 });
   postgres = cluster.postgres;
   [a, b, c] = cluster.nodes as [RegionNode, RegionNode, RegionNode];
+  b2 = await startRegionNode(postgres, 'b', 40);
+  await waitFor('a to see both nodes of b', async () => {
+    const r = (await (await a.node.api('/v1/regions')).json()) as { regions: Array<{ name: string; nodes: Array<{ healthy: boolean }> }> };
+    return r.regions.find((x) => x.name === 'b')?.nodes.filter((n) => n.healthy).length === 2;
+  });
   expect((await a.node.deploy('hello', { script: HELLO('v1'), regions: ['b', 'c'] })).status).toBe(201);
   await Promise.all([b, c].map((n) => waitFor(`${n.region} to serve hello`, async () => (await n.node.call('hello')).status === 200)));
 }, 120_000);
 
-afterAll(() => stopCluster(postgres, [a, b, c]));
+afterAll(() => stopCluster(postgres, [a, b, c, b2]));
 
 /** Requests entering at `n` from `loops` concurrent clients until stop() is called; counts answers by region and failures. */
 function steadyLoad(n: RegionNode, loops: number) {
@@ -134,6 +142,17 @@ describe('failures in a cluster', () => {
     const total = performance.now() - started;
     console.log(`10,000 functions: every node served them ${total.toFixed(0)} ms after commit (per node: ${times.map((t) => t.toFixed(0)).join(', ')} ms)`);
     expect(total).toBeLessThan(30_000);
+  });
+
+  it('keeps a region serving when one of its two nodes is SIGKILLed: no request fails', async () => {
+    const load = steadyLoad(a, 4);
+    await waitFor('load to reach b', () => (load.byRegion['b'] ?? 0) > 20);
+    const killedAt = performance.now();
+    await b2.node.kill('SIGKILL');
+    // GETs in flight to b2 are retried on the next candidate (b's other node, being nearer than c).
+    await waitFor('more answers from b after the kill', () => load.regionAt.filter((x) => x.t > killedAt && x.region === 'b').length > 20, 5_000);
+    await load.stop();
+    expect(load.failures.join('\n')).toBe('');
   });
 
   it('fails over from a SIGKILLed region to the next nearest without failing GETs; POSTs in flight get 502; with none left, 503', async () => {
