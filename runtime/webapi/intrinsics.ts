@@ -62,11 +62,9 @@ const intrinsicAll = Promise.all;
  * the intrinsic `then` (whose own `call` is the intrinsic one, for libraries
  * that write `then.call(p, …)`), its `constructor`, and its species is itself.
  */
-export class SealedPromise<T> extends Promise<T> {
-  static override get [Symbol.species](): typeof SealedPromise {
-    return SealedPromise;
-  }
-}
+export class SealedPromise<T> extends Promise<T> {}
+// A data property, not the inherited getter: `then` reads it on every call.
+defineProperty(SealedPromise, Symbol.species, { value: SealedPromise, writable: false, configurable: false });
 const sealedThen = function then(this: Promise<unknown>, onFulfilled?: unknown, onRejected?: unknown): Promise<unknown> {
   return apply(intrinsicThen, this, [onFulfilled, onRejected]) as Promise<unknown>;
 };
