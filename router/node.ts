@@ -72,6 +72,8 @@ export class EdgeNode {
         databaseUrl: config.databaseUrl,
         region: config.region,
         baseDomain: config.baseDomain,
+        headersTimeoutMs: HEADERS_TIMEOUT_MS,
+        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
         dbPath: join(config.dataDir, 'edgefn.db'),
         store: this.#store,
         onRoutes: (routes) => this.#applyRoutes(routes),

@@ -28,6 +28,9 @@ export interface ClusterOptions {
   databaseUrl: string;
   region: string;
   baseDomain: string;
+  /** node:http timeouts for connections the forwarder takes (ms). */
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   /** The node's SQLite file (the replica's tables sit beside the store's). */
   dbPath: string;
   store: FunctionStore;
@@ -64,6 +67,8 @@ export class Cluster {
     if (known !== undefined) this.#membership.setNodes(JSON.parse(known) as NodeRow[]);
     this.#forwarder = new Forwarder({
       region: o.region,
+      headersTimeoutMs: o.headersTimeoutMs,
+      keepAliveTimeoutMs: o.keepAliveTimeoutMs,
       baseDomain: o.baseDomain,
       selfUrl: () => this.#self!.dataUrl,
       secret: () => this.#secret,

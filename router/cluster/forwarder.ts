@@ -43,6 +43,9 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 export interface ForwarderDeps {
   region: string;
+  /** node:http timeouts on the connections it takes (ms): a request head's arrival, and idle keep-alive. */
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
   baseDomain: string;
   /** This node's own data plane, for requests on a diverted connection that name a function served here. */
   selfUrl(): string;
@@ -103,13 +106,17 @@ export class Forwarder {
 
   constructor(deps: ForwarderDeps) {
     this.#deps = deps;
-    // Never listens: the front door feeds it the connections it diverts.
-    this.#server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 65_000, noDelay: true }, (req, res) => {
+    this.#server = createServer({ requestTimeout: 0, headersTimeout: deps.headersTimeoutMs, keepAliveTimeout: deps.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1_000, deps.headersTimeoutMs / 2), noDelay: true }, (req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) sendError(res, new EdgefnError('ERR_INTERNAL', err instanceof Error ? err.message : String(err)), undefined, deps.region);
         else res.destroy();
       });
     });
+    // Never listens: the front door feeds it the connections it diverts. But
+    // node:http starts checking headersTimeout only on 'listening' (it tracks
+    // connections from then on), so without this a client could hold a
+    // diverted connection open forever by sending a head slowly.
+    this.#server.emit('listening');
   }
 
   /** Take a connection whose first request head (with any bytes after it) the front door already read. */
@@ -228,6 +235,8 @@ export class Forwarder {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // Stops the connection checks started above (the server was never bound, so it says so; nothing to wait for).
+    this.#server.close(() => {});
     for (const s of this.#sockets) s.destroy();
     for (const p of this.#pools.values()) void p.destroy().catch(() => {});
   }
