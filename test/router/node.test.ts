@@ -177,11 +177,16 @@ describe('hostile workers', () => {
         if (mode === '/values') String.prototype.trim = function () { return 'v\\r\\nInjected: 1'; };
         return new Response('x', { headers: { 'X-A': ' 1 ' } });
       } }`,
+      // It checks the head, not budgets: a cold first request (whatwg-url loads) on a loaded machine can pass 50 ms of wall-clocked CPU.
+      limits: { cpuMs: 2_000 },
     });
+    // Headers name and trim with built-ins captured before tenant code runs
+    // (runtime/webapi/intrinsics.ts), so the bent ones never shape the head;
+    // the isolate boundary's head check (500 bad-response) stays behind that.
     for (const path of ['/names', '/values']) {
       const res = await node.call('bends-builtins', path);
-      expect(res.status).toBe(500);
-      expect(res.headers.get('edgefn-error')).toBe('bad-response');
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-a')).toBe('1');
       expect(res.headers.get('injected')).toBeNull();
     }
     expect((await node.api('/v1/functions')).status).toBe(200);
