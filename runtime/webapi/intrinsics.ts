@@ -36,7 +36,6 @@ export const defineProperty = Object.defineProperty;
 export const objectCreate = Object.create;
 export const getPrototypeOf = Object.getPrototypeOf;
 export const setPrototypeOf = Object.setPrototypeOf;
-export const objectIs = Object.is;
 export const objectFreeze = Object.freeze;
 export const objectKeys = Object.keys;
 export const isArray = Array.isArray;
@@ -113,12 +112,10 @@ export function box<T extends object>(fields: T): T {
   return setPrototypeOf(fields, null) as T;
 }
 
-export const ArrayCtor = Array;
 export const arrayPush = uncurryThis(Array.prototype.push) as <T>(arr: T[], ...items: T[]) => number;
 export const arrayIndexOf = uncurryThis(Array.prototype.indexOf) as <T>(arr: readonly T[], item: T, from?: number) => number;
 export const arraySort = uncurryThis(Array.prototype.sort) as <T>(arr: T[], compare: (a: T, b: T) => number) => T[];
 export const arraySplice = uncurryThis(Array.prototype.splice) as <T>(arr: T[], start: number, count: number) => T[];
-export const arrayJoin = uncurryThis(Array.prototype.join) as (arr: readonly unknown[], sep: string) => string;
 
 /** A new plain array holding `arr[from..to)`: Array.prototype.slice asks `arr.constructor` for Symbol.species. */
 export function copyArray<T>(arr: readonly T[], from = 0, to = arr.length): T[] {
@@ -130,9 +127,7 @@ export function copyArray<T>(arr: readonly T[], from = 0, to = arr.length): T[] 
 export const stringSlice = uncurryThis(String.prototype.slice) as (s: string, start: number, end?: number) => string;
 export const stringToLowerCase = uncurryThis(String.prototype.toLowerCase) as (s: string) => string;
 export const stringIndexOf = uncurryThis(String.prototype.indexOf) as (s: string, search: string, from?: number) => number;
-export const stringSplit = uncurryThis(String.prototype.split as (this: string, sep: string) => string[]);
 export const stringCharCodeAt = uncurryThis(String.prototype.charCodeAt) as (s: string, i: number) => number;
-export const regExpTest = uncurryThis(RegExp.prototype.test) as (re: RegExp, s: string) => boolean;
 
 export const Uint8ArrayCtor = Uint8Array;
 export const ArrayBufferCtor = ArrayBuffer;

@@ -26,6 +26,7 @@ import {
   setValues,
   isError,
   Float16ArrayCtor,
+  box,
   sharedArrayBufferByteLength,
   typedArrayBuffer,
   typedArrayByteLength,
@@ -61,13 +62,9 @@ const mapSize = brand<number>(Map.prototype, 'size');
 const setSize = brand<number>(Set.prototype, 'size');
 const mapSet = uncurryThis(Map.prototype.set) as (m: Map<unknown, unknown>, k: unknown, v: unknown) => Map<unknown, unknown>;
 const setAdd = uncurryThis(Set.prototype.add) as (s: Set<unknown>, v: unknown) => Set<unknown>;
-const MapCtor = Map;
-const SetCtor = Set;
-const DateCtor = Date;
-const RegExpCtor = RegExp;
-const ObjectCtor = Object;
+// Free references to Map, Object, Date… are bound to the built-ins at load
+// (webapi/globals.ts), so they are used directly below.
 const ObjectPrototype = Object.prototype;
-const ArrayCtor = Array;
 
 /** Runs `check` as a brand check: true when it does not throw. */
 function is<T>(check: Brand<T>, value: unknown): boolean {
@@ -79,7 +76,8 @@ function is<T>(check: Brand<T>, value: unknown): boolean {
   }
 }
 
-const ERROR_TYPES: Record<string, ErrorConstructor> = {
+// Null-prototype: an error's name (anything, e.g. "constructor") is looked up here.
+const ERROR_TYPES: Record<string, ErrorConstructor> = box({
   Error,
   EvalError,
   RangeError,
@@ -87,7 +85,7 @@ const ERROR_TYPES: Record<string, ErrorConstructor> = {
   SyntaxError,
   TypeError,
   URIError,
-};
+});
 
 // HTML clones message and cause; V8 (as in Node and Chrome) keeps the stack too.
 const ERROR_FIELDS = ['message', 'cause', 'stack'];
@@ -186,19 +184,19 @@ function clone(value: unknown, memory: Memory): unknown {
     return blob;
   }
   let copy: object;
-  if (is(booleanValue, value)) copy = ObjectCtor(booleanValue(value));
-  else if (is(numberValue, value)) copy = ObjectCtor(numberValue(value));
-  else if (is(stringValue, value)) copy = ObjectCtor(stringValue(value));
-  else if (is(bigintValue, value)) copy = ObjectCtor(bigintValue(value));
-  else if (is(dateValue, value)) copy = new DateCtor(dateValue(value));
-  else if (is(regExpGlobal, value)) copy = new RegExpCtor(regExpSource(value), regExpFlags(value));
+  if (is(booleanValue, value)) copy = Object(booleanValue(value));
+  else if (is(numberValue, value)) copy = Object(numberValue(value));
+  else if (is(stringValue, value)) copy = Object(stringValue(value));
+  else if (is(bigintValue, value)) copy = Object(bigintValue(value));
+  else if (is(dateValue, value)) copy = new Date(dateValue(value));
+  else if (is(regExpGlobal, value)) copy = new RegExp(regExpSource(value), regExpFlags(value));
   else if (is(arrayBufferByteLength, value)) return cloneBuffer(value as ArrayBuffer, memory);
   // Within one isolate there is one agent, so a SharedArrayBuffer clones to
   // itself: the copy shares its memory, as across a postMessage in a browser.
   else if (is(sharedArrayBufferByteLength, value)) copy = value;
   else if (typedArrayTag(value) !== undefined || is(dataViewByteLength as Brand<number>, value)) return cloneView(value as ArrayBufferView, memory);
   else if (is(mapSize, value)) {
-    const m = new MapCtor();
+    const m = new Map();
     mapSet(memory, value, m);
     // HTML copies the entries before cloning any: a getter run while cloning
     // must not change which entries are cloned.
@@ -206,14 +204,14 @@ function clone(value: unknown, memory: Memory): unknown {
     for (let i = 0; i < entries.length; i += 2) mapSet(m, clone(entries[i], memory), clone(entries[i + 1], memory));
     return m;
   } else if (is(setSize, value)) {
-    const s = new SetCtor();
+    const s = new Set();
     mapSet(memory, value, s);
     const values = setValues(value as Set<unknown>);
     for (let i = 0; i < values.length; i++) setAdd(s, clone(values[i], memory));
     return s;
   } else if (isError(value)) return cloneError(value as Error, memory);
   else if (isArray(value)) {
-    const array = new ArrayCtor((value as unknown[]).length);
+    const array = new Array((value as unknown[]).length);
     mapSet(memory, value, array);
     cloneProperties(value, array, memory, true);
     return array;

@@ -70,6 +70,9 @@ describe('structuredClone of values', () => {
         const o = { a: shared, b: shared, m: new Map([[shared, 'v']]), set: new Set([shared]), d: new Date(5), r: /x+/gi,
           big: 10n, wrap: [new Boolean(false), new String('s'), Object(3n)], e: new RangeError('bad', { cause: shared }) };
         o.self = o;
+        const odd = new Error('odd');
+        odd.name = 'constructor';
+        o.odd = odd;
         const c = structuredClone(o);
         return [c.a === c.b, c.a !== shared, c.self === c, c.m.get(c.a), c.set.has(c.a), c.d.getTime(), c.r.source, c.r.flags, c.r.lastIndex,
           c.big, c.wrap.map((w) => Object.prototype.toString.call(w)), c.e instanceof RangeError, c.e.message, c.e.cause === c.a];`),
