@@ -24,6 +24,7 @@ import {
   isUsed,
 } from './body.ts';
 import { parseAbsoluteURL } from './url.ts';
+import { hasOwn } from './intrinsics.ts';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const NORMALIZED_METHODS: Record<string, string> = { delete: 'DELETE', get: 'GET', head: 'HEAD', options: 'OPTIONS', post: 'POST', put: 'PUT' };
@@ -36,7 +37,9 @@ function normalizeMethod(m: unknown): string {
   const upper = s.toUpperCase();
   if (FORBIDDEN_METHODS.has(upper)) throw new TypeError(`'${s}' HTTP method is unsupported.`);
   // Fetch normalizes only these six; "patch" stays lower-case, as in browsers.
-  return NORMALIZED_METHODS[s.toLowerCase()] ?? s;
+  // An own-property check: a method named "constructor" or "toString" must not find Object.prototype's.
+  const lower = s.toLowerCase();
+  return hasOwn(NORMALIZED_METHODS, lower) ? (NORMALIZED_METHODS[lower] as string) : s;
 }
 
 const INTERNAL = Symbol('internal');

@@ -293,3 +293,13 @@ describe('the dispatch seam', () => {
     await expect(iso.respond(`const r = new Response('x'); await r.text(); return r;`)).rejects.toThrow(/already been used/);
   });
 });
+
+describe('Request method normalisation', () => {
+  // Regression: the table of methods to upper-case was an ordinary object, so
+  // a method named "constructor" became Object.prototype.constructor (a function).
+  it('keeps names that are Object.prototype members as they are, and upper-cases only the six', async () => {
+    expect(
+      await iso.run(`return ['constructor', 'toString', '__proto__', 'get', 'patch'].map((m) => new Request('https://a.test/', { method: m }).method);`),
+    ).toEqual(['constructor', 'toString', '__proto__', 'GET', 'patch']);
+  });
+});
