@@ -8,7 +8,9 @@
 // A node is down from its first probe that is refused or cut (a dead
 // process's port answers at once), and after SLOW_PROBES_DOWN probes in a row
 // that time out (a node that stopped answering without closing); one slow
-// probe on a busy machine does not take it out. Probes run every
+// probe on a busy machine does not take it out, and a node down only for slow
+// probes is still tried after every healthy one (a stalled machine may yet
+// answer; a refused port will not). Probes run every
 // PROBE_INTERVAL_MS, and a forwarded request that cannot reach a node marks it
 // down at once (reportFailure), so a region whose nodes die stops being chosen
 // within one probe interval.
@@ -57,6 +59,8 @@ interface Peer {
   inFlight: boolean;
   /** Probes in a row that timed out. */
   slow: number;
+  /** Down because it refused or cut a probe or a forwarded request (not merely slow). */
+  refused: boolean;
 }
 
 export class Membership {
@@ -91,6 +95,7 @@ export class Membership {
         timer: undefined,
         inFlight: false,
         slow: 0,
+        refused: false,
       };
       this.#peers.set(row.id, peer);
       void this.#probe(peer);
@@ -122,6 +127,7 @@ export class Membership {
       s.healthy = true;
       s.lastError = undefined;
       peer.slow = 0;
+      peer.refused = false;
     } catch (err) {
       const s = peer.state;
       s.lastError = err instanceof Error ? err.message : String(err);
@@ -132,6 +138,7 @@ export class Membership {
         if (++peer.slow >= SLOW_PROBES_DOWN) s.healthy = false;
       } else {
         s.healthy = false;
+        peer.refused = true;
       }
     } finally {
       peer.inFlight = false;
@@ -144,12 +151,19 @@ export class Membership {
     if (peer === undefined) return;
     peer.state.healthy = false;
     peer.state.lastError = why;
+    peer.refused = true;
   }
 
-  /** Healthy nodes of other regions, each region's nearest first, regions nearest first. */
+  /**
+   * Nodes of other regions in `regions` to try, nearest first: the healthy
+   * ones, then those down only for slow probes. Refused ones never.
+   */
   candidates(regions: readonly string[] | null): PeerState[] {
-    const healthy = [...this.#peers.values()].map((p) => p.state).filter((s) => s.healthy && s.region !== this.#region && (regions === null || regions.includes(s.region)));
-    return healthy.sort((a, b) => (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity));
+    const byRtt = (a: PeerState, b: PeerState) => (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity);
+    const mine = [...this.#peers.values()].filter((p) => p.state.region !== this.#region && (regions === null || regions.includes(p.state.region)));
+    const healthy = mine.filter((p) => p.state.healthy).map((p) => p.state).sort(byRtt);
+    const slow = mine.filter((p) => !p.state.healthy && !p.refused && p.state.rttMs !== undefined).map((p) => p.state).sort(byRtt);
+    return [...healthy, ...slow];
   }
 
   /** Every region this node knows of, its own first, then nearest first. */
