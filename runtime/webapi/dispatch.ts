@@ -18,6 +18,7 @@ import {
   arrayPush,
   arraySplice,
   copyArray,
+  defineProperty,
   objectFreeze,
   objectKeys,
   PromiseCtor,
@@ -42,11 +43,12 @@ type Handler = (request: Request, env: Record<string, unknown>, ctx: ExecutionCo
 let handler: Handler | undefined;
 let env: Record<string, unknown> = {};
 
-/** An own, plain copy of `vars` (spread would read through the tenant-reachable Object.prototype for nothing, but iterate with intrinsics). */
+/** An own, plain copy of `vars`, made with captured built-ins (it runs at install, after the worker's top level). */
 function copyRecord(vars: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const names = objectKeys(vars);
-  for (let i = 0; i < names.length; i++) out[names[i] as string] = vars[names[i] as string];
+  // Defined, not assigned: a var named "__proto__" is a property like any other, as with spread.
+  for (let i = 0; i < names.length; i++) defineProperty(out, names[i] as string, { value: vars[names[i] as string], writable: true, enumerable: true, configurable: true });
   return out;
 }
 
