@@ -86,8 +86,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   // Twice the cores: a host blocked by a tenant spinning through its CPU
   // budget still leaves hosts free for everyone else (see host-supervisor.ts #pick).
   const hosts = int(env, 'EDGEFN_HOSTS', 2 * availableParallelism(), 1, 256);
+  const listen = env['EDGEFN_LISTEN'] || '127.0.0.1';
+  const databaseUrl = url(env, 'EDGEFN_DATABASE_URL', ['postgres:', 'postgresql:']);
+  const advertiseUrl = url(env, 'EDGEFN_ADVERTISE_URL', ['http:'])?.replace(/\/+$/, '');
+  // Peers would dial the wildcard address, which is themselves.
+  if (databaseUrl !== undefined && advertiseUrl === undefined && ['0.0.0.0', '::', '[::]'].includes(listen)) {
+    throw new EdgefnError('ERR_INVALID_INPUT', `EDGEFN_ADVERTISE_URL is required in a cluster when EDGEFN_LISTEN is ${listen}: set it to the data-plane URL other nodes reach this one at, e.g. http://10.0.1.5:8080`);
+  }
   return {
-    listen: env['EDGEFN_LISTEN'] || '127.0.0.1',
+    listen,
     port: int(env, 'EDGEFN_PORT', 8080, 0, 65535),
     apiPort: int(env, 'EDGEFN_API_PORT', 8081, 0, 65535),
     dataDir: resolve(env['EDGEFN_DATA'] || './.edgefn'),
@@ -107,8 +114,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
       allow: allowList(env),
     },
     region: region(env),
-    databaseUrl: url(env, 'EDGEFN_DATABASE_URL', ['postgres:', 'postgresql:']),
-    advertiseUrl: url(env, 'EDGEFN_ADVERTISE_URL', ['http:'])?.replace(/\/+$/, ''),
+    databaseUrl,
+    advertiseUrl,
   };
 }
 

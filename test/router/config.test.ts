@@ -1,0 +1,29 @@
+// Cluster settings from the environment: defaults, and a message naming the
+// variable for each bad value.
+
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../router/config.ts';
+
+describe('loadConfig: cluster settings', () => {
+  it('defaults to a standalone node in region local', () => {
+    expect(loadConfig({})).toMatchObject({ region: 'local', databaseUrl: undefined, advertiseUrl: undefined });
+  });
+
+  it('reads region, database and advertise URL', () => {
+    expect(loadConfig({ EDGEFN_REGION: 'eu-west', EDGEFN_DATABASE_URL: 'postgres://u@db:5432/edgefn', EDGEFN_ADVERTISE_URL: 'http://10.0.1.5:8080/' })).toMatchObject({
+      region: 'eu-west',
+      databaseUrl: 'postgres://u@db:5432/edgefn',
+      advertiseUrl: 'http://10.0.1.5:8080',
+    });
+  });
+
+  it.each([
+    [{ EDGEFN_REGION: 'EU West' }, /^EDGEFN_REGION must be 1 to 63 characters of a-z, 0-9 and -, got "EU West"$/],
+    [{ EDGEFN_DATABASE_URL: 'mysql://db/x' }, /^EDGEFN_DATABASE_URL must be a postgres: or postgresql: URL/],
+    [{ EDGEFN_DATABASE_URL: 'not a url' }, /^EDGEFN_DATABASE_URL must be a URL, got "not a url"$/],
+    [{ EDGEFN_ADVERTISE_URL: 'https://x:8080' }, /^EDGEFN_ADVERTISE_URL must be a http: URL/],
+    [{ EDGEFN_DATABASE_URL: 'postgres://db/x', EDGEFN_LISTEN: '0.0.0.0' }, /^EDGEFN_ADVERTISE_URL is required in a cluster when EDGEFN_LISTEN is 0\.0\.0\.0/],
+  ])('refuses %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});
