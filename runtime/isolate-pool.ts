@@ -7,8 +7,16 @@ import { disposePrepared, prepareIsolate, prepareIsolateAsync, type PreparedIsol
 import type { Prelude } from './prelude.ts';
 import type { SnapshotResult } from './snapshot.ts';
 
-/** How long the host must have been without a new request before the pool refills, in ms. */
+/** How long the host must have been without a new request before a low pool refills, in ms. */
 const IDLE_MS = 2;
+/**
+ * ...and before a pool still above LOW_WATER of its size refills: a deep pool
+ * absorbs a burst of never-run functions without any refill landing between
+ * its requests (each blocks this thread for milliseconds), and catches up
+ * once traffic pauses.
+ */
+const RELAXED_IDLE_MS = 50;
+const LOW_WATER = 0.25;
 /** After this long without a request, a refill runs on this thread (ms). */
 const QUIET_SYNC_MS = 20;
 
@@ -109,25 +117,23 @@ export class IsolatePool {
   }
 
   /**
-   * Making an isolate blocks this thread for ~1.7 ms (the rest of a refill
-   * runs on isolated-vm's threads), and a request that
-   * arrives meanwhile waits behind it. So refills wait for a quiet moment
-   * (no request for IDLE_MS), unless the pool has run dry, when waiting
-   * would only push the same cost onto the next cold start.
+   * Making an isolate blocks this thread for milliseconds (`new Isolate`
+   * deserializes the snapshot; the rest of a refill runs on isolated-vm's
+   * threads), and a request that arrives meanwhile waits behind it. So
+   * refills wait for a quiet moment: a pause in traffic (RELAXED_IDLE_MS)
+   * while the pool is deep, any gap between requests (IDLE_MS) once it is
+   * low, and none once it has run dry, when waiting would only push the same
+   * cost onto the next cold start.
    */
   #scheduleRefill(): void {
     if (this.#closed || this.#refillScheduled !== undefined || this.#refilling || this.#deficit() === undefined) return;
-    // Quiet is counted from the last request or the last refill, whichever
-    // came later: refills are not chained back to back into a gap between
-    // requests (one takes ~5 ms of this thread here), so a client sending a
-    // cold request every 10 ms meets at most one refill per gap, right after
-    // its previous request, instead of a train of them.
-    const quietFor = performance.now() - Math.max(this.#lastActivity, this.#lastRefill);
+    const quietFor = this.#quiet();
+    const idleMs = this.#idleMs();
     const run = () => {
       this.#refillScheduled = undefined;
       if (this.#closed) return;
-      const quiet = performance.now() - Math.max(this.#lastActivity, this.#lastRefill);
-      if (this.ready > 0 && quiet < IDLE_MS) this.#scheduleRefill();
+      const quiet = this.#quiet();
+      if (this.ready > 0 && quiet < this.#idleMs()) this.#scheduleRefill();
       // Long quiet: make it here, which is cheaper in all and leaves the new
       // isolate's heap warm in this core's cache (its first request measured
       // ~0.1 ms faster). Traffic flowing: mostly off this thread, so that the
@@ -138,8 +144,29 @@ export class IsolatePool {
         if (made) this.#scheduleRefill();
       } else this.#refillOneAsync();
     };
-    this.#refillScheduled = quietFor >= IDLE_MS || this.ready === 0 ? setImmediate(run) : setTimeout(run, IDLE_MS - quietFor);
+    this.#refillScheduled = quietFor >= idleMs || this.ready === 0 ? setImmediate(run) : setTimeout(run, idleMs - quietFor);
     this.#refillScheduled.unref();
+  }
+
+  #low(): boolean {
+    for (const [mb, q] of this.#queues) if (mb !== this.#memoryMb && q.length === 0 && this.#target(mb) > 0) return true;
+    return this.ready <= this.#size * LOW_WATER;
+  }
+
+  /** The quiet a refill waits for: short once the pool is low (or a non-default queue is empty). */
+  #idleMs(): number {
+    return this.#low() ? IDLE_MS : RELAXED_IDLE_MS;
+  }
+
+  /**
+   * How long there has been no request (ms). A low pool also counts from the
+   * last refill, so that refills are spread one per gap between requests
+   * rather than chained into one gap; a deep pool refills only after a real
+   * pause, and then back to back.
+   */
+  #quiet(): number {
+    const now = performance.now();
+    return this.#low() ? now - Math.max(this.#lastActivity, this.#lastRefill) : now - this.#lastActivity;
   }
 
   /** A request is being served: postpone refills (see #scheduleRefill). */
