@@ -52,6 +52,7 @@ export class Cluster {
   #syncing: Promise<void> | undefined;
   #syncAgain = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  #beating = false;
   #listener: { end(): Promise<void> } | undefined;
   #closed = false;
 
@@ -135,7 +136,10 @@ export class Cluster {
   }
 
   async #beat(): Promise<void> {
-    if (this.#self === undefined || this.#closed) return;
+    // One at a time: against an unreachable PostgreSQL each try may wait out
+    // the connect timeout (2 s), and overlapping ones would hold the pool.
+    if (this.#self === undefined || this.#closed || this.#beating) return;
+    this.#beating = true;
     try {
       await this.#db.heartbeat({ id: this.#id, region: this.#o.region, advertiseUrl: this.#self.advertiseUrl, apiUrl: this.#self.apiUrl });
       const nodes = await this.#db.nodes();
@@ -144,6 +148,8 @@ export class Cluster {
       if (this.#replica.state('nodes') !== json) this.#replica.setState('nodes', json);
     } catch {
       // PostgreSQL is out of reach: keep probing the peers already known.
+    } finally {
+      this.#beating = false;
     }
   }
 
