@@ -3,6 +3,8 @@
 // next to warm requests in the same run and next to node:vm, edge-runtime and
 // a workerd started per worker? (What a client sees over HTTP: cold-http.ts.)
 
+import { availableParallelism } from 'node:os';
+import { defaultPoolSize } from '../router/config.ts';
 import { Miniflare } from 'miniflare';
 import { Pool } from 'undici';
 import { DEFAULT_LIMITS, prepareScript, Runtime, type FunctionSource } from '../runtime/index.ts';
@@ -35,7 +37,9 @@ interface Handled {
 /** In-node: rt.handle() → sink.head(), for never-run functions. */
 async function inNode(ctx: BenchContext, builds: Record<App, WorkerBuild>, sizes: Sizes, samples: Record<string, Summary>, values: QuestionBody['values']): Promise<string> {
   const fns = new Map<string, FunctionSource>();
-  const poolSize = 8;
+  // The pool a node's host has on this machine (router/config.ts): its
+  // default, or EDGEFN_POOL_SIZE as a node started now would read it.
+  const poolSize = Number(process.env['EDGEFN_POOL_SIZE'] || defaultPoolSize(2 * availableParallelism()));
   const rt = await Runtime.create({ source: (name) => fns.get(name), poolSize, maxLive: 2 * sizes.fns + sizes.sustained + 16 });
   ctx.defer(() => rt.destroy());
   rt.warmPool();
