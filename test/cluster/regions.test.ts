@@ -4,7 +4,9 @@
 // The cases run in order on the one cluster (starting it costs a few seconds).
 
 import { createHash } from 'node:crypto';
+import pgClient from 'pg';
 import { Client } from 'undici';
+import { signMarker } from '../../router/cluster/forwarder.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../sdk/cli/run.ts';
 import { startCluster, stopCluster, waitFor, type RegionNode } from '../helpers/cluster.ts';
@@ -110,6 +112,23 @@ describe('a cluster of regions', () => {
     const res = await a.node.call('echo', '/', { headers: { 'edgefn-forwarded': 'z;1;forged' } });
     expect(res.status).toBe(200);
     expect(res.headers.get('edgefn-region')).toBe('b');
+  });
+
+  it('never forwards a request twice: a node given a forwarded request for a function it does not hold answers 503 region-unavailable', async () => {
+    expect((await a.node.deploy('only-c', { script: ECHO, regions: ['c'] })).status).toBe(201);
+    await waitFor('c to serve only-c', async () => (await c.node.call('only-c')).status === 200, 3_000);
+    // A marker as region a's forwarder makes it, with the cluster's secret.
+    const db = new pgClient.Client(pg.url);
+    await db.connect();
+    const secret = (await db.query(`SELECT value FROM edgefn_cluster WHERE key = 'secret'`)).rows[0].value as string;
+    await db.end();
+    const res = await b.node.call('only-c', '/', { headers: { 'edgefn-forwarded': signMarker(secret, 'a') } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('region-unavailable');
+    expect(res.headers.get('edgefn-region')).toBe('b');
+    expect(await res.text()).toMatch(/forwarded from region "a", but region "b" does not hold function "only-c"/);
+    // Without the marker, b forwards it (once) to c.
+    expect((await b.node.call('only-c')).headers.get('edgefn-region')).toBe('c');
   });
 
   it('deploys with the CLI to the regions given by --region, and lists regions with edgefn regions', async () => {
