@@ -393,7 +393,10 @@ export class LiveIsolate implements IsolateOwner {
     switch (kind) {
       case 'head': {
         r.responded = true;
-        const head = checkResponseHead(a, b, c);
+        // The header list arrives joined with '\n' (bridge.ts); a value a
+        // tampered-with isolate smuggled a '\n' into only splits into more
+        // fields, each checked like any other.
+        const head = checkResponseHead(a, typeof b === 'string' ? (b === '' ? [] : b.split('\n')) : b, c);
         if (typeof head === 'string') {
           this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`);
           r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', `the worker produced an unusable response: ${head}`), this.#timing(r));

@@ -15,6 +15,7 @@ import { createSignal, signalAbort, type AbortSignal } from './abort.ts';
 import {
   apply,
   arrayIndexOf,
+  arrayJoin,
   arrayPush,
   arraySplice,
   copyArray,
@@ -282,11 +283,11 @@ function respond(id: number, state: Inflight, r: unknown): void {
   state.responded = true;
   const { status, headers, body } = parts;
   if (body === null || body instanceof Uint8Array) {
-    host().emit(id, 'head', status, headers, body);
+    host().emit(id, 'head', status, arrayJoin(headers, '\n'), body);
     finish(id, state);
     return;
   }
-  host().emit(id, 'head', status, headers, 'stream');
+  host().emit(id, 'head', status, arrayJoin(headers, '\n'), 'stream');
   state.drain = drain(
     body,
     (value) => {

@@ -113,6 +113,7 @@ export function box<T extends object>(fields: T): T {
 }
 
 export const arrayPush = uncurryThis(Array.prototype.push) as <T>(arr: T[], ...items: T[]) => number;
+export const arrayJoin = uncurryThis(Array.prototype.join) as (arr: readonly string[], separator: string) => string;
 export const arrayIndexOf = uncurryThis(Array.prototype.indexOf) as <T>(arr: readonly T[], item: T, from?: number) => number;
 export const arraySort = uncurryThis(Array.prototype.sort) as <T>(arr: T[], compare: (a: T, b: T) => number) => T[];
 export const arraySplice = uncurryThis(Array.prototype.splice) as <T>(arr: T[], start: number, count: number) => T[];

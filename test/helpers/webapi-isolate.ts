@@ -151,7 +151,9 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       const waiter = responses.get(req);
       if (waiter === undefined) return;
       if (kind === 'head') {
-        const head: HostResponse = { status: a as number, headers: b as string[], mode: c === 'stream' ? 'stream' : c === null ? 'none' : 'bytes', text: '' };
+        // The header list crosses joined with '\n' (runtime/webapi/bridge.ts).
+        const headers = b === '' ? [] : (b as string).split('\n');
+        const head: HostResponse = { status: a as number, headers, mode: c === 'stream' ? 'stream' : c === null ? 'none' : 'bytes', text: '' };
         if (c === 'stream') {
           waiter.head = head;
           return;
