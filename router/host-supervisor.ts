@@ -195,9 +195,9 @@ export class HostSupervisor {
     return this.#hosts.find((h) => h.snapshotPath !== undefined)?.snapshotPath;
   }
 
-  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; blocked: boolean; stats: HostStats | undefined }> {
+  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; waiting: number; blocked: boolean; stats: HostStats | undefined }> {
     const now = performance.now();
-    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, connections: h.conns.size, blocked: h.blocked(now), stats: h.stats }));
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(now), stats: h.stats }));
   }
 
   /** For tests and operators: the pid of the host serving function key, if live. */
