@@ -71,6 +71,13 @@ export type FromHost =
    * the tick was sent (ms, the kernel's account; undefined off Linux).
    */
   | { t: 'tick'; waiting: number[]; streaming: number[]; quiet: boolean; ran: number | undefined }
+  /**
+   * The host has taken connection `id`, before reading anything from it.
+   * Until this arrives, the connection's first request (always in flight at
+   * hand-over) is certainly unanswered: if the host dies first, the front door
+   * answers it.
+   */
+  | { t: 'adopted'; id: number }
   /** A connection the host was handed is closed; the front door drops its descriptor. */
   | { t: 'closed'; id: number }
   /** A draining host has no connection left. */

@@ -68,6 +68,10 @@ class IsolateHost {
   readonly conns = new Map<number, Socket>();
   /** Connections whose request has been in flight for over a tick with no response head yet. */
   waiting = new Set<number>();
+  /** Connections handed over that the host has not said it took: their first request is unanswered. */
+  readonly unadopted = new Set<number>();
+  /** The process has exited; its last messages may still be arriving. */
+  exited = false;
   /** Serving, by its last tick; and when that tick came (performance.now()). */
   active = false;
   lastTick = 0;
@@ -116,7 +120,21 @@ class IsolateHost {
       if (msg.t === 'batch') for (const x of msg.m) one(x);
       else one(msg);
     });
-    this.child.once('exit', (code, signal) => onExit(this, signal ?? `exit code ${code}`));
+    this.child.once('exit', (code, signal) => {
+      this.exited = true;
+      const why = signal ?? `exit code ${code}`;
+      // What the host sent before it died (that it took a connection, say)
+      // may still be unread in the channel; its end comes after all of it.
+      if (!this.child.connected) return onExit(this, why);
+      let done = false;
+      const go = () => {
+        if (done) return;
+        done = true;
+        onExit(this, why);
+      };
+      this.child.once('disconnect', go);
+      setTimeout(go, 200).unref();
+    });
     this.child.on('error', () => {});
     this.send({ t: 'init', config });
   }
@@ -217,10 +235,14 @@ export class HostSupervisor {
         h.active = !m.quiet;
         h.waiting = new Set(m.waiting);
         return;
+      case 'adopted':
+        h.unadopted.delete(m.id);
+        return;
       case 'closed': {
         const socket = h.conns.get(m.id);
         h.conns.delete(m.id);
         h.waiting.delete(m.id);
+        h.unadopted.delete(m.id);
         socket?.destroy();
         return;
       }
@@ -278,13 +300,14 @@ export class HostSupervisor {
     // has answered its waiting requests itself, from its connection table.
     const answer = rawErrorResponse(err.code, err.message);
     for (const [id, socket] of h.conns) {
-      if (why !== WATCHDOG_SIGNAL && h.waiting.has(id) && socket.writable) {
+      if (why !== WATCHDOG_SIGNAL && (h.waiting.has(id) || h.unadopted.has(id)) && socket.writable) {
         socket.end(answer);
         setTimeout(() => socket.destroy(), 1000).unref();
       } else socket.destroy();
     }
     h.conns.clear();
     h.waiting.clear();
+    h.unadopted.clear();
     for (const ack of h.routeAcks.values()) ack();
     h.routeAcks.clear();
     for (const v of h.validations.values()) v.reject(err);
@@ -343,7 +366,7 @@ export class HostSupervisor {
     let fewestRank = Infinity;
     for (let i = this.#hosts.length - 1; i >= 0; i--) {
       const h = this.#hosts[i]!;
-      if (h.state !== 'ready') continue;
+      if (h.state !== 'ready' || h.exited) continue;
       const r = rank(h);
       if (r < fewestRank) {
         fewest = h;
@@ -357,7 +380,7 @@ export class HostSupervisor {
   #liveHost(key: string, now: number, evenBlocked = false): IsolateHost | undefined {
     let best: IsolateHost | undefined;
     for (const h of this.#live.get(key) ?? []) {
-      if (h.state === 'ready' && (evenBlocked || !h.blocked(now)) && (best === undefined || h.index < best.index)) best = h;
+      if (h.state === 'ready' && !h.exited && (evenBlocked || !h.blocked(now)) && (best === undefined || h.index < best.index)) best = h;
     }
     return best;
   }
@@ -392,7 +415,9 @@ export class HostSupervisor {
     }
     const id = nextId++;
     h.conns.set(id, socket);
+    h.unadopted.add(id);
     h.sendConnection(id, head, socket, () => {
+      h.unadopted.delete(id);
       if (h.conns.delete(id)) refuse('the isolate host chosen for this connection stopped; retry the request');
     });
   }

@@ -16,6 +16,9 @@
 // itself, from a table of [socket descriptor, state] per connection kept in
 // shared memory (two Int32 stores per request, no system call).
 //
+// A connection the host has not said it adopted (host-protocol.ts 'adopted')
+// still has its first request unanswered, so that one is answered too.
+//
 // What this leaves uncovered: a host that crashes (or is killed as hung
 // without its watchdog acting) within TICK_MS of a request's start, or while
 // stuck, closes that connection without an answer; the client sees the

@@ -102,6 +102,9 @@ async function main(config: HostConfig): Promise<OnMessage> {
     switch (msg.t) {
       case 'conn': {
         if (socket === undefined) return;
+        // Said before a byte is read: from here the front door no longer
+        // knows whether the first request was answered (host-protocol.ts).
+        sendNow({ t: 'adopted', id: msg.id });
         ledger.adopt(msg.id, socket);
         // The front door read the first request head off the socket to choose
         // this host; it goes back in front of whatever follows.

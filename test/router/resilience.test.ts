@@ -64,6 +64,21 @@ describe('isolate host failure', () => {
     expect((await node.api('/v1/functions')).status).toBe(200);
   });
 
+  it('answers a request on a connection its host never got to read, when that host dies', async () => {
+    node = await startNode({ env: { EDGEFN_HOSTS: '1' } });
+    await node.deploy('fine', { script: `export default { fetch() { return new Response('fine'); } }` });
+    const [host] = await hostPids(node);
+    // Frozen, the host cannot take the connection the front door hands it;
+    // killed then, it never read the request, so the front door answers.
+    process.kill(host!, 'SIGSTOP');
+    const pending = node.call('fine');
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(host!, 'SIGKILL');
+    const res = await pending;
+    expect(res.status).toBe(503);
+    expect(res.headers.get('edgefn-error')).toBe('host-restart');
+  });
+
   it('kills and replaces a host that stops answering (a hung event loop)', async () => {
     node = await startNode({ env: { EDGEFN_HOST_HANG_MS: '1500' } });
     await node.deploy('fine', { script: `export default { fetch() { return new Response('fine'); } }` });
