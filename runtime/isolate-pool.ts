@@ -61,14 +61,9 @@ export class IsolatePool {
     return this.#queues.get(this.#memoryMb)?.length ?? 0;
   }
 
-  /**
-   * Fill the default queue now (blocking), up to `max` isolates ready; for
-   * start-up, so the first requests find isolates. The rest of a deep pool
-   * fills in the background once traffic pauses.
-   */
-  fillSync(max = Infinity): void {
-    while (!this.#closed && this.ready < max && this.#refillOne()) {}
-    this.#scheduleRefill();
+  /** Fill the default queue now (blocking); for start-up, so the first requests find isolates. */
+  fillSync(): void {
+    while (!this.#closed && this.#refillOne()) {}
   }
 
   take(memoryMb: number): PreparedIsolate {

@@ -115,9 +115,9 @@ export class Runtime {
     return this.#snapshot.path;
   }
 
-  /** Fill the pool now (up to `max` ready) instead of in the background. */
-  warmPool(max?: number): void {
-    this.#pool.fillSync(max);
+  /** Fill the pool now instead of in the background. */
+  warmPool(): void {
+    this.#pool.fillSync();
   }
 
   stats(): RuntimeStats {

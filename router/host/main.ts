@@ -13,9 +13,6 @@ import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
 import { startWatchdog } from './watchdog.ts';
 
-/** Pre-created isolates a host makes before it reports ready. */
-const STARTUP_POOL = 32;
-
 let runtime: Runtime | undefined;
 let outbox: FromHost[] = [];
 function flush(): void {
@@ -72,10 +69,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
     liveness: (key, state) => send({ t: 'live', key, state }),
   }));
-  // A host reports ready with part of a deep pool made (each isolate costs
-  // milliseconds of this thread, and a restart should not wait for hundreds);
-  // the rest is made once traffic pauses.
-  rt.warmPool(STARTUP_POOL);
+  rt.warmPool();
 
   const server = createServer(
     { requestTimeout: 0, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs, noDelay: true },
