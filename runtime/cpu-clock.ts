@@ -32,23 +32,22 @@ try {
 /** Entries shorter than this are charged their wall time (ms). */
 const LONG_ENTRY_MS = 0.5;
 
-/** Reads this thread's schedstat into `buf`: [run time, run_delay], both in ms. */
-function readSchedstat(f: number): [number, number] {
-  const n = readSync(f, buf, 0, buf.length, 0);
-  let i = 0;
+/** A schedstat file's first two fields (ns run, ns waited runnable: run_delay), both in ms. */
+function parseSchedstat(text: Buffer, n: number): [number, number] {
   let ran = 0;
-  for (; i < n; i++) {
-    const c = buf[i]!;
-    if (c < 48 || c > 57) break;
-    ran = ran * 10 + (c - 48);
+  let delay = 0;
+  for (let i = 0, field = 0; i < n && field < 2; i++) {
+    const c = text[i]!;
+    if (c < 48 || c > 57) field++;
+    else if (field === 0) ran = ran * 10 + (c - 48);
+    else delay = delay * 10 + (c - 48);
   }
-  let ns = 0;
-  for (i++; i < n; i++) {
-    const c = buf[i]!;
-    if (c < 48 || c > 57) break;
-    ns = ns * 10 + (c - 48);
-  }
-  return [ran / 1e6, ns / 1e6];
+  return [ran / 1e6, delay / 1e6];
+}
+
+/** This thread's schedstat: [run time, run_delay], both in ms. */
+function readSchedstat(f: number): [number, number] {
+  return parseSchedstat(buf, readSync(f, buf, 0, buf.length, 0));
 }
 
 function runDelayMs(f: number): number {
@@ -95,31 +94,20 @@ export function entryTimeoutMs(cpuMs: number): number {
   return Math.ceil(cpuMs * Math.min(MAX_STRETCH, 1 / share));
 }
 
-/** The first field of a schedstat file: nanoseconds the thread has run, as milliseconds. */
-function ranMs(text: Buffer, n: number): number {
-  let ns = 0;
-  for (let i = 0; i < n; i++) {
-    const c = text[i]!;
-    if (c < 48 || c > 57) break;
-    ns = ns * 10 + (c - 48);
-  }
-  return ns / 1e6;
-}
-
 /**
  * CPU time the calling module's thread (the main thread) has run, in ms, as
  * the kernel accounts it (settled at scheduler ticks, so coarse by a few ms);
  * undefined where /proc has no schedstat.
  */
 export function mainThreadRanMs(): number | undefined {
-  return fd === undefined ? undefined : ranMs(buf, readSync(fd, buf, 0, buf.length, 0));
+  return fd === undefined ? undefined : readSchedstat(fd)[0];
 }
 
 /** The same for the main thread of process `pid`, read from outside it. */
 export function processMainThreadRanMs(pid: number): number | undefined {
   try {
     const text = readFileSync(`/proc/${pid}/task/${pid}/schedstat`);
-    return ranMs(text, text.byteLength);
+    return parseSchedstat(text, text.byteLength)[0];
   } catch {
     return undefined;
   }
