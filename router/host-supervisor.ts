@@ -48,6 +48,16 @@ const ROUTE_ACK_MS = 2_000;
 let nextId = 1;
 
 /**
+ * Write a whole raw response on a client connection the front door still
+ * holds, then close it; a client that does not read it loses the connection
+ * after a second all the same.
+ */
+function answerAndClose(socket: Socket, response: string): void {
+  if (socket.writable) socket.end(response);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
+/**
  * V8 flags for isolate-host processes. `--wasm-max-mem-pages` caps every
  * WebAssembly.Memory in the process (64 KiB pages; checked with
  * `node --v8-options` on Node 24 / V8 13.6, default 2^32-1). It is the guard
@@ -300,10 +310,8 @@ export class HostSupervisor {
     // has answered its waiting requests itself, from its connection table.
     const answer = rawErrorResponse(err.code, err.message);
     for (const [id, socket] of h.conns) {
-      if (why !== WATCHDOG_SIGNAL && (h.waiting.has(id) || h.unadopted.has(id)) && socket.writable) {
-        socket.end(answer);
-        setTimeout(() => socket.destroy(), 1000).unref();
-      } else socket.destroy();
+      if (why !== WATCHDOG_SIGNAL && (h.waiting.has(id) || h.unadopted.has(id)) && socket.writable) answerAndClose(socket, answer);
+      else socket.destroy();
     }
     h.conns.clear();
     h.waiting.clear();
@@ -345,22 +353,8 @@ export class HostSupervisor {
     }
   }
 
-  /**
-   * The host for a new connection whose first request is for function `key`
-   * (name@version; '' when unknown). A keep-alive connection nearly always
-   * carries one Host, so the connection goes where that function is already
-   * live (the lowest such host, so a function stays in one isolate), unless
-   * that host is blocked: its main thread is stuck in a long entry, such as a
-   * tenant spinning through its CPU budget, and everything on it waits. Then,
-   * or when the function is live nowhere, it goes to the unblocked host with
-   * the fewest connections, scanning from the top so that cold placements
-   * (spinning tenants whose isolates were discarded among them) fill hosts
-   * from the top while warm functions stay low.
-   */
-  #pick(key: string, now = performance.now()): IsolateHost | undefined {
-    const live = this.#liveHost(key, now);
-    if (live !== undefined) return live;
-    // Blocked hosts only when every ready host is blocked.
+  /** The unblocked ready host with the fewest connections (blocked ones only when every host is). */
+  #fewest(now: number): IsolateHost | undefined {
     const rank = (x: IsolateHost) => (x.blocked(now) ? 1e9 : 0) + x.conns.size;
     let fewest: IsolateHost | undefined;
     let fewestRank = Infinity;
@@ -394,21 +388,31 @@ export class HostSupervisor {
     this.#place(socket, head, key, false);
   }
 
+  /**
+   * Place a new connection whose first request is for function `key`
+   * (name@version; '' when unknown). A keep-alive connection nearly always
+   * carries one Host, so the connection goes where that function is already
+   * live (the lowest such host, so a function stays in one isolate), unless
+   * that host is blocked: its main thread is stuck in a long entry, such as a
+   * tenant spinning through its CPU budget, and everything on it waits. Then,
+   * or when the function is live nowhere, it goes to the unblocked host with
+   * the fewest connections, scanning from the top so that cold placements
+   * (spinning tenants whose isolates were discarded among them) fill hosts
+   * from the top while warm functions stay low.
+   */
   #place(socket: Socket, head: Uint8Array, key: string, looked: boolean): void {
     const now = performance.now();
+    const live = this.#liveHost(key, now);
     // A host looks blocked when its ticks stop coming, but so does every host
     // when this process itself was late (a loaded machine): the ticks may be
     // sitting unread in the pipe. Before moving a warm function's connection
     // off its host (a cold start elsewhere), read them: one turn of the loop.
-    if (!looked && this.#liveHost(key, now) === undefined && this.#liveHost(key, now, true) !== undefined) {
+    if (!looked && live === undefined && this.#liveHost(key, now, true) !== undefined) {
       setImmediate(() => this.#place(socket, head, key, true));
       return;
     }
-    const h = this.#pick(key, now);
-    const refuse = (why: string) => {
-      if (socket.writable) socket.end(rawErrorResponse('ERR_HOST_RESTART', why));
-      setTimeout(() => socket.destroy(), 1000).unref();
-    };
+    const h = live ?? this.#fewest(now);
+    const refuse = (why: string) => answerAndClose(socket, rawErrorResponse('ERR_HOST_RESTART', why));
     if (h === undefined) {
       refuse('no isolate host is ready; retry the request');
       return;
@@ -453,7 +457,7 @@ export class HostSupervisor {
 
   /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
   validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
-    const h = this.#pick('');
+    const h = this.#fewest(performance.now());
     if (h === undefined) return Promise.reject(new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry'));
     const id = nextId++;
     return new Promise((resolve, reject) => {

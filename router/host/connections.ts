@@ -38,6 +38,11 @@ export const SLOT_IDLE = 0;
 export const SLOT_WAITING = 1;
 export const SLOT_STREAMING = 2;
 
+/** A tick from a host that is serving, with how long its main thread has run (for the front door's blocked check). */
+function activeTick(waiting: number[], streaming: number[]): FromHost {
+  return { t: 'tick', waiting, streaming, quiet: false, ran: mainThreadRanMs() };
+}
+
 interface Conn {
   id: number;
   socket: Socket;
@@ -120,7 +125,7 @@ export class ConnectionLedger {
     if (this.#timer === undefined) {
       // Quiet until now: say so at once, before this request's entry runs, so
       // that a host stuck in that very entry shows up as blocked.
-      this.#options.sendNow({ t: 'tick', waiting: [], streaming: [], quiet: false, ran: mainThreadRanMs() });
+      this.#options.sendNow(activeTick([], []));
       this.#timer = setTimeout(() => this.#tick(), TICK_MS);
     }
   }
@@ -135,7 +140,7 @@ export class ConnectionLedger {
       // The front door must stop treating this connection as answerable with
       // a 503 before any byte of this head can reach the client.
       c.reportedWaiting = false;
-      this.#options.sendNow({ t: 'tick', waiting: this.#waiting(performance.now()), streaming: [c.id], quiet: false, ran: mainThreadRanMs() });
+      this.#options.sendNow(activeTick(this.#waiting(performance.now()), [c.id]));
     }
   }
 
@@ -180,7 +185,7 @@ export class ConnectionLedger {
     }
     const streaming: number[] = [];
     for (const c of this.#conns.values()) if (c.inflight > 0 && c.headSent && now - c.since >= TICK_MS) streaming.push(c.id);
-    this.#options.send({ t: 'tick', waiting: this.#waiting(now), streaming, quiet: false, ran: mainThreadRanMs() });
+    this.#options.send(activeTick(this.#waiting(now), streaming));
     this.#timer = setTimeout(() => this.#tick(), TICK_MS);
   }
 
