@@ -18,7 +18,7 @@ import { entryCpuMs, entryStart, entryTimeoutMs } from './cpu-clock.ts';
 import { entryBegin, entryEnd } from './entry-watch.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
-import { checkResponseHead } from './response-head.ts';
+import { checkResponseHead, splitHeaderLines } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
@@ -393,10 +393,7 @@ export class LiveIsolate implements IsolateOwner {
     switch (kind) {
       case 'head': {
         r.responded = true;
-        // The header list arrives joined with '\n' (bridge.ts); a value a
-        // tampered-with isolate smuggled a '\n' into only splits into more
-        // fields, each checked like any other.
-        const head = checkResponseHead(a, typeof b === 'string' ? (b === '' ? [] : b.split('\n')) : b, c);
+        const head = checkResponseHead(a, typeof b === 'string' ? splitHeaderLines(b) : b, c);
         if (typeof head === 'string') {
           this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`);
           r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', `the worker produced an unusable response: ${head}`), this.#timing(r));

@@ -18,6 +18,16 @@ export interface ResponseHead {
   body: ResponseBody;
 }
 
+/**
+ * The header list as it crosses from the isolate: [name, value, …] joined
+ * with '\n' (runtime/webapi/bridge.ts). A value a tampered-with isolate
+ * smuggled a '\n' into only splits into more fields, each checked like any
+ * other by checkResponseHead.
+ */
+export function splitHeaderLines(joined: string): string[] {
+  return joined === '' ? [] : joined.split('\n');
+}
+
 /** The head as the host may use it, or why it is unusable. */
 export function checkResponseHead(status: unknown, headers: unknown, body: unknown): ResponseHead | string {
   if (typeof status !== 'number' || !Number.isInteger(status) || status < 200 || status > 599) return `status ${String(status)} is not an integer from 200 to 599`;

@@ -8,6 +8,7 @@ import { domainToASCII, domainToUnicode } from 'node:url';
 import { buildPrelude } from '../../runtime/prelude.ts';
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, createFetchOps, type FetchOptions, type HostOp, type OpContext } from '../../runtime/host-ops/index.ts';
 import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
+import { splitHeaderLines } from '../../runtime/response-head.ts';
 import { ENTRY_NAMES, type EntryName } from '../../runtime/webapi/entries.ts';
 
 let snapshot: Promise<ivm.ExternalCopy<ArrayBuffer>> | undefined;
@@ -151,9 +152,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       const waiter = responses.get(req);
       if (waiter === undefined) return;
       if (kind === 'head') {
-        // The header list crosses joined with '\n' (runtime/webapi/bridge.ts).
-        const headers = b === '' ? [] : (b as string).split('\n');
-        const head: HostResponse = { status: a as number, headers, mode: c === 'stream' ? 'stream' : c === null ? 'none' : 'bytes', text: '' };
+        const head: HostResponse = { status: a as number, headers: splitHeaderLines(b as string), mode: c === 'stream' ? 'stream' : c === null ? 'none' : 'bytes', text: '' };
         if (c === 'stream') {
           waiter.head = head;
           return;
