@@ -27,9 +27,21 @@ export interface StartedNode {
   /** Call a function through the data plane with Host: <name>.localhost. */
   call(name: string, path?: string, init?: RequestInit): Promise<Response>;
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** The isolate hosts as GET /v1/node reports them now. */
+  hosts(): Promise<HostReport[]>;
   /** SIGTERM and wait; keepData leaves the data directory for a restart. */
   close(options?: { keepData?: boolean }): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** One isolate host in GET /v1/node (the fields tests read). */
+export interface HostReport {
+  pid: number;
+  state: string;
+  /** Connections with a request the host reported in flight and unanswered. */
+  waiting: number;
+  /** Serving, silent, and running: stuck in a long isolate entry. */
+  blocked: boolean;
 }
 
 export const liveNodes = new Set<StartedNode>();
@@ -86,6 +98,9 @@ export async function startNode(options: StartOptions = {}): Promise<StartedNode
     child,
     output: () => out,
     api: (path, init = {}) => fetch(ready.apiUrl + path, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string>) } }),
+    async hosts() {
+      return ((await (await node.api('/v1/node')).json()) as { hosts: HostReport[] }).hosts;
+    },
     async deploy(name, body) {
       const res = await node.api(`/v1/functions/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       return { status: res.status, json: (await res.json()) as Record<string, unknown> };

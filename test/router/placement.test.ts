@@ -36,8 +36,7 @@ async function onNewConnection(name: string, path = '/'): Promise<{ cold: boolea
 }
 
 async function blockedHosts(): Promise<number> {
-  const stats = (await (await node.api('/v1/node')).json()) as { hosts: Array<{ blocked: boolean }> };
-  return stats.hosts.filter((h) => h.blocked).length;
+  return (await node.hosts()).filter((h) => h.blocked).length;
 }
 
 it('places every new connection of a warm function on the host where it is live', async () => {

@@ -10,19 +10,12 @@ afterEach(async () => {
   node = undefined;
 });
 
-interface HostInfo {
-  pid: number;
-  state: string;
-}
-
 async function hostPids(n: StartedNode): Promise<number[]> {
-  const s = (await (await n.api('/v1/node')).json()) as { hosts: HostInfo[] };
-  return s.hosts.filter((h) => h.state === 'ready').map((h) => h.pid);
+  return (await n.hosts()).filter((h) => h.state === 'ready').map((h) => h.pid);
 }
 
 async function waiting(n: StartedNode): Promise<number> {
-  const s = (await (await n.api('/v1/node')).json()) as { hosts: Array<{ waiting: number }> };
-  return s.hosts.reduce((sum, h) => sum + h.waiting, 0);
+  return (await n.hosts()).reduce((sum, h) => sum + h.waiting, 0);
 }
 
 describe('isolate host failure', () => {

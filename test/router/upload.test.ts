@@ -28,8 +28,7 @@ it('streams a 200 MB upload into the worker without holding it in the front door
     } }`,
     limits: { cpuMs: 10_000, wallMs: 60_000 },
   });
-  const info = (await (await node.api('/v1/node')).json()) as { hosts: Array<{ pid: number }> };
-  const pids = [node.child.pid!, ...info.hosts.map((h) => h.pid)];
+  const pids = [node.child.pid!, ...(await node.hosts()).map((h) => h.pid)];
   const base = pids.map(rssMb);
   const peak = [...base];
   const sampler = setInterval(() => pids.forEach((p, i) => (peak[i] = Math.max(peak[i]!, rssMb(p)))), 20);
