@@ -38,6 +38,13 @@ export interface DataPlaneDeps {
   draining?(): boolean;
   /** A cluster node's region: every answer then says `edgefn-region: <region>`. */
   region?: string | undefined;
+  /**
+   * A request for a function this process has no route for: true if it was
+   * taken elsewhere (a cluster host sends it to its front door, which
+   * forwards it to a region that holds the function), false for a 404.
+   * `onHead` must be called just before the response head is written.
+   */
+  elsewhere?(req: IncomingMessage, res: ServerResponse, onHead: () => void): boolean;
 }
 
 export function serverTiming(t: Timing): string {
@@ -90,6 +97,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     const name = functionName(req.headers.host, deps.baseDomain);
     const route = name === undefined ? undefined : deps.route(name);
     if (route === undefined) {
+      if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket)) === true) return;
       const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain}` : `no function named "${name}"`;
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);

@@ -51,6 +51,8 @@ export type ToHost =
   | { t: 'route'; id: number; name: string; version: number | null }
   | { t: 'validate'; id: number; name: string; format: WorkerFormat; code: string; env: Record<string, string>; limits: Partial<Limits> }
   | { t: 'forget'; name: string }
+  /** The front door's data-plane URL, once it listens (cluster nodes only: see router/host/reroute.ts). */
+  | { t: 'front'; url: string }
   /** Stop keeping connections alive; exit once none is left. */
   | { t: 'drain' }
   | { t: 'ping'; id: number };

@@ -200,6 +200,7 @@ class IsolateHost {
 export class HostSupervisor {
   readonly #options: SupervisorOptions;
   readonly #hosts: IsolateHost[] = [];
+  #frontUrl: string | undefined;
   /** function key (name@version) → hosts where it is live. */
   readonly #live = new Map<string, Set<IsolateHost>>();
   readonly #ping: NodeJS.Timeout;
@@ -234,7 +235,15 @@ export class HostSupervisor {
   }
 
   #spawn(index: number): IsolateHost {
-    return new IsolateHost(index, this.#options.config, (h, m) => this.#onMessage(h, m), (h, why) => this.#onExit(h, why));
+    const h = new IsolateHost(index, this.#options.config, (h, m) => this.#onMessage(h, m), (h, why) => this.#onExit(h, why));
+    if (this.#frontUrl !== undefined) h.send({ t: 'front', url: this.#frontUrl });
+    return h;
+  }
+
+  /** Tell every host, now and after restarts, where the front door's data plane listens. */
+  setFrontUrl(url: string): void {
+    this.#frontUrl = url;
+    for (const h of this.#hosts) h.send({ t: 'front', url });
   }
 
   #onMessage(h: IsolateHost, m: FromHost): void {

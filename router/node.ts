@@ -28,6 +28,13 @@ export interface NodeAddresses {
   tokenFile: string | undefined;
 }
 
+/** An address this machine can connect to for a server listening on `listen` (a wildcard means every interface). */
+function reachable(listen: string): string {
+  if (listen === '0.0.0.0' || listen === '') return '127.0.0.1';
+  if (listen === '::') return '[::1]';
+  return listen.includes(':') ? `[${listen}]` : listen;
+}
+
 function listen(server: Server | NetServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -155,6 +162,7 @@ export class EdgeNode {
       ...(this.#cluster === undefined ? {} : { divert: (host: string | undefined) => this.#cluster!.divert(host) }),
     });
     const dataPort = await listen(this.#data, this.config.port, this.config.listen);
+    if (this.#cluster !== undefined) supervisor.setFrontUrl(`http://${reachable(this.config.listen)}:${dataPort}`);
     const app = createControlApi({
       token,
       functionUrl: (name) => `http://${name}.${this.config.baseDomain}:${dataPort}/`,

@@ -2,17 +2,15 @@
 // hands such a connection here instead of to an isolate host (see
 // router/front-door.ts `divert`); node:http parses it in this process and
 // each request is proxied with undici to a node of the nearest healthy region
-// that holds the function, streaming both ways: the client's request body is
-// the upstream request's body stream and the upstream response body is piped
-// to the client, so backpressure holds end to end and nothing is buffered
-// whole.
+// that holds the function, streaming both ways (proxy.ts).
 //
 // Every request on a diverted connection is decided again, since a keep-alive
 // connection may name another function later. One placed in this region goes
 // to this node's own data plane over loopback (so it is still served here,
-// by an isolate host); the reverse case, a connection handed to an isolate
-// host whose later request names a function placed elsewhere, is answered
-// 404 by that host: a connection stays where its first request placed it.
+// by an isolate host). The reverse case, a connection held by an isolate
+// host whose later request names a function placed elsewhere, comes back
+// from that host to this node's data plane over loopback marked
+// `edgefn-rerouted`, is diverted here, and is forwarded like any other.
 //
 // A forwarded request carries `edgefn-forwarded`, an HMAC under the cluster
 // secret of the entry region and a timestamp. A node that receives one for a
@@ -23,23 +21,22 @@
 // minute, which only stops that request from being forwarded again).
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { pipeline } from 'node:stream';
 import { Pool } from 'undici';
 import { EdgefnError } from '../../runtime/index.ts';
 import { functionName, sendError } from '../data-plane.ts';
 import { HTTP_ERRORS } from '../http-errors.ts';
 import type { PeerState } from './membership.ts';
 import { PROBE_HOST, PROBE_PATH } from './membership.ts';
+import { FORWARDED_HEADER, hasBody, proxyRequest, REROUTED_HEADER } from './proxy.ts';
 import type { Placement } from './replica.ts';
 
-export const FORWARDED_HEADER = 'edgefn-forwarded';
+export { FORWARDED_HEADER };
+
 export const REGION_HEADER = 'edgefn-region';
 /** A forwarded marker older than this is not trusted (s). */
 const MARKER_MAX_AGE_S = 60;
-/** Headers that describe one connection, not the request (RFC 9110 7.6.1), plus ours. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'proxy-authorization', 'proxy-authenticate', FORWARDED_HEADER]);
 
 export interface ForwarderDeps {
   region: string;
@@ -72,29 +69,6 @@ export function verifyMarker(secret: string | undefined, value: string | undefin
   const want = Buffer.from(createHmac('sha256', secret).update(`${entry};${ts}`).digest('base64url'));
   const got = Buffer.from(mac);
   return want.length === got.length && timingSafeEqual(want, got) ? entry : undefined;
-}
-
-function requestHeaders(req: IncomingMessage): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i]!.toLowerCase();
-    if (HOP_BY_HOP.has(k)) continue;
-    const v = raw[i + 1]!;
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return out;
-}
-
-function responseHeaders(h: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-  return out;
-}
-
-function hasBody(req: IncomingMessage): boolean {
-  return req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
 export class Forwarder {
@@ -154,6 +128,14 @@ export class Forwarder {
       return;
     }
     if (d.servedHere(name)) {
+      if (req.headers[REROUTED_HEADER] !== undefined) {
+        // An isolate host of this node sent it here because it does not
+        // serve the function, yet this process thinks it does: placement is
+        // changing under the request. Sending it back could loop.
+        req.resume();
+        sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `function "${name}" is moving into region "${d.region}" (its placement is changing); retry the request`), undefined, d.region);
+        return;
+      }
       await this.#proxy(req, res, d.selfUrl(), { region: d.region, hop: false });
       return;
     }
@@ -196,40 +178,17 @@ export class Forwarder {
    */
   async #proxy(req: IncomingMessage, res: ServerResponse, url: string, to: { region: string; hop: boolean }): Promise<string | undefined> {
     const d = this.#deps;
-    const headers = requestHeaders(req);
     const secret = d.secret();
-    if (to.hop && secret !== undefined) headers[FORWARDED_HEADER] = signMarker(secret, d.region);
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
-    };
-    res.once('close', onClose);
-    const started = performance.now();
-    let upstream;
-    try {
-      upstream = await this.#pool(url).request({
-        method: req.method as 'GET',
-        path: req.url ?? '/',
-        headers,
-        body: hasBody(req) ? req : null,
-        signal: abort.signal,
-      });
-    } catch (err) {
-      res.off('close', onClose);
-      if (abort.signal.aborted) return undefined;
-      const e = err as Error & { code?: string };
-      return e.code === undefined ? e.message : `${e.code}: ${e.message}`;
-    }
-    const out = responseHeaders(upstream.headers);
-    if (out[REGION_HEADER] === undefined) out[REGION_HEADER] = to.region;
-    if (to.hop) {
-      const ours = `edge;desc="${d.region}";dur=${(performance.now() - started).toFixed(1)}, forward;desc="${to.region}"`;
-      const theirs = out['server-timing'];
-      out['server-timing'] = theirs === undefined ? ours : [...(Array.isArray(theirs) ? theirs : [theirs]), ours];
-    }
-    res.writeHead(upstream.statusCode, out);
-    pipeline(upstream.body, res, () => res.off('close', onClose));
-    return undefined;
+    return proxyRequest(this.#pool(url), req, res, {
+      ...(to.hop && secret !== undefined ? { extraHeaders: { [FORWARDED_HEADER]: signMarker(secret, d.region) } } : {}),
+      decorate: (out, started) => {
+        if (out[REGION_HEADER] === undefined) out[REGION_HEADER] = to.region;
+        if (!to.hop) return;
+        const ours = `edge;desc="${d.region}";dur=${(performance.now() - started).toFixed(1)}, forward;desc="${to.region}"`;
+        const theirs = out['server-timing'];
+        out['server-timing'] = theirs === undefined ? ours : [...(Array.isArray(theirs) ? theirs : [theirs]), ours];
+      },
+    });
   }
 
   close(): void {

@@ -12,6 +12,7 @@ import { VersionReader } from '../store.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
 import { startWatchdog } from './watchdog.ts';
+import { Rerouter } from './reroute.ts';
 
 let runtime: Runtime | undefined;
 let outbox: FromHost[] = [];
@@ -70,6 +71,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     liveness: (key, state) => send({ t: 'live', key, state }),
   }));
   rt.warmPool();
+  const rerouter = config.region === undefined ? undefined : new Rerouter(config.region);
 
   const server = createServer(
     { requestTimeout: 0, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs, noDelay: true },
@@ -91,6 +93,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
         end: (socket) => ledger.end(socket),
       },
       draining: () => ledger.draining,
+      ...(rerouter === undefined ? {} : { elsewhere: (req, res, onHead) => rerouter.take(req, res, onHead) }),
     }),
   );
   // This server never listens: its connections arrive from the front door.
@@ -130,6 +133,9 @@ async function main(config: HostConfig): Promise<OnMessage> {
       }
       case 'forget':
         rt.forget(msg.name);
+        return;
+      case 'front':
+        rerouter?.setFront(msg.url);
         return;
       case 'drain':
         ledger.drain();
