@@ -174,6 +174,14 @@ export class FunctionStore {
     }
   }
 
+  /** Every function's current version as stored (vars, secrets and limits as their JSON), for a node joining a cluster. */
+  currentVersions(): Array<{ name: string; format: string; source: string; code: string; vars: string; secrets: string; limits: string }> {
+    return this.#db
+      .prepare('SELECT v.name, v.format, v.source, v.code, v.vars, v.secrets, v.limits FROM functions f JOIN versions v ON v.name = f.name AND v.version = f.version ORDER BY f.name')
+      .all()
+      .map((r) => ({ name: r['name'] as string, format: r['format'] as string, source: r['source'] as string, code: r['code'] as string, vars: r['vars'] as string, secrets: r['secrets'] as string, limits: r['limits'] as string }));
+  }
+
   /** The version this node serves for `name`, if any. */
   current(name: string): number | undefined {
     const row = this.#stmts['current']!.get(name) as { version: number } | undefined;

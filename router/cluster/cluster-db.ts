@@ -171,9 +171,23 @@ export class ClusterDb {
   }
 
   /** Add a version and make it current; returns it, whether the function is new, and the change's seq. */
+  /**
+   * Record a function a node served before it joined the cluster, unless the
+   * cluster already knows the name (then the cluster's wins; undefined).
+   */
+  adopt(d: DeployRecord): Promise<{ version: number; created: boolean; seq: number } | undefined> {
+    return this.#deploy(d, true);
+  }
+
   deploy(d: DeployRecord): Promise<{ version: number; created: boolean; seq: number }> {
+    return this.#deploy(d, false) as Promise<{ version: number; created: boolean; seq: number }>;
+  }
+
+  #deploy(d: DeployRecord, onlyNew: boolean): Promise<{ version: number; created: boolean; seq: number } | undefined> {
     return this.#tx(async (c) => {
+      // Writers hold the cluster's write lock (#tx), so this read stays true until COMMIT.
       const prev = await c.query('SELECT last_version, deleted FROM edgefn_functions WHERE name = $1', [d.name]);
+      if (onlyNew && prev.rows.length > 0) return undefined;
       const version = prev.rows.length === 0 ? 1 : Number(prev.rows[0].last_version) + 1;
       const created = prev.rows.length === 0 || prev.rows[0].deleted === true;
       await c.query(

@@ -124,6 +124,7 @@ export class Cluster {
       );
       this.#connected = true;
       await this.#beat();
+      await this.#adoptStandalone();
       await this.sync();
       return true;
     } catch {
@@ -133,6 +134,29 @@ export class Cluster {
       }
       return false;
     }
+  }
+
+  /**
+   * The first time this node joins, the functions it served on its own
+   * become the cluster's, placed in this node's region (where they ran), so
+   * they are listed, managed and forwarded to like any other. A name the
+   * cluster already knows keeps the cluster's function: this node then
+   * serves that one, and says so.
+   */
+  async #adoptStandalone(): Promise<void> {
+    if (this.#replica.state('joined') !== undefined) return;
+    for (const f of this.#o.store.currentVersions()) {
+      const r = await this.#db.adopt({ ...f, regions: [this.#o.region] });
+      if (r !== undefined) {
+        this.#o.log(`cluster: function "${f.name}" deployed on this node before it joined is now the cluster's, placed in region "${this.#o.region}" (version ${r.version})`);
+        continue;
+      }
+      // The catch-up that follows installs the cluster's function if it is placed here.
+      this.#o.store.delete(f.name);
+      await this.#o.onRoutes([{ name: f.name, version: null }]);
+      this.#o.log(`cluster: function "${f.name}" deployed on this node before it joined is replaced by the cluster's function of that name`);
+    }
+    this.#replica.setState('joined', new Date().toISOString());
   }
 
   async #beat(): Promise<void> {

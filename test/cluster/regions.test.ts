@@ -5,12 +5,13 @@
 
 import { createHash } from 'node:crypto';
 import pgClient from 'pg';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { Client, request } from 'undici';
 import { signMarker } from '../../router/cluster/forwarder.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../sdk/cli/run.ts';
-import { startCluster, stopCluster, waitFor, type RegionNode } from '../helpers/cluster.ts';
+import { startCluster, startRegionNode, stopCluster, waitFor, type RegionNode } from '../helpers/cluster.ts';
+import { startNode } from '../helpers/node.ts';
 import type { StartedPostgres } from '../helpers/postgres.ts';
 
 const ECHO = `export default {
@@ -186,6 +187,61 @@ describe('a cluster of regions', () => {
       expect(await regionOf('echo.localhost')).toBe('200 b');
     } finally {
       await conn.close();
+    }
+  });
+
+  it('serves each request of a connection held by an isolate host where its function runs: here first, then one forwarded, with bodies both ways', async () => {
+    const conn = new Client(a.node.dataUrl);
+    try {
+      const first = await conn.request({ method: 'GET', path: '/', headers: { host: 'at-a.localhost' } });
+      await first.body.text();
+      expect([first.statusCode, first.headers['edgefn-region']]).toEqual([200, 'a']);
+      // echo runs only in b: the host holding this connection has no route
+      // for it and sends it through its front door, which forwards it.
+      const body = Buffer.alloc(300_000, 7);
+      const res = await conn.request({ method: 'POST', path: '/up?x=1', headers: { host: 'echo.localhost', 'x-test': 'held' }, body });
+      const echoed = (await res.body.json()) as { method: string; path: string; header: string; bytes: number; sha256: string };
+      expect([res.statusCode, res.headers['edgefn-region']]).toEqual([200, 'b']);
+      expect(echoed).toEqual({ method: 'POST', path: '/up?x=1', header: 'held', bytes: body.byteLength, sha256: createHash('sha256').update(body).digest('hex') });
+      expect(String(res.headers['server-timing'])).toContain('forward;desc="b"');
+      const streamed = await conn.request({ method: 'GET', path: '/stream?n=20', headers: { host: 'echo.localhost' } });
+      expect((await streamed.body.arrayBuffer()).byteLength).toBe(20 * 65536);
+      // The connection is still the host's: a local function is served here.
+      const again = await conn.request({ method: 'GET', path: '/', headers: { host: 'at-a.localhost' } });
+      await again.body.text();
+      expect([again.statusCode, again.headers['edgefn-region']]).toEqual([200, 'a']);
+      const none = await conn.request({ method: 'GET', path: '/', headers: { host: 'no-such-fn.localhost' } });
+      expect([none.statusCode, none.headers['edgefn-error'], await none.body.text()]).toEqual([404, 'not-found', 'no function named "no-such-fn"\n']);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('adopts what a standalone node served when it joins: listed and forwarded to from every region; a name the cluster has keeps the cluster function', async () => {
+    const solo = await startNode({ env: { EDGEFN_HOSTS: '1', EDGEFN_POOL_SIZE: '2' } });
+    let joined: RegionNode | undefined;
+    try {
+      expect((await solo.deploy('solo-fn', { script: `export default { fetch() { return new Response('solo') } }` })).status).toBe(201);
+      expect((await solo.deploy('echo', { script: `export default { fetch() { return new Response('standalone echo') } }` })).status).toBe(201);
+      await solo.close({ keepData: true });
+      joined = await startRegionNode(pg, 'c', 300, {}, solo.dataDir);
+      const shown = (await (await a.node.api('/v1/functions/solo-fn')).json()) as { placement: { regions: string[] | null } };
+      expect(shown.placement.regions).toEqual(['c']);
+      const listed = (await (await b.node.api('/v1/functions')).json()) as { functions: Array<{ name: string }> };
+      expect(listed.functions.map((f) => f.name)).toContain('solo-fn');
+      const viaA = await a.node.call('solo-fn');
+      expect([viaA.status, viaA.headers.get('edgefn-region'), await viaA.text()]).toEqual([200, 'c', 'solo']);
+      // echo was the cluster's (placed in b and c) before this node joined:
+      // the joined node dropped its own and serves the cluster's.
+      const echo = await joined.node.call('echo');
+      expect([echo.status, echo.headers.get('edgefn-region'), ((await echo.json()) as { method: string }).method]).toEqual([200, 'c', 'GET']);
+      expect(joined.node.output()).toContain('function "echo" deployed on this node before it joined is replaced');
+    } finally {
+      if (joined !== undefined) {
+        await joined.node.close();
+        await joined.proxy.close();
+      }
+      rmSync(solo.dataDir, { recursive: true, force: true });
     }
   });
 
