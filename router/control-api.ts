@@ -5,6 +5,7 @@ import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
 import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
+import { nearEndpoint } from './cluster/near.ts';
 import type { StoredFunction } from './store.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
@@ -32,6 +33,19 @@ export interface ValidDeploy {
   limits: ReturnType<typeof parseLimits>;
   /** null: every region. */
   regions: string[] | null;
+  /** placement.near, or null. */
+  near: string | null;
+}
+
+function placementNear(value: unknown): string | null {
+  if (value === undefined) return null;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new EdgefnError('ERR_INVALID_INPUT', '"placement" must be an object like { "near": "https://api.example.com" }');
+  for (const k of Object.keys(value)) if (k !== 'near') throw new EdgefnError('ERR_INVALID_INPUT', `"placement" has unknown field "${k}" (known: near)`);
+  const near = (value as { near?: unknown }).near;
+  if (typeof near !== 'string' || near.length > 2048) throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" must be the URL of the backend the function talks to (up to 2048 characters)');
+  const end = nearEndpoint(near);
+  if (typeof end === 'string') throw new EdgefnError('ERR_INVALID_INPUT', end);
+  return near;
 }
 
 function regionList(value: unknown): string[] | null {
@@ -57,7 +71,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -77,7 +91,7 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const vars = stringMap(b.vars, 'vars');
   const secrets = stringMap(b.secrets, 'secrets');
   for (const k of Object.keys(secrets)) if (k in vars) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a var and a secret`);
-  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions) };
+  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), near: placementNear((body as { placement?: unknown }).placement) };
 }
 
 /**

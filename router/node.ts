@@ -105,7 +105,8 @@ export class EdgeNode {
     const c = this.#cluster;
     const f = c?.get(name);
     if (c === undefined || f === undefined) return { regions: null, active: [this.config.region] };
-    return { regions: f.regions, active: c.activeRegions(f) };
+    const near = c.nearInfo(f);
+    return { regions: f.regions, active: c.activeRegions(f), ...(near === undefined ? {} : { near }) };
   }
 
   #regions(dataUrl: string): RegionsResponse {
@@ -200,10 +201,11 @@ export class EdgeNode {
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
+        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
         this.supervisor.forget(name);
         return result;
       }
+      if (d.near !== null) throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" chooses among regions: this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it has one region and the field cannot apply');
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
       const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
       this.#routes.set(name, { name, version: result.version });

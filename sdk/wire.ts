@@ -58,6 +58,8 @@ export interface DeployOptions {
   limits?: WireLimits;
   /** Regions to run in (a cluster's region names); default: every region, including ones added later. */
   regions?: string[];
+  /** Run in the one region, of `regions`, measured nearest to this backend (cluster only). */
+  placement?: { near: string };
 }
 
 /** A worker as one script: a single ES module, or a classic script for `service-worker`. */
@@ -113,6 +115,15 @@ export interface PlacementInfo {
   regions: string[] | null;
   /** Regions holding it that the answering node reaches now, nearest first as it measures. */
   active: string[];
+  /** Present when deployed with `placement.near`. */
+  near?: {
+    /** The backend URL given. */
+    url: string;
+    /** The region that serves it now: of its healthy regions, the one measured nearest to the backend (null until measured). */
+    region: string | null;
+    /** Each healthy region's best measured latency to the backend (ms). */
+    rttMs: Record<string, number>;
+  };
 }
 
 /** One node of a region as `GET /v1/regions` shows it. */

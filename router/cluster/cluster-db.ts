@@ -58,6 +58,15 @@ CREATE TABLE IF NOT EXISTS edgefn_nodes (
   heartbeat_at timestamptz NOT NULL
 );
 CREATE TABLE IF NOT EXISTS edgefn_cluster (key text PRIMARY KEY, value text NOT NULL);
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS near text;
+CREATE TABLE IF NOT EXISTS edgefn_near_rtt (
+  target text NOT NULL,
+  node_id text NOT NULL,
+  region text NOT NULL,
+  rtt_ms double precision,
+  updated_at timestamptz NOT NULL,
+  PRIMARY KEY (target, node_id)
+);
 `;
 
 export interface VersionPayload {
@@ -78,6 +87,7 @@ export interface FunctionChange {
   deleted: boolean;
   /** null: every region. */
   regions: string[] | null;
+  near: string | null;
   createdAt: string;
   updatedAt: string;
   /** Format, vars (JSON), secret names and limits (JSON): what the API shows, for every function. */
@@ -101,7 +111,20 @@ export interface NodeRow {
 export interface DeployRecord extends VersionPayload {
   name: string;
   regions: string[] | null;
+  /** placement.near: the backend whose nearest region (by measured latency) runs the function. */
+  near: string | null;
 }
+
+/** One node's latest latency to a placement.near backend; null when it could not reach it. */
+export interface NearRtt {
+  target: string;
+  nodeId: string;
+  region: string;
+  rttMs: number | null;
+}
+
+/** A node's latency report older than this is not used to place functions (s). */
+const NEAR_RTT_MAX_AGE_S = 10;
 
 /** Our one seam from pg's failures to our codes: anything that is not a query's own error means the database is out of reach. */
 export function storeUnavailable(err: unknown): EdgefnError {
@@ -197,12 +220,12 @@ export class ClusterDb {
       const seq = Number(
         (
           await c.query(
-            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at)
-             VALUES ($1, $2, $2, false, $3, nextval('edgefn_change_seq'), now(), now())
-             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, seq = excluded.seq, updated_at = now(),
+            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, near, seq, created_at, updated_at)
+             VALUES ($1, $2, $2, false, $3, $4, nextval('edgefn_change_seq'), now(), now())
+             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, near = $4, seq = excluded.seq, updated_at = now(),
                created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END
              RETURNING seq`,
-            [d.name, version, d.regions],
+            [d.name, version, d.regions, d.near],
           )
         ).rows[0].seq,
       );
@@ -227,7 +250,7 @@ export class ClusterDb {
   /** Changes after `seq`, oldest first, at most CHANGE_BATCH; code only for what `region` serves. */
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
-      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.created_at, f.updated_at,
+      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.near, f.created_at, f.updated_at,
               v.format, v.vars, v.secrets, v.limits,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
@@ -244,6 +267,7 @@ export class ClusterDb {
         version: Number(row['version']),
         deleted: row['deleted'] as boolean,
         regions: (row['regions'] as string[] | null) ?? null,
+        near: (row['near'] as string | null) ?? null,
         createdAt: (row['created_at'] as Date).toISOString(),
         updatedAt: (row['updated_at'] as Date).toISOString(),
         format: (row['format'] as string | null) ?? null,
@@ -274,6 +298,23 @@ export class ClusterDb {
       apiUrl: row['api_url'] as string,
       heartbeatAgeMs: Math.round(Number(row['age'])),
     }));
+  }
+
+  /** Record this node's latest latencies to placement.near backends (one statement for all). */
+  async reportNear(nodeId: string, region: string, rows: Array<{ target: string; rttMs: number | null }>): Promise<void> {
+    if (rows.length === 0) return;
+    await this.#query(
+      `INSERT INTO edgefn_near_rtt (target, node_id, region, rtt_ms, updated_at)
+       SELECT t, $1, $2, r, now() FROM unnest($3::text[], $4::double precision[]) AS x(t, r)
+       ON CONFLICT (target, node_id) DO UPDATE SET region = $2, rtt_ms = excluded.rtt_ms, updated_at = now()`,
+      [nodeId, region, rows.map((r) => r.target), rows.map((r) => r.rttMs)],
+    );
+  }
+
+  /** Every node's recent latencies to placement.near backends. */
+  async nearRtts(): Promise<NearRtt[]> {
+    const r = await this.#query(`SELECT target, node_id, region, rtt_ms FROM edgefn_near_rtt WHERE updated_at > now() - make_interval(secs => $1)`, [NEAR_RTT_MAX_AGE_S]);
+    return r.rows.map((row: Record<string, unknown>) => ({ target: row['target'] as string, nodeId: row['node_id'] as string, region: row['region'] as string, rttMs: row['rtt_ms'] === null ? null : Number(row['rtt_ms']) }));
   }
 
   /** A dedicated connection for LISTEN (a pooled one would be handed to other queries). */

@@ -17,6 +17,7 @@ import type { FunctionStore } from '../store.ts';
 import { CHANGE_BATCH, ClusterDb, type DeployRecord, type NodeRow } from './cluster-db.ts';
 import { Forwarder } from './forwarder.ts';
 import { Membership, PROBE_HOST } from './membership.ts';
+import { NearProbes } from './near.ts';
 import { placedIn, Replica, type ClusterFunction, type Placement } from './replica.ts';
 
 /** How often a node writes its heartbeat and re-reads the node list (ms). */
@@ -45,6 +46,9 @@ export class Cluster {
   readonly #replica: Replica;
   readonly #membership: Membership;
   readonly #forwarder: Forwarder;
+  readonly #near: NearProbes;
+  /** Functions this node holds but does not route, another region being nearer their backend. */
+  readonly #nearAway = new Set<string>();
   readonly #id: string;
   #self: { advertiseUrl: string; apiUrl: string; dataUrl: string } | undefined;
   #secret: string | undefined;
@@ -74,10 +78,83 @@ export class Cluster {
       selfUrl: () => this.#self!.dataUrl,
       secret: () => this.#secret,
       placement: (name) => this.#replica.placement(name),
-      servedHere: (name) => o.store.current(name) !== undefined,
-      candidates: (_name, p) => this.#membership.candidates(p.regions),
+      servedHere: (name) => o.store.current(name) !== undefined && !this.#nearElsewhere(this.#replica.placement(name)),
+      candidates: (_name, p) => {
+        const all = this.#membership.candidates(p.regions);
+        const near = this.nearRegion(p);
+        return near === undefined ? all : [...all.filter((n) => n.region === near), ...all.filter((n) => n.region !== near)];
+      },
       reportFailure: (id, why) => this.#membership.reportFailure(id, why),
     });
+    this.#near = new NearProbes(o.region);
+    this.#near.setTargets(this.#nearTargets());
+  }
+
+  #nearTargets(): Set<string> {
+    return new Set(this.#replica.placedNear(this.#o.region).map(([, p]) => p.near));
+  }
+
+  /**
+   * Functions placed here near a backend that another region is nearer to
+   * are not routed by this node's isolate hosts, so even a keep-alive
+   * connection a host already holds sends their requests on (through the
+   * front door's forwarder); they are routed again when this region is
+   * nearest once more. Run after every heartbeat's new figures.
+   */
+  async #placeNear(): Promise<void> {
+    const changes: Array<{ name: string; version: number | null }> = [];
+    const seen = new Set<string>();
+    for (const [name, p] of this.#replica.placedNear(this.#o.region)) {
+      seen.add(name);
+      const away = this.#nearElsewhere(p);
+      if (away === this.#nearAway.has(name)) continue;
+      if (away) this.#nearAway.add(name);
+      else this.#nearAway.delete(name);
+      const version = away ? null : this.#o.store.current(name);
+      if (version !== undefined) changes.push({ name, version });
+    }
+    for (const name of this.#nearAway) if (!seen.has(name)) this.#nearAway.delete(name);
+    if (changes.length > 0) await this.#o.onRoutes(changes);
+  }
+
+  /**
+   * For a function placed near a backend: the region, of those holding it and
+   * healthy, measured nearest to the backend; undefined when it has no such
+   * placement or no region has a figure yet.
+   */
+  nearRegion(p: Placement): string | undefined {
+    if (p.near === null) return undefined;
+    let best: [string, number] | undefined;
+    for (const [region, ms] of this.#nearFigures(p.near, p)) if (best === undefined || ms < best[1]) best = [region, ms];
+    return best?.[0];
+  }
+
+  /** Per region holding `p` and healthy, its best node's latency to `near` (ms). */
+  #nearFigures(near: string, p: Placement): Map<string, number> {
+    const healthy = new Set<string>([this.#id]);
+    const regions = new Set<string>();
+    for (const r of this.#membership.regions()) {
+      if (!r.healthy || !placedIn(p, r.name)) continue;
+      regions.add(r.name);
+      for (const n of r.nodes) if (n.healthy) healthy.add(n.id);
+    }
+    const figures = this.#near.byRegion(near, (row) => healthy.has(row.nodeId));
+    for (const region of [...figures.keys()]) if (!regions.has(region)) figures.delete(region);
+    return figures;
+  }
+
+  /** What GET /v1/functions/{name} shows of a placement near a backend. */
+  nearInfo(p: Placement): { url: string; region: string | null; rttMs: Record<string, number> } | undefined {
+    if (p.near === null) return undefined;
+    const figures = this.#nearFigures(p.near, p);
+    return { url: p.near, region: this.nearRegion(p) ?? null, rttMs: Object.fromEntries([...figures].map(([r, ms]) => [r, Math.round(ms * 100) / 100])) };
+  }
+
+  /** True when `p` is placed near a backend and another region is nearer to it than this one. */
+  #nearElsewhere(p: Placement | undefined): boolean {
+    if (p === undefined || p.near === null) return false;
+    const near = this.nearRegion(p);
+    return near !== undefined && near !== this.#o.region;
   }
 
   get id(): string {
@@ -146,7 +223,7 @@ export class Cluster {
   async #adoptStandalone(): Promise<void> {
     if (this.#replica.state('joined') !== undefined) return;
     for (const f of this.#o.store.currentVersions()) {
-      const r = await this.#db.adopt({ ...f, regions: [this.#o.region] });
+      const r = await this.#db.adopt({ ...f, regions: [this.#o.region], near: null });
       if (r !== undefined) {
         this.#o.log(`cluster: function "${f.name}" deployed on this node before it joined is now the cluster's, placed in region "${this.#o.region}" (version ${r.version})`);
         continue;
@@ -170,6 +247,9 @@ export class Cluster {
       this.#membership.setNodes(nodes);
       const json = JSON.stringify(nodes.map((n) => ({ ...n, heartbeatAgeMs: 0 })));
       if (this.#replica.state('nodes') !== json) this.#replica.setState('nodes', json);
+      await this.#db.reportNear(this.#id, this.#o.region, this.#near.own());
+      this.#near.setTable(await this.#db.nearRtts());
+      await this.#placeNear();
     } catch {
       // PostgreSQL is out of reach: keep probing the peers already known.
     } finally {
@@ -189,7 +269,8 @@ export class Cluster {
         for (;;) {
           const changes = await this.#db.changesSince(this.#replica.seq, this.#o.region);
           if (changes.length === 0 || this.#closed) break;
-          const routes = this.#replica.apply(changes);
+          const routes = this.#replica.apply(changes).map((r) => (r.version !== null && this.#nearAway.has(r.name) ? { name: r.name, version: null } : r));
+          this.#near.setTargets(this.#nearTargets());
           if (routes.length > 0) await this.#o.onRoutes(routes);
           if (changes.length < CHANGE_BATCH) break;
         }
@@ -259,7 +340,7 @@ export class Cluster {
     if (host === PROBE_HOST) return this.#adopt;
     const name = functionName(host, this.#o.baseDomain);
     const p = name === undefined ? undefined : this.#replica.placement(name);
-    return p !== undefined && !placedIn(p, this.#o.region) ? this.#adopt : undefined;
+    return p !== undefined && (!placedIn(p, this.#o.region) || this.#nearElsewhere(p)) ? this.#adopt : undefined;
   }
 
   readonly #adopt = (socket: Socket, head: Uint8Array) => this.#forwarder.adopt(socket, head);
@@ -269,6 +350,7 @@ export class Cluster {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     this.#membership.close();
+    this.#near.close();
     this.#forwarder.close();
     await this.#listener?.end().catch(() => {});
     // The registry keeps this node's row: its region stays known (deploys

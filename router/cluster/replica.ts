@@ -14,6 +14,8 @@ import type { FunctionChange } from './cluster-db.ts';
 export interface Placement {
   /** null: every region. */
   regions: string[] | null;
+  /** placement.near: run it in the region (of `regions`) measured nearest to this backend URL. */
+  near: string | null;
 }
 
 export interface ClusterFunction extends StoredFunction, Placement {}
@@ -49,6 +51,7 @@ function rowToFunction(r: Record<string, unknown>): ClusterFunction {
     createdAt: r['created_at'] as string,
     updatedAt: r['updated_at'] as string,
     regions: r['regions'] === null ? null : (JSON.parse(r['regions'] as string) as string[]),
+    near: (r['near'] as string | null | undefined) ?? null,
   };
 }
 
@@ -66,11 +69,13 @@ export class Replica {
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
+    // Added after the table: a copy made by an older node gains it here.
+    if (!this.#db.prepare('PRAGMA table_info(cluster_functions)').all().some((c) => c['name'] === 'near')) this.#db.exec('ALTER TABLE cluster_functions ADD COLUMN near TEXT');
     this.#store = store;
     this.#region = region;
     this.#stmts = {
       upsert: this.#db.prepare(
-        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, format, vars, secret_names, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, near, format, vars, secret_names, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       remove: this.#db.prepare('DELETE FROM cluster_functions WHERE name = ?'),
       list: this.#db.prepare('SELECT * FROM cluster_functions ORDER BY name'),
@@ -78,8 +83,8 @@ export class Replica {
       getState: this.#db.prepare('SELECT value FROM cluster_state WHERE key = ?'),
       setState: this.#db.prepare('INSERT OR REPLACE INTO cluster_state (key, value) VALUES (?, ?)'),
     };
-    for (const r of this.#db.prepare('SELECT name, regions FROM cluster_functions').all()) {
-      this.#placements.set(r['name'] as string, { regions: r['regions'] === null ? null : (JSON.parse(r['regions'] as string) as string[]) });
+    for (const r of this.#db.prepare('SELECT name, regions, near FROM cluster_functions').all()) {
+      this.#placements.set(r['name'] as string, { regions: r['regions'] === null ? null : (JSON.parse(r['regions'] as string) as string[]), near: (r['near'] as string | null) ?? null });
     }
     this.#seq = Number(this.state('seq') ?? 0);
   }
@@ -91,6 +96,13 @@ export class Replica {
 
   placement(name: string): Placement | undefined {
     return this.#placements.get(name);
+  }
+
+  /** Functions placed in `region` near a backend, with their placements. */
+  placedNear(region: string): Array<[name: string, p: Placement & { near: string }]> {
+    const out: Array<[string, Placement & { near: string }]> = [];
+    for (const [name, p] of this.#placements) if (p.near !== null && placedIn(p, region)) out.push([name, p as Placement & { near: string }]);
+    return out;
   }
 
   list(): ClusterFunction[] {
@@ -154,8 +166,8 @@ export class Replica {
           this.#stmts['remove']!.run(c.name);
           this.#placements.delete(c.name);
         } else {
-          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt);
-          this.#placements.set(c.name, { regions: c.regions });
+          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.near, c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt);
+          this.#placements.set(c.name, { regions: c.regions, near: c.near });
         }
         this.#seq = c.seq;
       }

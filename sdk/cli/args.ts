@@ -36,6 +36,8 @@ export type Command =
       limits: WireLimits;
       /** Empty: every region. */
       regions: string[];
+      /** --near: placement.near. */
+      near: string | undefined;
     }
   | { kind: 'list'; connection: Connection }
   | { kind: 'regions'; connection: Connection }
@@ -71,6 +73,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'memory-mb': { type: 'string' },
       'wall-ms': { type: 'string' },
       region: { type: 'string', multiple: true },
+      near: { type: 'string' },
     },
     positionals: ['path'],
   },
@@ -153,7 +156,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       }
       const regions = parsed.strings.get('region') ?? [];
       for (const r of regions) if (!REGION_PATTERN.test(r)) throw fail(`--region "${r}" is not a region name: use 1 to 63 characters of a-z, 0-9 and -`);
-      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions };
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near') };
     }
   }
 }

@@ -53,6 +53,8 @@ Options:
   --wall-ms <n>            wall time per request, in milliseconds
   --region <region>        run only in this region (repeatable; default: every region
                            of the cluster, including ones added later)
+  --near <url>             run in the one region, of those, measured nearest to this
+                           backend (http(s) URLs timed by HEAD, others by TCP connect)
 
 ${CONNECTION}`,
 

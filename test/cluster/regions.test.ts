@@ -5,6 +5,8 @@
 
 import { createHash } from 'node:crypto';
 import pgClient from 'pg';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFileSync, rmSync } from 'node:fs';
 import { Client, request } from 'undici';
 import { signMarker } from '../../router/cluster/forwarder.ts';
@@ -242,6 +244,42 @@ describe('a cluster of regions', () => {
         await joined.proxy.close();
       }
       rmSync(solo.dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs a function placed near a backend in the region measured nearest to it, and moves it when the latencies change', async () => {
+    // The backend answers each region's probes after that region's delay
+    // (probes say their region in user-agent): on one machine, this is what
+    // stands in for the distance from each region to a database.
+    const delays: Record<string, number> = { a: 150, b: 40, c: 5 };
+    const backend = createServer((req, res) => {
+      const region = /region=([a-z0-9-]+)/.exec(req.headers['user-agent'] ?? '')?.[1] ?? '';
+      setTimeout(() => res.end(), delays[region] ?? 0);
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const near = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/health`;
+    const nearOf = async () => ((await (await c.node.api('/v1/functions/near-fn')).json()) as { placement: { near?: { url: string; region: string | null; rttMs: Record<string, number> } } }).placement.near;
+    try {
+      const bad = await a.node.deploy('near-fn', { script: ECHO, regions: ['a', 'b'], placement: { near: 'db.example' } });
+      expect([bad.status, (bad.json as { error: { message: string } }).error.message]).toEqual([400, '"placement.near" is "db.example", which is not a URL (for example "https://api.example.com" or "postgres://db.example:5432")']);
+      expect((await a.node.deploy('near-fn', { script: ECHO, regions: ['a', 'b'], placement: { near } })).status).toBe(201);
+      // c holds no copy: it never measures the backend, and is never chosen.
+      await waitFor('the cluster to place near-fn in b', async () => (await nearOf())?.region === 'b', 15_000);
+      const shown = await nearOf();
+      expect(shown?.url).toBe(near);
+      expect(Object.keys(shown!.rttMs).sort()).toEqual(['a', 'b']);
+      for (const n of [a, b, c]) {
+        const res = await n.node.call('near-fn');
+        await res.text();
+        expect([n.region, res.status, res.headers.get('edgefn-region')]).toEqual([n.region, 200, 'b']);
+      }
+      delays['b'] = 300;
+      await waitFor('the cluster to move near-fn to a', async () => (await nearOf())?.region === 'a', 15_000);
+      await waitFor('b to forward near-fn to a', async () => (await b.node.call('near-fn')).headers.get('edgefn-region') === 'a', 5_000);
+      const viaC = await c.node.call('near-fn');
+      expect([viaC.status, viaC.headers.get('edgefn-region')]).toEqual([200, 'a']);
+    } finally {
+      await new Promise((r) => backend.close(r));
     }
   });
 

@@ -37,6 +37,7 @@ describe('parseCommandLine', () => {
       secrets: { K: 's' },
       limits: { cpuMs: 20, memoryMb: 64, wallMs: 1500 },
       regions: [],
+      near: undefined,
     });
   });
 
