@@ -77,7 +77,7 @@ export async function duringAttack<T>(node: StartedNode, label: string, attack: 
     (reason: unknown) => ({ ok: false as const, reason }),
   );
   const n = await load.stop();
-  console.log(`[attack ${label}] neighbour: ${n.requests} requests, ${n.errors.length} errors, p50 ${n.p50Ms.toFixed(1)} ms, p99 ${n.p99Ms.toFixed(1)} ms, max ${n.maxMs.toFixed(1)} ms`);
+  console.log(`[attack ${label}] neighbour: ${n.requests} requests, ${n.errors.length} errors, p50 ${n.p50Ms.toFixed(1)} ms, p99 ${n.p99Ms.toFixed(1)} ms, max ${n.maxMs.toFixed(1)} ms${n.errors.length > 0 ? `; errors: ${n.errors.join(' | ')}` : ''}`);
   if (!settled.ok) throw settled.reason;
   return { result: settled.value, neighbour: n };
 }
