@@ -80,6 +80,12 @@ export type FromHost =
    * answers it.
    */
   | { t: 'adopted'; id: number }
+  /**
+   * The main thread is about to enter an isolate for up to `until` (epoch ms),
+   * longer than LONG_ENTRY_MS: it will not answer pings meanwhile, and its
+   * own watchdog ends it if it is still inside that entry WATCHDOG_GRACE_MS later.
+   */
+  | { t: 'long-entry'; until: number }
   /** A connection the host was handed is closed; the front door drops its descriptor. */
   | { t: 'closed'; id: number }
   /** A draining host has no connection left. */
@@ -93,3 +99,8 @@ export type FromHost =
 
 /** How often an active host reports its long-running requests, in ms. */
 export const TICK_MS = 2;
+
+/** Entries that may run longer than this (ms) are announced with 'long-entry'. */
+export const LONG_ENTRY_MS = 1_000;
+/** How long past an entry's deadline the host's watchdog lets the main thread stay in it (ms). */
+export const WATCHDOG_GRACE_MS = 1_000;

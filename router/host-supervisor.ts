@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EdgefnError, processMainThreadRanMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
-import type { Batch, FromHost, HostConfig, HostStats, ToHost } from './host-protocol.ts';
+import { WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from './http-errors.ts';
 
 const HOST_MAIN = fileURLToPath(new URL('./host/main.ts', import.meta.url));
@@ -92,6 +92,8 @@ class IsolateHost {
   readonly validations = new Map<number, { resolve(cache: Uint8Array | undefined): void; reject(err: EdgefnError): void }>();
   state: 'starting' | 'ready' | 'draining' | 'dead' = 'starting';
   lastPong = Date.now();
+  /** The deadline (epoch ms) of the long isolate entry the host last announced. */
+  entryUntil = 0;
   stats: HostStats | undefined;
   snapshotPath: 'snapshot' | 'prelude' | undefined;
   readonly ready: Promise<void>;
@@ -257,6 +259,9 @@ export class HostSupervisor {
       case 'adopted':
         h.unadopted.delete(m.id);
         return;
+      case 'long-entry':
+        h.entryUntil = m.until;
+        return;
       case 'closed': {
         const socket = h.conns.get(m.id);
         h.conns.delete(m.id);
@@ -353,7 +358,13 @@ export class HostSupervisor {
     const now = Date.now();
     for (const h of this.#hosts) {
       if (h.state === 'dead' || h.state === 'starting') continue;
-      if (now - h.lastPong > this.#options.hangMs) {
+      // Inside a long entry it announced, the host cannot answer; its own
+      // watchdog ends it if the entry overruns, answering the requests it
+      // holds with 503 host-restart first, which a kill from here would not
+      // (seen: a function with cpuMs 10000 stuck near its heap limit lost its
+      // host at the 10 s hang limit, and its client got a closed socket).
+      const inEntry = now < h.entryUntil + WATCHDOG_GRACE_MS + 1000;
+      if (now - h.lastPong > this.#options.hangMs && !inEntry) {
         this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) did not answer for ${now - h.lastPong} ms; killing it`);
         h.kill();
         continue;

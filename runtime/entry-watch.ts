@@ -21,7 +21,22 @@ export function entryWatchBuffer(): { buffer: SharedArrayBuffer; base: number } 
   return { buffer: state.buffer as SharedArrayBuffer, base: BASE };
 }
 
+let longEntry: { thresholdMs: number; notify(deadline: number): void } | undefined;
+
+/**
+ * Call `notify(deadline)` (epoch ms) before every entry that may run longer
+ * than `thresholdMs`. The host process tells its supervisor, whose hang check
+ * (no answer to pings while the main thread is inside the entry) must not end
+ * the host before this process's own watchdog has had its say: the watchdog
+ * answers the requests the host holds before it ends it, a kill from outside
+ * drops them.
+ */
+export function onLongEntry(thresholdMs: number, notify: (deadline: number) => void): void {
+  longEntry = { thresholdMs, notify };
+}
+
 export function entryBegin(timeoutMs: number, memoryMb: number): void {
+  if (longEntry !== undefined && timeoutMs > longEntry.thresholdMs) longEntry.notify(Date.now() + Math.ceil(timeoutMs));
   Atomics.store(state, 2, memoryMb);
   Atomics.add(state, 1, 1);
   Atomics.store(state, 0, Date.now() - BASE + Math.ceil(timeoutMs) + 1);

@@ -8,5 +8,5 @@ export { checkModuleSet, prepareModules, MODULE_TYPES, MAX_MODULES, type ModuleS
 export { buildPrelude, type Prelude } from './prelude.ts';
 export { REQUEST_WINDOW_BYTES, RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';
-export { entryWatchBuffer } from './entry-watch.ts';
+export { entryWatchBuffer, onLongEntry } from './entry-watch.ts';
 export { mainThreadRanMs, processMainThreadRanMs } from './cpu-clock.ts';

@@ -111,6 +111,14 @@ export class LiveIsolate implements IsolateOwner {
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
   #entryStart: number | undefined;
+  /**
+   * The clock the isolate sees, read when the outermost entry began and
+   * unchanged until the next one (runtime/webapi/clock.ts: the worker cannot
+   * time its own code). Read here, on this side of the bridge, so an entry
+   * costs no extra call into the isolate to set it.
+   */
+  #clockMono = performance.now();
+  #clockWall = Date.now();
   /** Heap bytes after load, for the live set's memory bound. */
   heapBytes = 0;
   cold: ColdBreakdown | undefined;
@@ -143,6 +151,7 @@ export class LiveIsolate implements IsolateOwner {
   load(takeMs: number, produceCache = false): Uint8Array | undefined {
     const { isolate, context } = this.#p;
     const fn = this.fn;
+    this.#readClock();
     let t = performance.now();
     let script: ivm.Script;
     let cacheHit = false;
@@ -208,6 +217,15 @@ export class LiveIsolate implements IsolateOwner {
     }
     if (produced !== undefined && produced.byteLength > 0 && !produceCache) this.#hooks.codeCache(fn, produced);
     return produced;
+  }
+
+  #readClock(): void {
+    this.#clockMono = performance.now();
+    this.#clockWall = Date.now();
+  }
+
+  now(wall: boolean): number {
+    return wall ? this.#clockWall : this.#clockMono;
   }
 
   #nearMemoryLimit(): boolean {
@@ -303,6 +321,9 @@ export class LiveIsolate implements IsolateOwner {
     }
     const outer = this.#current;
     const outerStart = this.#entryStart;
+    // An entry made from inside another (a host callback that re-enters)
+    // keeps the outer one's reading: the worker's code is still running.
+    if (outer === undefined) this.#readClock();
     this.#current = r;
     const start = (this.#entryStart = entryStart());
     let failure: EdgefnError | undefined;

@@ -16,6 +16,8 @@ export interface IsolateOwner {
   emit(request: number, kind: string, a: unknown, b: unknown, c: unknown): boolean | undefined;
   call(callId: number, op: string, payload: unknown): void;
   callSync(op: string, payload: unknown): unknown;
+  /** The clock as read when the current entry began (runtime/webapi/clock.ts): monotonic ms, or epoch ms when `wall`. */
+  now(wall: boolean): number;
 }
 
 type Entry = ivm.Reference<(...args: never[]) => unknown>;
@@ -52,7 +54,9 @@ function shell(isolate: ivm.Isolate, context: ivm.Context, memoryMb: number): { 
   const cb = <A extends unknown[], R>(fn: (...a: A) => R, opts?: { ignored: true }) => new ivm.Callback(fn, opts);
   const args = [
     cb((level: string, message: string) => p.owner?.log(String(level), String(message)), { ignored: true }),
-    cb(() => performance.now()),
+    // Until a function owns the isolate (boot, pool warm-up) no tenant code
+    // runs in it, and the live clock is read.
+    cb((wall: unknown) => (p.owner === undefined ? (wall === true ? Date.now() : performance.now()) : p.owner.now(wall === true))),
     cb((n: number) => crypto.getRandomValues(new Uint8Array(n))),
     cb((id: number, ms: number, req: number) => p.owner?.timer(id, ms, req), { ignored: true }),
     cb((id: number) => p.owner?.clearTimer(id), { ignored: true }),

@@ -5,11 +5,11 @@
 
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { Runtime, EdgefnError, entryWatchBuffer, resolveLimits, type FunctionSource } from '../../runtime/index.ts';
+import { Runtime, EdgefnError, entryWatchBuffer, onLongEntry, resolveLimits, type FunctionSource } from '../../runtime/index.ts';
 import { createDataPlane, type Route } from '../data-plane.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
-import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
+import { LONG_ENTRY_MS, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
 import { startWatchdog } from './watchdog.ts';
 import { Rerouter } from './reroute.ts';
@@ -40,12 +40,14 @@ async function main(config: HostConfig): Promise<OnMessage> {
   // the supervisor replaces it.
   startWatchdog({
     ...entryWatchBuffer(),
-    graceMs: 1000,
+    graceMs: WATCHDOG_GRACE_MS,
     hardRssBytes: config.hardRssMb * 1024 * 1024,
     intervalMs: 50,
     connections: ledger.table.buffer as SharedArrayBuffer,
     answer: rawErrorResponse('ERR_HOST_RESTART', HOST_STUCK_MESSAGE),
   });
+  // Sent at once (the IPC write goes out before the entry blocks this thread).
+  onLongEntry(LONG_ENTRY_MS, (until) => sendNow({ t: 'long-entry', until }));
   const reader = new VersionReader(config.dbPath);
   // name → current version. Loaded from the store, then kept current by the
   // front door's 'route' messages (a deploy is acknowledged only once every

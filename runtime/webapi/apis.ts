@@ -1,6 +1,7 @@
 // Every Web API the isolate offers, one file each. Order matters only where a
 // file uses another's global at load time: DOMException and events first,
 // TextEncoder/TextDecoder before anything that loads whatwg-url.
+import './clock.ts';
 import './dom-exception.ts';
 import './events.ts';
 import './abort.ts';

@@ -2,6 +2,7 @@
 // immutable Uint8Array; slice() is a view on it, so slicing never copies.
 
 import { defineGlobal } from './define.ts';
+import { wallNow } from './clock.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
 import { isUntouched, streams } from './streams.ts';
 import { bytesOf, copyBytes, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet } from './intrinsics.ts';
@@ -239,7 +240,7 @@ export class File extends Blob {
     super(bits, options);
     this.#name = String(name);
     const lm = options?.lastModified;
-    this.#lastModified = lm === undefined ? Date.now() : Math.trunc(Number(lm)) || 0;
+    this.#lastModified = lm === undefined ? wallNow() : Math.trunc(Number(lm)) || 0;
   }
 
   get name(): string {

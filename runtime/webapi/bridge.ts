@@ -12,8 +12,13 @@ import { box, PromiseCtor, SafeMap } from './intrinsics.ts';
 export interface HostBridge {
   /** console output for the function's log; fire-and-forget. */
   log(level: string, message: string): void;
-  /** Monotonic milliseconds (performance.now on the host). */
-  now(): number;
+  /**
+   * The host's clock as it read when the current entry into the isolate
+   * began (clock.ts says why it stands still during an entry): its monotonic
+   * milliseconds (performance.now on the host), or with `wall` true its
+   * wall-clock epoch milliseconds (Date.now on the host).
+   */
+  now(wall?: boolean): number;
   /** `length` cryptographically random bytes. */
   random(length: number): Uint8Array;
   /** Ask the host to call `tick(id)` after `delayMs`, charging it to request `request`. */
@@ -43,6 +48,11 @@ let bridge: HostBridge | undefined;
 
 export function setHost(h: HostBridge): void {
   bridge = h;
+}
+
+/** Whether boot has run: code that also runs while the snapshot is made asks before calling the host. */
+export function hostReady(): boolean {
+  return bridge !== undefined;
 }
 
 export function host(): HostBridge {

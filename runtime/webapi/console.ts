@@ -3,6 +3,7 @@
 
 import { defineGlobal } from './define.ts';
 import { host } from './bridge.ts';
+import { monotonicNow } from './clock.ts';
 
 const MAX_DEPTH = 3;
 const MAX_ENTRIES = 100;
@@ -107,15 +108,15 @@ const console = {
     host().log('log', `${label}: ${n}`);
   },
   countReset: (label = 'default') => void counts.delete(label),
-  time: (label = 'default') => void timers.set(label, host().now()),
+  time: (label = 'default') => void timers.set(label, monotonicNow()),
   timeEnd: (label = 'default') => {
     const t = timers.get(label);
-    if (t !== undefined) host().log('log', `${label}: ${(host().now() - t).toFixed(3)}ms`);
+    if (t !== undefined) host().log('log', `${label}: ${(monotonicNow() - t).toFixed(3)}ms`);
     timers.delete(label);
   },
   timeLog: (label = 'default', ...args: unknown[]) => {
     const t = timers.get(label);
-    if (t !== undefined) host().log('log', `${label}: ${(host().now() - t).toFixed(3)}ms${args.length ? ' ' + format(args) : ''}`);
+    if (t !== undefined) host().log('log', `${label}: ${(monotonicNow() - t).toFixed(3)}ms${args.length ? ' ' + format(args) : ''}`);
   },
   table: (v: unknown) => host().log('log', inspect(v, 0, new Set())),
   group: method('log'),

@@ -8,7 +8,7 @@
 
 import { defineGlobal } from './define.ts';
 import { reportError } from './console.ts';
-import { host } from './bridge.ts';
+import { monotonicNow } from './clock.ts';
 import { DOMException } from './dom-exception.ts';
 import { apply, arrayPush, copyArray, defineProperty, SafeMap } from './intrinsics.ts';
 
@@ -207,13 +207,9 @@ export class Event {
 }
 Object.defineProperty(Event.prototype, Symbol.toStringTag, { value: 'Event', configurable: true });
 
+// Before boot (the snapshot's own code) there is no clock: 0.
 function now(): number {
-  try {
-    return host().now();
-  } catch {
-    // Before boot (the snapshot's own code) there is no clock.
-    return 0;
-  }
+  return monotonicNow();
 }
 
 interface Listener {

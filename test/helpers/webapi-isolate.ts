@@ -78,9 +78,15 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   const ops: Record<string, HostOp> = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...options.hostOps };
   const requestState = new Map<number, { ops: Map<string, unknown>; abort: AbortController }>();
   let current = 0;
+  // As in LiveIsolate: the isolate's clocks read what the host's read when
+  // the outermost entry began (runtime/webapi/clock.ts). Code run by `run()`
+  // is in no entry and reads the live clock.
+  let clock: { mono: number; wall: number } | undefined;
   const enter = (request: number, entry: Entry | undefined, args: unknown[]): void => {
     if (isolate.isDisposed || entry === undefined) return;
     const outer = current;
+    const outerClock = clock;
+    clock ??= { mono: performance.now(), wall: Date.now() };
     current = request;
     try {
       entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: 10_000 });
@@ -88,6 +94,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       logs.push(`entry-error: ${String(err)}`);
     } finally {
       current = outer;
+      clock = outerClock;
     }
   };
   const hostCall = (callId: number, op: string, payload: unknown): void => {
@@ -131,7 +138,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   const cb = <A extends unknown[], R>(fn: (...a: A) => R) => new ivm.Callback(fn);
   const bridge = [
     cb((level: string, message: string) => void logs.push(`${level}: ${message}`)),
-    cb(() => performance.now()),
+    cb((wall: unknown) => (wall === true ? (clock?.wall ?? Date.now()) : (clock?.mono ?? performance.now()))),
     cb((n: number) => crypto.getRandomValues(new Uint8Array(n))),
     cb((id: number, ms: number, request: number) => {
       timerRequests.set(id, request);
