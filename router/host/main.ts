@@ -11,6 +11,7 @@ import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
+import { serverTimeouts } from '../http-timeouts.ts';
 import { startWatchdog } from './watchdog.ts';
 
 let runtime: Runtime | undefined;
@@ -72,7 +73,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
   rt.warmPool();
 
   const server = createServer(
-    { requestTimeout: 0, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs, noDelay: true },
+    { ...serverTimeouts(config), noDelay: true },
     createDataPlane({
       baseDomain: config.baseDomain,
       region: config.region,
