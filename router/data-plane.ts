@@ -167,6 +167,11 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             if (lk === 'content-length') {
               // A known body's length is ours to state; a stream's is unknown.
               if (b !== null) continue;
+              // No body: the worker's length is only meaningful in answer to
+              // HEAD (the length a GET would have), and only as one decimal
+              // number. Anything else would be sent as framing the client
+              // then waits on (a length with no bytes behind it) or cannot parse.
+              if (req.method !== 'HEAD' || hasLength || !/^\d{1,15}$/.test(headers[i + 1]!)) continue;
               hasLength = true;
             }
             out.push(k, headers[i + 1]!);
