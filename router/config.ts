@@ -2,6 +2,7 @@
 // README's configuration table with its default; a bad value stops start-up
 // with a message naming the variable.
 
+import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { EdgefnError, parseLimits, DEFAULT_LIMITS, type Limits } from '../runtime/index.ts';
@@ -31,6 +32,55 @@ export interface NodeConfig {
   databaseUrl: string | undefined;
   /** The data-plane URL peers use to reach this node (EDGEFN_ADVERTISE_URL); default http://<listen>:<port> once bound. */
   advertiseUrl: string | undefined;
+  /** Timeouts and the connection cap on the data plane and control API; see NodeHttpConfig. */
+  http: NodeHttpConfig;
+}
+
+/** What one client connection may cost the node: how long it may take, and how many may be open. */
+export interface NodeHttpConfig {
+  /** ms from a request's first byte until its head is complete (slow-loris bound), on every request of a connection. Default 20,000. */
+  headersTimeoutMs: number;
+  /** ms from a request's first byte until its whole body has arrived; 0: no bound. Default 300,000 (node:http's own). */
+  requestTimeoutMs: number;
+  /** ms an idle keep-alive connection is kept open. Default 65,000. */
+  keepAliveTimeoutMs: number;
+  /** Data-plane connections open at once (idle keep-alive ones count); past it new ones get 503 too-many-connections. Default 10,000, lower when the process may open fewer files. */
+  maxConnections: number;
+}
+
+/** Open files this process may have (the soft RLIMIT_NOFILE), or undefined where /proc does not say. */
+function openFileLimit(): number | undefined {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The front door holds a descriptor for every data-plane connection (it
+ * answers for a host that dies), so the connection cap must stay below its
+ * open-file limit, with room for the store, the hosts' IPC channels and the
+ * control API: accept() failing with EMFILE would refuse connections without
+ * a word.
+ */
+function defaultMaxConnections(): number {
+  const files = openFileLimit();
+  return files === undefined ? 10_000 : Math.max(64, Math.min(10_000, files - 1024));
+}
+
+function httpConfig(env: NodeJS.ProcessEnv): NodeHttpConfig {
+  const requestTimeoutMs = int(env, 'EDGEFN_REQUEST_TIMEOUT_MS', 300_000, 0, 86_400_000);
+  const headersTimeoutMs = int(env, 'EDGEFN_HEADERS_TIMEOUT_MS', 20_000, 100, 3_600_000);
+  // node:http refuses a headers timeout above a (non-zero) request timeout.
+  if (requestTimeoutMs > 0 && headersTimeoutMs > requestTimeoutMs) throw new EdgefnError('ERR_INVALID_INPUT', `EDGEFN_HEADERS_TIMEOUT_MS (${headersTimeoutMs}) must not be above EDGEFN_REQUEST_TIMEOUT_MS (${requestTimeoutMs})`);
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    keepAliveTimeoutMs: int(env, 'EDGEFN_KEEPALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+    maxConnections: int(env, 'EDGEFN_MAX_CONNECTIONS', defaultMaxConnections(), 1, 1_000_000),
+  };
 }
 
 function region(env: NodeJS.ProcessEnv): string {
@@ -116,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     region: region(env),
     databaseUrl,
     advertiseUrl,
+    http: httpConfig(env),
   };
 }
 

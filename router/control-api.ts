@@ -62,6 +62,8 @@ function stringMap(value: unknown, field: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(value)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new EdgefnError('ERR_INVALID_INPUT', `${field} key "${k}" is not a valid binding name (letters, digits and _; not starting with a digit)`);
+    // Assigning it would set the map's prototype, not a binding: the var would vanish without a word.
+    if (k === '__proto__') throw new EdgefnError('ERR_INVALID_INPUT', `${field} key "__proto__" is reserved`);
     if (typeof v !== 'string') throw new EdgefnError('ERR_INVALID_INPUT', `${field}.${k} must be a string`);
     out[k] = v;
   }

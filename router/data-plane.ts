@@ -63,6 +63,23 @@ export function functionName(host: string | undefined, baseDomain: string): stri
   return /^[a-z0-9-]{1,63}$/.test(name) ? name : undefined;
 }
 
+/** uri-host [ ":" port ] of RFC 3986: reg-name characters, or an IP literal in brackets. */
+const HOST_VALUE = /^(?:[A-Za-z0-9._~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?$/;
+
+/** Why a request's Host is refused (RFC 9112 §3.2: more than one, or an invalid value, is a 400), or undefined. */
+export function badHost(req: IncomingMessage): string | undefined {
+  let count = 0;
+  let value = '';
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if (req.rawHeaders[i]!.toLowerCase() !== 'host') continue;
+    count++;
+    value = req.rawHeaders[i + 1]!;
+  }
+  if (count > 1) return `the request has ${count} Host headers; send one`;
+  if (count === 1 && !HOST_VALUE.test(value)) return `the Host header ${JSON.stringify(value)} is not a host name or address`;
+  return undefined;
+}
+
 /** `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node). */
 export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string): void {
   const [status, header] = HTTP_ERRORS[err.code];
@@ -94,6 +111,16 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     res.once('close', watchEnd);
     if (deps.draining?.()) res.shouldKeepAlive = false;
 
+    const hostProblem = badHost(req);
+    if (hostProblem !== undefined) {
+      // Two hosts, or one that is not a host, could be read one way here and
+      // another way by whatever sits in front: refused, and the connection with it.
+      res.shouldKeepAlive = false;
+      drainRequest(req, res);
+      deps.watch?.head(socket);
+      sendError(res, new EdgefnError('ERR_INVALID_INPUT', hostProblem), undefined, deps.region);
+      return;
+    }
     const name = functionName(req.headers.host, deps.baseDomain);
     const route = name === undefined ? undefined : deps.route(name);
     if (route === undefined) {
@@ -148,6 +175,11 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             if (lk === 'content-length') {
               // A known body's length is ours to state; a stream's is unknown.
               if (b !== null) continue;
+              // No body: the worker's length is only meaningful in answer to
+              // HEAD (the length a GET would have), and only as one decimal
+              // number. Anything else would be sent as framing the client
+              // then waits on (a length with no bytes behind it) or cannot parse.
+              if (req.method !== 'HEAD' || hasLength || !/^\d{1,15}$/.test(headers[i + 1]!)) continue;
               hasLength = true;
             }
             out.push(k, headers[i + 1]!);

@@ -21,8 +21,10 @@ export interface FrontDoorOptions {
    * or undefined to hand the connection to a host as usual.
    */
   divert?(host: string | undefined): ((socket: Socket, head: Uint8Array) => void) | undefined;
-  /** How long a connection may take to send its first request head (ms). */
+  /** How long a connection may take to send its first request head (ms), counted from its start. */
   headersTimeoutMs: number;
+  /** Connections open at once; past it a new one is answered 503 too-many-connections and closed. */
+  maxConnections: number;
 }
 
 /** The value of the first Host header in a request head, as node:http would read it. */
@@ -40,23 +42,65 @@ export function hostHeader(head: Buffer, end: number): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a first request head cannot be handed to a host, or undefined while it
+ * may still be a valid one. `end` is the index of its CRLFCRLF, or -1 while
+ * it has not arrived.
+ */
+function badHead(head: Buffer, end: number): [status: number, message: string] | undefined {
+  const scanTo = end < 0 ? head.byteLength : end + 4;
+  // A line ending in a bare LF: node:http refuses it on every later request
+  // of a connection, and a head ended by LFs alone has no CRLFCRLF for this
+  // reader to find, so it would wait for the headers timeout. Refused here.
+  for (let i = head.indexOf(0x0a); i >= 0 && i < scanTo; i = head.indexOf(0x0a, i + 1)) {
+    if (i === 0 || head[i - 1] !== 0x0d) return [400, 'a line of the request head ends in a bare LF; HTTP/1.1 lines end in CRLF'];
+  }
+  // node:http's limit too (--max-http-header-size), which later requests meet in the host.
+  if ((end < 0 ? head.byteLength : end + 4) <= MAX_HEAD_BYTES) return undefined;
+  const lineEnd = head.indexOf('\r\n');
+  if (lineEnd < 0 || lineEnd > MAX_HEAD_BYTES) return [414, `the request line is longer than ${MAX_HEAD_BYTES} bytes`];
+  return [431, `the request head is larger than ${MAX_HEAD_BYTES} bytes`];
+}
+
+/** Answer a connection that is not handed over, and make sure it goes even if the client never reads. */
+function refuse(socket: Socket, response: string): void {
+  socket.end(response);
+  setTimeout(() => socket.destroy(), 1000).unref();
+}
+
 export function createFrontDoor(options: FrontDoorOptions): Server {
-  return createServer({ noDelay: true }, (socket) => {
-    let head: Buffer | undefined;
-    socket.setTimeout(options.headersTimeoutMs, () => socket.destroy());
+  let open = 0;
+  const server = createServer({ noDelay: true }, (socket) => {
+    open++;
+    socket.once('close', () => open--);
     socket.on('error', () => {});
+    if (open > options.maxConnections) {
+      refuse(socket, rawErrorResponse('ERR_TOO_MANY_CONNECTIONS', `this node holds ${options.maxConnections} client connections, its limit (EDGEFN_MAX_CONNECTIONS); retry later or reuse a connection`));
+      return;
+    }
+    let head: Buffer | undefined;
+    // A deadline from the connection's start, not an idle timer: a client
+    // sending a byte a second (slow loris) would reset an idle timer forever.
+    const deadline = setTimeout(() => {
+      socket.off('data', onData);
+      // A connection that never sent a byte gets no answer; a partial head gets a 408.
+      if (head === undefined) socket.destroy();
+      else refuse(socket, rawErrorResponse('ERR_REQUEST_TIMEOUT', `the request head did not arrive within ${options.headersTimeoutMs} ms (EDGEFN_HEADERS_TIMEOUT_MS)`));
+    }, options.headersTimeoutMs);
+    socket.once('close', () => clearTimeout(deadline));
     const onData = (chunk: Buffer) => {
       head = head === undefined ? chunk : Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (head.byteLength > MAX_HEAD_BYTES) {
-          socket.off('data', onData);
-          socket.end(rawErrorResponse('ERR_INVALID_INPUT', `the request head is larger than ${MAX_HEAD_BYTES} bytes`, 431));
-        }
+      const bad = badHead(head, end);
+      if (bad !== undefined) {
+        socket.off('data', onData);
+        clearTimeout(deadline);
+        refuse(socket, rawErrorResponse('ERR_INVALID_INPUT', bad[1], bad[0]));
         return;
       }
+      if (end < 0) return;
       socket.off('data', onData);
-      socket.setTimeout(0);
+      clearTimeout(deadline);
       const host = hostHeader(head, end + 2);
       const taker = options.divert?.(host);
       if (taker !== undefined) {
@@ -71,4 +115,8 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
     };
     socket.on('data', onData);
   });
+  // accept() failing (EMFILE: out of descriptors) is reported as a server
+  // error; unheard, it would end the process and every connection with it.
+  server.on('error', (err) => process.stderr.write(`edgefn: data-plane server error: ${err.message}\n`));
+  return server;
 }

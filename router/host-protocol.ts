@@ -32,6 +32,8 @@ export interface HostConfig {
   /** node:http timeouts for the connections the host serves, in ms. */
   keepAliveTimeoutMs: number;
   headersTimeoutMs: number;
+  /** Bound on receiving a whole request, head and body (0: none). */
+  requestTimeoutMs: number;
   /** A cluster node's region, named in every answer's `edgefn-region`; undefined on a standalone node. */
   region: string | undefined;
 }

@@ -21,6 +21,8 @@ export const HTTP_ERRORS: Record<ErrorCode, readonly [status: number, header: st
   // 503 when no region holding the function is healthy; a request lost in
   // flight to a region that died is answered 502 (see router/cluster/forwarder.ts).
   ERR_REGION_UNAVAILABLE: [503, 'region-unavailable'],
+  ERR_REQUEST_TIMEOUT: [408, 'request-timeout'],
+  ERR_TOO_MANY_CONNECTIONS: [503, 'too-many-connections'],
   ERR_INTERNAL: [500, 'internal'],
 };
 
@@ -40,7 +42,7 @@ export function rawErrorResponse(code: ErrorCode, message: string, statusOverrid
   );
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 /** What requests on a host its watchdog ended are told. */
 export const HOST_STUCK_MESSAGE = 'an isolate on the host serving this request could not be stopped (runaway allocation or a stuck engine), so the host was replaced; retry the request';

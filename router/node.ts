@@ -12,15 +12,12 @@ import type { NodeConfig } from './config.ts';
 import { createControlApi, type ValidDeploy } from './control-api.ts';
 import { functionName, type Route } from './data-plane.ts';
 import { createFrontDoor } from './front-door.ts';
+import { serverTimeouts } from './http-timeouts.ts';
 import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
 import { Cluster } from './cluster/cluster.ts';
 import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
-
-/** node:http timeouts on function traffic (ms): idle keep-alive connections, and a request head's arrival. */
-const KEEP_ALIVE_TIMEOUT_MS = 65_000;
-const HEADERS_TIMEOUT_MS = 60_000;
 
 export interface NodeAddresses {
   dataUrl: string;
@@ -79,8 +76,8 @@ export class EdgeNode {
         databaseUrl: config.databaseUrl,
         region: config.region,
         baseDomain: config.baseDomain,
-        headersTimeoutMs: HEADERS_TIMEOUT_MS,
-        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+        headersTimeoutMs: config.http.headersTimeoutMs,
+        keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
         dbPath: join(config.dataDir, 'edgefn.db'),
         store: this.#store,
         onRoutes: (routes) => this.#applyRoutes(routes),
@@ -133,8 +130,9 @@ export class EdgeNode {
         prelude,
         defaults: this.config.limits,
         baseDomain: this.config.baseDomain,
-        keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
-        headersTimeoutMs: HEADERS_TIMEOUT_MS,
+        keepAliveTimeoutMs: this.config.http.keepAliveTimeoutMs,
+        headersTimeoutMs: this.config.http.headersTimeoutMs,
+        requestTimeoutMs: this.config.http.requestTimeoutMs,
         poolSize: this.config.poolSize,
         maxLive: this.config.maxLive,
         maxLiveMb: this.config.maxLiveMb,
@@ -153,7 +151,8 @@ export class EdgeNode {
     await supervisor.ready();
 
     this.#data = createFrontDoor({
-      headersTimeoutMs: HEADERS_TIMEOUT_MS,
+      headersTimeoutMs: this.config.http.headersTimeoutMs,
+      maxConnections: this.config.http.maxConnections,
       keyFor: (host) => {
         const name = functionName(host, this.config.baseDomain);
         const route = name === undefined ? undefined : this.#routes.get(name);
@@ -184,7 +183,7 @@ export class EdgeNode {
       regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });
-    this.#api = createServer(getRequestListener(app.fetch));
+    this.#api = createServer(serverTimeouts(this.config.http), getRequestListener(app.fetch));
     const apiPort = await listen(this.#api, this.config.apiPort, this.config.listen);
     this.addresses = { dataUrl: `http://${this.config.listen}:${dataPort}`, apiUrl: `http://${this.config.listen}:${apiPort}`, tokenFile: file };
     await this.#cluster?.start({ dataUrl: this.addresses.dataUrl, apiUrl: this.addresses.apiUrl, advertiseUrl: this.config.advertiseUrl ?? this.addresses.dataUrl });

@@ -7,7 +7,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Limits, WorkerFormat } from '../runtime/index.ts';
+import { EdgefnError, type Limits, type WorkerFormat } from '../runtime/index.ts';
 
 export interface StoredFunction {
   name: string;
@@ -80,13 +80,41 @@ function rowToFunction(row: Record<string, unknown>): StoredFunction {
   };
 }
 
+/** SQLite's primary result codes that mean the file cannot be written or read, not a bug (sqlite.org/rescode.html). */
+const STORAGE_FAILURES: Record<number, string> = {
+  3: 'permission denied',
+  5: 'the database is locked by another process',
+  8: 'the database is read-only',
+  10: 'disk I/O error',
+  11: 'the database file is corrupt',
+  13: 'the disk is full',
+  14: 'the database file cannot be opened',
+  26: 'the file is not a database',
+};
+
+/**
+ * A write that failed because of the storage under the store (a full disk,
+ * a read-only file or directory, an I/O error) as ERR_STORE_UNAVAILABLE,
+ * naming the file and the cause; anything else unchanged. This is the one
+ * seam where node:sqlite's errors become ours.
+ */
+export function storeError(err: unknown, path: string): unknown {
+  const e = err as { code?: unknown; errcode?: unknown; errstr?: unknown; message?: unknown };
+  if (e === null || typeof e !== 'object' || e.code !== 'ERR_SQLITE_ERROR' || typeof e.errcode !== 'number') return err;
+  const why = STORAGE_FAILURES[e.errcode & 0xff];
+  if (why === undefined) return err;
+  return new EdgefnError('ERR_STORE_UNAVAILABLE', `the node's store ${path} cannot be written: ${why} (SQLite: ${String(e.message)}); functions keep being served, but deploys and deletes are refused until it can be written again`, { cause: err });
+}
+
 /** The front door's read-write handle. */
 export class FunctionStore {
   readonly #db: DatabaseSync;
   readonly #stmts: Record<string, StatementSync>;
+  readonly #path: string;
   #closed = false;
 
   constructor(path: string) {
+    this.#path = path;
     mkdirSync(dirname(path), { recursive: true });
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
@@ -125,6 +153,20 @@ export class FunctionStore {
     };
   }
 
+  /**
+   * After a failed write SQLite may already have rolled the transaction back
+   * itself (it does on a full disk or an I/O error); a second ROLLBACK would
+   * then throw and hide the error that matters.
+   */
+  #rollback(): void {
+    if (!this.#db.isTransaction) return;
+    try {
+      this.#db.exec('ROLLBACK');
+    } catch {
+      // The write's own error is the one reported.
+    }
+  }
+
   list(): StoredFunction[] {
     return this.#stmts['list']!.all().map((r) => rowToFunction(r as Record<string, unknown>));
   }
@@ -137,8 +179,8 @@ export class FunctionStore {
   /** Atomically add a version and make it current. Returns it and whether the function is new. */
   deploy(v: NewVersion): { version: number; created: boolean } {
     const now = new Date().toISOString();
-    this.#db.exec('BEGIN IMMEDIATE');
     try {
+      this.#db.exec('BEGIN IMMEDIATE');
       const version = Number((this.#stmts['nextVersion']!.get(v.name) as { last_version: number }).last_version);
       this.#stmts['insertVersion']!.run(v.name, version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
       const created = Number((this.#stmts['upsertFunction']!.get(v.name, version, now, now) as { created: number }).created) === 1;
@@ -146,8 +188,8 @@ export class FunctionStore {
       this.#db.exec('COMMIT');
       return { version, created };
     } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
+      this.#rollback();
+      throw storeError(err, this.#path);
     }
   }
 
@@ -159,8 +201,8 @@ export class FunctionStore {
    */
   install(versions: Array<NewVersion & { version: number }>): void {
     const now = new Date().toISOString();
-    this.#db.exec('BEGIN IMMEDIATE');
     try {
+      this.#db.exec('BEGIN IMMEDIATE');
       for (const v of versions) {
         this.#stmts['replaceVersion']!.run(v.name, v.version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
         this.#stmts['setFunction']!.run(v.name, v.version, now, now);
@@ -169,8 +211,8 @@ export class FunctionStore {
       }
       this.#db.exec('COMMIT');
     } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
+      this.#rollback();
+      throw storeError(err, this.#path);
     }
   }
 
@@ -189,20 +231,24 @@ export class FunctionStore {
   }
 
   delete(name: string): boolean {
-    this.#db.exec('BEGIN IMMEDIATE');
     try {
+      this.#db.exec('BEGIN IMMEDIATE');
       const changed = Number(this.#stmts['deleteFunction']!.run(name).changes) > 0;
       this.#stmts['deleteVersions']!.run(name);
       this.#db.exec('COMMIT');
       return changed;
     } catch (err) {
-      this.#db.exec('ROLLBACK');
-      throw err;
+      this.#rollback();
+      throw storeError(err, this.#path);
     }
   }
 
   setCache(name: string, version: number, cache: Uint8Array): void {
-    this.#stmts['setCache']!.run(cache, name, version);
+    try {
+      this.#stmts['setCache']!.run(cache, name, version);
+    } catch (err) {
+      throw storeError(err, this.#path);
+    }
   }
 
   close(): void {

@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'ERR_CLOSED', // the owner was closed or destroyed
   'ERR_STORE_UNAVAILABLE', // the cluster's PostgreSQL cannot be reached, so a change cannot be made durable
   'ERR_REGION_UNAVAILABLE', // no healthy region holding the function could serve a request that entered elsewhere
+  'ERR_REQUEST_TIMEOUT', // a client took longer than allowed to send its request head or body
+  'ERR_TOO_MANY_CONNECTIONS', // the node holds as many client connections as it is configured to
   'ERR_INTERNAL', // a bug in edgefn
 ] as const;
 

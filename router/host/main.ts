@@ -11,6 +11,7 @@ import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
 import { LONG_ENTRY_MS, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
+import { serverTimeouts } from '../http-timeouts.ts';
 import { startWatchdog } from './watchdog.ts';
 import { Rerouter } from './reroute.ts';
 
@@ -76,7 +77,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
   const rerouter = config.region === undefined ? undefined : new Rerouter(config.region);
 
   const server = createServer(
-    { requestTimeout: 0, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs, noDelay: true },
+    { ...serverTimeouts(config), noDelay: true },
     createDataPlane({
       baseDomain: config.baseDomain,
       region: config.region,

@@ -1,0 +1,221 @@
+// Faults under load: isolate hosts killed again and again while requests
+// run, the whole node killed in the middle of deploys again and again, and
+// the disk under the store filling up. Serving must go on through each, the
+// node must say clearly what went wrong, and nothing acknowledged may be lost.
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exchange, header, statuses } from '../helpers/raw-http.ts';
+import { startNode, type StartedNode } from '../helpers/node.ts';
+
+let node: StartedNode | undefined;
+afterEach(async () => {
+  await node?.close();
+  node = undefined;
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const get = (name: string, path = '/') => `GET ${path} HTTP/1.1\r\nHost: ${name}.localhost\r\nConnection: close\r\n\r\n`;
+
+async function readyPids(n: StartedNode): Promise<number[]> {
+  return (await n.hosts()).filter((h) => h.state === 'ready').map((h) => h.pid);
+}
+
+async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('isolate hosts killed in a loop', () => {
+  it('keeps answering while hosts are SIGKILLed one after another; only requests in flight on a killed host fail, with 503 host-restart', async () => {
+    node = await startNode({ env: { EDGEFN_HOSTS: '3' } });
+    const n = node;
+    for (const name of ['victim', 'neighbour']) {
+      expect((await n.deploy(name, { script: `export default { async fetch() { await new Promise((r) => setTimeout(r, 20)); return new Response('${name} ok'); } }`, limits: { cpuMs: 2000 } })).status).toBe(201);
+    }
+    const LOOPS = 4;
+    let stop = false;
+    const outcomes = { ok: 0, hostRestart: 0, dropped: 0, other: [] as string[] };
+    // Fresh connection per request, as a client that retries would open:
+    // what is measured is how the node answers requests, not connection reuse.
+    const loops = Array.from({ length: LOOPS }, async (_, i) => {
+      const name = i % 2 === 0 ? 'victim' : 'neighbour';
+      while (!stop) {
+        const r = await exchange(n.port, [get(name)], { waitMs: 15_000 });
+        const [status] = statuses(r.text);
+        if (status === 200 && r.text.endsWith(`${name} ok`)) outcomes.ok++;
+        else if (status === 503 && header(r.text, 'edgefn-error') === 'host-restart') outcomes.hostRestart++;
+        // A host killed within one tick (2 ms) of a request's start has not
+        // told the front door about it yet: that connection closes unanswered
+        // (router/host/connections.ts, "What this leaves uncovered").
+        else if (r.text === '' && r.closed) outcomes.dropped++;
+        else outcomes.other.push(r.text.slice(0, 200) || `no answer after ${Math.round(r.ms)} ms (closed: ${r.closed})`);
+      }
+    });
+    // Six kills, each once at least two hosts are ready (so one is left to
+    // serve), 300 ms or more apart; on a loaded machine a replacement host
+    // takes seconds to start, so this is paced by readiness, not a clock.
+    let kills = 0;
+    const t0 = performance.now();
+    while (kills < 6 && performance.now() - t0 < 60_000) {
+      await sleep(300);
+      const pids = await readyPids(n);
+      if (pids.length < 2) continue;
+      try {
+        process.kill(pids[kills % pids.length]!, 'SIGKILL');
+        kills++;
+      } catch {
+        // Already gone.
+      }
+    }
+    stop = true;
+    await Promise.all(loops);
+    expect(outcomes.other).toEqual([]);
+    expect(kills).toBe(6);
+    // A kill can fail only what is in flight on that host: at most one request per loop.
+    expect(outcomes.hostRestart + outcomes.dropped).toBeLessThanOrEqual(kills * LOOPS);
+    expect(outcomes.ok).toBeGreaterThan(outcomes.hostRestart + outcomes.dropped);
+    // Afterwards every host is back and both functions answer.
+    await until('three hosts are ready again', async () => (await readyPids(n)).length === 3);
+    for (const name of ['victim', 'neighbour']) expect(await (await n.call(name)).text()).toBe(`${name} ok`);
+    const stats = (await (await n.api('/v1/node')).json()) as { hostRestarts: number };
+    expect(stats.hostRestarts).toBeGreaterThanOrEqual(kills);
+  }, 120_000);
+});
+
+describe('the node killed mid-deploy in a loop', () => {
+  it('keeps every acknowledged deploy through repeated SIGKILLs and restarts', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'edgefn-faults-'));
+    /** name → the version acknowledged last and the body it serves. */
+    const acked = new Map<string, { version: number; body: string }>();
+    const NAMES = 6;
+    try {
+      for (let round = 0; round < 3; round++) {
+        node = await startNode({ dataDir });
+        const n = node;
+        // What survived the last kill: every acknowledged version or a later one.
+        for (const [name, a] of acked) {
+          const info = (await (await n.api(`/v1/functions/${name}`)).json()) as { version: number };
+          expect(info.version, name).toBeGreaterThanOrEqual(a.version);
+          const text = await (await n.call(name)).text();
+          if (info.version === a.version) expect(text).toBe(a.body);
+          else expect(text).toMatch(new RegExp(`^${name} r\\d+$`));
+        }
+        let firstAck: () => void = () => {};
+        const acknowledged = new Promise<void>((resolve) => (firstAck = resolve));
+        const deploys = Array.from({ length: NAMES * 2 }, (_, i) => {
+          const name = `fn-${i % NAMES}`;
+          const body = `${name} r${round}`;
+          return n.deploy(name, { script: `export default { fetch() { return new Response('${body}'); } }` }).then(
+            (r) => {
+              if (r.status !== 200 && r.status !== 201) return;
+              const version = r.json['version'] as number;
+              if ((acked.get(name)?.version ?? 0) < version) acked.set(name, { version, body });
+              firstAck();
+            },
+            () => {},
+          );
+        });
+        // Once the burst is under way (one deploy acknowledged), kill at a
+        // different point of it each round, with the rest still in flight.
+        await Promise.race([acknowledged, sleep(60_000)]);
+        await sleep([0, 40, 150][round]!);
+        await n.kill('SIGKILL');
+        await Promise.all(deploys);
+        node = undefined;
+      }
+      node = await startNode({ dataDir });
+      for (const [name, a] of acked) {
+        const info = (await (await node.api(`/v1/functions/${name}`)).json()) as { version: number };
+        expect(info.version, name).toBeGreaterThanOrEqual(a.version);
+        if (info.version === a.version) expect(await (await node.call(name)).text()).toBe(a.body);
+      }
+      expect(acked.size).toBeGreaterThan(0);
+    } finally {
+      await node?.close();
+      node = undefined;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
+
+/** A script of about `bytes`, so that storing it must grow the store's files. */
+function bigScript(tag: string, bytes: number): string {
+  return `// ${'x'.repeat(bytes)}\nexport default { fetch() { return new Response('${tag}'); } }`;
+}
+
+async function expectStoreRefusal(n: StartedNode, name: string): Promise<void> {
+  const res = await n.api(`/v1/functions/${name}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ script: bigScript('refused', 3 * 1024 * 1024) }) });
+  const json = (await res.json()) as { error: { code: string; message: string } };
+  expect(res.status).toBe(503);
+  expect(json.error.code).toBe('ERR_STORE_UNAVAILABLE');
+  expect(json.error.message).toContain(join(n.dataDir, 'edgefn.db'));
+  expect(json.error.message).toMatch(/disk is full|disk I\/O error/);
+}
+
+describe('the store cannot be written', () => {
+  it('refuses deploys with 503 store-unavailable when files may not grow (RLIMIT_FSIZE), serves on, and deploys again once they may', async () => {
+    node = await startNode();
+    const n = node;
+    expect((await n.deploy('steady', { script: bigScript('steady v1', 10) })).status).toBe(201);
+    // The front door may not grow any file past 1 MB from here: the next
+    // deploy of a 3 MB script must extend the SQLite WAL and fails as a full
+    // disk would (EFBIG; node ignores SIGXFSZ).
+    execFileSync('prlimit', ['--pid', String(n.child.pid), '--fsize=1048576:unlimited']);
+    try {
+      await expectStoreRefusal(n, 'steady');
+      await expectStoreRefusal(n, 'fresh');
+      expect(await (await n.call('steady')).text()).toBe('steady v1');
+      expect(n.child.exitCode).toBeNull();
+    } finally {
+      execFileSync('prlimit', ['--pid', String(n.child.pid), '--fsize=unlimited:unlimited']);
+    }
+    const again = await n.deploy('steady', { script: bigScript('steady v2', 3 * 1024 * 1024) });
+    expect(again.status).toBe(200);
+    expect(again.json['version']).toBe(2);
+    expect(await (await n.call('steady')).text()).toBe('steady v2');
+    expect((await n.api('/v1/functions/fresh')).status).toBe(404);
+  }, 120_000);
+
+  it('refuses deploys with 503 store-unavailable on a full disk (a small tmpfs), serves on, and deploys again once there is room', async (ctx) => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefn-full-'));
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', dir], { stdio: 'pipe' });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      // Mounting needs root with CAP_SYS_ADMIN; the RLIMIT_FSIZE test above covers the same path without it.
+      ctx.skip(`cannot mount a tmpfs here: ${String((err as { stderr?: Buffer }).stderr ?? err).trim()}`);
+      return;
+    }
+    try {
+      node = await startNode({ dataDir: join(dir, 'data') });
+      const n = node;
+      expect((await n.deploy('steady', { script: bigScript('steady v1', 10) })).status).toBe(201);
+      const filler = join(dir, 'filler');
+      const free = () => {
+        const s = statfsSync(dir);
+        return s.bavail * s.bsize;
+      };
+      writeFileSync(filler, new Uint8Array(free()));
+      expect(free()).toBeLessThan(64 * 1024);
+      await expectStoreRefusal(n, 'steady');
+      expect(await (await n.call('steady')).text()).toBe('steady v1');
+      rmSync(filler);
+      const again = await n.deploy('steady', { script: bigScript('steady v2', 3 * 1024 * 1024) });
+      expect(again.status).toBe(200);
+      expect(await (await n.call('steady')).text()).toBe('steady v2');
+      await n.close();
+      node = undefined;
+    } finally {
+      await node?.close();
+      node = undefined;
+      execFileSync('umount', ['-l', dir]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
