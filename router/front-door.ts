@@ -23,6 +23,24 @@ export interface FrontDoorOptions {
   divert?(host: string | undefined): ((socket: Socket, head: Uint8Array) => void) | undefined;
   /** How long a connection may take to send its first request head (ms). */
   headersTimeoutMs: number;
+  /**
+   * Live connections one client address may hold; a connection past it is
+   * answered 429 rate-limited and closed. 0 or absent: no cap.
+   */
+  maxConnectionsPerClient?: number;
+}
+
+/**
+ * Answer a connection the front door will not serve, before reading its
+ * request: what the client sends meanwhile is read and dropped (closing with
+ * unread bytes would reset the connection and lose the answer), and the
+ * socket goes after a second whatever the client does.
+ */
+function refuseConnection(socket: Socket, response: string): void {
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  socket.end(response);
+  setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 /** The value of the first Host header in a request head, as node:http would read it. */
@@ -41,7 +59,26 @@ export function hostHeader(head: Buffer, end: number): string | undefined {
 }
 
 export function createFrontDoor(options: FrontDoorOptions): Server {
+  // Live connections per client address. A connection handed to a host is
+  // still held here (its descriptor) until the host says it closed, so this
+  // counts every connection the node serves, on whichever host.
+  const perClient = new Map<string, number>();
+  const cap = options.maxConnectionsPerClient ?? 0;
   return createServer({ noDelay: true }, (socket) => {
+    if (cap > 0) {
+      const client = socket.remoteAddress ?? '';
+      const n = perClient.get(client) ?? 0;
+      if (n >= cap) {
+        refuseConnection(socket, rawErrorResponse('ERR_RATE_LIMITED', `this client address already has ${cap} connections open to the node, its limit; close idle ones, or retry after 1 s`, undefined, 'retry-after: 1\r\n'));
+        return;
+      }
+      perClient.set(client, n + 1);
+      socket.once('close', () => {
+        const left = (perClient.get(client) ?? 1) - 1;
+        if (left === 0) perClient.delete(client);
+        else perClient.set(client, left);
+      });
+    }
     let head: Buffer | undefined;
     socket.setTimeout(options.headersTimeoutMs, () => socket.destroy());
     socket.on('error', () => {});

@@ -146,6 +146,7 @@ export class EdgeNode {
 
     this.#data = createFrontDoor({
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
+      maxConnectionsPerClient: this.config.maxConnectionsPerClient,
       keyFor: (host) => {
         const name = functionName(host, this.config.baseDomain);
         const route = name === undefined ? undefined : this.#routes.get(name);

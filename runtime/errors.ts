@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   'ERR_CLOSED', // the owner was closed or destroyed
   'ERR_STORE_UNAVAILABLE', // the cluster's PostgreSQL cannot be reached, so a change cannot be made durable
   'ERR_REGION_UNAVAILABLE', // no healthy region holding the function could serve a request that entered elsewhere
+  'ERR_OVERLOADED', // the function (or the node for a client) is at its concurrency limit; retry after Retry-After
+  'ERR_RATE_LIMITED', // the function is over its requests-per-second limit, or a client over its connection limit; retry after Retry-After
   'ERR_INTERNAL', // a bug in edgefn
 ] as const;
 
