@@ -24,7 +24,9 @@
 //   have (or after RECLAIM_MS).
 // - Rate tokens go out in batches of a twentieth of a second's worth, and a
 //   host asks for the next batch as it spends its last token, so a function
-//   under its rate rarely waits.
+//   under its rate rarely waits. A host told the bucket is dry refuses on its
+//   own until the next token is due, so a flood past the rate is refused
+//   without a message per request.
 //
 // Accuracy: the node-wide caps hold exactly. A host admits only against what
 // was granted to it, slot grants never sum past the cap, and token grants
@@ -137,14 +139,17 @@ export class NodeAdmission<H> {
     }
     let tokens = 0;
     let retryAfterSec = 1;
+    let dryMs = 0;
     if (b.rps > 0) {
       this.#refill(b);
       tokens = Math.max(0, Math.min(msg.tokens, Math.floor(b.tokens)));
       b.tokens -= tokens;
       // When the next whole token is due; Retry-After is whole seconds, at least 1.
-      retryAfterSec = Math.max(1, Math.ceil((1 - b.tokens) / b.rps));
+      const dueMs = b.tokens >= 1 ? 0 : ((1 - b.tokens) / b.rps) * 1000;
+      retryAfterSec = Math.max(1, Math.ceil(dueMs / 1000));
+      if (tokens < msg.tokens) dryMs = dueMs;
     }
-    this.#send(host, { t: 'grant', id: msg.id, slots, tokens, retryAfterSec });
+    this.#send(host, { t: 'grant', id: msg.id, slots, tokens, retryAfterSec, dryMs });
   }
 
   #unpark(b: Budget<H>): void {

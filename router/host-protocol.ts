@@ -54,8 +54,12 @@ export type ToHost =
   /** Stop keeping connections alive; exit once none is left. */
   | { t: 'drain' }
   | { t: 'ping'; id: number }
-  /** The answer to an 'acquire' (router/admission.ts): what the host may add to its holdings; `retryAfterSec` for the requests it must refuse. */
-  | { t: 'grant'; id: number; slots: number; tokens: number; retryAfterSec: number }
+  /**
+   * The answer to an 'acquire' (router/admission.ts): what the host may add to
+   * its holdings; `retryAfterSec` for the requests it must refuse; and, when
+   * the bucket is empty, in how many ms it holds a whole token again.
+   */
+  | { t: 'grant'; id: number; slots: number; tokens: number; retryAfterSec: number; dryMs: number }
   /** Another host needs `name`'s capacity: give back what is held and idle ('release'). */
   | { t: 'reclaim'; name: string };
 

@@ -39,14 +39,20 @@ interface FnState {
   /** An acquire is in flight, covering the first `covered` requests of the queue. */
   asking: boolean;
   covered: number;
+  /** The front door's bucket is empty until then (the injected clock): refuse without asking. */
+  dryUntil: number;
+  retryAfterSec: number;
 }
 
 export interface HostAdmissionOptions {
   send(msg: FromHost): void;
+  /** Injectable for tests; default performance.now(). */
+  now?: () => number;
 }
 
 export class HostAdmission {
   readonly #send: (msg: FromHost) => void;
+  readonly #now: () => number;
   readonly #fns = new Map<string, FnState>();
   /** acquire id → the function it was for. */
   readonly #asked = new Map<number, FnState>();
@@ -54,13 +60,14 @@ export class HostAdmission {
 
   constructor(options: HostAdmissionOptions) {
     this.#send = options.send;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Admit a request of function `name` under `caps` (at least one of them non-zero); `done` is called now or after one round trip. */
   admit(name: string, caps: AdmissionCaps, done: Admit): void {
     let st = this.#fns.get(name);
     if (st === undefined) {
-      st = { name, caps, held: 0, inUse: 0, tokens: 0, queue: [], asking: false, covered: 0 };
+      st = { name, caps, held: 0, inUse: 0, tokens: 0, queue: [], asking: false, covered: 0, dryUntil: 0, retryAfterSec: 1 };
       this.#fns.set(name, st);
     }
     st.caps = caps;
@@ -72,7 +79,12 @@ export class HostAdmission {
     // This host already holds the function's whole cap, and every slot is
     // busy: no other host can have a free one, so there is nothing to ask.
     if (caps.concurrency > 0 && st.held >= caps.concurrency && st.inUse >= caps.concurrency) {
-      done(this.#refusal(st, 1), undefined);
+      done(this.#refusal(st, 'ERR_OVERLOADED', 1), undefined);
+      return;
+    }
+    // Over the rate, and the front door said when the next token is due.
+    if (caps.rps > 0 && st.tokens < 1 && st.queue.length === 0 && this.#now() < st.dryUntil) {
+      done(this.#refusal(st, 'ERR_RATE_LIMITED', st.retryAfterSec), undefined);
       return;
     }
     st.queue.push(done);
@@ -108,7 +120,7 @@ export class HostAdmission {
 
   /** Ask for the next batch of rate tokens as the last one is spent, so the next request need not wait. */
   #prefetch(st: FnState): void {
-    if (st.caps.rps > 0 && st.tokens < 1 && !st.asking) this.#ask(st);
+    if (st.caps.rps > 0 && st.tokens < 1 && !st.asking && this.#now() >= st.dryUntil) this.#ask(st);
   }
 
   #ask(st: FnState): void {
@@ -140,16 +152,17 @@ export class HostAdmission {
       }
       if (refuse <= 0) break;
       refuse--;
-      st.queue.shift()!(this.#refusal(st, retryAfterSec), undefined);
+      const full = st.caps.concurrency > 0 && st.inUse >= Math.min(st.held, st.caps.concurrency);
+      st.queue.shift()!(this.#refusal(st, full ? 'ERR_OVERLOADED' : 'ERR_RATE_LIMITED', retryAfterSec), undefined);
     }
   }
 
-  #refusal(st: FnState, retryAfterSec: number): Refusal {
+  #refusal(st: FnState, code: Refusal['code'], retryAfterSec: number): Refusal {
     const { concurrency, rps } = st.caps;
-    if (concurrency > 0 && st.inUse >= Math.min(st.held, concurrency)) {
-      return { code: 'ERR_OVERLOADED', retryAfterSec: 1, message: `function "${st.name}" is at its concurrency limit of ${concurrency} request${concurrency === 1 ? '' : 's'} at once on this node; retry after 1 s` };
+    if (code === 'ERR_OVERLOADED') {
+      return { code, retryAfterSec: 1, message: `function "${st.name}" is at its concurrency limit of ${concurrency} request${concurrency === 1 ? '' : 's'} at once on this node; retry after 1 s` };
     }
-    return { code: 'ERR_RATE_LIMITED', retryAfterSec, message: `function "${st.name}" is over its rate limit of ${rps} request${rps === 1 ? '' : 's'} per second on this node; retry after ${retryAfterSec} s` };
+    return { code, retryAfterSec, message: `function "${st.name}" is over its rate limit of ${rps} request${rps === 1 ? '' : 's'} per second on this node; retry after ${retryAfterSec} s` };
   }
 
   onMessage(msg: Extract<ToHost, { t: 'grant' } | { t: 'reclaim' }>): void {
@@ -160,6 +173,8 @@ export class HostAdmission {
       st.held += msg.slots;
       st.tokens += msg.tokens;
       st.asking = false;
+      st.dryUntil = msg.dryMs > 0 ? this.#now() + msg.dryMs : 0;
+      st.retryAfterSec = msg.retryAfterSec;
       const covered = st.covered;
       st.covered = 0;
       this.#serveQueue(st, covered, msg.retryAfterSec);

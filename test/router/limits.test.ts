@@ -91,12 +91,26 @@ describe('limits.concurrency', () => {
     expect(again.map((a) => a.status)).toEqual([200, 200]);
   });
 
-  it('counts across every host: 4 requests on connections spread over 2 hosts with concurrency 1 serve exactly 1', async () => {
+  it('counts across every host: 4 requests on connections spread over both hosts with concurrency 1 serve exactly 1', async () => {
     expect((await node.deploy('one-at-once', { script: waits(1500), limits: { concurrency: 1 } })).status).toBe(201);
-    // Cold: placement spreads these connections over the hosts with the fewest connections.
-    const answers = await Promise.all(Array.from({ length: 4 }, () => onNewConnection('one-at-once')));
-    expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
-    expect(answers.filter((a) => a.status === 503 && a.error === 'overloaded')).toHaveLength(3);
+    // Cold: placement spreads these connections over the hosts with the
+    // fewest connections. They stay open until the hosts are checked.
+    const clients = Array.from({ length: 4 }, () => new Client(`http://127.0.0.1:${node.port}`));
+    try {
+      const answers = await Promise.all(
+        clients.map(async (client) => {
+          const res = await client.request({ path: '/', method: 'GET', headers: { host: 'one-at-once.localhost' } });
+          await res.body.text();
+          return { status: res.statusCode, error: res.headers['edgefn-error'] };
+        }),
+      );
+      const connections = ((await (await node.api('/v1/node')).json()) as { hosts: Array<{ connections: number }> }).hosts.map((h) => h.connections);
+      expect(connections.filter((n) => n > 0).length).toBe(2);
+      expect(answers.filter((a) => a.status === 200)).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 503 && a.error === 'overloaded')).toHaveLength(3);
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
   });
 });
 
@@ -162,7 +176,13 @@ describe('isolation', () => {
     flooding = false;
     await Promise.all(flood);
     console.log(`quiet function p99: ${p99(before).toFixed(2)} ms alone, ${p99(during).toFixed(2)} ms during a flood on its neighbour; flood answers by status: ${JSON.stringify(Object.fromEntries(floodStatuses))}`);
-    // The flood was refused: its answers were over the limits, not served.
+    // The latencies are printed, not asserted: on this 2-core machine shared
+    // with other busy processes the flood's refusals (and this test process's
+    // own event loop, which sends the flood and times the quiet function)
+    // compete for the same cores, and the p99 during the flood ran from 2× to
+    // 5× the quiet one across runs. What is asserted is what admission
+    // promises: every quiet request above answered 200, and the flood was
+    // refused, not served.
     expect((floodStatuses.get(429) ?? 0) + (floodStatuses.get(503) ?? 0)).toBeGreaterThan(floodStatuses.get(200) ?? 0);
   });
 });
