@@ -34,6 +34,8 @@ export interface NodeConfig {
   advertiseUrl: string | undefined;
   /** Timeouts and the connection cap on the data plane and control API; see NodeHttpConfig. */
   http: NodeHttpConfig;
+  /** Live data-plane connections one client address may hold (EDGEFN_MAX_CONNECTIONS_PER_CLIENT); 0: no cap. Default 512. */
+  maxConnectionsPerClient: number;
 }
 
 /** What one client connection may cost the node: how long it may take, and how many may be open. */
@@ -133,6 +135,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     ...(env['EDGEFN_MEMORY_MB'] ? { memoryMb: Number(env['EDGEFN_MEMORY_MB']) } : {}),
     ...(env['EDGEFN_WALL_MS'] ? { wallMs: Number(env['EDGEFN_WALL_MS']) } : {}),
   }, 'EDGEFN_CPU_MS/EDGEFN_MEMORY_MB/EDGEFN_WALL_MS') };
+  // Admission defaults for functions that set none: 0 (the default) is
+  // unlimited, since what a node can take depends on its functions; the
+  // README's Limits section says why and how to choose.
+  limits.concurrency = int(env, 'EDGEFN_FUNCTION_CONCURRENCY', DEFAULT_LIMITS.concurrency, 0, 10_000);
+  limits.rps = int(env, 'EDGEFN_FUNCTION_RPS', DEFAULT_LIMITS.rps, 0, 100_000);
   // Twice the cores: a host blocked by a tenant spinning through its CPU
   // budget still leaves hosts free for everyone else (see host-supervisor.ts #pick).
   const hosts = int(env, 'EDGEFN_HOSTS', 2 * availableParallelism(), 1, 256);
@@ -167,6 +174,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     databaseUrl,
     advertiseUrl,
     http: httpConfig(env),
+    // Above a peer node's forwarding pool (256 connections, router/cluster/forwarder.ts) and its probes.
+    maxConnectionsPerClient: int(env, 'EDGEFN_MAX_CONNECTIONS_PER_CLIENT', 512, 0, 1_000_000),
   };
 }
 

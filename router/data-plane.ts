@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from '../runtime/index.ts';
 import { HTTP_ERRORS } from './http-errors.ts';
+import type { Admit, AdmissionCaps } from './host/admission.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -20,6 +21,8 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 export interface Route {
   name: string;
   version: number;
+  /** The version's admission limits, when it has any (router/admission.ts); absent: admitted without counting. */
+  admission?: AdmissionCaps | undefined;
 }
 
 /** What the data plane tells its host about each request's life (router/host/connections.ts). */
@@ -45,6 +48,8 @@ export interface DataPlaneDeps {
    * `onHead` must be called just before the response head is written.
    */
   elsewhere?(req: IncomingMessage, res: ServerResponse, onHead: () => void): boolean;
+  /** Admission control for routes with `admission` limits (router/host/admission.ts). */
+  admit?(route: Route, done: Admit): void;
 }
 
 export function serverTiming(t: Timing): string {
@@ -81,7 +86,7 @@ export function badHost(req: IncomingMessage): string | undefined {
 }
 
 /** `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node). */
-export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string): void {
+export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string, retryAfterSec?: number): void {
   const [status, header] = HTTP_ERRORS[err.code];
   const body = `${err.message}\n`;
   const headers: Record<string, string | number> = {
@@ -89,6 +94,7 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
     'content-length': Buffer.byteLength(body),
     'edgefn-error': header,
   };
+  if (retryAfterSec !== undefined) headers['retry-after'] = retryAfterSec;
   if (region !== undefined) headers['edgefn-region'] = region;
   if (timing !== undefined) headers['server-timing'] = serverTiming(timing);
   res.writeHead(status, headers);
@@ -102,9 +108,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     // One 'end' per request for the ledger: the response finished, or the
     // connection went first.
     let ended = false;
+    // The admission slot this request holds, given back when it ends.
+    let release: (() => void) | undefined;
     const watchEnd = () => {
       if (ended) return;
       ended = true;
+      release?.();
       deps.watch?.end(socket);
     };
     res.once('finish', watchEnd);
@@ -133,17 +142,40 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       return;
     }
     const url = `http://${req.headers.host}${req.url ?? '/'}`;
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
-    const length = Number(req.headers['content-length'] ?? NaN);
-    if (!hasBody) {
-      req.resume();
-      start(null);
-    } else if (length <= WHOLE_BODY_MAX) {
-      const parts: Buffer[] = [];
-      req.on('data', (c: Buffer) => parts.push(c));
-      req.on('end', () => start(parts.length === 1 ? new Uint8Array(parts[0]!) : new Uint8Array(Buffer.concat(parts))));
-    } else {
-      start('stream');
+    if (route.admission !== undefined && deps.admit !== undefined) {
+      deps.admit(route, (refusal, slot) => {
+        if (ended) {
+          // The client left while the request waited for admission.
+          slot?.();
+          return;
+        }
+        release = slot;
+        if (refusal === undefined) {
+          admitted();
+          return;
+        }
+        closeIfLargeRemainder(req, res, 0);
+        drainRequest(req, res);
+        deps.watch?.head(socket);
+        sendError(res, new EdgefnError(refusal.code, refusal.message), undefined, deps.region, refusal.retryAfterSec);
+      });
+      return;
+    }
+    admitted();
+
+    function admitted(): void {
+      const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
+      const length = Number(req.headers['content-length'] ?? NaN);
+      if (!hasBody) {
+        req.resume();
+        start(null);
+      } else if (length <= WHOLE_BODY_MAX) {
+        const parts: Buffer[] = [];
+        req.on('data', (c: Buffer) => parts.push(c));
+        req.on('end', () => start(parts.length === 1 ? new Uint8Array(parts[0]!) : new Uint8Array(Buffer.concat(parts))));
+      } else {
+        start('stream');
+      }
     }
 
     function start(body: Uint8Array | null | 'stream'): void {

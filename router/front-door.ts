@@ -25,6 +25,11 @@ export interface FrontDoorOptions {
   headersTimeoutMs: number;
   /** Connections open at once; past it a new one is answered 503 too-many-connections and closed. */
   maxConnections: number;
+  /**
+   * Live connections one client address may hold; a connection past it is
+   * answered 429 rate-limited and closed. 0 or absent: no cap.
+   */
+  maxConnectionsPerClient?: number;
 }
 
 /** The value of the first Host header in a request head, as node:http would read it. */
@@ -62,17 +67,43 @@ function badHead(head: Buffer, end: number): [status: number, message: string] |
   return [431, `the request head is larger than ${MAX_HEAD_BYTES} bytes`];
 }
 
-/** Answer a connection that is not handed over, and make sure it goes even if the client never reads. */
+/**
+ * Answer a connection the front door will not serve: what the client sends
+ * meanwhile is read and dropped (closing with unread bytes would reset the
+ * connection and lose the answer), and the socket goes after a second
+ * whatever the client does.
+ */
 function refuse(socket: Socket, response: string): void {
+  socket.on('data', () => {});
   socket.end(response);
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
 export function createFrontDoor(options: FrontDoorOptions): Server {
   let open = 0;
+  // Live connections per client address. A connection handed to a host is
+  // still held here (its descriptor) until the host says it closed, so this
+  // counts every connection the node serves, on whichever host.
+  const perClient = new Map<string, number>();
+  const cap = options.maxConnectionsPerClient ?? 0;
   const server = createServer({ noDelay: true }, (socket) => {
     open++;
     socket.once('close', () => open--);
+    if (cap > 0) {
+      const client = socket.remoteAddress ?? '';
+      const n = perClient.get(client) ?? 0;
+      if (n >= cap) {
+        socket.on('error', () => {});
+        refuse(socket, rawErrorResponse('ERR_RATE_LIMITED', `this client address already has ${cap} connections open to the node, its limit; close idle ones, or retry after 1 s`, undefined, 'retry-after: 1\r\n'));
+        return;
+      }
+      perClient.set(client, n + 1);
+      socket.once('close', () => {
+        const left = (perClient.get(client) ?? 1) - 1;
+        if (left === 0) perClient.delete(client);
+        else perClient.set(client, left);
+      });
+    }
     socket.on('error', () => {});
     if (open > options.maxConnections) {
       refuse(socket, rawErrorResponse('ERR_TOO_MANY_CONNECTIONS', `this node holds ${options.maxConnections} client connections, its limit (EDGEFN_MAX_CONNECTIONS); retry later or reuse a connection`));

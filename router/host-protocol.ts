@@ -57,7 +57,15 @@ export type ToHost =
   | { t: 'front'; url: string }
   /** Stop keeping connections alive; exit once none is left. */
   | { t: 'drain' }
-  | { t: 'ping'; id: number };
+  | { t: 'ping'; id: number }
+  /**
+   * The answer to an 'acquire' (router/admission.ts): what the host may add to
+   * its holdings; `retryAfterSec` for the requests it must refuse; and, when
+   * the bucket is empty, in how many ms it holds a whole token again.
+   */
+  | { t: 'grant'; id: number; slots: number; tokens: number; retryAfterSec: number; dryMs: number }
+  /** Another host needs `name`'s capacity: give back what is held and idle ('release'). */
+  | { t: 'reclaim'; name: string };
 
 /** A host's runtime counters (without the fallback reason, sent once in 'ready') and its resident memory and connections. */
 export type HostStats = Omit<RuntimeStats, 'snapshotReason'> & { rss: number; connections: number };
@@ -97,7 +105,15 @@ export type FromHost =
   | { t: 'log'; name: string; level: string; message: string }
   | { t: 'live'; key: string; state: 'live' | 'gone' }
   | { t: 'cache'; name: string; version: number; cache: Uint8Array }
-  | { t: 'pong'; id: number; stats: HostStats };
+  | { t: 'pong'; id: number; stats: HostStats }
+  /**
+   * More of `name`'s node-wide admission capacity (router/admission.ts):
+   * `slots` concurrency slots and `tokens` rate tokens, under the function's
+   * current limits (0: unlimited). Answered with 'grant'.
+   */
+  | { t: 'acquire'; id: number; name: string; concurrency: number; rps: number; slots: number; tokens: number }
+  /** Capacity of `name` the host gives back: its answer to a 'reclaim' (`reply`), or unasked past a lowered limit. */
+  | { t: 'release'; name: string; slots: number; tokens: number; reply: boolean };
 
 /** How often an active host reports its long-running requests, in ms. */
 export const TICK_MS = 2;

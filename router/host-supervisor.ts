@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { EdgefnError, processMainThreadRanMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import { WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from './http-errors.ts';
@@ -206,6 +207,8 @@ export class HostSupervisor {
   /** function key (name@version) → hosts where it is live. */
   readonly #live = new Map<string, Set<IsolateHost>>();
   readonly #ping: NodeJS.Timeout;
+  /** Node-wide admission limits: the capacity hosts lease (admission.ts). */
+  readonly #admission = new NodeAdmission<IsolateHost>({ send: (h, m) => h.send(m) });
   #closed = false;
   restarts = 0;
 
@@ -304,6 +307,12 @@ export class HostSupervisor {
         }
         return;
       }
+      case 'acquire':
+        this.#admission.acquire(h, m);
+        return;
+      case 'release':
+        this.#admission.release(h, m);
+        return;
       case 'pong':
         h.lastPong = Date.now();
         h.stats = m.stats;
@@ -318,6 +327,7 @@ export class HostSupervisor {
     const wasDraining = h.state === 'draining';
     h.state = 'dead';
     for (const set of this.#live.values()) set.delete(h);
+    this.#admission.forgetHost(h);
     const err = new EdgefnError('ERR_HOST_RESTART', why === WATCHDOG_SIGNAL ? HOST_STUCK_MESSAGE : 'the isolate host serving this request stopped; retry the request');
     // Connections waiting for an answer get one; the others (idle, or with a
     // response partly sent) can only be closed. A host ended by its watchdog
@@ -494,6 +504,7 @@ export class HostSupervisor {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ping);
+    this.#admission.close();
     await Promise.all(
       this.#hosts.map(
         (h) =>

@@ -23,6 +23,9 @@ export const HTTP_ERRORS: Record<ErrorCode, readonly [status: number, header: st
   ERR_REGION_UNAVAILABLE: [503, 'region-unavailable'],
   ERR_REQUEST_TIMEOUT: [408, 'request-timeout'],
   ERR_TOO_MANY_CONNECTIONS: [503, 'too-many-connections'],
+  // Admission limits (router/admission.ts); both answers carry Retry-After.
+  ERR_OVERLOADED: [503, 'overloaded'],
+  ERR_RATE_LIMITED: [429, 'rate-limited'],
   ERR_INTERNAL: [500, 'internal'],
 };
 
@@ -31,18 +34,19 @@ export const HTTP_ERRORS: Record<ErrorCode, readonly [status: number, header: st
  * front door to write on a raw socket whose request was being served by an
  * isolate host that died.
  */
-export function rawErrorResponse(code: ErrorCode, message: string, statusOverride?: number): string {
+// `extraHeaders`: more header lines, each ending in CRLF (a Retry-After, say).
+export function rawErrorResponse(code: ErrorCode, message: string, statusOverride?: number, extraHeaders = ''): string {
   const [mapped, header] = HTTP_ERRORS[code];
   const status = statusOverride ?? mapped;
   const body = `${message}\n`;
   return (
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n` +
     `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-    `edgefn-error: ${header}\r\nconnection: close\r\n\r\n${body}`
+    `edgefn-error: ${header}\r\n${extraHeaders}connection: close\r\n\r\n${body}`
   );
 }
 
-const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 414: 'URI Too Long', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
+const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 408: 'Request Timeout', 414: 'URI Too Long', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 502: 'Bad Gateway', 503: 'Service Unavailable' };
 
 /** What requests on a host its watchdog ended are told. */
 export const HOST_STUCK_MESSAGE = 'an isolate on the host serving this request could not be stopped (runaway allocation or a stuck engine), so the host was replaced; retry the request';

@@ -153,6 +153,7 @@ export class EdgeNode {
     this.#data = createFrontDoor({
       headersTimeoutMs: this.config.http.headersTimeoutMs,
       maxConnections: this.config.http.maxConnections,
+      maxConnectionsPerClient: this.config.maxConnectionsPerClient,
       keyFor: (host) => {
         const name = functionName(host, this.config.baseDomain);
         const route = name === undefined ? undefined : this.#routes.get(name);

@@ -262,12 +262,20 @@ export class FunctionStore {
 export class VersionReader {
   readonly #db: DatabaseSync;
   readonly #get: StatementSync;
+  readonly #limits: StatementSync;
   #closed = false;
 
   constructor(path: string) {
     this.#db = new DatabaseSync(path, { readOnly: true });
     this.#db.exec('PRAGMA busy_timeout = 5000;');
     this.#get = this.#db.prepare(`SELECT format, code, vars, secrets, limits, cache FROM versions WHERE name = ? AND version = ?`);
+    this.#limits = this.#db.prepare(`SELECT limits FROM versions WHERE name = ? AND version = ?`);
+  }
+
+  /** One version's own limits (not its code), for a host's route table. */
+  limits(name: string, version: number): Partial<Limits> | undefined {
+    const row = this.#limits.get(name, version) as { limits: string } | undefined;
+    return row === undefined ? undefined : (JSON.parse(row.limits) as Partial<Limits>);
   }
 
   /** Every function's current version, for a host's route table at start-up. */

@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   'ERR_REGION_UNAVAILABLE', // no healthy region holding the function could serve a request that entered elsewhere
   'ERR_REQUEST_TIMEOUT', // a client took longer than allowed to send its request head or body
   'ERR_TOO_MANY_CONNECTIONS', // the node holds as many client connections as it is configured to
+  'ERR_OVERLOADED', // the function (or the node for a client) is at its concurrency limit; retry after Retry-After
+  'ERR_RATE_LIMITED', // the function is over its requests-per-second limit, or a client over its connection limit; retry after Retry-After
   'ERR_INTERNAL', // a bug in edgefn
 ] as const;
 

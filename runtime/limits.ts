@@ -10,15 +10,32 @@ export interface Limits {
   memoryMb: number;
   /** Wall time from request start to the end of the response and its waitUntil work, in milliseconds. Default 30 000. */
   wallMs: number;
+  /**
+   * Requests of the function running at once on the node (from admission to
+   * the end of the response), past which a request is refused with 503
+   * overloaded. 0: unlimited. Default 0. Enforced by the router's admission
+   * control (router/admission.ts); the runtime does not read it.
+   */
+  concurrency: number;
+  /** Requests of the function admitted per second on the node (a token bucket), past which 429 rate-limited. 0: unlimited. Default 0. Router only, like `concurrency`. */
+  rps: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ cpuMs: 50, memoryMb: 128, wallMs: 30_000 });
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ cpuMs: 50, memoryMb: 128, wallMs: 30_000, concurrency: 0, rps: 0 });
 
 const BOUNDS: Record<keyof Limits, readonly [number, number]> = {
   cpuMs: [1, 30_000],
   memoryMb: [8, 4096],
   wallMs: [1, 15 * 60_000],
+  // A function's own admission limits are at least 1 (leave the field out for
+  // the node's default, which may be 0, unlimited); the tops are far past
+  // what one node serves, so a typo's extra zeros are caught.
+  concurrency: [1, 10_000],
+  rps: [1, 100_000],
 };
+
+/** Limits that count requests, not time or bytes: whole numbers only. */
+const INTEGER_LIMITS: ReadonlySet<keyof Limits> = new Set(['concurrency', 'rps']);
 
 export const LIMIT_NAMES = Object.keys(BOUNDS) as (keyof Limits)[];
 
@@ -34,6 +51,9 @@ export function parseLimits(input: unknown, where = 'limits'): Partial<Limits> {
     if (bounds === undefined) throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} is not a known limit (known: ${LIMIT_NAMES.join(', ')})`);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < bounds[0] || value > bounds[1]) {
       throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} must be a number from ${bounds[0]} to ${bounds[1]}`);
+    }
+    if (INTEGER_LIMITS.has(key as keyof Limits) && !Number.isInteger(value)) {
+      throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} must be a whole number of requests from ${bounds[0]} to ${bounds[1]}, got ${value}`);
     }
     out[key as keyof Limits] = value;
   }

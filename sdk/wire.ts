@@ -16,7 +16,7 @@ export const FUNCTION_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;
 /** A region name (a node's EDGEFN_REGION, a deploy's `regions`) is one DNS label too. */
 export const REGION_PATTERN = /^[a-z0-9-]{1,63}$/;
 
-export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs'] as const;
+export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs', 'concurrency', 'rps'] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
 /** Per-function budgets; each absent field falls back to the node's default. */
@@ -27,6 +27,10 @@ export interface WireLimits {
   memoryMb?: number;
   /** Wall time per request including waitUntil work, in milliseconds. */
   wallMs?: number;
+  /** Requests running at once on a node, 1 to 10 000; past it 503 `edgefn-error: overloaded`. */
+  concurrency?: number;
+  /** Requests per second on a node (token bucket, burst a tenth of it, at least 1), 1 to 100 000; past it 429 `edgefn-error: rate-limited`. */
+  rps?: number;
 }
 
 /**

@@ -10,6 +10,7 @@ import { createDataPlane, type Route } from '../data-plane.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
 import { LONG_ENTRY_MS, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type ToHost } from '../host-protocol.ts';
+import { HostAdmission } from './admission.ts';
 import { ConnectionLedger } from './connections.ts';
 import { serverTimeouts } from '../http-timeouts.ts';
 import { startWatchdog } from './watchdog.ts';
@@ -54,7 +55,13 @@ async function main(config: HostConfig): Promise<OnMessage> {
   // front door's 'route' messages (a deploy is acknowledged only once every
   // host has applied its route), so a request costs a Map lookup.
   const routes = new Map<string, Route>();
-  for (const [name, version] of reader.routes()) routes.set(name, { name, version });
+  // A version's admission limits ride on its route, read once per deploy.
+  const routeOf = (name: string, version: number): Route => {
+    const { concurrency, rps } = resolveLimits(config.defaults, reader.limits(name, version));
+    return concurrency === 0 && rps === 0 ? { name, version } : { name, version, admission: { concurrency, rps } };
+  };
+  for (const [name, version] of reader.routes()) routes.set(name, routeOf(name, version));
+  const admission = new HostAdmission({ send });
   const rt = (runtime = await Runtime.create({
     prelude: config.prelude,
     snapshotDir: config.snapshotDir,
@@ -82,6 +89,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
       baseDomain: config.baseDomain,
       region: config.region,
       route: (name) => routes.get(name),
+      admit: (route, done) => admission.admit(route.name, route.admission!, done),
       dispatch: (route, req, sink) => rt.handle(route.name, route.version, req, sink),
       watch: {
         start: (socket) => ledger.start(socket),
@@ -120,7 +128,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
       }
       case 'route':
         if (msg.version === null) routes.delete(msg.name);
-        else routes.set(msg.name, { name: msg.name, version: msg.version });
+        else routes.set(msg.name, routeOf(msg.name, msg.version));
         sendNow({ t: 'routed', id: msg.id });
         return;
       case 'validate': {
@@ -148,6 +156,10 @@ async function main(config: HostConfig): Promise<OnMessage> {
         send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss(), connections: ledger.size } });
         return;
       }
+      case 'grant':
+      case 'reclaim':
+        admission.onMessage(msg);
+        return;
       case 'init':
         return;
     }

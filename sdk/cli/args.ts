@@ -58,7 +58,7 @@ const CONNECTION_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Record<string, OptionSpec>;
 
-const LIMIT_FLAGS = { 'cpu-ms': 'cpuMs', 'memory-mb': 'memoryMb', 'wall-ms': 'wallMs' } as const satisfies Record<string, LimitName>;
+const LIMIT_FLAGS = { 'cpu-ms': 'cpuMs', 'memory-mb': 'memoryMb', 'wall-ms': 'wallMs', concurrency: 'concurrency', rps: 'rps' } as const satisfies Record<string, LimitName>;
 
 const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; positionals: readonly string[] }> = {
   deploy: {
@@ -72,6 +72,8 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'cpu-ms': { type: 'string' },
       'memory-mb': { type: 'string' },
       'wall-ms': { type: 'string' },
+      concurrency: { type: 'string' },
+      rps: { type: 'string' },
       region: { type: 'string', multiple: true },
       near: { type: 'string' },
     },

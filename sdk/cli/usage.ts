@@ -51,6 +51,8 @@ Options:
   --cpu-ms <n>             CPU time per request, in milliseconds
   --memory-mb <n>          isolate memory limit, in megabytes
   --wall-ms <n>            wall time per request, in milliseconds
+  --concurrency <n>        requests running at once on a node (past it: 503 overloaded)
+  --rps <n>                requests per second on a node (past it: 429 rate-limited)
   --region <region>        run only in this region (repeatable; default: every region
                            of the cluster, including ones added later)
   --near <url>             run in the one region, of those, measured nearest to this

@@ -27,3 +27,25 @@ describe('loadConfig: cluster settings', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('loadConfig: admission limits', () => {
+  it('defaults to no per-function limits and 512 connections per client', () => {
+    const config = loadConfig({});
+    expect(config.limits).toMatchObject({ concurrency: 0, rps: 0 });
+    expect(config.maxConnectionsPerClient).toBe(512);
+  });
+
+  it('reads the node defaults for functions and the per-client connection cap', () => {
+    const config = loadConfig({ EDGEFN_FUNCTION_CONCURRENCY: '100', EDGEFN_FUNCTION_RPS: '1000', EDGEFN_MAX_CONNECTIONS_PER_CLIENT: '0' });
+    expect(config.limits).toMatchObject({ concurrency: 100, rps: 1000, cpuMs: 50 });
+    expect(config.maxConnectionsPerClient).toBe(0);
+  });
+
+  it.each([
+    [{ EDGEFN_FUNCTION_CONCURRENCY: '-1' }, /^EDGEFN_FUNCTION_CONCURRENCY must be an integer from 0 to 10000, got "-1"$/],
+    [{ EDGEFN_FUNCTION_RPS: '2.5' }, /^EDGEFN_FUNCTION_RPS must be an integer from 0 to 100000, got "2\.5"$/],
+    [{ EDGEFN_MAX_CONNECTIONS_PER_CLIENT: 'lots' }, /^EDGEFN_MAX_CONNECTIONS_PER_CLIENT must be an integer from 0 to 1000000, got "lots"$/],
+  ])('refuses %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

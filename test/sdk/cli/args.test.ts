@@ -24,6 +24,10 @@ function deploy(argv: string[], env: Env = ENV): Extract<Command, { kind: 'deplo
 }
 
 describe('parseCommandLine', () => {
+  it('parses the admission limits of a deploy', () => {
+    expect(deploy(['w.ts', '--name', 'a', '--concurrency', '4', '--rps=100']).limits).toEqual({ concurrency: 4, rps: 100 });
+  });
+
   it('parses a full deploy command line', () => {
     const c = deploy(['src/w.ts', '--name', 'hello', '--var', 'A=1', '--var=B=x=y', '--secret', 'K=s', '--format', 'service-worker', '--cpu-ms', '20', '--memory-mb=64', '--wall-ms', '1500']);
     expect(c).toEqual({
