@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from '../runtime/index.ts';
 import { HTTP_ERRORS } from './http-errors.ts';
+import type { TrafficSplit } from './traffic-split.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -20,6 +21,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'up
 export interface Route {
   name: string;
   version: number;
+  /** The `edgefn-version` header's value, made once per route rather than per response. */
+  header?: string;
+  /** During a gradual rollout: chooses the version per request (`version` is then the current one). */
+  split?: TrafficSplit;
 }
 
 /** What the data plane tells its host about each request's life (router/host/connections.ts). */
@@ -56,8 +61,11 @@ export function functionName(host: string | undefined, baseDomain: string): stri
   return /^[a-z0-9-]{1,63}$/.test(name) ? name : undefined;
 }
 
-/** `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node). */
-export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string): void {
+/**
+ * `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node).
+ * `version`: the function version that ran, for `edgefn-version`.
+ */
+export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string, version?: string): void {
   const [status, header] = HTTP_ERRORS[err.code];
   const body = `${err.message}\n`;
   const headers: Record<string, string | number> = {
@@ -66,6 +74,7 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
     'edgefn-error': header,
   };
   if (region !== undefined) headers['edgefn-region'] = region;
+  if (version !== undefined) headers['edgefn-version'] = version;
   if (timing !== undefined) headers['server-timing'] = serverTiming(timing);
   res.writeHead(status, headers);
   res.end(body);
@@ -97,6 +106,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       sendError(res, new EdgefnError('ERR_NOT_FOUND', what), undefined, deps.region);
       return;
     }
+    // The version this request runs on: the route's, or during a rollout the split's choice.
+    const target: Route = route.split === undefined ? route : route.split.pick(req.headers);
+    const versionHeader = target.header ?? String(target.version);
     const url = `http://${req.headers.host}${req.url ?? '/'}`;
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined;
     const length = Number(req.headers['content-length'] ?? NaN);
@@ -146,6 +158,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           }
           out.push('server-timing', serverTiming(timing));
           if (deps.region !== undefined) out.push('edgefn-region', deps.region);
+          out.push('edgefn-version', versionHeader);
           if (b instanceof Uint8Array) out.push('content-length', String(b.byteLength));
           else if (b === null && !hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
@@ -155,7 +168,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             // The runtime checks heads at the isolate boundary; this is the
             // last line, so that nothing a worker sends can throw in here.
             res.removeHeader('content-length');
-            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region);
+            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region, versionHeader);
             return;
           }
           streaming = b === 'stream';
@@ -183,7 +196,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           headSent = true;
           deps.watch?.head(socket);
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
-          if (!res.headersSent) sendError(res, err, timing, deps.region);
+          if (!res.headersSent) sendError(res, err, timing, deps.region, versionHeader);
         },
         pull() {
           if (!bodyEnded && !finished) req.resume();
@@ -194,7 +207,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           if (!headSent) {
             headSent = true;
             deps.watch?.head(socket);
-            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region);
+            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region, versionHeader);
           } else if (!res.writableEnded) res.end();
           if (!bodyEnded) {
             req.off('data', onData);
@@ -202,7 +215,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           }
         },
       };
-      handle = deps.dispatch(route!, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
+      handle = deps.dispatch(target, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
       if (body === 'stream' && !finished) {
         req.on('data', onData);
         req.on('end', () => {

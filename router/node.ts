@@ -16,7 +16,8 @@ import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
 import { Cluster } from './cluster/cluster.ts';
-import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
+import type { PlacementInfo, RegionsResponse, RoutingResponse, StickyKey, TrafficShare, VersionsResponse } from '../sdk/wire.ts';
+import { servedVersions, shares, type Routing } from './traffic-split.ts';
 
 /** node:http timeouts on function traffic (ms): idle keep-alive connections, and a request head's arrival. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -173,6 +174,9 @@ export class EdgeNode {
       logs: (name) => this.#logs.get(name),
       placement: (name) => this.#placement(name),
       regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
+      versions: (name) => this.#versions(name),
+      rollback: (name, version) => this.#queue(name, () => this.#rollback(name, version)),
+      setTraffic: (name, traffic, sticky) => this.#queue(name, () => this.#setTraffic(name, traffic, sticky)),
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });
     this.#api = createServer(getRequestListener(app.fetch));
@@ -186,6 +190,7 @@ export class EdgeNode {
   #deploy(name: string, d: ValidDeploy): Promise<{ version: number; created: boolean }> {
     const prev = this.#deploying.get(name) ?? Promise.resolve();
     const run = prev.catch(() => {}).then(async () => {
+      if (d.rollout !== null && this.#cluster !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"percent" (a gradual rollout) is not available on a cluster node yet: deploy without it, and roll back with POST /v1/functions/{name}/rollback if needed');
       const src = d.source;
       const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
@@ -197,18 +202,66 @@ export class EdgeNode {
         return result;
       }
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
-      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
-      this.#routes.set(name, { name, version: result.version });
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache }, d.rollout ?? undefined);
       // Acknowledged only once every host routes to the new version.
-      await this.supervisor.setRoute(name, result.version);
-      this.supervisor.forget(name);
-      return result;
+      await this.#serve(name, result.routing);
+      return { version: result.version, created: result.created };
     });
     this.#deploying.set(name, run);
     void run.finally(() => {
       if (this.#deploying.get(name) === run) this.#deploying.delete(name);
     }).catch(() => {});
     return run;
+  }
+
+  /** Run `work` after every deploy, rollback and traffic change of `name` already queued. */
+  #queue<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.#deploying.get(name) ?? Promise.resolve();
+    const run = prev.catch(() => {}).then(work);
+    this.#deploying.set(name, run);
+    void run.finally(() => {
+      if (this.#deploying.get(name) === run) this.#deploying.delete(name);
+    }).catch(() => {});
+    return run;
+  }
+
+  /**
+   * Make every host serve `routing` (resolves once they do), then drop the
+   * warm isolates of versions that no longer receive traffic.
+   */
+  async #serve(name: string, routing: Routing): Promise<void> {
+    this.#routes.set(name, { name, version: routing.current });
+    await this.supervisor.setRoute(name, routing.current, { traffic: routing.traffic, sticky: routing.sticky });
+    this.supervisor.forget(name, servedVersions(routing));
+  }
+
+  #routingResponse(name: string, r: Routing): RoutingResponse {
+    return { name, current: r.current, previous: r.previous, traffic: shares(r), sticky: r.sticky };
+  }
+
+  async #versions(name: string): Promise<VersionsResponse> {
+    if (this.#cluster !== undefined) return this.#cluster.versions(name);
+    const routing = this.#store.routing(name);
+    if (routing === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    const split = shares(routing);
+    return {
+      ...this.#routingResponse(name, routing),
+      versions: this.#store.versions(name).map((v) => ({ ...v, current: v.version === routing.current, percent: split.find((s) => s.version === v.version)?.percent ?? 0 })),
+    };
+  }
+
+  async #rollback(name: string, version: number | undefined): Promise<RoutingResponse> {
+    if (this.#cluster !== undefined) return this.#cluster.rollback(name, version);
+    const routing = this.#store.rollback(name, version);
+    await this.#serve(name, routing);
+    return this.#routingResponse(name, routing);
+  }
+
+  async #setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<RoutingResponse> {
+    if (this.#cluster !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', 'traffic splits are not available on a cluster node yet; POST /v1/functions/{name}/rollback moves the whole cluster to one version');
+    const routing = this.#store.setTraffic(name, traffic, sticky);
+    await this.#serve(name, routing);
+    return this.#routingResponse(name, routing);
   }
 
   close(): Promise<void> {

@@ -16,8 +16,8 @@ import { EdgefnError } from '../../runtime/index.ts';
 export const CHANGES_CHANNEL = 'edgefn_changes';
 /** Key of the one advisory lock every write transaction holds. */
 const WRITE_LOCK = 0x65646766; // "edgf"
-/** Old versions kept per function, as the local store does. */
-const KEEP_OLD_VERSIONS = 2;
+/** Old versions kept per function besides the newest, as the local store does: the last 100 deploys stay available for rollback. */
+const KEEP_OLD_VERSIONS = 99;
 /** How long a deploy waits for a connection or a query before answering 503 store-unavailable (ms). */
 const CONNECT_TIMEOUT_MS = 2_000;
 const QUERY_TIMEOUT_MS = 10_000;
@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS edgefn_functions (
   updated_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS edgefn_functions_seq ON edgefn_functions (seq);
+-- The version current before the current one: a rollback's default target.
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS previous integer;
 CREATE TABLE IF NOT EXISTS edgefn_versions (
   name text NOT NULL,
   version integer NOT NULL,
@@ -173,9 +175,10 @@ export class ClusterDb {
   /** Add a version and make it current; returns it, whether the function is new, and the change's seq. */
   deploy(d: DeployRecord): Promise<{ version: number; created: boolean; seq: number }> {
     return this.#tx(async (c) => {
-      const prev = await c.query('SELECT last_version, deleted FROM edgefn_functions WHERE name = $1', [d.name]);
+      const prev = await c.query('SELECT last_version, deleted, version FROM edgefn_functions WHERE name = $1', [d.name]);
       const version = prev.rows.length === 0 ? 1 : Number(prev.rows[0].last_version) + 1;
       const created = prev.rows.length === 0 || prev.rows[0].deleted === true;
+      const previous = created ? null : Number(prev.rows[0].version);
       await c.query(
         `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
         [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits],
@@ -185,17 +188,58 @@ export class ClusterDb {
           await c.query(
             `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at)
              VALUES ($1, $2, $2, false, $3, nextval('edgefn_change_seq'), now(), now())
-             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, seq = excluded.seq, updated_at = now(),
+             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, seq = excluded.seq, updated_at = now(), previous = $4,
                created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END
              RETURNING seq`,
-            [d.name, version, d.regions],
+            [d.name, version, d.regions, previous],
           )
         ).rows[0].seq,
       );
-      await c.query('DELETE FROM edgefn_versions WHERE name = $1 AND version <= $2', [d.name, version - 1 - KEEP_OLD_VERSIONS]);
+      // The previous version stays however old it is: it is where a rollback goes.
+      await c.query('DELETE FROM edgefn_versions WHERE name = $1 AND version <= $2 AND version IS DISTINCT FROM $3::integer', [d.name, version - 1 - KEEP_OLD_VERSIONS, previous]);
       await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
       return { version, created, seq };
     });
+  }
+
+  /**
+   * Point the function at a stored version (default: the one current before
+   * the current one), as one change every node applies; no code is copied.
+   */
+  rollback(name: string, version: number | undefined): Promise<{ current: number; previous: number | null; seq: number }> {
+    return this.#tx(async (c) => {
+      const f = await c.query('SELECT version, previous FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
+      if (f.rows.length === 0) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+      const current = Number(f.rows[0].version);
+      const before = f.rows[0].previous === null ? null : Number(f.rows[0].previous);
+      const target = version ?? before;
+      if (target === null) throw new EdgefnError('ERR_INVALID_INPUT', `"${name}" has no previous version to roll back to (it is at version ${current}); name one with "version"`);
+      const stored = await c.query('SELECT 1 FROM edgefn_versions WHERE name = $1 AND version = $2', [name, target]);
+      if (stored.rows.length === 0) {
+        const kept = await c.query('SELECT min(version) AS lo, max(version) AS hi, count(*) AS n FROM edgefn_versions WHERE name = $1', [name]);
+        const k = kept.rows[0] as { lo: number | null; hi: number | null; n: string };
+        const why = k.lo !== null && target < Number(k.lo) ? 'pruned (the last 100 deploys are kept)' : 'never deployed';
+        throw new EdgefnError('ERR_NOT_FOUND', `"${name}" has no version ${target}: it was ${why}; stored versions: ${k.lo === null ? 'none' : `${k.lo} to ${k.hi} (${k.n} versions)`}`);
+      }
+      const previous = target === current ? before : current;
+      const seq = Number(
+        (await c.query(`UPDATE edgefn_functions SET version = $2, previous = $3, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 RETURNING seq`, [name, target, previous])).rows[0].seq,
+      );
+      await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
+      return { current: target, previous, seq };
+    });
+  }
+
+  /** A function's stored versions, newest first; undefined when there is no such function. */
+  async versions(name: string): Promise<{ current: number; previous: number | null; versions: Array<{ version: number; format: string; createdAt: string; size: number }> } | undefined> {
+    const f = await this.#query('SELECT version, previous FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
+    if (f.rows.length === 0) return undefined;
+    const v = await this.#query('SELECT version, format, created_at, octet_length(source) AS size FROM edgefn_versions WHERE name = $1 ORDER BY version DESC', [name]);
+    return {
+      current: Number(f.rows[0].version),
+      previous: f.rows[0].previous === null ? null : Number(f.rows[0].previous),
+      versions: v.rows.map((r: Record<string, unknown>) => ({ version: Number(r['version']), format: r['format'] as string, createdAt: (r['created_at'] as Date).toISOString(), size: Number(r['size']) })),
+    };
   }
 
   /** Mark a function deleted (the row stays, so version numbers keep growing and every node sees the deletion). */

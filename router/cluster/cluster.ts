@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { EdgefnError } from '../../runtime/index.ts';
-import type { RegionInfo } from '../../sdk/wire.ts';
+import type { RegionInfo, RoutingResponse, VersionsResponse, WorkerFormat } from '../../sdk/wire.ts';
 import { functionName } from '../data-plane.ts';
 import type { FunctionStore } from '../store.ts';
 import { CHANGE_BATCH, ClusterDb, type DeployRecord, type NodeRow } from './cluster-db.ts';
@@ -192,6 +192,27 @@ export class Cluster {
     const r = await this.#db.deploy(d);
     await this.#caughtUpTo(r.seq);
     return { version: r.version, created: r.created };
+  }
+
+  /** Move the whole cluster to a stored version; resolves once this node serves it (when placed here). */
+  async rollback(name: string, version: number | undefined): Promise<RoutingResponse> {
+    const r = await this.#db.rollback(name, version);
+    await this.#caughtUpTo(r.seq);
+    return { name, current: r.current, previous: r.previous, traffic: [{ version: r.current, percent: 100 }], sticky: null };
+  }
+
+  /** The versions PostgreSQL holds for `name` (the cluster's record, not this node's copy). */
+  async versions(name: string): Promise<VersionsResponse> {
+    const v = await this.#db.versions(name);
+    if (v === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    return {
+      name,
+      current: v.current,
+      previous: v.previous,
+      traffic: [{ version: v.current, percent: 100 }],
+      sticky: null,
+      versions: v.versions.map((x) => ({ ...x, format: x.format as WorkerFormat, current: x.version === v.current, percent: x.version === v.current ? 100 : 0 })),
+    };
   }
 
   async delete(name: string): Promise<boolean> {

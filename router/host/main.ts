@@ -9,6 +9,8 @@ import { Runtime, EdgefnError, entryWatchBuffer, resolveLimits, type FunctionSou
 import { createDataPlane, type Route } from '../data-plane.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
+import { TrafficSplit, versionTarget } from '../traffic-split.ts';
+import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
 import { startWatchdog } from './watchdog.ts';
@@ -50,7 +52,12 @@ async function main(config: HostConfig): Promise<OnMessage> {
   // front door's 'route' messages (a deploy is acknowledged only once every
   // host has applied its route), so a request costs a Map lookup.
   const routes = new Map<string, Route>();
-  for (const [name, version] of reader.routes()) routes.set(name, { name, version });
+  const setRoute = (name: string, version: number, traffic: TrafficShare[] | null | undefined, sticky: StickyKey | null | undefined) => {
+    const route: Route = versionTarget(name, version);
+    if (traffic != null && traffic.length > 1) route.split = new TrafficSplit(name, traffic, sticky ?? null);
+    routes.set(name, route);
+  };
+  for (const [name, r] of reader.routings()) setRoute(name, r.current, r.traffic, r.sticky);
   const rt = (runtime = await Runtime.create({
     prelude: config.prelude,
     snapshotDir: config.snapshotDir,
@@ -114,7 +121,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
       }
       case 'route':
         if (msg.version === null) routes.delete(msg.name);
-        else routes.set(msg.name, { name: msg.name, version: msg.version });
+        else setRoute(msg.name, msg.version, msg.traffic, msg.sticky);
         sendNow({ t: 'routed', id: msg.id });
         return;
       case 'validate': {
@@ -129,7 +136,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
         return;
       }
       case 'forget':
-        rt.forget(msg.name);
+        rt.forget(msg.name, msg.keep);
         return;
       case 'drain':
         ledger.drain();
