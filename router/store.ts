@@ -158,6 +158,7 @@ export class FunctionStore {
       clearSplit: this.#db.prepare(`UPDATE rollouts SET traffic = NULL, sticky = NULL WHERE name = ?`),
       versionList: this.#db.prepare(`SELECT version, format, created_at, length(CAST(source AS BLOB)) AS size FROM versions WHERE name = ? ORDER BY version DESC`),
       hasVersion: this.#db.prepare(`SELECT 1 FROM versions WHERE name = ? AND version = ?`),
+      lastVersion: this.#db.prepare(`SELECT last_version FROM counters WHERE name = ?`),
       movePointer: this.#db.prepare(`UPDATE functions SET version = ?, updated_at = ? WHERE name = ?`),
       deleteFunction: this.#db.prepare(`DELETE FROM functions WHERE name = ?`),
       deleteVersions: this.#db.prepare(`DELETE FROM versions WHERE name = ?`),
@@ -299,8 +300,10 @@ export class FunctionStore {
   #requireVersion(name: string, version: number, code: 'ERR_NOT_FOUND' | 'ERR_INVALID_INPUT'): void {
     if (this.#stmts['hasVersion']!.get(name, version) !== undefined) return;
     const kept = this.versions(name).map((v) => v.version);
-    const range = kept.length === 0 ? 'none' : kept.length === 1 ? String(kept[0]) : `${kept.at(-1)} to ${kept[0]} (${kept.length} versions)`;
-    throw new EdgefnError(code, `"${name}" has no version ${version}: it was ${version < (kept.at(-1) ?? 0) ? 'pruned (the last 100 deploys are kept)' : 'never deployed'}; stored versions: ${range}`);
+    const range = kept.length === 0 ? 'none' : kept.length === 1 ? String(kept[0]) : `${kept.length} from ${kept.at(-1)} to ${kept[0]}`;
+    const last = this.#stmts['lastVersion']!.get(name) as { last_version: number } | undefined;
+    const pruned = last !== undefined && version <= Number(last.last_version);
+    throw new EdgefnError(code, `"${name}" has no version ${version}: it was ${pruned ? 'pruned (the last 100 deploys are kept)' : 'never deployed'}; stored versions: ${range}`);
   }
 
   #writeRouting(name: string, r: Routing): void {

@@ -216,10 +216,10 @@ export class ClusterDb {
       if (target === null) throw new EdgefnError('ERR_INVALID_INPUT', `"${name}" has no previous version to roll back to (it is at version ${current}); name one with "version"`);
       const stored = await c.query('SELECT 1 FROM edgefn_versions WHERE name = $1 AND version = $2', [name, target]);
       if (stored.rows.length === 0) {
-        const kept = await c.query('SELECT min(version) AS lo, max(version) AS hi, count(*) AS n FROM edgefn_versions WHERE name = $1', [name]);
-        const k = kept.rows[0] as { lo: number | null; hi: number | null; n: string };
-        const why = k.lo !== null && target < Number(k.lo) ? 'pruned (the last 100 deploys are kept)' : 'never deployed';
-        throw new EdgefnError('ERR_NOT_FOUND', `"${name}" has no version ${target}: it was ${why}; stored versions: ${k.lo === null ? 'none' : `${k.lo} to ${k.hi} (${k.n} versions)`}`);
+        const kept = await c.query('SELECT min(version) AS lo, max(version) AS hi, count(*) AS n, (SELECT last_version FROM edgefn_functions WHERE name = $1) AS last FROM edgefn_versions WHERE name = $1', [name]);
+        const k = kept.rows[0] as { lo: number | null; hi: number | null; n: string; last: number | null };
+        const why = k.last !== null && target <= Number(k.last) ? 'pruned (the last 100 deploys are kept)' : 'never deployed';
+        throw new EdgefnError('ERR_NOT_FOUND', `"${name}" has no version ${target}: it was ${why}; stored versions: ${k.lo === null ? 'none' : Number(k.n) === 1 ? String(k.lo) : `${k.n} from ${k.lo} to ${k.hi}`}`);
       }
       const previous = target === current ? before : current;
       const seq = Number(
