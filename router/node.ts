@@ -16,6 +16,7 @@ import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
 import { Cluster } from './cluster/cluster.ts';
+import type { RouteChange } from './cluster/replica.ts';
 import type { PlacementInfo, RegionsResponse, RoutingResponse, StickyKey, TrafficShare, VersionsResponse } from '../sdk/wire.ts';
 import { servedVersions, shares, type Routing } from './traffic-split.ts';
 
@@ -84,15 +85,16 @@ export class EdgeNode {
   }
 
   /** Make this node's hosts serve `routes` (null: stop serving); from the cluster's replication. */
-  async #applyRoutes(routes: Array<{ name: string; version: number | null }>): Promise<void> {
+  async #applyRoutes(routes: RouteChange[]): Promise<void> {
     for (const r of routes) {
       if (r.version === null) this.#routes.delete(r.name);
       else this.#routes.set(r.name, { name: r.name, version: r.version });
     }
     const supervisor = this.#supervisor;
     if (supervisor === undefined) return;
-    await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version)));
-    for (const r of routes) supervisor.forget(r.name);
+    await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version, { traffic: r.traffic ?? null, sticky: r.sticky ?? null })));
+    // Warm isolates are kept only for the versions a split still sends traffic to.
+    for (const r of routes) supervisor.forget(r.name, r.version === null ? undefined : r.traffic != null ? r.traffic.map((s) => s.version) : []);
   }
 
   #placement(name: string): PlacementInfo {
@@ -190,15 +192,15 @@ export class EdgeNode {
   #deploy(name: string, d: ValidDeploy): Promise<{ version: number; created: boolean }> {
     const prev = this.#deploying.get(name) ?? Promise.resolve();
     const run = prev.catch(() => {}).then(async () => {
-      if (d.rollout !== null && this.#cluster !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"percent" (a gradual rollout) is not available on a cluster node yet: deploy without it, and roll back with POST /v1/functions/{name}/rollback if needed');
       const src = d.source;
       const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
-        this.supervisor.forget(name);
+        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined });
+        // Installed from PostgreSQL by #applyRoutes, which keeps a split's warm versions.
+        if (d.rollout === null) this.supervisor.forget(name);
         return result;
       }
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
@@ -258,7 +260,7 @@ export class EdgeNode {
   }
 
   async #setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<RoutingResponse> {
-    if (this.#cluster !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', 'traffic splits are not available on a cluster node yet; POST /v1/functions/{name}/rollback moves the whole cluster to one version');
+    if (this.#cluster !== undefined) return this.#cluster.setTraffic(name, traffic, sticky);
     const routing = this.#store.setTraffic(name, traffic, sticky);
     await this.#serve(name, routing);
     return this.#routingResponse(name, routing);

@@ -59,6 +59,14 @@ export interface VersionSummary {
   size: number;
 }
 
+/** A version replicated from the cluster, made current with the cluster's traffic split (if any). */
+export interface InstalledVersion extends NewVersion {
+  version: number;
+  /** The cluster's split, whose other versions arrive in install()'s `alongside`; null or absent: none. */
+  traffic?: TrafficShare[] | null;
+  sticky?: StickyKey | null;
+}
+
 /** A deploy's gradual rollout: the new version's share, the rest to the version current before. */
 export interface DeployRollout {
   percent: number;
@@ -156,6 +164,9 @@ export class FunctionStore {
       setRollout: this.#db.prepare(`INSERT OR REPLACE INTO rollouts (name, previous, traffic, sticky) VALUES (?, ?, ?, ?)`),
       deleteRollout: this.#db.prepare(`DELETE FROM rollouts WHERE name = ?`),
       clearSplit: this.#db.prepare(`UPDATE rollouts SET traffic = NULL, sticky = NULL WHERE name = ?`),
+      setSplit: this.#db.prepare(
+        `INSERT INTO rollouts (name, previous, traffic, sticky) VALUES (?1, NULL, ?2, ?3) ON CONFLICT(name) DO UPDATE SET traffic = ?2, sticky = ?3`,
+      ),
       versionList: this.#db.prepare(`SELECT version, format, created_at, length(CAST(source AS BLOB)) AS size FROM versions WHERE name = ? ORDER BY version DESC`),
       hasVersion: this.#db.prepare(`SELECT 1 FROM versions WHERE name = ? AND version = ?`),
       lastVersion: this.#db.prepare(`SELECT last_version FROM counters WHERE name = ?`),
@@ -322,17 +333,23 @@ export class FunctionStore {
    * fsync, not 10,000). Idempotent: a node that stopped half-way through
    * applying them applies them again on restart.
    */
-  install(versions: Array<NewVersion & { version: number }>): void {
+  install(versions: InstalledVersion[], alongside: Array<NewVersion & { version: number }> = []): void {
     const now = new Date().toISOString();
     this.#db.exec('BEGIN IMMEDIATE');
     try {
+      // The other versions of the cluster's traffic splits: stored, not made current.
+      for (const v of alongside) {
+        this.#stmts['replaceVersion']!.run(v.name, v.version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
+        this.#stmts['raiseCounter']!.run(v.name, v.version);
+      }
       for (const v of versions) {
         this.#stmts['replaceVersion']!.run(v.name, v.version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
         this.#stmts['setFunction']!.run(v.name, v.version, now, now);
-        // The cluster routes every request to the version it names.
-        this.#stmts['clearSplit']!.run(v.name);
+        const split = v.traffic != null && v.traffic.length > 1 ? v.traffic : null;
+        if (split === null) this.#stmts['clearSplit']!.run(v.name);
+        else this.#stmts['setSplit']!.run(v.name, JSON.stringify(split), v.sticky == null ? null : JSON.stringify(v.sticky));
         this.#stmts['raiseCounter']!.run(v.name, v.version);
-        this.#stmts['pruneVersions']!.run(v.name, v.version - 1 - KEEP_OLD_VERSIONS);
+        this.#stmts['pruneUnused']!.run(v.name, v.version - 1 - KEEP_OLD_VERSIONS, JSON.stringify(split === null ? [v.version] : split.map((s) => s.version)));
       }
       this.#db.exec('COMMIT');
     } catch (err) {

@@ -12,6 +12,7 @@
 
 import pg from 'pg';
 import { EdgefnError } from '../../runtime/index.ts';
+import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
 
 export const CHANGES_CHANNEL = 'edgefn_changes';
 /** Key of the one advisory lock every write transaction holds. */
@@ -38,6 +39,9 @@ CREATE TABLE IF NOT EXISTS edgefn_functions (
 CREATE INDEX IF NOT EXISTS edgefn_functions_seq ON edgefn_functions (seq);
 -- The version current before the current one: a rollback's default target.
 ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS previous integer;
+-- During a gradual rollout: the split (JSON [{version, percent}]) and its sticky key (JSON); NULL: all to version.
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS traffic text;
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS sticky text;
 CREATE TABLE IF NOT EXISTS edgefn_versions (
   name text NOT NULL,
   version integer NOT NULL,
@@ -89,6 +93,10 @@ export interface FunctionChange {
   limits: string | null;
   /** The code, only for functions placed in the reader's region. */
   payload: VersionPayload | undefined;
+  /** During a gradual rollout: the split, and the code of its versions other than `version` (for the reader's region). */
+  traffic: TrafficShare[] | null;
+  sticky: StickyKey | null;
+  alongside: Array<{ version: number; payload: VersionPayload }>;
 }
 
 export interface NodeRow {
@@ -103,6 +111,17 @@ export interface NodeRow {
 export interface DeployRecord extends VersionPayload {
   name: string;
   regions: string[] | null;
+  /** A gradual rollout: the new version's share in percent, the rest to the version current before. */
+  rollout?: { percent: number; sticky: StickyKey | null } | undefined;
+}
+
+/** A function's routing as PostgreSQL records it, with the change's seq. */
+export interface ClusterRouting {
+  current: number;
+  previous: number | null;
+  traffic: TrafficShare[] | null;
+  sticky: StickyKey | null;
+  seq: number;
 }
 
 /** Our one seam from pg's failures to our codes: anything that is not a query's own error means the database is out of reach. */
@@ -179,6 +198,10 @@ export class ClusterDb {
       const version = prev.rows.length === 0 ? 1 : Number(prev.rows[0].last_version) + 1;
       const created = prev.rows.length === 0 || prev.rows[0].deleted === true;
       const previous = created ? null : Number(prev.rows[0].version);
+      const percent = d.rollout?.percent ?? 100;
+      if (percent < 100 && previous === null) throw new EdgefnError('ERR_INVALID_INPUT', `"percent" splits traffic between the new version and the current one, but "${d.name}" has no version yet: deploy it once without "percent"`);
+      const traffic = percent < 100 && previous !== null ? JSON.stringify([{ version: previous, percent: 100 - percent }, { version, percent }]) : null;
+      const sticky = traffic !== null && d.rollout?.sticky != null ? JSON.stringify(d.rollout.sticky) : null;
       await c.query(
         `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
         [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits],
@@ -186,12 +209,12 @@ export class ClusterDb {
       const seq = Number(
         (
           await c.query(
-            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at)
-             VALUES ($1, $2, $2, false, $3, nextval('edgefn_change_seq'), now(), now())
-             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, seq = excluded.seq, updated_at = now(), previous = $4,
+            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at, traffic, sticky)
+             VALUES ($1, $2, $2, false, $3, nextval('edgefn_change_seq'), now(), now(), $5, $6)
+             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, seq = excluded.seq, updated_at = now(), previous = $4, traffic = $5, sticky = $6,
                created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END
              RETURNING seq`,
-            [d.name, version, d.regions, previous],
+            [d.name, version, d.regions, previous, traffic, sticky],
           )
         ).rows[0].seq,
       );
@@ -223,21 +246,56 @@ export class ClusterDb {
       }
       const previous = target === current ? before : current;
       const seq = Number(
-        (await c.query(`UPDATE edgefn_functions SET version = $2, previous = $3, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 RETURNING seq`, [name, target, previous])).rows[0].seq,
+        (await c.query(`UPDATE edgefn_functions SET version = $2, previous = $3, traffic = NULL, sticky = NULL, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 RETURNING seq`, [name, target, previous])).rows[0].seq,
       );
       await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
       return { current: target, previous, seq };
     });
   }
 
+  /**
+   * Split the function's traffic between stored versions, as one change every
+   * node applies. The newest version in the split becomes current; one share
+   * of 100 % ends the split.
+   */
+  setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<ClusterRouting> {
+    return this.#tx(async (c) => {
+      const f = await c.query('SELECT version, previous FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
+      if (f.rows.length === 0) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+      const stored = await c.query('SELECT version FROM edgefn_versions WHERE name = $1 AND version = ANY($2::integer[])', [name, traffic.map((s) => s.version)]);
+      const have = new Set(stored.rows.map((r: Record<string, unknown>) => Number(r['version'])));
+      const absent = traffic.find((s) => !have.has(s.version));
+      if (absent !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', `"${name}" has no version ${absent.version}: it was pruned or never deployed (GET /v1/functions/${name}/versions lists what is stored)`);
+      const before = Number(f.rows[0].version);
+      const current = Math.max(...traffic.map((s) => s.version));
+      const previous = current === before ? (f.rows[0].previous === null ? null : Number(f.rows[0].previous)) : before;
+      const split = traffic.length > 1;
+      const seq = Number(
+        (
+          await c.query(`UPDATE edgefn_functions SET version = $2, previous = $3, traffic = $4, sticky = $5, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 RETURNING seq`, [
+            name,
+            current,
+            previous,
+            split ? JSON.stringify(traffic) : null,
+            split && sticky !== null ? JSON.stringify(sticky) : null,
+          ])
+        ).rows[0].seq,
+      );
+      await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
+      return { current, previous, traffic: split ? traffic : null, sticky: split ? sticky : null, seq };
+    });
+  }
+
   /** A function's stored versions, newest first; undefined when there is no such function. */
-  async versions(name: string): Promise<{ current: number; previous: number | null; versions: Array<{ version: number; format: string; createdAt: string; size: number }> } | undefined> {
-    const f = await this.#query('SELECT version, previous FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
+  async versions(name: string): Promise<{ current: number; previous: number | null; traffic: TrafficShare[] | null; sticky: StickyKey | null; versions: Array<{ version: number; format: string; createdAt: string; size: number }> } | undefined> {
+    const f = await this.#query('SELECT version, previous, traffic, sticky FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
     if (f.rows.length === 0) return undefined;
     const v = await this.#query('SELECT version, format, created_at, octet_length(source) AS size FROM edgefn_versions WHERE name = $1 ORDER BY version DESC', [name]);
     return {
       current: Number(f.rows[0].version),
       previous: f.rows[0].previous === null ? null : Number(f.rows[0].previous),
+      traffic: f.rows[0].traffic === null ? null : (JSON.parse(f.rows[0].traffic as string) as TrafficShare[]),
+      sticky: f.rows[0].sticky === null ? null : (JSON.parse(f.rows[0].sticky as string) as StickyKey),
       versions: v.rows.map((r: Record<string, unknown>) => ({ version: Number(r['version']), format: r['format'] as string, createdAt: (r['created_at'] as Date).toISOString(), size: Number(r['size']) })),
     };
   }
@@ -257,7 +315,7 @@ export class ClusterDb {
   /** Changes after `seq`, oldest first, at most CHANGE_BATCH; code only for what `region` serves. */
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
-      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.created_at, f.updated_at,
+      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.created_at, f.updated_at, f.traffic, f.sticky,
               v.format, v.vars, v.secrets, v.limits,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
@@ -266,6 +324,30 @@ export class ClusterDb {
         WHERE f.seq > $1 ORDER BY f.seq LIMIT ${CHANGE_BATCH}`,
       [seq, region],
     );
+    // A split's other versions, for the functions this region serves: one more query per batch.
+    const extraNames: string[] = [];
+    const extraVersions: number[] = [];
+    for (const row of r.rows as Array<Record<string, unknown>>) {
+      if (row['traffic'] === null || row['code'] === null || row['code'] === undefined) continue;
+      for (const s of JSON.parse(row['traffic'] as string) as TrafficShare[]) {
+        if (s.version === Number(row['version'])) continue;
+        extraNames.push(row['name'] as string);
+        extraVersions.push(s.version);
+      }
+    }
+    const extras = new Map<string, Array<{ version: number; payload: VersionPayload }>>();
+    if (extraNames.length > 0) {
+      const x = await this.#query(
+        `SELECT v.name, v.version, v.format, v.source, v.code, v.vars, v.secrets, v.limits FROM edgefn_versions v
+           JOIN unnest($1::text[], $2::integer[]) AS want(name, version) ON want.name = v.name AND want.version = v.version`,
+        [extraNames, extraVersions],
+      );
+      for (const row of x.rows as Array<Record<string, unknown>>) {
+        const list = extras.get(row['name'] as string) ?? [];
+        list.push({ version: Number(row['version']), payload: { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string } });
+        extras.set(row['name'] as string, list);
+      }
+    }
     return r.rows.map((row: Record<string, unknown>): FunctionChange => {
       const hasCode = row['code'] !== null && row['code'] !== undefined;
       return {
@@ -283,6 +365,9 @@ export class ClusterDb {
         payload: hasCode
           ? { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string }
           : undefined,
+        traffic: row['traffic'] == null ? null : (JSON.parse(row['traffic'] as string) as TrafficShare[]),
+        sticky: row['sticky'] == null ? null : (JSON.parse(row['sticky'] as string) as StickyKey),
+        alongside: extras.get(row['name'] as string) ?? [],
       };
     });
   }

@@ -11,13 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { EdgefnError } from '../../runtime/index.ts';
-import type { RegionInfo, RoutingResponse, VersionsResponse, WorkerFormat } from '../../sdk/wire.ts';
+import type { RegionInfo, RoutingResponse, StickyKey, TrafficShare, VersionsResponse, WorkerFormat } from '../../sdk/wire.ts';
 import { functionName } from '../data-plane.ts';
 import type { FunctionStore } from '../store.ts';
 import { CHANGE_BATCH, ClusterDb, type DeployRecord, type NodeRow } from './cluster-db.ts';
 import { Forwarder } from './forwarder.ts';
 import { Membership, PROBE_HOST } from './membership.ts';
-import { placedIn, Replica, type ClusterFunction, type Placement } from './replica.ts';
+import { placedIn, Replica, type ClusterFunction, type Placement, type RouteChange } from './replica.ts';
 
 /** How often a node writes its heartbeat and re-reads the node list (ms). */
 const HEARTBEAT_MS = 500;
@@ -35,7 +35,7 @@ export interface ClusterOptions {
   dbPath: string;
   store: FunctionStore;
   /** Apply route changes to this node's isolate hosts; resolves once they serve them. */
-  onRoutes(routes: Array<{ name: string; version: number | null }>): Promise<void>;
+  onRoutes(routes: RouteChange[]): Promise<void>;
   log(message: string): void;
 }
 
@@ -201,17 +201,25 @@ export class Cluster {
     return { name, current: r.current, previous: r.previous, traffic: [{ version: r.current, percent: 100 }], sticky: null };
   }
 
+  /** Split the whole cluster's traffic for `name`; resolves once this node serves the split (when placed here). */
+  async setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<RoutingResponse> {
+    const r = await this.#db.setTraffic(name, traffic, sticky);
+    await this.#caughtUpTo(r.seq);
+    return { name, current: r.current, previous: r.previous, traffic: r.traffic ?? [{ version: r.current, percent: 100 }], sticky: r.sticky };
+  }
+
   /** The versions PostgreSQL holds for `name` (the cluster's record, not this node's copy). */
   async versions(name: string): Promise<VersionsResponse> {
     const v = await this.#db.versions(name);
     if (v === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    const traffic = v.traffic ?? [{ version: v.current, percent: 100 }];
     return {
       name,
       current: v.current,
       previous: v.previous,
-      traffic: [{ version: v.current, percent: 100 }],
-      sticky: null,
-      versions: v.versions.map((x) => ({ ...x, format: x.format as WorkerFormat, current: x.version === v.current, percent: x.version === v.current ? 100 : 0 })),
+      traffic,
+      sticky: v.sticky,
+      versions: v.versions.map((x) => ({ ...x, format: x.format as WorkerFormat, current: x.version === v.current, percent: traffic.find((s) => s.version === x.version)?.percent ?? 0 })),
     };
   }
 

@@ -1,7 +1,8 @@
 // Versions and rollback across a cluster of two regions (a: 10 ms, b: 50 ms
 // per round trip through each node's delaying proxy): the versions list
 // comes from PostgreSQL, and a rollback asked of one region's node is served
-// by the other region's node, with no failed request on a keep-alive load there.
+// by the other region's node, with no failed request on a keep-alive load
+// there; a gradual rollout deployed at one region splits traffic in both.
 
 import { Pool } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,16 +84,46 @@ describe('versions in a cluster', () => {
     expect((await (await a.node.api('/v1/functions/crb')).json()) as { version: number }).toMatchObject({ version: 1 });
   });
 
-  it('refuses a version that is not stored, and traffic splits, with a message saying why', async () => {
+  it('rolls a deploy out to a share of traffic in every region, and a rollback ends the split everywhere', async () => {
+    // crb is at version 1 here (the case above); version 4 goes to 20 %.
+    const dep = await a.node.deploy('crb', { script: worker('v4'), percent: 20, sticky: { header: 'x-user' } });
+    expect(dep.status).toBe(200);
+    expect(dep.json['version']).toBe(4);
+    const listed = (await (await b.node.api('/v1/functions/crb/versions')).json()) as Record<string, unknown>;
+    expect(listed).toMatchObject({ current: 4, previous: 1, traffic: [{ version: 1, percent: 80 }, { version: 4, percent: 20 }], sticky: { header: 'x-user' } });
+    await waitFor('b to serve version 4', async () => (await versionAt(b, 'crb')) === '4');
+
+    // b received version 1 and 4 from PostgreSQL and splits between them itself.
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 300; i++) {
+      const res = await b.node.call('crb');
+      const v = res.headers.get('edgefn-version')!;
+      expect(await res.text()).toBe(`v${v}`);
+      counts.set(v, (counts.get(v) ?? 0) + 1);
+    }
+    expect(counts.get('1')! + counts.get('4')!).toBe(300);
+    expect(Math.abs(counts.get('4')! / 3 - 20), JSON.stringify([...counts])).toBeLessThanOrEqual(3);
+    // The sticky key holds in the other region too.
+    for (const user of ['ann', 'bob', 'cy']) {
+      const first = (await b.node.call('crb', '/', { headers: { 'x-user': user } })).headers.get('edgefn-version');
+      for (let i = 0; i < 3; i++) expect((await a.node.call('crb', '/', { headers: { 'x-user': user } })).headers.get('edgefn-version')).toBe(first);
+    }
+
+    const back = await b.node.api('/v1/functions/crb/rollback', { method: 'POST' });
+    expect(await back.json()).toMatchObject({ current: 1, previous: 4, traffic: [{ version: 1, percent: 100 }] });
+    await waitFor('a to serve only version 1', async () => {
+      for (let i = 0; i < 10; i++) if ((await versionAt(a, 'crb')) !== '1') return false;
+      return true;
+    });
+  });
+
+  it('refuses versions that are not stored, for a rollback and for a split, with a message saying why', async () => {
     const missing = await a.node.api('/v1/functions/crb/rollback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 42 }) });
     expect(missing.status).toBe(404);
-    expect(((await missing.json()) as { error: { message: string } }).error.message).toBe('"crb" has no version 42: it was never deployed; stored versions: 3 from 1 to 3');
-    const split = await a.node.api('/v1/functions/crb/traffic', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ traffic: [{ version: 1, percent: 50 }, { version: 2, percent: 50 }] }) });
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toBe('"crb" has no version 42: it was never deployed; stored versions: 4 from 1 to 4');
+    const split = await a.node.api('/v1/functions/crb/traffic', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ traffic: [{ version: 1, percent: 50 }, { version: 42, percent: 50 }] }) });
     expect(split.status).toBe(400);
-    expect(((await split.json()) as { error: { message: string } }).error.message).toMatch(/traffic splits are not available on a cluster node yet/);
-    const canary = await a.node.deploy('crb', { script: worker('v4'), percent: 10 });
-    expect(canary.status).toBe(400);
-    expect((canary.json['error'] as { message: string }).message).toMatch(/"percent" \(a gradual rollout\) is not available on a cluster node yet/);
+    expect(((await split.json()) as { error: { message: string } }).error.message).toMatch(/"crb" has no version 42: it was pruned or never deployed/);
     expect(await versionAt(a, 'crb')).toBe('1');
   });
 });
