@@ -4,9 +4,10 @@
 import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
-import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
+import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type RoutingResponse, type ScriptDeployRequest, type StickyKey, type TrafficShare, type VersionsResponse } from '../sdk/wire.ts';
 import { nearEndpoint } from './cluster/near.ts';
-import type { StoredFunction } from './store.ts';
+import type { DeployRollout, StoredFunction } from './store.ts';
+import { parsePercent, parseSticky, parseTraffic, parseVersion } from './traffic-split.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
 export const MAX_DEPLOY_BODY_BYTES = 2 * MAX_SCRIPT_BYTES + 1024 * 1024;
@@ -22,6 +23,11 @@ export interface ControlApiDeps {
   stats(): unknown;
   placement(name: string): PlacementInfo;
   regions(): RegionsResponse;
+  /** Rejects with ERR_NOT_FOUND when there is no such function. */
+  versions(name: string): Promise<VersionsResponse>;
+  /** `version` undefined: the version current before the current one. */
+  rollback(name: string, version: number | undefined): Promise<RoutingResponse>;
+  setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<RoutingResponse>;
 }
 
 export interface ValidDeploy {
@@ -35,6 +41,8 @@ export interface ValidDeploy {
   regions: string[] | null;
   /** placement.near, or null. */
   near: string | null;
+  /** A gradual rollout ("percent", "sticky"); null: the new version takes all traffic. */
+  rollout: DeployRollout | null;
 }
 
 function placementNear(value: unknown): string | null {
@@ -73,7 +81,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -93,7 +101,10 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const vars = stringMap(b.vars, 'vars');
   const secrets = stringMap(b.secrets, 'secrets');
   for (const k of Object.keys(secrets)) if (k in vars) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a var and a secret`);
-  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), near: placementNear((body as { placement?: unknown }).placement) };
+  const { percent, sticky } = body as { percent?: unknown; sticky?: unknown };
+  if (percent === undefined && sticky !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"sticky" applies to a traffic split: give "percent" too (or set it later with PUT /v1/functions/{name}/traffic)');
+  const rollout = percent === undefined ? null : { percent: parsePercent(percent, '"percent"'), sticky: parseSticky(sticky) };
+  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), near: placementNear((body as { placement?: unknown }).placement), rollout };
 }
 
 /**
@@ -116,6 +127,23 @@ async function readLimited(body: ReadableStream<Uint8Array> | null, limit: numbe
     parts.push(value);
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** Bodies of rollbacks and traffic changes: a few hundred bytes of JSON. */
+const SMALL_BODY_BYTES = 64 * 1024;
+
+/** A small JSON body; undefined when it is empty and `optional`. */
+async function smallJson(c: Context, what: string, optional: boolean): Promise<unknown> {
+  const text = await readLimited(c.req.raw.body, SMALL_BODY_BYTES);
+  if (text.trim() === '') {
+    if (optional) return undefined;
+    throw new EdgefnError('ERR_INVALID_INPUT', `send ${what} as a JSON body`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new EdgefnError('ERR_INVALID_INPUT', `the body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 function tokenMatches(given: string, expected: string): boolean {
@@ -206,6 +234,27 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     const { version, created } = await deps.deploy(name, valid);
     const out: DeployResponse = { name, version, url: deps.functionUrl(name) };
     return c.json(out, created ? 201 : 200);
+  });
+
+  app.get('/v1/functions/:name/versions', async (c) => c.json(await deps.versions(checkName(c))));
+
+  app.post('/v1/functions/:name/rollback', async (c) => {
+    const name = checkName(c);
+    const body = await smallJson(c, 'a rollback', true);
+    if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "version": 7 }, or empty for the previous version');
+    const b = (body ?? {}) as Record<string, unknown>;
+    for (const k of Object.keys(b)) if (k !== 'version') throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: version)`);
+    const version = b['version'] === undefined ? undefined : parseVersion(b['version'], '"version"');
+    return c.json(await deps.rollback(name, version));
+  });
+
+  app.put('/v1/functions/:name/traffic', async (c) => {
+    const name = checkName(c);
+    const body = await smallJson(c, 'a traffic split', false);
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "traffic": [{ "version": 7, "percent": 90 }, { "version": 8, "percent": 10 }] }');
+    const b = body as Record<string, unknown>;
+    for (const k of Object.keys(b)) if (k !== 'traffic' && k !== 'sticky') throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: traffic, sticky)`);
+    return c.json(await deps.setTraffic(name, parseTraffic(b['traffic']), parseSticky(b['sticky'])));
   });
 
   app.delete('/v1/functions/:name', async (c) => {

@@ -7,6 +7,7 @@ import type { Socket } from 'node:net';
 import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from '../runtime/index.ts';
 import { HTTP_ERRORS } from './http-errors.ts';
 import type { Admit, AdmissionCaps } from './host/admission.ts';
+import type { TrafficSplit } from './traffic-split.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -23,6 +24,10 @@ export interface Route {
   version: number;
   /** The version's admission limits, when it has any (router/admission.ts); absent: admitted without counting. */
   admission?: AdmissionCaps | undefined;
+  /** The `edgefn-version` header's value, made once per route rather than per response. */
+  header?: string;
+  /** During a gradual rollout: chooses the version per request (`version` is then the current one). */
+  split?: TrafficSplit;
 }
 
 /** What the data plane tells its host about each request's life (router/host/connections.ts). */
@@ -85,8 +90,12 @@ export function badHost(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-/** `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node). */
-export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string, retryAfterSec?: number): void {
+/**
+ * `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node).
+ * `version`: the function version that ran, for `edgefn-version`.
+ * `retryAfterSec`: for a refusal the client should retry, its `Retry-After`.
+ */
+export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string, version?: string, retryAfterSec?: number): void {
   const [status, header] = HTTP_ERRORS[err.code];
   const body = `${err.message}\n`;
   const headers: Record<string, string | number> = {
@@ -96,6 +105,7 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
   };
   if (retryAfterSec !== undefined) headers['retry-after'] = retryAfterSec;
   if (region !== undefined) headers['edgefn-region'] = region;
+  if (version !== undefined) headers['edgefn-version'] = version;
   if (timing !== undefined) headers['server-timing'] = serverTiming(timing);
   res.writeHead(status, headers);
   res.end(body);
@@ -141,6 +151,9 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       sendError(res, new EdgefnError('ERR_NOT_FOUND', what), undefined, deps.region);
       return;
     }
+    // The version this request runs on: the route's, or during a rollout the split's choice.
+    const target: Route = route.split === undefined ? route : route.split.pick(req.headers);
+    const versionHeader = target.header ?? String(target.version);
     const url = `http://${req.headers.host}${req.url ?? '/'}`;
     if (route.admission !== undefined && deps.admit !== undefined) {
       deps.admit(route, (refusal, slot) => {
@@ -157,7 +170,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         closeIfLargeRemainder(req, res, 0);
         drainRequest(req, res);
         deps.watch?.head(socket);
-        sendError(res, new EdgefnError(refusal.code, refusal.message), undefined, deps.region, refusal.retryAfterSec);
+        sendError(res, new EdgefnError(refusal.code, refusal.message), undefined, deps.region, undefined, refusal.retryAfterSec);
       });
       return;
     }
@@ -218,6 +231,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           }
           out.push('server-timing', serverTiming(timing));
           if (deps.region !== undefined) out.push('edgefn-region', deps.region);
+          out.push('edgefn-version', versionHeader);
           if (b instanceof Uint8Array) out.push('content-length', String(b.byteLength));
           else if (b === null && !hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
@@ -227,7 +241,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             // The runtime checks heads at the isolate boundary; this is the
             // last line, so that nothing a worker sends can throw in here.
             res.removeHeader('content-length');
-            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region);
+            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region, versionHeader);
             return;
           }
           streaming = b === 'stream';
@@ -255,7 +269,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           headSent = true;
           deps.watch?.head(socket);
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
-          if (!res.headersSent) sendError(res, err, timing, deps.region);
+          if (!res.headersSent) sendError(res, err, timing, deps.region, versionHeader);
         },
         pull() {
           if (!bodyEnded && !finished) req.resume();
@@ -266,7 +280,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           if (!headSent) {
             headSent = true;
             deps.watch?.head(socket);
-            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region);
+            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region, versionHeader);
           } else if (!res.writableEnded) res.end();
           if (!bodyEnded) {
             req.off('data', onData);
@@ -274,7 +288,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           }
         },
       };
-      handle = deps.dispatch(route!, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
+      handle = deps.dispatch(target, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
       if (body === 'stream' && !finished) {
         req.on('data', onData);
         req.on('end', () => {

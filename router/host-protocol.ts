@@ -15,6 +15,7 @@
 
 import type { ErrorCode, Limits, Prelude, RuntimeStats, WorkerFormat } from '../runtime/index.ts';
 import type { NodeFetchConfig } from './config.ts';
+import type { StickyKey, TrafficShare } from '../sdk/wire.ts';
 
 export interface HostConfig {
   dbPath: string;
@@ -49,10 +50,15 @@ export type ToHost =
   | { t: 'init'; config: HostConfig }
   /** A connection, sent with its socket as the IPC handle; `head` is what the front door already read from it. */
   | { t: 'conn'; id: number; head: Uint8Array }
-  /** The current version of a function (null: deleted). Answered with 'routed' once in effect. */
-  | { t: 'route'; id: number; name: string; version: number | null }
+  /**
+   * The current version of a function (null: deleted), and during a gradual
+   * rollout the split of its traffic (absent or null: all to `version`).
+   * Answered with 'routed' once in effect.
+   */
+  | { t: 'route'; id: number; name: string; version: number | null; traffic?: TrafficShare[] | null; sticky?: StickyKey | null }
   | { t: 'validate'; id: number; name: string; format: WorkerFormat; code: string; env: Record<string, string>; limits: Partial<Limits> }
-  | { t: 'forget'; name: string }
+  /** Drop the function's warm isolates, except those of the versions in `keep` (still receiving traffic). */
+  | { t: 'forget'; name: string; keep?: number[] }
   /** The front door's data-plane URL, once it listens (cluster nodes only: see router/host/reroute.ts). */
   | { t: 'front'; url: string }
   /** Stop keeping connections alive; exit once none is left. */

@@ -12,6 +12,7 @@ import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import { WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from './http-errors.ts';
+import type { StickyKey, TrafficShare } from '../sdk/wire.ts';
 
 const HOST_MAIN = fileURLToPath(new URL('./host/main.ts', import.meta.url));
 
@@ -461,12 +462,12 @@ export class HostSupervisor {
    * Resolves once every ready host has applied it, or after ROUTE_ACK_MS for
    * a host too busy to say so (it applies it before its next request).
    */
-  setRoute(name: string, version: number | null): Promise<void> {
+  setRoute(name: string, version: number | null, split?: { traffic: TrafficShare[] | null; sticky: StickyKey | null }): Promise<void> {
     const waits: Promise<void>[] = [];
     for (const h of this.#hosts) {
       if (h.state === 'dead') continue;
       const id = nextId++;
-      h.send({ t: 'route', id, name, version });
+      h.send(split === undefined ? { t: 'route', id, name, version } : { t: 'route', id, name, version, traffic: split.traffic, sticky: split.sticky });
       if (h.state !== 'ready') continue;
       waits.push(
         new Promise<void>((resolve) => {
@@ -496,8 +497,9 @@ export class HostSupervisor {
     });
   }
 
-  forget(name: string): void {
-    for (const h of this.#hosts) h.send({ t: 'forget', name });
+  /** Drop `name`'s warm isolates on every host, but those of the versions in `keep`. */
+  forget(name: string, keep?: number[]): void {
+    for (const h of this.#hosts) h.send(keep === undefined ? { t: 'forget', name } : { t: 'forget', name, keep });
   }
 
   async close(): Promise<void> {

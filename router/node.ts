@@ -17,7 +17,9 @@ import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
 import { Cluster } from './cluster/cluster.ts';
-import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
+import type { RouteChange } from './cluster/replica.ts';
+import type { PlacementInfo, RegionsResponse, RoutingResponse, StickyKey, TrafficShare, VersionsResponse } from '../sdk/wire.ts';
+import { servedVersions, shares, type Routing } from './traffic-split.ts';
 
 export interface NodeAddresses {
   dataUrl: string;
@@ -87,15 +89,16 @@ export class EdgeNode {
   }
 
   /** Make this node's hosts serve `routes` (null: stop serving); from the cluster's replication. */
-  async #applyRoutes(routes: Array<{ name: string; version: number | null }>): Promise<void> {
+  async #applyRoutes(routes: RouteChange[]): Promise<void> {
     for (const r of routes) {
       if (r.version === null) this.#routes.delete(r.name);
       else this.#routes.set(r.name, { name: r.name, version: r.version });
     }
     const supervisor = this.#supervisor;
     if (supervisor === undefined) return;
-    await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version)));
-    for (const r of routes) supervisor.forget(r.name);
+    await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version, { traffic: r.traffic ?? null, sticky: r.sticky ?? null })));
+    // Warm isolates are kept only for the versions a split still sends traffic to.
+    for (const r of routes) supervisor.forget(r.name, r.version === null ? undefined : r.traffic != null ? r.traffic.map((s) => s.version) : []);
   }
 
   #placement(name: string): PlacementInfo {
@@ -182,6 +185,9 @@ export class EdgeNode {
       logs: (name) => this.#logs.get(name),
       placement: (name) => this.#placement(name),
       regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
+      versions: (name) => this.#versions(name),
+      rollback: (name, version) => this.#queue(name, () => this.#rollback(name, version)),
+      setTraffic: (name, traffic, sticky) => this.#queue(name, () => this.#setTraffic(name, traffic, sticky)),
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });
     this.#api = createServer(serverTimeouts(this.config.http), getRequestListener(app.fetch));
@@ -201,24 +207,73 @@ export class EdgeNode {
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
-        this.supervisor.forget(name);
+        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined });
+        // Installed from PostgreSQL by #applyRoutes, which keeps a split's warm versions.
+        if (d.rollout === null) this.supervisor.forget(name);
         return result;
       }
       if (d.near !== null) throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" chooses among regions: this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it has one region and the field cannot apply');
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
-      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
-      this.#routes.set(name, { name, version: result.version });
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache }, d.rollout ?? undefined);
       // Acknowledged only once every host routes to the new version.
-      await this.supervisor.setRoute(name, result.version);
-      this.supervisor.forget(name);
-      return result;
+      await this.#serve(name, result.routing);
+      return { version: result.version, created: result.created };
     });
     this.#deploying.set(name, run);
     void run.finally(() => {
       if (this.#deploying.get(name) === run) this.#deploying.delete(name);
     }).catch(() => {});
     return run;
+  }
+
+  /** Run `work` after every deploy, rollback and traffic change of `name` already queued. */
+  #queue<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.#deploying.get(name) ?? Promise.resolve();
+    const run = prev.catch(() => {}).then(work);
+    this.#deploying.set(name, run);
+    void run.finally(() => {
+      if (this.#deploying.get(name) === run) this.#deploying.delete(name);
+    }).catch(() => {});
+    return run;
+  }
+
+  /**
+   * Make every host serve `routing` (resolves once they do), then drop the
+   * warm isolates of versions that no longer receive traffic.
+   */
+  async #serve(name: string, routing: Routing): Promise<void> {
+    this.#routes.set(name, { name, version: routing.current });
+    await this.supervisor.setRoute(name, routing.current, { traffic: routing.traffic, sticky: routing.sticky });
+    this.supervisor.forget(name, servedVersions(routing));
+  }
+
+  #routingResponse(name: string, r: Routing): RoutingResponse {
+    return { name, current: r.current, previous: r.previous, traffic: shares(r), sticky: r.sticky };
+  }
+
+  async #versions(name: string): Promise<VersionsResponse> {
+    if (this.#cluster !== undefined) return this.#cluster.versions(name);
+    const routing = this.#store.routing(name);
+    if (routing === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    const split = shares(routing);
+    return {
+      ...this.#routingResponse(name, routing),
+      versions: this.#store.versions(name).map((v) => ({ ...v, current: v.version === routing.current, percent: split.find((s) => s.version === v.version)?.percent ?? 0 })),
+    };
+  }
+
+  async #rollback(name: string, version: number | undefined): Promise<RoutingResponse> {
+    if (this.#cluster !== undefined) return this.#cluster.rollback(name, version);
+    const routing = this.#store.rollback(name, version);
+    await this.#serve(name, routing);
+    return this.#routingResponse(name, routing);
+  }
+
+  async #setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<RoutingResponse> {
+    if (this.#cluster !== undefined) return this.#cluster.setTraffic(name, traffic, sticky);
+    const routing = this.#store.setTraffic(name, traffic, sticky);
+    await this.#serve(name, routing);
+    return this.#routingResponse(name, routing);
   }
 
   close(): Promise<void> {

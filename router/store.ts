@@ -8,6 +8,8 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { EdgefnError, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import type { StickyKey, TrafficShare } from '../sdk/wire.ts';
+import { servedVersions, type Routing } from './traffic-split.ts';
 
 export interface StoredFunction {
   name: string;
@@ -41,8 +43,35 @@ export interface NewVersion {
   cache: Uint8Array | undefined;
 }
 
-/** Versions kept per function besides the current one (for in-flight cold loads). */
-const KEEP_OLD_VERSIONS = 2;
+/**
+ * Versions kept per function besides the newest: the last 100 deploys stay
+ * available for rollback. Older ones are pruned unless something still points
+ * at them (the current version, the previous one, a traffic split's).
+ */
+const KEEP_OLD_VERSIONS = 99;
+
+/** One stored version, as the versions list shows it. */
+export interface VersionSummary {
+  version: number;
+  format: WorkerFormat;
+  createdAt: string;
+  /** Bytes of what was uploaded. */
+  size: number;
+}
+
+/** A version replicated from the cluster, made current with the cluster's traffic split (if any). */
+export interface InstalledVersion extends NewVersion {
+  version: number;
+  /** The cluster's split, whose other versions arrive in install()'s `alongside`; null or absent: none. */
+  traffic?: TrafficShare[] | null;
+  sticky?: StickyKey | null;
+}
+
+/** A deploy's gradual rollout: the new version's share, the rest to the version current before. */
+export interface DeployRollout {
+  percent: number;
+  sticky: StickyKey | null;
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS functions (
@@ -65,7 +94,29 @@ CREATE TABLE IF NOT EXISTS versions (
   PRIMARY KEY (name, version)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, last_version INTEGER NOT NULL);
+-- How a function's traffic is routed besides functions.version (its current
+-- version): the version current before it (a rollback's default target) and,
+-- during a gradual rollout, the split (JSON [{version, percent}]) and its
+-- sticky key (JSON). No row, or NULL traffic: every request to the current version.
+CREATE TABLE IF NOT EXISTS rollouts (
+  name TEXT PRIMARY KEY,
+  previous INTEGER,
+  traffic TEXT,
+  sticky TEXT
+);
 `;
+
+function parseRouting(current: number, row: Record<string, unknown> | undefined): Routing {
+  const previous = row?.['previous'];
+  const traffic = row?.['traffic'];
+  const sticky = row?.['sticky'];
+  return {
+    current,
+    previous: previous === null || previous === undefined ? null : Number(previous),
+    traffic: typeof traffic === 'string' ? (JSON.parse(traffic) as TrafficShare[]) : null,
+    sticky: typeof sticky === 'string' ? (JSON.parse(sticky) as StickyKey) : null,
+  };
+}
 
 function rowToFunction(row: Record<string, unknown>): StoredFunction {
   return {
@@ -136,6 +187,18 @@ export class FunctionStore {
          ON CONFLICT(name) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at RETURNING created_at = updated_at AS created`,
       ),
       pruneVersions: this.#db.prepare(`DELETE FROM versions WHERE name = ? AND version <= ?`),
+      pruneUnused: this.#db.prepare(`DELETE FROM versions WHERE name = ?1 AND version <= ?2 AND version NOT IN (SELECT value FROM json_each(?3))`),
+      rollout: this.#db.prepare(`SELECT previous, traffic, sticky FROM rollouts WHERE name = ?`),
+      setRollout: this.#db.prepare(`INSERT OR REPLACE INTO rollouts (name, previous, traffic, sticky) VALUES (?, ?, ?, ?)`),
+      deleteRollout: this.#db.prepare(`DELETE FROM rollouts WHERE name = ?`),
+      clearSplit: this.#db.prepare(`UPDATE rollouts SET traffic = NULL, sticky = NULL WHERE name = ?`),
+      setSplit: this.#db.prepare(
+        `INSERT INTO rollouts (name, previous, traffic, sticky) VALUES (?1, NULL, ?2, ?3) ON CONFLICT(name) DO UPDATE SET traffic = ?2, sticky = ?3`,
+      ),
+      versionList: this.#db.prepare(`SELECT version, format, created_at, length(CAST(source AS BLOB)) AS size FROM versions WHERE name = ? ORDER BY version DESC`),
+      hasVersion: this.#db.prepare(`SELECT 1 FROM versions WHERE name = ? AND version = ?`),
+      lastVersion: this.#db.prepare(`SELECT last_version FROM counters WHERE name = ?`),
+      movePointer: this.#db.prepare(`UPDATE functions SET version = ?, updated_at = ? WHERE name = ?`),
       deleteFunction: this.#db.prepare(`DELETE FROM functions WHERE name = ?`),
       deleteVersions: this.#db.prepare(`DELETE FROM versions WHERE name = ?`),
       setCache: this.#db.prepare(`UPDATE versions SET cache = ? WHERE name = ? AND version = ?`),
@@ -176,21 +239,134 @@ export class FunctionStore {
     return row === undefined ? undefined : rowToFunction(row as Record<string, unknown>);
   }
 
-  /** Atomically add a version and make it current. Returns it and whether the function is new. */
-  deploy(v: NewVersion): { version: number; created: boolean } {
+  /**
+   * Atomically add a version and make it current. Returns it, whether the
+   * function is new, and its routing now. With `rollout`, the new version
+   * gets `percent` of the traffic and the version current before keeps the rest.
+   */
+  deploy(v: NewVersion, rollout?: DeployRollout): { version: number; created: boolean; routing: Routing } {
     const now = new Date().toISOString();
     try {
       this.#db.exec('BEGIN IMMEDIATE');
+      const before = this.current(v.name);
+      if (rollout !== undefined && rollout.percent < 100 && before === undefined) {
+        throw new EdgefnError('ERR_INVALID_INPUT', `"percent" splits traffic between the new version and the current one, but "${v.name}" has no version yet: deploy it once without "percent"`);
+      }
       const version = Number((this.#stmts['nextVersion']!.get(v.name) as { last_version: number }).last_version);
       this.#stmts['insertVersion']!.run(v.name, version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
       const created = Number((this.#stmts['upsertFunction']!.get(v.name, version, now, now) as { created: number }).created) === 1;
-      this.#stmts['pruneVersions']!.run(v.name, version - 1 - KEEP_OLD_VERSIONS);
+      const split = rollout !== undefined && rollout.percent < 100 && before !== undefined;
+      const routing: Routing = {
+        current: version,
+        previous: before ?? null,
+        traffic: split ? [{ version: before, percent: 100 - rollout.percent }, { version, percent: rollout.percent }] : null,
+        sticky: split ? rollout.sticky : null,
+      };
+      this.#writeRouting(v.name, routing);
+      this.#prune(v.name, version, routing);
       this.#db.exec('COMMIT');
-      return { version, created };
+      return { version, created, routing };
     } catch (err) {
       this.#rollback();
       throw storeError(err, this.#path);
     }
+  }
+
+  /** How `name`'s traffic is routed now; undefined when there is no such function. */
+  routing(name: string): Routing | undefined {
+    const current = this.current(name);
+    if (current === undefined) return undefined;
+    return parseRouting(current, this.#stmts['rollout']!.get(name) as Record<string, unknown> | undefined);
+  }
+
+  /** Every stored version of `name`, newest first. */
+  versions(name: string): VersionSummary[] {
+    return this.#stmts['versionList']!.all(name).map((r) => ({
+      version: Number(r['version']),
+      format: r['format'] as WorkerFormat,
+      createdAt: r['created_at'] as string,
+      size: Number(r['size']),
+    }));
+  }
+
+  /**
+   * Make `version` (default: the version current before the current one) the
+   * current one with all the traffic, in one transaction: a node killed right
+   * after answering restarts serving it. The code is not copied; the
+   * function's pointer moves, and the version it moved from becomes the
+   * previous one (so a second rollback with no version undoes the first).
+   */
+  rollback(name: string, version: number | undefined): Routing {
+    return this.#transaction(() => {
+      const now = this.#routingOrThrow(name);
+      const target = version ?? now.previous;
+      if (target === null) throw new EdgefnError('ERR_INVALID_INPUT', `"${name}" has no previous version to roll back to (it is at version ${now.current}); name one with "version"`);
+      this.#requireVersion(name, target, 'ERR_NOT_FOUND');
+      const next: Routing = { current: target, previous: target === now.current ? now.previous : now.current, traffic: null, sticky: null };
+      this.#stmts['movePointer']!.run(target, new Date().toISOString(), name);
+      this.#writeRouting(name, next);
+      return next;
+    });
+  }
+
+  /**
+   * Split `name`'s traffic between stored versions. The newest version in the
+   * split becomes the current one (the version being rolled out); one share
+   * of 100 % ends the split.
+   */
+  setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Routing {
+    return this.#transaction(() => {
+      const now = this.#routingOrThrow(name);
+      for (const s of traffic) this.#requireVersion(name, s.version, 'ERR_INVALID_INPUT');
+      const current = Math.max(...traffic.map((s) => s.version));
+      const split = traffic.length > 1;
+      const next: Routing = {
+        current,
+        previous: current === now.current ? now.previous : now.current,
+        traffic: split ? traffic : null,
+        sticky: split ? sticky : null,
+      };
+      if (current !== now.current) this.#stmts['movePointer']!.run(current, new Date().toISOString(), name);
+      this.#writeRouting(name, next);
+      return next;
+    });
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      const out = work();
+      this.#db.exec('COMMIT');
+      return out;
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  #routingOrThrow(name: string): Routing {
+    const r = this.routing(name);
+    if (r === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    return r;
+  }
+
+  #requireVersion(name: string, version: number, code: 'ERR_NOT_FOUND' | 'ERR_INVALID_INPUT'): void {
+    if (this.#stmts['hasVersion']!.get(name, version) !== undefined) return;
+    const kept = this.versions(name).map((v) => v.version);
+    const range = kept.length === 0 ? 'none' : kept.length === 1 ? String(kept[0]) : `${kept.length} from ${kept.at(-1)} to ${kept[0]}`;
+    const last = this.#stmts['lastVersion']!.get(name) as { last_version: number } | undefined;
+    const pruned = last !== undefined && version <= Number(last.last_version);
+    throw new EdgefnError(code, `"${name}" has no version ${version}: it was ${pruned ? 'pruned (the last 100 deploys are kept)' : 'never deployed'}; stored versions: ${range}`);
+  }
+
+  #writeRouting(name: string, r: Routing): void {
+    this.#stmts['setRollout']!.run(name, r.previous, r.traffic === null ? null : JSON.stringify(r.traffic), r.sticky === null ? null : JSON.stringify(r.sticky));
+  }
+
+  /** Drop versions older than the last 100 deploys that nothing routes or rolls back to. */
+  #prune(name: string, newest: number, r: Routing): void {
+    const keep = [...servedVersions(r), ...(r.previous === null ? [] : [r.previous])];
+    this.#stmts['pruneUnused']!.run(name, newest - 1 - KEEP_OLD_VERSIONS, JSON.stringify(keep));
   }
 
   /**
@@ -199,15 +375,23 @@ export class FunctionStore {
    * fsync, not 10,000). Idempotent: a node that stopped half-way through
    * applying them applies them again on restart.
    */
-  install(versions: Array<NewVersion & { version: number }>): void {
+  install(versions: InstalledVersion[], alongside: Array<NewVersion & { version: number }> = []): void {
     const now = new Date().toISOString();
     try {
       this.#db.exec('BEGIN IMMEDIATE');
+      // The other versions of the cluster's traffic splits: stored, not made current.
+      for (const v of alongside) {
+        this.#stmts['replaceVersion']!.run(v.name, v.version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
+        this.#stmts['raiseCounter']!.run(v.name, v.version);
+      }
       for (const v of versions) {
         this.#stmts['replaceVersion']!.run(v.name, v.version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
         this.#stmts['setFunction']!.run(v.name, v.version, now, now);
+        const split = v.traffic != null && v.traffic.length > 1 ? v.traffic : null;
+        if (split === null) this.#stmts['clearSplit']!.run(v.name);
+        else this.#stmts['setSplit']!.run(v.name, JSON.stringify(split), v.sticky == null ? null : JSON.stringify(v.sticky));
         this.#stmts['raiseCounter']!.run(v.name, v.version);
-        this.#stmts['pruneVersions']!.run(v.name, v.version - 1 - KEEP_OLD_VERSIONS);
+        this.#stmts['pruneUnused']!.run(v.name, v.version - 1 - KEEP_OLD_VERSIONS, JSON.stringify(split === null ? [v.version] : split.map((s) => s.version)));
       }
       this.#db.exec('COMMIT');
     } catch (err) {
@@ -235,6 +419,7 @@ export class FunctionStore {
       this.#db.exec('BEGIN IMMEDIATE');
       const changed = Number(this.#stmts['deleteFunction']!.run(name).changes) > 0;
       this.#stmts['deleteVersions']!.run(name);
+      this.#stmts['deleteRollout']!.run(name);
       this.#db.exec('COMMIT');
       return changed;
     } catch (err) {
@@ -281,6 +466,14 @@ export class VersionReader {
   /** Every function's current version, for a host's route table at start-up. */
   routes(): Array<[name: string, version: number]> {
     return this.#db.prepare('SELECT name, version FROM functions').all().map((r) => [r['name'] as string, Number(r['version'])]);
+  }
+
+  /** Every function's routing (current version and any traffic split), for a host's route table at start-up. */
+  routings(): Array<[name: string, routing: Routing]> {
+    return this.#db
+      .prepare('SELECT f.name, f.version, r.previous, r.traffic, r.sticky FROM functions f LEFT JOIN rollouts r ON r.name = f.name')
+      .all()
+      .map((r) => [r['name'] as string, parseRouting(Number(r['version']), r as Record<string, unknown>)]);
   }
 
   get(name: string, version: number): StoredVersion | undefined {

@@ -216,9 +216,14 @@ export class Runtime {
     }
   }
 
-  /** Drop every live isolate of `name` (a new version was deployed, or it was deleted). */
-  forget(name: string): void {
-    for (const key of [...this.#live.keys()]) if (key.startsWith(`${name}@`)) this.#live.delete(key);
+  /**
+   * Drop every live isolate of `name` (a new version was deployed, or it was
+   * deleted), except those of the versions in `keep` (a rollout still sends
+   * them traffic).
+   */
+  forget(name: string, keep: readonly number[] = []): void {
+    const kept = new Set(keep.map((v) => functionKey(name, v)));
+    for (const key of [...this.#live.keys()]) if (key.startsWith(`${name}@`) && !kept.has(key)) this.#live.delete(key);
   }
 
   /** Stop taking requests and let in-flight ones finish on their isolates. */

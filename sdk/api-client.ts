@@ -13,6 +13,9 @@ import {
   type LogEntry,
   type LogsResponse,
   type RegionsResponse,
+  type RoutingResponse,
+  type TrafficRequest,
+  type VersionsResponse,
 } from './wire.ts';
 
 export { EdgefnApiError, isEdgefnApiError, CLIENT_ERROR_CODES, type ClientErrorCode } from './api-error.ts';
@@ -100,6 +103,28 @@ export class EdgefnClient {
   async logs(name: string): Promise<LogEntry[]> {
     const { status, body } = await this.#call('GET', `${functionPath(name)}/logs`);
     return expectObject<LogsResponse>(body, ['logs'], status).logs;
+  }
+
+  /** The function's stored versions, newest first, and how its traffic is split. */
+  async versions(name: string): Promise<VersionsResponse> {
+    const { status, body } = await this.#call('GET', `${functionPath(name)}/versions`);
+    return expectObject<VersionsResponse>(body, ['name', 'current', 'versions', 'traffic'], status);
+  }
+
+  /**
+   * Make `version` current with all traffic (default: the version current
+   * before the current one). Rejects with ERR_NOT_FOUND (404) for a version
+   * that was pruned or never deployed.
+   */
+  async rollback(name: string, version?: number): Promise<RoutingResponse> {
+    const { status, body } = await this.#call('POST', `${functionPath(name)}/rollback`, version === undefined ? {} : { version });
+    return expectObject<RoutingResponse>(body, ['name', 'current', 'traffic'], status);
+  }
+
+  /** Split the function's traffic between stored versions by percent (summing to 100). */
+  async setTraffic(name: string, request: TrafficRequest): Promise<RoutingResponse> {
+    const { status, body } = await this.#call('PUT', `${functionPath(name)}/traffic`, request);
+    return expectObject<RoutingResponse>(body, ['name', 'current', 'traffic'], status);
   }
 
   async #call(method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {

@@ -52,7 +52,7 @@ export interface WireModule {
 }
 
 /** What every deploy body may carry besides the code. */
-export interface DeployOptions {
+export interface DeployOptions extends RolloutOptions {
   /** Default `module`. */
   format?: WorkerFormat;
   /** Plain-text bindings, visible in `env` and echoed back by `GET`. */
@@ -193,4 +193,74 @@ export interface ErrorResponse {
     /** Written for humans: the CLI prints it verbatim. */
     message: string;
   };
+}
+
+/** One version's share of a function's traffic. */
+export interface TrafficShare {
+  version: number;
+  /** Share of requests, in percent (more than 0, at most 100; a split's shares sum to 100). */
+  percent: number;
+}
+
+/**
+ * What keeps a client on one version of a split: the value of a request
+ * header or of a cookie, hashed. Requests without it are split by share alone.
+ */
+export type StickyKey = { header: string } | { cookie: string };
+
+/** Deploy-body fields of a gradual rollout (see `DeployOptions`). */
+export interface RolloutOptions {
+  /**
+   * Give the new version this share of traffic (percent, more than 0 and at
+   * most 100); the version current before the deploy keeps the rest.
+   * Absent: the new version takes all traffic.
+   */
+  percent?: number;
+  sticky?: StickyKey;
+}
+
+/** One stored version as `GET /v1/functions/{name}/versions` lists it. */
+export interface VersionInfo {
+  version: number;
+  /** ISO 8601 timestamp of the deploy that made it. */
+  createdAt: string;
+  format: WorkerFormat;
+  /** Bytes of what was uploaded (the script, or the module set's JSON). */
+  size: number;
+  /** The function's current version: what a rollback moves away from. */
+  current: boolean;
+  /** Its share of traffic now, in percent (0 for a version only kept for rollback). */
+  percent: number;
+}
+
+/** Body of `GET /v1/functions/{name}/versions`: newest first, at most the last 100 deploys. */
+export interface VersionsResponse {
+  name: string;
+  current: number;
+  /** Where `POST …/rollback` with no version goes; null when there is none. */
+  previous: number | null;
+  /** The traffic split, or one share of 100 % for the current version. */
+  traffic: TrafficShare[];
+  sticky: StickyKey | null;
+  versions: VersionInfo[];
+}
+
+/** Body of `POST /v1/functions/{name}/rollback`; without `version`, the one current before the current one. */
+export interface RollbackRequest {
+  version?: number;
+}
+
+/** Body of `PUT /v1/functions/{name}/traffic`. */
+export interface TrafficRequest {
+  traffic: TrafficShare[];
+  sticky?: StickyKey | null;
+}
+
+/** Answer to a rollback or a traffic change: the function's routing now. */
+export interface RoutingResponse {
+  name: string;
+  current: number;
+  previous: number | null;
+  traffic: TrafficShare[];
+  sticky: StickyKey | null;
 }

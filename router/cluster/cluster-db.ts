@@ -12,12 +12,13 @@
 
 import pg from 'pg';
 import { EdgefnError } from '../../runtime/index.ts';
+import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
 
 export const CHANGES_CHANNEL = 'edgefn_changes';
 /** Key of the one advisory lock every write transaction holds. */
 const WRITE_LOCK = 0x65646766; // "edgf"
-/** Old versions kept per function, as the local store does. */
-const KEEP_OLD_VERSIONS = 2;
+/** Old versions kept per function besides the newest, as the local store does: the last 100 deploys stay available for rollback. */
+const KEEP_OLD_VERSIONS = 99;
 /** How long a deploy waits for a connection or a query before answering 503 store-unavailable (ms). */
 const CONNECT_TIMEOUT_MS = 2_000;
 const QUERY_TIMEOUT_MS = 10_000;
@@ -36,6 +37,11 @@ CREATE TABLE IF NOT EXISTS edgefn_functions (
   updated_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS edgefn_functions_seq ON edgefn_functions (seq);
+-- The version current before the current one: a rollback's default target.
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS previous integer;
+-- During a gradual rollout: the split (JSON [{version, percent}]) and its sticky key (JSON); NULL: all to version.
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS traffic text;
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS sticky text;
 CREATE TABLE IF NOT EXISTS edgefn_versions (
   name text NOT NULL,
   version integer NOT NULL,
@@ -97,6 +103,10 @@ export interface FunctionChange {
   limits: string | null;
   /** The code, only for functions placed in the reader's region. */
   payload: VersionPayload | undefined;
+  /** During a gradual rollout: the split, and the code of its versions other than `version` (for the reader's region). */
+  traffic: TrafficShare[] | null;
+  sticky: StickyKey | null;
+  alongside: Array<{ version: number; payload: VersionPayload }>;
 }
 
 export interface NodeRow {
@@ -113,6 +123,17 @@ export interface DeployRecord extends VersionPayload {
   regions: string[] | null;
   /** placement.near: the backend whose nearest region (by measured latency) runs the function. */
   near: string | null;
+  /** A gradual rollout: the new version's share in percent, the rest to the version current before. */
+  rollout?: { percent: number; sticky: StickyKey | null } | undefined;
+}
+
+/** A function's routing as PostgreSQL records it, with the change's seq. */
+export interface ClusterRouting {
+  current: number;
+  previous: number | null;
+  traffic: TrafficShare[] | null;
+  sticky: StickyKey | null;
+  seq: number;
 }
 
 /** One node's latest latency to a placement.near backend; null when it could not reach it. */
@@ -209,10 +230,15 @@ export class ClusterDb {
   #deploy(d: DeployRecord, onlyNew: boolean): Promise<{ version: number; created: boolean; seq: number } | undefined> {
     return this.#tx(async (c) => {
       // Writers hold the cluster's write lock (#tx), so this read stays true until COMMIT.
-      const prev = await c.query('SELECT last_version, deleted FROM edgefn_functions WHERE name = $1', [d.name]);
+      const prev = await c.query('SELECT last_version, deleted, version FROM edgefn_functions WHERE name = $1', [d.name]);
       if (onlyNew && prev.rows.length > 0) return undefined;
       const version = prev.rows.length === 0 ? 1 : Number(prev.rows[0].last_version) + 1;
       const created = prev.rows.length === 0 || prev.rows[0].deleted === true;
+      const previous = created ? null : Number(prev.rows[0].version);
+      const percent = d.rollout?.percent ?? 100;
+      if (percent < 100 && previous === null) throw new EdgefnError('ERR_INVALID_INPUT', `"percent" splits traffic between the new version and the current one, but "${d.name}" has no version yet: deploy it once without "percent"`);
+      const traffic = percent < 100 && previous !== null ? JSON.stringify([{ version: previous, percent: 100 - percent }, { version, percent }]) : null;
+      const sticky = traffic !== null && d.rollout?.sticky != null ? JSON.stringify(d.rollout.sticky) : null;
       await c.query(
         `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
         [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits],
@@ -220,19 +246,95 @@ export class ClusterDb {
       const seq = Number(
         (
           await c.query(
-            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, near, seq, created_at, updated_at)
-             VALUES ($1, $2, $2, false, $3, $4, nextval('edgefn_change_seq'), now(), now())
-             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, near = $4, seq = excluded.seq, updated_at = now(),
+            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, near, seq, created_at, updated_at, traffic, sticky)
+             VALUES ($1, $2, $2, false, $3, $7, nextval('edgefn_change_seq'), now(), now(), $5, $6)
+             ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, near = $7, seq = excluded.seq, updated_at = now(), previous = $4, traffic = $5, sticky = $6,
                created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END
              RETURNING seq`,
-            [d.name, version, d.regions, d.near],
+            [d.name, version, d.regions, previous, traffic, sticky, d.near],
           )
         ).rows[0].seq,
       );
-      await c.query('DELETE FROM edgefn_versions WHERE name = $1 AND version <= $2', [d.name, version - 1 - KEEP_OLD_VERSIONS]);
+      // The previous version stays however old it is: it is where a rollback goes.
+      await c.query('DELETE FROM edgefn_versions WHERE name = $1 AND version <= $2 AND version IS DISTINCT FROM $3::integer', [d.name, version - 1 - KEEP_OLD_VERSIONS, previous]);
       await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
       return { version, created, seq };
     });
+  }
+
+  /**
+   * Point the function at a stored version (default: the one current before
+   * the current one), as one change every node applies; no code is copied.
+   */
+  rollback(name: string, version: number | undefined): Promise<{ current: number; previous: number | null; seq: number }> {
+    return this.#tx(async (c) => {
+      const f = await c.query('SELECT version, previous FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
+      if (f.rows.length === 0) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+      const current = Number(f.rows[0].version);
+      const before = f.rows[0].previous === null ? null : Number(f.rows[0].previous);
+      const target = version ?? before;
+      if (target === null) throw new EdgefnError('ERR_INVALID_INPUT', `"${name}" has no previous version to roll back to (it is at version ${current}); name one with "version"`);
+      const stored = await c.query('SELECT 1 FROM edgefn_versions WHERE name = $1 AND version = $2', [name, target]);
+      if (stored.rows.length === 0) {
+        const kept = await c.query('SELECT min(version) AS lo, max(version) AS hi, count(*) AS n, (SELECT last_version FROM edgefn_functions WHERE name = $1) AS last FROM edgefn_versions WHERE name = $1', [name]);
+        const k = kept.rows[0] as { lo: number | null; hi: number | null; n: string; last: number | null };
+        const why = k.last !== null && target <= Number(k.last) ? 'pruned (the last 100 deploys are kept)' : 'never deployed';
+        throw new EdgefnError('ERR_NOT_FOUND', `"${name}" has no version ${target}: it was ${why}; stored versions: ${k.lo === null ? 'none' : Number(k.n) === 1 ? String(k.lo) : `${k.n} from ${k.lo} to ${k.hi}`}`);
+      }
+      const previous = target === current ? before : current;
+      const seq = Number(
+        (await c.query(`UPDATE edgefn_functions SET version = $2, previous = $3, traffic = NULL, sticky = NULL, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 RETURNING seq`, [name, target, previous])).rows[0].seq,
+      );
+      await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
+      return { current: target, previous, seq };
+    });
+  }
+
+  /**
+   * Split the function's traffic between stored versions, as one change every
+   * node applies. The newest version in the split becomes current; one share
+   * of 100 % ends the split.
+   */
+  setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<ClusterRouting> {
+    return this.#tx(async (c) => {
+      const f = await c.query('SELECT version, previous FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
+      if (f.rows.length === 0) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+      const stored = await c.query('SELECT version FROM edgefn_versions WHERE name = $1 AND version = ANY($2::integer[])', [name, traffic.map((s) => s.version)]);
+      const have = new Set(stored.rows.map((r: Record<string, unknown>) => Number(r['version'])));
+      const absent = traffic.find((s) => !have.has(s.version));
+      if (absent !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', `"${name}" has no version ${absent.version}: it was pruned or never deployed (GET /v1/functions/${name}/versions lists what is stored)`);
+      const before = Number(f.rows[0].version);
+      const current = Math.max(...traffic.map((s) => s.version));
+      const previous = current === before ? (f.rows[0].previous === null ? null : Number(f.rows[0].previous)) : before;
+      const split = traffic.length > 1;
+      const seq = Number(
+        (
+          await c.query(`UPDATE edgefn_functions SET version = $2, previous = $3, traffic = $4, sticky = $5, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 RETURNING seq`, [
+            name,
+            current,
+            previous,
+            split ? JSON.stringify(traffic) : null,
+            split && sticky !== null ? JSON.stringify(sticky) : null,
+          ])
+        ).rows[0].seq,
+      );
+      await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
+      return { current, previous, traffic: split ? traffic : null, sticky: split ? sticky : null, seq };
+    });
+  }
+
+  /** A function's stored versions, newest first; undefined when there is no such function. */
+  async versions(name: string): Promise<{ current: number; previous: number | null; traffic: TrafficShare[] | null; sticky: StickyKey | null; versions: Array<{ version: number; format: string; createdAt: string; size: number }> } | undefined> {
+    const f = await this.#query('SELECT version, previous, traffic, sticky FROM edgefn_functions WHERE name = $1 AND NOT deleted', [name]);
+    if (f.rows.length === 0) return undefined;
+    const v = await this.#query('SELECT version, format, created_at, octet_length(source) AS size FROM edgefn_versions WHERE name = $1 ORDER BY version DESC', [name]);
+    return {
+      current: Number(f.rows[0].version),
+      previous: f.rows[0].previous === null ? null : Number(f.rows[0].previous),
+      traffic: f.rows[0].traffic === null ? null : (JSON.parse(f.rows[0].traffic as string) as TrafficShare[]),
+      sticky: f.rows[0].sticky === null ? null : (JSON.parse(f.rows[0].sticky as string) as StickyKey),
+      versions: v.rows.map((r: Record<string, unknown>) => ({ version: Number(r['version']), format: r['format'] as string, createdAt: (r['created_at'] as Date).toISOString(), size: Number(r['size']) })),
+    };
   }
 
   /** Mark a function deleted (the row stays, so version numbers keep growing and every node sees the deletion). */
@@ -250,7 +352,7 @@ export class ClusterDb {
   /** Changes after `seq`, oldest first, at most CHANGE_BATCH; code only for what `region` serves. */
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
-      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.near, f.created_at, f.updated_at,
+      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.near, f.created_at, f.updated_at, f.traffic, f.sticky,
               v.format, v.vars, v.secrets, v.limits,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
@@ -259,6 +361,30 @@ export class ClusterDb {
         WHERE f.seq > $1 ORDER BY f.seq LIMIT ${CHANGE_BATCH}`,
       [seq, region],
     );
+    // A split's other versions, for the functions this region serves: one more query per batch.
+    const extraNames: string[] = [];
+    const extraVersions: number[] = [];
+    for (const row of r.rows as Array<Record<string, unknown>>) {
+      if (row['traffic'] === null || row['code'] === null || row['code'] === undefined) continue;
+      for (const s of JSON.parse(row['traffic'] as string) as TrafficShare[]) {
+        if (s.version === Number(row['version'])) continue;
+        extraNames.push(row['name'] as string);
+        extraVersions.push(s.version);
+      }
+    }
+    const extras = new Map<string, Array<{ version: number; payload: VersionPayload }>>();
+    if (extraNames.length > 0) {
+      const x = await this.#query(
+        `SELECT v.name, v.version, v.format, v.source, v.code, v.vars, v.secrets, v.limits FROM edgefn_versions v
+           JOIN unnest($1::text[], $2::integer[]) AS want(name, version) ON want.name = v.name AND want.version = v.version`,
+        [extraNames, extraVersions],
+      );
+      for (const row of x.rows as Array<Record<string, unknown>>) {
+        const list = extras.get(row['name'] as string) ?? [];
+        list.push({ version: Number(row['version']), payload: { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string } });
+        extras.set(row['name'] as string, list);
+      }
+    }
     return r.rows.map((row: Record<string, unknown>): FunctionChange => {
       const hasCode = row['code'] !== null && row['code'] !== undefined;
       return {
@@ -277,6 +403,9 @@ export class ClusterDb {
         payload: hasCode
           ? { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string }
           : undefined,
+        traffic: row['traffic'] == null ? null : (JSON.parse(row['traffic'] as string) as TrafficShare[]),
+        sticky: row['sticky'] == null ? null : (JSON.parse(row['sticky'] as string) as StickyKey),
+        alongside: extras.get(row['name'] as string) ?? [],
       };
     });
   }

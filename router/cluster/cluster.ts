@@ -11,14 +11,14 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { EdgefnError } from '../../runtime/index.ts';
-import type { RegionInfo } from '../../sdk/wire.ts';
+import type { RegionInfo, RoutingResponse, StickyKey, TrafficShare, VersionsResponse, WorkerFormat } from '../../sdk/wire.ts';
 import { functionName } from '../data-plane.ts';
 import type { FunctionStore } from '../store.ts';
 import { CHANGE_BATCH, ClusterDb, type DeployRecord, type NodeRow } from './cluster-db.ts';
 import { Forwarder } from './forwarder.ts';
 import { Membership, PROBE_HOST } from './membership.ts';
 import { NearProbes } from './near.ts';
-import { placedIn, Replica, type ClusterFunction, type Placement } from './replica.ts';
+import { placedIn, Replica, type ClusterFunction, type Placement, type RouteChange } from './replica.ts';
 
 /** How often a node writes its heartbeat and re-reads the node list (ms). */
 const HEARTBEAT_MS = 500;
@@ -36,7 +36,7 @@ export interface ClusterOptions {
   dbPath: string;
   store: FunctionStore;
   /** Apply route changes to this node's isolate hosts; resolves once they serve them. */
-  onRoutes(routes: Array<{ name: string; version: number | null }>): Promise<void>;
+  onRoutes(routes: RouteChange[]): Promise<void>;
   log(message: string): void;
 }
 
@@ -102,7 +102,7 @@ export class Cluster {
    * nearest once more. Run after every heartbeat's new figures.
    */
   async #placeNear(): Promise<void> {
-    const changes: Array<{ name: string; version: number | null }> = [];
+    const changes: RouteChange[] = [];
     const seen = new Set<string>();
     for (const [name, p] of this.#replica.placedNear(this.#o.region)) {
       seen.add(name);
@@ -110,8 +110,11 @@ export class Cluster {
       if (away === this.#nearAway.has(name)) continue;
       if (away) this.#nearAway.add(name);
       else this.#nearAway.delete(name);
-      const version = away ? null : this.#o.store.current(name);
-      if (version !== undefined) changes.push({ name, version });
+      if (away) changes.push({ name, version: null });
+      else {
+        const r = this.#o.store.routing(name);
+        if (r !== undefined) changes.push({ name, version: r.current, traffic: r.traffic, sticky: r.sticky });
+      }
     }
     for (const name of this.#nearAway) if (!seen.has(name)) this.#nearAway.delete(name);
     if (changes.length > 0) await this.#o.onRoutes(changes);
@@ -297,6 +300,35 @@ export class Cluster {
     const r = await this.#db.deploy(d);
     await this.#caughtUpTo(r.seq);
     return { version: r.version, created: r.created };
+  }
+
+  /** Move the whole cluster to a stored version; resolves once this node serves it (when placed here). */
+  async rollback(name: string, version: number | undefined): Promise<RoutingResponse> {
+    const r = await this.#db.rollback(name, version);
+    await this.#caughtUpTo(r.seq);
+    return { name, current: r.current, previous: r.previous, traffic: [{ version: r.current, percent: 100 }], sticky: null };
+  }
+
+  /** Split the whole cluster's traffic for `name`; resolves once this node serves the split (when placed here). */
+  async setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<RoutingResponse> {
+    const r = await this.#db.setTraffic(name, traffic, sticky);
+    await this.#caughtUpTo(r.seq);
+    return { name, current: r.current, previous: r.previous, traffic: r.traffic ?? [{ version: r.current, percent: 100 }], sticky: r.sticky };
+  }
+
+  /** The versions PostgreSQL holds for `name` (the cluster's record, not this node's copy). */
+  async versions(name: string): Promise<VersionsResponse> {
+    const v = await this.#db.versions(name);
+    if (v === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    const traffic = v.traffic ?? [{ version: v.current, percent: 100 }];
+    return {
+      name,
+      current: v.current,
+      previous: v.previous,
+      traffic,
+      sticky: v.sticky,
+      versions: v.versions.map((x) => ({ ...x, format: x.format as WorkerFormat, current: x.version === v.current, percent: traffic.find((s) => s.version === x.version)?.percent ?? 0 })),
+    };
   }
 
   async delete(name: string): Promise<boolean> {

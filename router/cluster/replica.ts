@@ -8,8 +8,31 @@
 
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Limits, WorkerFormat } from '../../runtime/index.ts';
-import type { FunctionStore, NewVersion, StoredFunction } from '../store.ts';
-import type { FunctionChange } from './cluster-db.ts';
+import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
+import type { FunctionStore, InstalledVersion, NewVersion, StoredFunction } from '../store.ts';
+import type { FunctionChange, VersionPayload } from './cluster-db.ts';
+
+/** A route change for this node's hosts: the version served (null: none) and any traffic split. */
+export interface RouteChange {
+  name: string;
+  version: number | null;
+  traffic?: TrafficShare[] | null;
+  sticky?: StickyKey | null;
+}
+
+function toVersion(name: string, version: number, p: VersionPayload): NewVersion & { version: number } {
+  return {
+    name,
+    version,
+    format: p.format as WorkerFormat,
+    source: p.source,
+    code: p.code,
+    vars: JSON.parse(p.vars) as Record<string, string>,
+    secrets: JSON.parse(p.secrets) as Record<string, string>,
+    limits: JSON.parse(p.limits) as Partial<Limits>,
+    cache: undefined,
+  };
+}
 
 export interface Placement {
   /** null: every region. */
@@ -128,37 +151,31 @@ export class Replica {
    * changes this node's hosts need: the version now served here, or null
    * where this node stops serving a function (deleted, or placed elsewhere).
    */
-  apply(changes: FunctionChange[]): Array<{ name: string; version: number | null }> {
-    const routes = new Map<string, number | null>();
-    const installs = new Map<string, NewVersion & { version: number }>();
+  apply(changes: FunctionChange[]): RouteChange[] {
+    const routes = new Map<string, RouteChange>();
+    const installs = new Map<string, InstalledVersion>();
+    const alongside = new Map<string, Array<NewVersion & { version: number }>>();
     const fresh = changes.filter((c) => c.seq > this.#seq);
     for (const c of fresh) {
       const here = !c.deleted && placedIn(c, this.#region);
       if (here && c.payload !== undefined) {
-        if (this.#store.current(c.name) !== c.version) {
-          const p = c.payload;
-          installs.set(c.name, {
-            name: c.name,
-            version: c.version,
-            format: p.format as WorkerFormat,
-            source: p.source,
-            code: p.code,
-            vars: JSON.parse(p.vars) as Record<string, string>,
-            secrets: JSON.parse(p.secrets) as Record<string, string>,
-            limits: JSON.parse(p.limits) as Partial<Limits>,
-            cache: undefined,
-          });
-          routes.set(c.name, c.version);
+        const now = this.#store.routing(c.name);
+        const sameSplit = JSON.stringify(now?.traffic ?? null) === JSON.stringify(c.traffic) && JSON.stringify(now?.sticky ?? null) === JSON.stringify(c.sticky);
+        if (now?.current !== c.version || !sameSplit) {
+          installs.set(c.name, { ...toVersion(c.name, c.version, c.payload), traffic: c.traffic, sticky: c.sticky });
+          alongside.set(c.name, c.alongside.map((a) => toVersion(c.name, a.version, a.payload)));
+          routes.set(c.name, { name: c.name, version: c.version, traffic: c.traffic, sticky: c.sticky });
         }
       } else if (!here) {
         installs.delete(c.name);
-        if (this.#store.current(c.name) !== undefined || routes.has(c.name)) routes.set(c.name, null);
+        alongside.delete(c.name);
+        if (this.#store.current(c.name) !== undefined || routes.has(c.name)) routes.set(c.name, { name: c.name, version: null });
       }
       // A change whose version was pruned before we read it (two deploys in
       // quick succession) has no payload; a later change carries the newer one.
     }
-    this.#store.install([...installs.values()]);
-    for (const [name, version] of routes) if (version === null) this.#store.delete(name);
+    this.#store.install([...installs.values()], [...alongside.values()].flat());
+    for (const [name, r] of routes) if (r.version === null) this.#store.delete(name);
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       for (const c of fresh) {
@@ -177,7 +194,7 @@ export class Replica {
       this.#db.exec('ROLLBACK');
       throw err;
     }
-    return [...routes].map(([name, version]) => ({ name, version }));
+    return [...routes.values()];
   }
 
   close(): void {

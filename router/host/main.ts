@@ -9,6 +9,8 @@ import { Runtime, EdgefnError, entryWatchBuffer, onLongEntry, resolveLimits, typ
 import { createDataPlane, type Route } from '../data-plane.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
+import { TrafficSplit, versionTarget } from '../traffic-split.ts';
+import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
 import { LONG_ENTRY_MS, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type ToHost } from '../host-protocol.ts';
 import { HostAdmission } from './admission.ts';
 import { ConnectionLedger } from './connections.ts';
@@ -56,11 +58,14 @@ async function main(config: HostConfig): Promise<OnMessage> {
   // host has applied its route), so a request costs a Map lookup.
   const routes = new Map<string, Route>();
   // A version's admission limits ride on its route, read once per deploy.
-  const routeOf = (name: string, version: number): Route => {
+  const setRoute = (name: string, version: number, traffic: TrafficShare[] | null | undefined, sticky: StickyKey | null | undefined) => {
+    const route: Route = versionTarget(name, version);
     const { concurrency, rps } = resolveLimits(config.defaults, reader.limits(name, version));
-    return concurrency === 0 && rps === 0 ? { name, version } : { name, version, admission: { concurrency, rps } };
+    if (concurrency !== 0 || rps !== 0) route.admission = { concurrency, rps };
+    if (traffic != null && traffic.length > 1) route.split = new TrafficSplit(name, traffic, sticky ?? null);
+    routes.set(name, route);
   };
-  for (const [name, version] of reader.routes()) routes.set(name, routeOf(name, version));
+  for (const [name, r] of reader.routings()) setRoute(name, r.current, r.traffic, r.sticky);
   const admission = new HostAdmission({ send });
   const rt = (runtime = await Runtime.create({
     prelude: config.prelude,
@@ -128,7 +133,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
       }
       case 'route':
         if (msg.version === null) routes.delete(msg.name);
-        else routes.set(msg.name, routeOf(msg.name, msg.version));
+        else setRoute(msg.name, msg.version, msg.traffic, msg.sticky);
         sendNow({ t: 'routed', id: msg.id });
         return;
       case 'validate': {
@@ -143,7 +148,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
         return;
       }
       case 'forget':
-        rt.forget(msg.name);
+        rt.forget(msg.name, msg.keep);
         return;
       case 'front':
         rerouter?.setFront(msg.url);

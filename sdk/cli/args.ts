@@ -7,7 +7,7 @@
 // suggest `--` tricks that do not apply here.
 
 import { parseArgs } from 'node:util';
-import { FUNCTION_NAME_PATTERN, REGION_PATTERN, WORKER_FORMATS, type LimitName, type WireLimits, type WorkerFormat } from '../wire.ts';
+import { FUNCTION_NAME_PATTERN, REGION_PATTERN, WORKER_FORMATS, type LimitName, type StickyKey, type WireLimits, type WorkerFormat } from '../wire.ts';
 import { CliError } from './cli-error.ts';
 import { COMMANDS, USAGE, type CommandName } from './usage.ts';
 
@@ -38,7 +38,12 @@ export type Command =
       regions: string[];
       /** --near: placement.near. */
       near: string | undefined;
+      /** A gradual rollout: the new version's share of traffic in percent. */
+      percent: number | undefined;
+      sticky: StickyKey | undefined;
     }
+  | { kind: 'versions'; connection: Connection; name: string }
+  | { kind: 'rollback'; connection: Connection; name: string; to: number | undefined }
   | { kind: 'list'; connection: Connection }
   | { kind: 'regions'; connection: Connection }
   | { kind: 'delete'; connection: Connection; name: string }
@@ -76,9 +81,14 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       rps: { type: 'string' },
       region: { type: 'string', multiple: true },
       near: { type: 'string' },
+      percent: { type: 'string' },
+      'sticky-header': { type: 'string' },
+      'sticky-cookie': { type: 'string' },
     },
     positionals: ['path'],
   },
+  versions: { options: CONNECTION_OPTIONS, positionals: ['name'] },
+  rollback: { options: { ...CONNECTION_OPTIONS, to: { type: 'string' } }, positionals: ['name'] },
   list: { options: CONNECTION_OPTIONS, positionals: [] },
   regions: { options: CONNECTION_OPTIONS, positionals: [] },
   delete: { options: CONNECTION_OPTIONS, positionals: ['name'] },
@@ -135,7 +145,14 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       return { kind: first, connection };
     case 'delete':
     case 'logs':
+    case 'versions':
       return { kind: first, connection, name: checkName(parsed.positionals[0] ?? '', fail) };
+    case 'rollback': {
+      const raw = single('to');
+      const to = raw === undefined ? undefined : Number(raw);
+      if (to !== undefined && (!/^\d+$/.test(raw!) || !Number.isSafeInteger(to) || to < 1)) throw fail(`--to must be a version number (an integer from 1), got "${raw}"`);
+      return { kind: 'rollback', connection, name: checkName(parsed.positionals[0] ?? '', fail), to };
+    }
     case 'deploy': {
       const name = single('name');
       if (name === undefined) throw fail('missing --name <name>');
@@ -158,7 +175,15 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       }
       const regions = parsed.strings.get('region') ?? [];
       for (const r of regions) if (!REGION_PATTERN.test(r)) throw fail(`--region "${r}" is not a region name: use 1 to 63 characters of a-z, 0-9 and -`);
-      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near') };
+      const rawPercent = single('percent');
+      const percent = rawPercent === undefined ? undefined : Number(rawPercent);
+      if (percent !== undefined && (rawPercent!.trim() === '' || !Number.isFinite(percent) || percent <= 0 || percent > 100)) throw fail(`--percent must be a number above 0 and at most 100, got "${rawPercent}"`);
+      const stickyHeader = single('sticky-header');
+      const stickyCookie = single('sticky-cookie');
+      if (stickyHeader !== undefined && stickyCookie !== undefined) throw fail('give --sticky-header or --sticky-cookie, not both');
+      const sticky: StickyKey | undefined = stickyHeader !== undefined ? { header: stickyHeader } : stickyCookie !== undefined ? { cookie: stickyCookie } : undefined;
+      if (sticky !== undefined && percent === undefined) throw fail(`--sticky-${'header' in sticky ? 'header' : 'cookie'} keeps clients on one version of a split: it needs --percent`);
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near'), percent, sticky };
     }
   }
 }

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { EdgefnClient } from '../api-client.ts';
 import { EdgefnApiError } from '../api-error.ts';
-import type { DeployRequest, FunctionInfo, RegionInfo } from '../wire.ts';
+import type { DeployRequest, FunctionInfo, RegionInfo, VersionsResponse } from '../wire.ts';
 import { parseCommandLine, type Command, type Connection, type Env } from './args.ts';
 import { prepareWorker } from './bundle.ts';
 import { collectModules, resolveProject } from './project.ts';
@@ -60,8 +60,11 @@ async function execute(command: Command, io: CliIo): Promise<void> {
       if (Object.keys(command.limits).length > 0) body.limits = command.limits;
       if (command.regions.length > 0) body.regions = command.regions;
       if (command.near !== undefined) body.placement = { near: command.near };
+      if (command.percent !== undefined) body.percent = command.percent;
+      if (command.sticky !== undefined) body.sticky = command.sticky;
       const result = await client.deploy(command.name, body);
-      io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${how}\n`);
+      const share = command.percent === undefined || command.percent === 100 ? '' : `, on ${command.percent}% of traffic`;
+      io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${how}${share}\n`);
       // The URL alone on stdout, so `url=$(edgefn deploy …)` works.
       io.stdout(`${result.url}\n`);
       return;
@@ -79,6 +82,15 @@ async function execute(command: Command, io: CliIo): Promise<void> {
     case 'delete': {
       const { deleted } = await connect(command.connection, io).delete(command.name);
       io.stdout(`Deleted ${deleted}\n`);
+      return;
+    }
+    case 'versions': {
+      io.stdout(formatVersions(await connect(command.connection, io).versions(command.name)));
+      return;
+    }
+    case 'rollback': {
+      const r = await connect(command.connection, io).rollback(command.name, command.to);
+      io.stdout(`${r.name} is at version ${r.current}${r.previous === null ? '' : ` (was ${r.previous})`}\n`);
       return;
     }
     case 'logs': {
@@ -126,6 +138,15 @@ export function describeFailure(err: unknown, command: Command | undefined): str
 
 function formatTable(functions: FunctionInfo[]): string {
   return table([['NAME', 'VERSION', 'FORMAT', 'URL', 'UPDATED'], ...functions.map((f) => [f.name, String(f.version), f.format, f.url, f.updatedAt])]);
+}
+
+/** Newest first; the traffic column shows the split during a rollout. */
+function formatVersions(v: VersionsResponse): string {
+  const size = (bytes: number) => (bytes < 1024 ? `${bytes} B` : bytes < 1048576 ? `${(bytes / 1024).toFixed(1)} KB` : `${(bytes / 1048576).toFixed(1)} MB`);
+  const rows = [['VERSION', 'TRAFFIC', 'CREATED', 'FORMAT', 'SIZE']];
+  for (const x of v.versions) rows.push([`${x.version}${x.current ? ' (current)' : ''}`, x.percent > 0 ? `${x.percent}%` : '-', x.createdAt, x.format, size(x.size)]);
+  const sticky = v.sticky === null ? '' : `Sticky by ${'header' in v.sticky ? `header ${v.sticky.header}` : `cookie ${v.sticky.cookie}`}.\n`;
+  return table(rows) + sticky;
 }
 
 /** One line per node, grouped by region as the node answering sees them. */

@@ -1,7 +1,7 @@
 // Help text, one block per command. args.ts attaches the matching block to
 // every usage error so a mistyped flag shows the flags that do exist.
 
-export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions'] as const;
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions', 'versions', 'rollback'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection:
@@ -19,6 +19,8 @@ Commands:
   delete <name>                 delete a function
   logs <name>                   show a function's recent console output
   regions                       list the cluster's regions, their health and distance
+  versions <name>               list a function's stored versions and their traffic
+  rollback <name> [--to <n>]    make an earlier version current again
 
 Options:
   --version          print edgefn's version
@@ -57,6 +59,12 @@ Options:
                            of the cluster, including ones added later)
   --near <url>             run in the one region, of those, measured nearest to this
                            backend (http(s) URLs timed by HEAD, others by TCP connect)
+  --percent <n>            roll out gradually: the new version gets n % of requests,
+                           the version current before keeps the rest (see
+                           "edgefn versions"; undo with "edgefn rollback")
+  --sticky-header <name>   with --percent: keep each value of this request header
+                           on one version
+  --sticky-cookie <name>   with --percent: the same, by the value of this cookie
 
 ${CONNECTION}`,
 
@@ -77,6 +85,24 @@ ${CONNECTION}`,
 Lists the regions of the cluster the node belongs to, as that node sees them:
 its own region first, then the others nearest first, with each node's health
 and the round-trip time the node measured to it.
+
+${CONNECTION}`,
+
+  versions: `Usage: edgefn versions <name> [options]
+
+Lists function <name>'s stored versions (the last 100 deploys), newest first,
+with the share of traffic each receives and which one is current.
+
+${CONNECTION}`,
+
+  rollback: `Usage: edgefn rollback <name> [--to <n>] [options]
+
+Makes an earlier version of function <name> current again, with all of its
+traffic (ending any gradual rollout). The code is not uploaded again.
+
+Options:
+  --to <n>                 the version to go to (default: the version that was
+                           current before the current one)
 
 ${CONNECTION}`,
 
