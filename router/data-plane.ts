@@ -6,6 +6,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from '../runtime/index.ts';
 import { HTTP_ERRORS } from './http-errors.ts';
+import { LIMIT_KINDS, type LimitKind } from './function-report.ts';
+import type { MeteredRequest } from './host/request-meter.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -38,11 +40,25 @@ export interface DataPlaneDeps {
   draining?(): boolean;
   /** A cluster node's region: every answer then says `edgefn-region: <region>`. */
   region?: string | undefined;
+  /** Gives each request its `edgefn-request-id` (the client's, when valid); none: no ids. */
+  requestIds?: { for(given: string | string[] | undefined): string } | undefined;
+  /** Told about every function request once it is over (router/host/request-meter.ts). */
+  meter?: { record(name: string, version: number, r: MeteredRequest): void } | undefined;
 }
 
-export function serverTiming(t: Timing): string {
-  const cpu = `cpu;dur=${t.cpuMs.toFixed(3)}`;
-  return t.coldMs === undefined ? cpu : `cold;dur=${t.coldMs.toFixed(3)}, ${cpu}`;
+const LIMIT_HEADERS = new Set<string>(LIMIT_KINDS);
+
+/**
+ * `cold` (when the request started an isolate), `cpu` (CPU charged so far)
+ * and, when given, `wall` (dispatch to this response head), in ms. Usage
+ * metering (router/usage.ts) adds up the same figures at the end of the
+ * request, so they reconcile with what each response said.
+ */
+export function serverTiming(t: Timing, wallMs?: number): string {
+  let out = `cpu;dur=${t.cpuMs.toFixed(3)}`;
+  if (t.coldMs !== undefined) out = `cold;dur=${t.coldMs.toFixed(3)}, ${out}`;
+  if (wallMs !== undefined) out += `, wall;dur=${wallMs.toFixed(3)}`;
+  return out;
 }
 
 export function functionName(host: string | undefined, baseDomain: string): string | undefined {
@@ -57,7 +73,7 @@ export function functionName(host: string | undefined, baseDomain: string): stri
 }
 
 /** `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node). */
-export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string): void {
+export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string, requestId?: string, wallMs?: number): void {
   const [status, header] = HTTP_ERRORS[err.code];
   const body = `${err.message}\n`;
   const headers: Record<string, string | number> = {
@@ -66,7 +82,8 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
     'edgefn-error': header,
   };
   if (region !== undefined) headers['edgefn-region'] = region;
-  if (timing !== undefined) headers['server-timing'] = serverTiming(timing);
+  if (requestId !== undefined) headers['edgefn-request-id'] = requestId;
+  if (timing !== undefined) headers['server-timing'] = serverTiming(timing, wallMs);
   res.writeHead(status, headers);
   res.end(body);
 }
@@ -87,6 +104,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     res.once('close', watchEnd);
     if (deps.draining?.()) res.shouldKeepAlive = false;
 
+    const requestId = deps.requestIds?.for(req.headers['edgefn-request-id']);
     const name = functionName(req.headers.host, deps.baseDomain);
     const route = name === undefined ? undefined : deps.route(name);
     if (route === undefined) {
@@ -94,7 +112,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);
       deps.watch?.head(socket);
-      sendError(res, new EdgefnError('ERR_NOT_FOUND', what), undefined, deps.region);
+      sendError(res, new EdgefnError('ERR_NOT_FOUND', what), undefined, deps.region, requestId);
       return;
     }
     const url = `http://${req.headers.host}${req.url ?? '/'}`;
@@ -112,6 +130,30 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     }
 
     function start(body: Uint8Array | null | 'stream'): void {
+      const t0 = performance.now();
+      // For the meter: what the client was answered, and the body bytes each way.
+      let answered = 0;
+      let headMs = 0;
+      let egress = 0;
+      let limit: LimitKind | undefined;
+      let metered = false;
+      let lastTiming: Timing | undefined;
+      const meter = (timing: Timing): void => {
+        if (metered || deps.meter === undefined) return;
+        metered = true;
+        const wallMs = performance.now() - t0;
+        deps.meter.record(route!.name, route!.version, {
+          status: answered || 500,
+          cpuMs: timing.cpuMs,
+          wallMs,
+          headMs: headMs || wallMs,
+          coldMs: timing.coldMs,
+          ingressBytes: body instanceof Uint8Array ? body.byteLength : received,
+          egressBytes: egress,
+          subrequests: timing.subrequests ?? 0,
+          limit,
+        });
+      };
       let headSent = false;
       let streaming = false;
       let finished = false;
@@ -131,6 +173,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           if (headSent) return;
           headSent = true;
           deps.watch?.head(socket);
+          headMs = performance.now() - t0;
+          answered = status;
           const out: string[] = [];
           let hasLength = false;
           for (let i = 0; i < headers.length; i += 2) {
@@ -144,7 +188,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             }
             out.push(k, headers[i + 1]!);
           }
-          out.push('server-timing', serverTiming(timing));
+          out.push('server-timing', serverTiming(timing, headMs));
+          if (requestId !== undefined) out.push('edgefn-request-id', requestId);
           if (deps.region !== undefined) out.push('edgefn-region', deps.region);
           if (b instanceof Uint8Array) out.push('content-length', String(b.byteLength));
           else if (b === null && !hasLength && status !== 204 && status !== 304) out.push('content-length', '0');
@@ -155,10 +200,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             // The runtime checks heads at the isolate boundary; this is the
             // last line, so that nothing a worker sends can throw in here.
             res.removeHeader('content-length');
-            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region);
+            answered = HTTP_ERRORS.ERR_BAD_RESPONSE[0];
+            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region, requestId, headMs);
             return;
           }
           streaming = b === 'stream';
+          if (b instanceof Uint8Array) egress += b.byteLength;
           if (b instanceof Uint8Array) res.end(b);
           else if (b === null) res.end();
           else res.flushHeaders();
@@ -170,31 +217,38 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           // slower than the worker parks the worker instead of filling this
           // process with the body.
           const n = bytes.byteLength;
+          egress += n;
           res.write(bytes, () => handle?.ackResponse(n));
         },
         end() {
           if (!res.writableEnded) res.end();
         },
         fail(err, timing) {
+          const [errStatus, errHeader] = HTTP_ERRORS[err.code];
+          if (LIMIT_HEADERS.has(errHeader)) limit = errHeader as LimitKind;
+          lastTiming = timing;
           if (headSent) {
             res.destroy(err);
             return;
           }
           headSent = true;
           deps.watch?.head(socket);
+          headMs = performance.now() - t0;
+          answered = errStatus;
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
-          if (!res.headersSent) sendError(res, err, timing, deps.region);
+          if (!res.headersSent) sendError(res, err, timing, deps.region, requestId, headMs);
         },
         pull() {
           if (!bodyEnded && !finished) req.resume();
         },
-        done() {
+        done(timing) {
           finished = true;
+          meter(timing);
           // A request can only end without an answer through a bug; say so rather than hang.
           if (!headSent) {
             headSent = true;
             deps.watch?.head(socket);
-            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region);
+            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region, requestId);
           } else if (!res.writableEnded) res.end();
           if (!bodyEnded) {
             req.off('data', onData);
@@ -202,7 +256,10 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           }
         },
       };
-      handle = deps.dispatch(route!, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
+      handle = deps.dispatch(route!, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body, requestId }, sink);
+      // Refused before it reached an isolate (no such version, a script that
+      // fails to load): there is no done() to wait for.
+      if (handle === undefined) meter(lastTiming ?? { cpuMs: 0 });
       if (body === 'stream' && !finished) {
         req.on('data', onData);
         req.on('end', () => {

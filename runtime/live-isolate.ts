@@ -27,7 +27,8 @@ import { RequestBody } from './request-body.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
-  log(fn: FunctionSource, level: string, message: string): void;
+  /** requestId: the request whose entry wrote the line, if it has one. */
+  log(fn: FunctionSource, level: string, message: string, requestId: string | undefined): void;
   hostOp(op: string, payload: unknown, ctx: OpContext): Promise<unknown>;
   hostOpSync(op: string, payload: unknown, ctx: OpContext): unknown;
   /** The isolate died (budget, crash) or finished retiring; drop it from the live set. */
@@ -47,6 +48,8 @@ export interface ColdBreakdown {
 
 interface ActiveRequest {
   id: number;
+  /** The request id its log lines carry. */
+  requestId: string | undefined;
   sink: ResponseSink;
   cpuMs: number;
   coldMs: number | undefined;
@@ -79,6 +82,15 @@ const MAX_TIMERS = 10_000;
 /** Longest timer delay honoured; longer ones fire then (Node's own ceiling is 2^31 - 1 ms). */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
+/** Outbound fetches request r made: host-ops/fetch.ts counts them in the request's op state. */
+function subrequestsOf(r: ActiveRequest): number {
+  const n = r.ops?.get('fetch:count');
+  return typeof n === 'number' ? n : 0;
+}
+
+/** Finished requests whose ids are kept for log lines that arrive after them. */
+const RECENT_IDS = 256;
+
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null;
 
 interface EntryOptions {
@@ -108,6 +120,8 @@ export class LiveIsolate implements IsolateOwner {
   readonly #opState = new Map<string, unknown>();
   readonly #cleanups: Array<() => void> = [];
   #timerCapLogged = false;
+  /** Request ids of the last finished requests, by request number, for their late log lines. */
+  readonly #recentIds = new Map<number, string>();
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
   #entryStart: number | undefined;
@@ -252,6 +266,7 @@ export class LiveIsolate implements IsolateOwner {
     const limits = this.fn.limits;
     const r: ActiveRequest = {
       id,
+      requestId: req.requestId,
       sink,
       cpuMs: 0,
       coldMs,
@@ -344,7 +359,7 @@ export class LiveIsolate implements IsolateOwner {
       if (q.error === undefined) continue;
       const { err, log } = q.error;
       q.error = undefined;
-      this.#hooks.log(this.fn, 'error', log);
+      this.#hooks.log(this.fn, 'error', log, q.requestId);
       q.sink.fail(err, this.#timing(q));
     }
   }
@@ -352,11 +367,14 @@ export class LiveIsolate implements IsolateOwner {
   // ---- IsolateOwner: called synchronously from inside an entry. They never
   // re-enter the isolate; follow-up entries are queued as host microtasks. ----
 
-  log(level: string, message: string): void {
+  log(level: string, message: string, request: number): void {
     // Cut here, before the line travels to the front door: one console.log of
     // a huge string must not become a huge IPC message.
     const text = message.length > MAX_LOG_CHARS ? `${message.slice(0, MAX_LOG_CHARS)}… (${message.length - MAX_LOG_CHARS} more characters)` : message;
-    this.#hooks.log(this.fn, level.length > 16 ? 'log' : level, text);
+    // The line arrives after the entry that wrote it (an ignored callback), so
+    // its request may have finished by now: recent ones are remembered.
+    const requestId = this.#requests.get(request)?.requestId ?? this.#recentIds.get(request);
+    this.#hooks.log(this.fn, level.length > 16 ? 'log' : level, text, requestId);
   }
 
   timer(id: number, delayMs: number, request: number): void {
@@ -364,7 +382,7 @@ export class LiveIsolate implements IsolateOwner {
     if (old !== undefined) clearTimeout(old);
     else if (this.#timers.size >= MAX_TIMERS) {
       // Host memory is not the tenant's to spend: past the cap a timer never fires.
-      if (!this.#timerCapLogged) this.#hooks.log(this.fn, 'error', `more than ${MAX_TIMERS} timers pending in one isolate; further timers are dropped`);
+      if (!this.#timerCapLogged) this.#hooks.log(this.fn, 'error', `more than ${MAX_TIMERS} timers pending in one isolate; further timers are dropped`, this.#current?.requestId);
       this.#timerCapLogged = true;
       return;
     }
@@ -395,7 +413,7 @@ export class LiveIsolate implements IsolateOwner {
         r.responded = true;
         const head = checkResponseHead(a, typeof b === 'string' ? splitHeaderLines(b) : b, c);
         if (typeof head === 'string') {
-          this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`);
+          this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`, r.requestId);
           r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', `the worker produced an unusable response: ${head}`), this.#timing(r));
           return;
         }
@@ -554,11 +572,18 @@ export class LiveIsolate implements IsolateOwner {
 
   #finish(r: ActiveRequest): void {
     if (!this.#requests.delete(r.id)) return;
+    this.#remember(r);
     clearTimeout(r.wall);
     this.#dropBody(r);
     r.abort?.abort(new EdgefnError('ERR_CLOSED', 'the request ended'));
-    r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
+    r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs, subrequests: subrequestsOf(r) });
     if (this.#state === 'retiring' && this.#requests.size === 0) this.#die();
+  }
+
+  #remember(r: ActiveRequest): void {
+    if (r.requestId === undefined) return;
+    this.#recentIds.set(r.id, r.requestId);
+    if (this.#recentIds.size > RECENT_IDS) this.#recentIds.delete(this.#recentIds.keys().next().value!);
   }
 
   /** A budget was blown or the isolate broke: every request on it fails, and it is never reused. */
@@ -567,11 +592,12 @@ export class LiveIsolate implements IsolateOwner {
     const requests = [...this.#requests.values()];
     this.#die();
     for (const r of requests) {
+      this.#remember(r);
       clearTimeout(r.wall);
       this.#dropBody(r);
       r.abort?.abort(err);
       r.sink.fail(err, { coldMs: r.coldMs, cpuMs: r.cpuMs });
-      r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
+      r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs, subrequests: subrequestsOf(r) });
     }
   }
 

@@ -12,6 +12,7 @@ import { VersionReader } from '../store.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
 import { startWatchdog } from './watchdog.ts';
+import { RequestIds, RequestMeter } from './request-meter.ts';
 
 let runtime: Runtime | undefined;
 let outbox: FromHost[] = [];
@@ -65,11 +66,12 @@ async function main(config: HostConfig): Promise<OnMessage> {
       if (v === undefined) return undefined;
       return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, limits: resolveLimits(config.defaults, v.limits) };
     },
-    log: (fn, level, message) => send({ t: 'log', name: fn.name, level, message }),
+    log: (fn, level, message, requestId) => send({ t: 'log', name: fn.name, version: fn.version, level, message, time: Date.now(), requestId }),
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
     liveness: (key, state) => send({ t: 'live', key, state }),
   }));
   rt.warmPool();
+  const meter = new RequestMeter();
 
   const server = createServer(
     { requestTimeout: 0, headersTimeout: config.headersTimeoutMs, keepAliveTimeout: config.keepAliveTimeoutMs, noDelay: true },
@@ -91,6 +93,8 @@ async function main(config: HostConfig): Promise<OnMessage> {
         end: (socket) => ledger.end(socket),
       },
       draining: () => ledger.draining,
+      requestIds: new RequestIds(),
+      meter,
     }),
   );
   // This server never listens: its connections arrive from the front door.
@@ -136,7 +140,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
         return;
       case 'ping': {
         const { snapshotReason: _sentWithReady, ...stats } = rt.stats();
-        send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss(), connections: ledger.size } });
+        send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss(), connections: ledger.size }, functions: meter.take() });
         return;
       }
       case 'init':
