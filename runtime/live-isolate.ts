@@ -125,6 +125,8 @@ export class LiveIsolate implements IsolateOwner {
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
   #entryStart: number | undefined;
+  /** ms the current entry spent in the host's own work (writing the response), not charged. */
+  #hostMs = 0;
   /** Heap bytes after load, for the live set's memory bound. */
   heapBytes = 0;
   cold: ColdBreakdown | undefined;
@@ -304,7 +306,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   #timing(r: ActiveRequest): Timing {
-    const inEntry = this.#current === r && this.#entryStart !== undefined ? entryCpuMs(this.#entryStart) : 0;
+    const inEntry = this.#current === r && this.#entryStart !== undefined ? Math.max(0, entryCpuMs(this.#entryStart) - this.#hostMs) : 0;
     return { coldMs: r.coldMs, cpuMs: r.cpuMs + inEntry };
   }
 
@@ -318,6 +320,8 @@ export class LiveIsolate implements IsolateOwner {
     }
     const outer = this.#current;
     const outerStart = this.#entryStart;
+    const outerHostMs = this.#hostMs;
+    this.#hostMs = 0;
     this.#current = r;
     const start = (this.#entryStart = entryStart());
     let failure: EdgefnError | undefined;
@@ -335,9 +339,11 @@ export class LiveIsolate implements IsolateOwner {
       failure = translateIsolateError(err);
     }
     entryEnd();
-    if (options.charge !== false) r.cpuMs += entryCpuMs(start);
+    // From the entry's start, or from the response head if it went out in this entry (#checkpoint).
+    if (options.charge !== false) r.cpuMs += Math.max(0, entryCpuMs(this.#entryStart ?? start) - this.#hostMs);
     this.#current = outer;
     this.#entryStart = outerStart;
+    this.#hostMs = outerHostMs;
     if (failure !== undefined) {
       if (failure.code === 'ERR_CPU_LIMIT') failure = new EdgefnError('ERR_CPU_LIMIT', `CPU time limit of ${this.fn.limits.cpuMs} ms exceeded`, { cause: failure });
       else if (failure.code === 'ERR_MEMORY_LIMIT') failure = new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`, { cause: failure });
@@ -361,6 +367,39 @@ export class LiveIsolate implements IsolateOwner {
       q.error = undefined;
       this.#hooks.log(this.fn, 'error', log, q.requestId);
       q.sink.fail(err, this.#timing(q));
+    }
+  }
+
+  /**
+   * Charge request r for its current entry so far and measure the rest of the
+   * entry from here. Called at the response head: the Server-Timing cpu the
+   * head carries is then exactly what the request had been charged, and the
+   * final charge (done(), which usage metering records) is that plus what ran
+   * after, never a second estimate of the same span.
+   */
+  #checkpoint(r: ActiveRequest): Timing {
+    if (this.#current === r && this.#entryStart !== undefined) {
+      r.cpuMs += Math.max(0, entryCpuMs(this.#entryStart) - this.#hostMs);
+      this.#entryStart = entryStart();
+      this.#hostMs = 0;
+    }
+    return { coldMs: r.coldMs, cpuMs: r.cpuMs };
+  }
+
+  /**
+   * Run host work that happens inside an entry but is not the tenant's:
+   * handing the response head and body to the socket (node:http's writes,
+   * the report to the front door before the head). Its time is left out of
+   * the request's CPU charge, so a request is charged the same whether its
+   * response is written inside its entry or not, and the charge at the end
+   * matches the Server-Timing cpu the head carried.
+   */
+  #hostWork(work: () => void): void {
+    const t = performance.now();
+    try {
+      work();
+    } finally {
+      this.#hostMs += performance.now() - t;
     }
   }
 
@@ -417,7 +456,8 @@ export class LiveIsolate implements IsolateOwner {
           r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', `the worker produced an unusable response: ${head}`), this.#timing(r));
           return;
         }
-        r.sink.head(head.status, head.headers, head.body, this.#timing(r));
+        const timing = this.#checkpoint(r);
+        this.#hostWork(() => r.sink.head(head.status, head.headers, head.body, timing));
         return;
       }
       case 'chunk':
@@ -425,7 +465,7 @@ export class LiveIsolate implements IsolateOwner {
           r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker produced a response body chunk that is not bytes'), this.#timing(r));
           return true;
         }
-        r.sink.chunk(a);
+        this.#hostWork(() => r.sink.chunk(a));
         // Flow control is decided here, synchronously: a worker can produce a
         // whole body inside one entry, long before a message from the front
         // door could arrive. Past the window the pump parks until acks come.
@@ -434,7 +474,7 @@ export class LiveIsolate implements IsolateOwner {
         r.pumpParked = true;
         return false;
       case 'end':
-        r.sink.end();
+        this.#hostWork(() => r.sink.end());
         return;
       case 'abort':
         r.sink.fail(new EdgefnError('ERR_EXCEPTION', `response body failed: ${String(a)}`), this.#timing(r));
