@@ -32,6 +32,16 @@ export interface NodeConfig {
   databaseUrl: string | undefined;
   /** The data-plane URL peers use to reach this node (EDGEFN_ADVERTISE_URL); default http://<listen>:<port> once bound. */
   advertiseUrl: string | undefined;
+  /** Log kept per function in the front door, bytes (EDGEFN_LOG_BYTES, default 262144). */
+  logBytes: number;
+  /** Time between heartbeats on a log tail, ms (EDGEFN_LOG_HEARTBEAT_MS, default 15000). */
+  logHeartbeatMs: number;
+  /** GET /metrics without the token (EDGEFN_METRICS_PUBLIC=1). */
+  metricsPublic: boolean;
+  /** Functions with Prometheus series of their own; the rest are function="_other" (EDGEFN_METRICS_TOP_FUNCTIONS, default 100). */
+  metricsTopFunctions: number;
+  /** How often usage sums are written to SQLite, ms (EDGEFN_USAGE_FLUSH_MS, default 5000). */
+  usageFlushMs: number;
   /** Timeouts and the connection cap on the data plane and control API; see NodeHttpConfig. */
   http: NodeHttpConfig;
   /** Live data-plane connections one client address may hold (EDGEFN_MAX_CONNECTIONS_PER_CLIENT); 0: no cap. Default 512. */
@@ -129,6 +139,13 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number
   return n;
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === '0') return false;
+  if (raw === '1') return true;
+  throw new EdgefnError('ERR_INVALID_INPUT', `${name} must be 1 or 0, got "${raw}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const limits = { ...DEFAULT_LIMITS, ...parseLimits({
     ...(env['EDGEFN_CPU_MS'] ? { cpuMs: Number(env['EDGEFN_CPU_MS']) } : {}),
@@ -176,6 +193,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     http: httpConfig(env),
     // Above a peer node's forwarding pool (256 connections, router/cluster/forwarder.ts) and its probes.
     maxConnectionsPerClient: int(env, 'EDGEFN_MAX_CONNECTIONS_PER_CLIENT', 512, 0, 1_000_000),
+    logBytes: int(env, 'EDGEFN_LOG_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
+    logHeartbeatMs: int(env, 'EDGEFN_LOG_HEARTBEAT_MS', 15_000, 100, 600_000),
+    metricsPublic: flag(env, 'EDGEFN_METRICS_PUBLIC'),
+    metricsTopFunctions: int(env, 'EDGEFN_METRICS_TOP_FUNCTIONS', 100, 0, 100_000),
+    usageFlushMs: int(env, 'EDGEFN_USAGE_FLUSH_MS', 5000, 10, 3_600_000),
   };
 }
 

@@ -8,6 +8,17 @@ import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type Functi
 import { nearEndpoint } from './cluster/near.ts';
 import type { DeployRollout, StoredFunction } from './store.ts';
 import { parsePercent, parseSticky, parseTraffic, parseVersion } from './traffic-split.ts';
+import type { LogEntry, UsageResponse, UsageRow } from '../sdk/wire.ts';
+import type { LogSince } from './function-logs.ts';
+import { parseTags } from './function-tags.ts';
+import { logTailResponse } from './log-tail.ts';
+import { usageCsv, usageNdjson, type UsageQuery } from './usage.ts';
+
+/** Most log lines one GET returns; the default when no `limit` is given. */
+const MAX_LOG_LIMIT = 10_000;
+const DEFAULT_LOG_LIMIT = 1000;
+/** Longest range one usage query may cover (ms): 400 days. */
+const MAX_USAGE_RANGE_MS = 400 * 24 * 3_600_000;
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
 export const MAX_DEPLOY_BODY_BYTES = 2 * MAX_SCRIPT_BYTES + 1024 * 1024;
@@ -19,7 +30,19 @@ export interface ControlApiDeps {
   get(name: string): StoredFunction | undefined;
   deploy(name: string, req: ValidDeploy): Promise<{ version: number; created: boolean }>;
   delete(name: string): Promise<boolean>;
-  logs(name: string): Array<{ time: string; level: string; message: string }>;
+  /** Kept lines of `name`: after `since` (the first `limit`), or the last `limit`. */
+  logs(name: string, since?: LogSince, limit?: number): LogEntry[];
+  /** Every new line of `name`, until the returned unsubscribe is called. */
+  tailLogs?(name: string, listener: (entry: LogEntry) => void): () => void;
+  /** Time between a log tail's heartbeats, ms. Default 15000. */
+  tailHeartbeatMs?: number;
+  /** A function's deploy tags. */
+  tags?(name: string): Record<string, string> | undefined;
+  /** The Prometheus exposition of GET /metrics. */
+  metrics?(): Promise<{ contentType: string; body: string }>;
+  /** GET /metrics answers without the token (EDGEFN_METRICS_PUBLIC=1). */
+  metricsPublic?: boolean;
+  usage?(q: UsageQuery): UsageRow[];
   stats(): unknown;
   placement(name: string): PlacementInfo;
   regions(): RegionsResponse;
@@ -43,6 +66,8 @@ export interface ValidDeploy {
   near: string | null;
   /** A gradual rollout ("percent", "sticky"); null: the new version takes all traffic. */
   rollout: DeployRollout | null;
+  /** Owner-defined tags ({} for none); `tenant` meters usage. */
+  tags: Record<string, string>;
 }
 
 function placementNear(value: unknown): string | null {
@@ -81,7 +106,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky', 'tags'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -104,7 +129,7 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const { percent, sticky } = body as { percent?: unknown; sticky?: unknown };
   if (percent === undefined && sticky !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"sticky" applies to a traffic split: give "percent" too (or set it later with PUT /v1/functions/{name}/traffic)');
   const rollout = percent === undefined ? null : { percent: parsePercent(percent, '"percent"'), sticky: parseSticky(sticky) };
-  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), near: placementNear((body as { placement?: unknown }).placement), rollout };
+  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), near: placementNear((body as { placement?: unknown }).placement), rollout, tags: parseTags((body as { tags?: unknown }).tags) };
 }
 
 /**
@@ -182,6 +207,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     createdAt: f.createdAt,
     updatedAt: f.updatedAt,
     placement: deps.placement(f.name),
+    ...(deps.tags?.(f.name) === undefined ? {} : { tags: deps.tags(f.name)! }),
   });
   const checkName = (c: Context): string => {
     const name = c.req.param('name') ?? '';
@@ -190,6 +216,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
   };
 
   app.use('*', async (c, next) => {
+    if (deps.metricsPublic === true && c.req.path === '/metrics') return next();
     const auth = c.req.header('authorization') ?? '';
     const m = /^Bearer\s+(.+)$/i.exec(auth);
     if (m === null || !tokenMatches(m[1]!.trim(), deps.token)) {
@@ -211,10 +238,72 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     return c.json(describe(f));
   });
 
+  const parseSince = (raw: string | undefined): LogSince | undefined => {
+    if (raw === undefined || raw === '') return undefined;
+    if (/^\d{1,15}$/.test(raw)) return { cursor: Number(raw) };
+    const time = /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : NaN;
+    if (Number.isNaN(time)) throw new EdgefnError('ERR_INVALID_INPUT', `"since" must be a log cursor (a line's "id") or an ISO 8601 time like 2026-12-01T22:00:00Z, got "${raw}"`);
+    return { time };
+  };
+  const tail = (c: Context, name: string, since: LogSince | undefined): Response => {
+    if (deps.tailLogs === undefined) throw new EdgefnError('ERR_NOT_FOUND', 'this node has no log tail');
+    return logTailResponse({
+      backlog: since === undefined ? [] : deps.logs(name, since, MAX_LOG_LIMIT),
+      subscribe: (listener) => deps.tailLogs!(name, listener),
+      heartbeatMs: deps.tailHeartbeatMs ?? 15_000,
+      signal: c.req.raw.signal,
+    });
+  };
+
   app.get('/v1/functions/:name/logs', (c) => {
     const name = checkName(c);
     if (deps.get(name) === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
-    return c.json({ logs: deps.logs(name) });
+    const since = parseSince(c.req.query('since'));
+    if (/\btext\/event-stream\b/.test(c.req.header('accept') ?? '')) return tail(c, name, since ?? parseSince(c.req.header('last-event-id')));
+    const rawLimit = c.req.query('limit');
+    const limit = rawLimit === undefined ? DEFAULT_LOG_LIMIT : Number(rawLimit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LOG_LIMIT) throw new EdgefnError('ERR_INVALID_INPUT', `"limit" must be an integer from 1 to ${MAX_LOG_LIMIT}, got "${rawLimit}"`);
+    const logs = deps.logs(name, since, limit);
+    const cursor = logs.at(-1)?.id ?? (since !== undefined && 'cursor' in since ? String(since.cursor) : undefined);
+    return c.json(cursor === undefined ? { logs } : { logs, cursor });
+  });
+
+  app.get('/v1/functions/:name/logs/tail', (c) => {
+    const name = checkName(c);
+    if (deps.get(name) === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    // Last-Event-ID is what an EventSource sends on reconnecting; `since` is for the first connection.
+    return tail(c, name, parseSince(c.req.header('last-event-id')) ?? parseSince(c.req.query('since')));
+  });
+
+  app.get('/metrics', async (c) => {
+    if (deps.metrics === undefined) throw new EdgefnError('ERR_NOT_FOUND', 'this node has no metrics');
+    const { contentType, body } = await deps.metrics();
+    return c.body(body, 200, { 'content-type': contentType });
+  });
+
+  app.get('/v1/usage', (c) => {
+    if (deps.usage === undefined) throw new EdgefnError('ERR_NOT_FOUND', 'this node does not meter usage');
+    const time = (field: string, fallback: number): number => {
+      const raw = c.req.query(field);
+      if (raw === undefined || raw === '') return fallback;
+      const t = /^\d{4}-\d{2}-\d{2}/.test(raw) ? Date.parse(raw) : NaN;
+      if (Number.isNaN(t)) throw new EdgefnError('ERR_INVALID_INPUT', `"${field}" must be an ISO 8601 time like 2026-12-01T00:00:00Z, got "${raw}"`);
+      return t;
+    };
+    const to = time('to', Date.now());
+    const from = time('from', to - 24 * 3_600_000);
+    if (from >= to) throw new EdgefnError('ERR_INVALID_INPUT', '"from" must be before "to"');
+    if (to - from > MAX_USAGE_RANGE_MS) throw new EdgefnError('ERR_INVALID_INPUT', `the range from "from" to "to" may cover at most 400 days`);
+    const fn = c.req.query('function');
+    if (fn !== undefined && !FUNCTION_NAME_PATTERN.test(fn)) throw new EdgefnError('ERR_INVALID_INPUT', `"function" must be a function name (1 to 63 characters of a-z, 0-9 and -), got "${fn}"`);
+    const tenant = c.req.query('tenant');
+    const format = c.req.query('format') ?? 'json';
+    if (!['json', 'csv', 'ndjson'].includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be json, csv or ndjson, got "${format}"`);
+    const rows = deps.usage({ from, to, function: fn, tenant });
+    if (format === 'csv') return c.body(usageCsv(rows), 200, { 'content-type': 'text/csv; charset=utf-8; header=present' });
+    if (format === 'ndjson') return c.body(usageNdjson(rows), 200, { 'content-type': 'application/x-ndjson' });
+    const out: UsageResponse = { from: new Date(from).toISOString(), to: new Date(to).toISOString(), usage: rows };
+    return c.json(out);
   });
 
   app.put('/v1/functions/:name', async (c) => {

@@ -8,6 +8,8 @@ import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest
 import { HTTP_ERRORS } from './http-errors.ts';
 import type { Admit, AdmissionCaps } from './host/admission.ts';
 import type { TrafficSplit } from './traffic-split.ts';
+import { LIMIT_KINDS, type LimitKind } from './function-report.ts';
+import type { MeteredRequest } from './host/request-meter.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -55,11 +57,25 @@ export interface DataPlaneDeps {
   elsewhere?(req: IncomingMessage, res: ServerResponse, onHead: () => void): boolean;
   /** Admission control for routes with `admission` limits (router/host/admission.ts). */
   admit?(route: Route, done: Admit): void;
+  /** Gives each request its `edgefn-request-id` (the client's, when valid); none: no ids. */
+  requestIds?: { for(given: string | string[] | undefined): string } | undefined;
+  /** Told about every function request once it is over (router/host/request-meter.ts). */
+  meter?: { record(name: string, version: number, r: MeteredRequest): void } | undefined;
 }
 
-export function serverTiming(t: Timing): string {
-  const cpu = `cpu;dur=${t.cpuMs.toFixed(3)}`;
-  return t.coldMs === undefined ? cpu : `cold;dur=${t.coldMs.toFixed(3)}, ${cpu}`;
+const LIMIT_HEADERS = new Set<string>(LIMIT_KINDS);
+
+/**
+ * `cold` (when the request started an isolate), `cpu` (CPU charged so far)
+ * and, when given, `wall` (dispatch to this response head), in ms. Usage
+ * metering (router/usage.ts) adds up the same figures at the end of the
+ * request, so they reconcile with what each response said.
+ */
+export function serverTiming(t: Timing, wallMs?: number): string {
+  let out = `cpu;dur=${t.cpuMs.toFixed(3)}`;
+  if (t.coldMs !== undefined) out = `cold;dur=${t.coldMs.toFixed(3)}, ${out}`;
+  if (wallMs !== undefined) out += `, wall;dur=${wallMs.toFixed(3)}`;
+  return out;
 }
 
 export function functionName(host: string | undefined, baseDomain: string): string | undefined {
@@ -90,12 +106,16 @@ export function badHost(req: IncomingMessage): string | undefined {
   return undefined;
 }
 
-/**
- * `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node).
- * `version`: the function version that ran, for `edgefn-version`.
- * `retryAfterSec`: for a refusal the client should retry, its `Retry-After`.
- */
-export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string, version?: string, retryAfterSec?: number): void {
+/** More of what an error answer says: the version that ran, the request's id, its wall time to the head, a Retry-After. */
+export interface ErrorDetail {
+  version?: string | undefined;
+  requestId?: string | undefined;
+  wallMs?: number | undefined;
+  retryAfterSec?: number | undefined;
+}
+
+/** `region`: the cluster region answering, for its `edgefn-region` header (none on a standalone node). */
+export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing, region?: string, o: ErrorDetail = {}): void {
   const [status, header] = HTTP_ERRORS[err.code];
   const body = `${err.message}\n`;
   const headers: Record<string, string | number> = {
@@ -103,10 +123,11 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
     'content-length': Buffer.byteLength(body),
     'edgefn-error': header,
   };
-  if (retryAfterSec !== undefined) headers['retry-after'] = retryAfterSec;
+  if (o.retryAfterSec !== undefined) headers['retry-after'] = o.retryAfterSec;
   if (region !== undefined) headers['edgefn-region'] = region;
-  if (version !== undefined) headers['edgefn-version'] = version;
-  if (timing !== undefined) headers['server-timing'] = serverTiming(timing);
+  if (o.version !== undefined) headers['edgefn-version'] = o.version;
+  if (o.requestId !== undefined) headers['edgefn-request-id'] = o.requestId;
+  if (timing !== undefined) headers['server-timing'] = serverTiming(timing, o.wallMs);
   res.writeHead(status, headers);
   res.end(body);
 }
@@ -130,6 +151,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     res.once('close', watchEnd);
     if (deps.draining?.()) res.shouldKeepAlive = false;
 
+    const requestId = deps.requestIds?.for(req.headers['edgefn-request-id']);
     const hostProblem = badHost(req);
     if (hostProblem !== undefined) {
       // Two hosts, or one that is not a host, could be read one way here and
@@ -137,7 +159,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       res.shouldKeepAlive = false;
       drainRequest(req, res);
       deps.watch?.head(socket);
-      sendError(res, new EdgefnError('ERR_INVALID_INPUT', hostProblem), undefined, deps.region);
+      sendError(res, new EdgefnError('ERR_INVALID_INPUT', hostProblem), undefined, deps.region, { requestId });
       return;
     }
     const name = functionName(req.headers.host, deps.baseDomain);
@@ -148,7 +170,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);
       deps.watch?.head(socket);
-      sendError(res, new EdgefnError('ERR_NOT_FOUND', what), undefined, deps.region);
+      sendError(res, new EdgefnError('ERR_NOT_FOUND', what), undefined, deps.region, { requestId });
       return;
     }
     // The version this request runs on: the route's, or during a rollout the split's choice.
@@ -170,7 +192,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         closeIfLargeRemainder(req, res, 0);
         drainRequest(req, res);
         deps.watch?.head(socket);
-        sendError(res, new EdgefnError(refusal.code, refusal.message), undefined, deps.region, undefined, refusal.retryAfterSec);
+        sendError(res, new EdgefnError(refusal.code, refusal.message), undefined, deps.region, { requestId, retryAfterSec: refusal.retryAfterSec });
       });
       return;
     }
@@ -192,6 +214,30 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     }
 
     function start(body: Uint8Array | null | 'stream'): void {
+      const t0 = performance.now();
+      // For the meter: what the client was answered, and the body bytes each way.
+      let answered = 0;
+      let headMs = 0;
+      let egress = 0;
+      let limit: LimitKind | undefined;
+      let metered = false;
+      let lastTiming: Timing | undefined;
+      const meter = (timing: Timing): void => {
+        if (metered || deps.meter === undefined) return;
+        metered = true;
+        const wallMs = performance.now() - t0;
+        deps.meter.record(route!.name, route!.version, {
+          status: answered || 500,
+          cpuMs: timing.cpuMs,
+          wallMs,
+          headMs: headMs || wallMs,
+          coldMs: timing.coldMs,
+          ingressBytes: body instanceof Uint8Array ? body.byteLength : received,
+          egressBytes: egress,
+          subrequests: timing.subrequests ?? 0,
+          limit,
+        });
+      };
       let headSent = false;
       let streaming = false;
       let finished = false;
@@ -211,6 +257,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           if (headSent) return;
           headSent = true;
           deps.watch?.head(socket);
+          headMs = performance.now() - t0;
+          answered = status;
           const out: string[] = [];
           let hasLength = false;
           for (let i = 0; i < headers.length; i += 2) {
@@ -229,7 +277,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             }
             out.push(k, headers[i + 1]!);
           }
-          out.push('server-timing', serverTiming(timing));
+          out.push('server-timing', serverTiming(timing, headMs));
+          if (requestId !== undefined) out.push('edgefn-request-id', requestId);
           if (deps.region !== undefined) out.push('edgefn-region', deps.region);
           out.push('edgefn-version', versionHeader);
           if (b instanceof Uint8Array) out.push('content-length', String(b.byteLength));
@@ -241,10 +290,12 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             // The runtime checks heads at the isolate boundary; this is the
             // last line, so that nothing a worker sends can throw in here.
             res.removeHeader('content-length');
-            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region, versionHeader);
+            answered = HTTP_ERRORS.ERR_BAD_RESPONSE[0];
+            sendError(res, new EdgefnError('ERR_BAD_RESPONSE', `the worker's response could not be sent: ${err instanceof Error ? err.message : String(err)}`), timing, deps.region, { version: versionHeader, requestId, wallMs: headMs });
             return;
           }
           streaming = b === 'stream';
+          if (b instanceof Uint8Array) egress += b.byteLength;
           if (b instanceof Uint8Array) res.end(b);
           else if (b === null) res.end();
           else res.flushHeaders();
@@ -256,31 +307,38 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           // slower than the worker parks the worker instead of filling this
           // process with the body.
           const n = bytes.byteLength;
+          egress += n;
           res.write(bytes, () => handle?.ackResponse(n));
         },
         end() {
           if (!res.writableEnded) res.end();
         },
         fail(err, timing) {
+          const [errStatus, errHeader] = HTTP_ERRORS[err.code];
+          if (LIMIT_HEADERS.has(errHeader)) limit = errHeader as LimitKind;
+          lastTiming = timing;
           if (headSent) {
             res.destroy(err);
             return;
           }
           headSent = true;
           deps.watch?.head(socket);
+          headMs = performance.now() - t0;
+          answered = errStatus;
           if (!bodyEnded) closeIfLargeRemainder(req, res, received);
-          if (!res.headersSent) sendError(res, err, timing, deps.region, versionHeader);
+          if (!res.headersSent) sendError(res, err, timing, deps.region, { version: versionHeader, requestId, wallMs: headMs });
         },
         pull() {
           if (!bodyEnded && !finished) req.resume();
         },
-        done() {
+        done(timing) {
           finished = true;
+          meter(timing);
           // A request can only end without an answer through a bug; say so rather than hang.
           if (!headSent) {
             headSent = true;
             deps.watch?.head(socket);
-            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region, versionHeader);
+            sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region, { version: versionHeader, requestId });
           } else if (!res.writableEnded) res.end();
           if (!bodyEnded) {
             req.off('data', onData);
@@ -288,7 +346,10 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           }
         },
       };
-      handle = deps.dispatch(target, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body }, sink);
+      handle = deps.dispatch(target, { method: req.method ?? 'GET', url, headers: req.rawHeaders, body, requestId }, sink);
+      // Refused before it reached an isolate (no such version, a script that
+      // fails to load): there is no done() to wait for.
+      if (handle === undefined) meter(lastTiming ?? { cpuMs: 0 });
       if (body === 'stream' && !finished) {
         req.on('data', onData);
         req.on('end', () => {

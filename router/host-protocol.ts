@@ -16,6 +16,7 @@
 import type { ErrorCode, Limits, Prelude, RuntimeStats, WorkerFormat } from '../runtime/index.ts';
 import type { NodeFetchConfig } from './config.ts';
 import type { StickyKey, TrafficShare } from '../sdk/wire.ts';
+import type { FunctionReport } from './function-report.ts';
 
 export interface HostConfig {
   dbPath: string;
@@ -108,10 +109,12 @@ export type FromHost =
   | { t: 'drained' }
   | { t: 'validated'; id: number; ok: true; cache: Uint8Array | undefined }
   | { t: 'validated'; id: number; ok: false; code: ErrorCode; message: string }
-  | { t: 'log'; name: string; level: string; message: string }
+  /** A console line or uncaught error: `time` is when it was written (ms since the epoch), `requestId` the request whose code wrote it. */
+  | { t: 'log'; name: string; version: number; level: string; message: string; time: number; requestId: string | undefined }
   | { t: 'live'; key: string; state: 'live' | 'gone' }
   | { t: 'cache'; name: string; version: number; cache: Uint8Array }
-  | { t: 'pong'; id: number; stats: HostStats }
+  /** `functions`: what the host served since its last pong, per function version (function-report.ts). */
+  | { t: 'pong'; id: number; stats: HostStats; functions: FunctionReport[] }
   /**
    * More of `name`'s node-wide admission capacity (router/admission.ts):
    * `slots` concurrency slots and `tokens` rate tokens, under the function's

@@ -11,6 +11,7 @@ import { EdgefnError, processMainThreadRanMs, type Limits, type WorkerFormat } f
 import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import { WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
+import type { FunctionReport } from './function-report.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from './http-errors.ts';
 import type { StickyKey, TrafficShare } from '../sdk/wire.ts';
 
@@ -26,7 +27,9 @@ export interface SupervisorOptions {
   hangMs: number;
   /** How often hosts are pinged, in ms. Default 1000. */
   pingMs?: number;
-  onLog(name: string, level: string, message: string): void;
+  onLog(name: string, line: { version: number; level: string; message: string; time: number; requestId: string | undefined }): void;
+  /** Every pong: the host's counters now, and what it served since its last pong. */
+  onReport?(host: { index: number; pid: number | undefined }, stats: HostStats, functions: FunctionReport[]): void;
   onCache(name: string, version: number, cache: Uint8Array): void;
   onHostEvent?(event: string): void;
 }
@@ -211,6 +214,8 @@ export class HostSupervisor {
   /** Node-wide admission limits: the capacity hosts lease (admission.ts). */
   readonly #admission = new NodeAdmission<IsolateHost>({ send: (h, m) => h.send(m) });
   #closed = false;
+  /** Hosts asked for a last report on close, and what to call when it comes. */
+  readonly #finalReports = new Map<IsolateHost, () => void>();
   restarts = 0;
 
   constructor(options: SupervisorOptions) {
@@ -292,7 +297,7 @@ export class HostSupervisor {
         return;
       }
       case 'log':
-        this.#options.onLog(m.name, m.level, m.message);
+        this.#options.onLog(m.name, { version: m.version, level: m.level, message: m.message, time: m.time, requestId: m.requestId });
         return;
       case 'cache':
         this.#options.onCache(m.name, m.version, m.cache);
@@ -317,6 +322,8 @@ export class HostSupervisor {
       case 'pong':
         h.lastPong = Date.now();
         h.stats = m.stats;
+        this.#options.onReport?.({ index: h.index, pid: h.child.pid }, m.stats, m.functions);
+        this.#finalReports.get(h)?.();
         if (h.state === 'ready' && m.stats.rss > this.#options.rssCapMb * 1024 * 1024) this.#drain(h, `resident memory ${Math.round(m.stats.rss / 1048576)} MB over the ${this.#options.rssCapMb} MB cap`);
         return;
       case 'ready':
@@ -506,6 +513,24 @@ export class HostSupervisor {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#ping);
+    // What the hosts counted since their last pong (usage, metrics) would be
+    // lost with them: ask each for a last report, for at most a second.
+    await Promise.all(
+      this.#hosts
+        .filter((h) => h.state === 'ready' || h.state === 'draining')
+        .map(
+          (h) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, 1000);
+              this.#finalReports.set(h, () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              h.send({ t: 'ping', id: nextId++ });
+            }),
+        ),
+    );
+    this.#finalReports.clear();
     this.#admission.close();
     await Promise.all(
       this.#hosts.map(

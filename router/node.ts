@@ -14,6 +14,9 @@ import { functionName, type Route } from './data-plane.ts';
 import { createFrontDoor } from './front-door.ts';
 import { serverTimeouts } from './http-timeouts.ts';
 import { FunctionLogs } from './function-logs.ts';
+import { FunctionTags } from './function-tags.ts';
+import { NodeMetrics } from './metrics.ts';
+import { UsageMeter } from './usage.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
 import { Cluster } from './cluster/cluster.ts';
@@ -59,7 +62,10 @@ export class EdgeNode {
   readonly config: NodeConfig;
   readonly #store: FunctionStore;
   readonly #routes = new Map<string, Route>();
-  readonly #logs = new FunctionLogs(200, process.env['EDGEFN_LOG_STDOUT'] === '1');
+  readonly #logs: FunctionLogs;
+  readonly #metrics: NodeMetrics;
+  readonly #usage: UsageMeter;
+  readonly #tags: FunctionTags;
   readonly #deploying = new Map<string, Promise<unknown>>();
   readonly #cluster: Cluster | undefined;
   #supervisor: HostSupervisor | undefined;
@@ -72,6 +78,10 @@ export class EdgeNode {
     this.config = config;
     mkdirSync(config.dataDir, { recursive: true });
     this.#store = new FunctionStore(join(config.dataDir, 'edgefn.db'));
+    this.#logs = new FunctionLogs({ maxBytes: config.logBytes, echo: process.env['EDGEFN_LOG_STDOUT'] === '1' });
+    this.#metrics = new NodeMetrics({ topN: config.metricsTopFunctions });
+    this.#usage = new UsageMeter({ dbPath: join(config.dataDir, 'edgefn.db'), flushMs: config.usageFlushMs });
+    this.#tags = new FunctionTags(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
     if (config.databaseUrl !== undefined) {
       this.#cluster = new Cluster({
@@ -115,6 +125,12 @@ export class EdgeNode {
     return { region, regions: [{ name: region, self: true, healthy: true, rttMs: 0, nodes: [{ id: 'self', url: this.config.advertiseUrl ?? dataUrl, healthy: true, rttMs: 0, self: true }] }] };
   }
 
+  /** A function's memory limit, for usage's GB-seconds. */
+  #memoryMb(name: string): number {
+    const f = this.#cluster === undefined ? this.#store.get(name) : this.#cluster.get(name);
+    return f?.limits.memoryMb ?? this.config.limits.memoryMb;
+  }
+
   get supervisor(): HostSupervisor {
     if (this.#supervisor === undefined) throw new EdgefnError('ERR_CLOSED', 'node is not started');
     return this.#supervisor;
@@ -145,7 +161,13 @@ export class EdgeNode {
         fetch: this.config.fetch,
         region: this.#cluster === undefined ? undefined : this.config.region,
       },
-      onLog: (name, level, message) => this.#logs.add(name, level, message),
+      onLog: (name, line) => {
+        this.#logs.add(name, line);
+      },
+      onReport: (host, stats, functions) => {
+        this.#metrics.record(host, stats, functions);
+        for (const f of functions) this.#usage.record(f, this.#tags.tenant(f.name), this.#memoryMb(f.name));
+      },
       onCache: (name, version, cache) => {
         if (!this.#closed) this.#store.setCache(name, version, cache);
       },
@@ -178,11 +200,18 @@ export class EdgeNode {
         const ok = this.#store.delete(name);
         this.#routes.delete(name);
         this.#logs.delete(name);
+        this.#tags.delete(name);
         await supervisor.setRoute(name, null);
         supervisor.forget(name);
         return ok;
       },
-      logs: (name) => this.#logs.get(name),
+      logs: (name, since, limit) => this.#logs.get(name, since, limit),
+      tailLogs: (name, listener) => this.#logs.subscribe(name, listener),
+      tailHeartbeatMs: this.config.logHeartbeatMs,
+      tags: (name) => this.#tags.get(name),
+      metrics: async () => ({ contentType: this.#metrics.contentType, body: await this.#metrics.render(supervisor.hostStats(), supervisor.restarts) }),
+      metricsPublic: this.config.metricsPublic,
+      usage: (q) => this.#usage.query(q),
       placement: (name) => this.#placement(name),
       regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
       versions: (name) => this.#versions(name),
@@ -208,6 +237,7 @@ export class EdgeNode {
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
         const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined });
+        this.#tags.set(name, d.tags);
         // Installed from PostgreSQL by #applyRoutes, which keeps a split's warm versions.
         if (d.rollout === null) this.supervisor.forget(name);
         return result;
@@ -215,6 +245,7 @@ export class EdgeNode {
       if (d.near !== null) throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" chooses among regions: this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it has one region and the field cannot apply');
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
       const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache }, d.rollout ?? undefined);
+      this.#tags.set(name, d.tags);
       // Acknowledged only once every host routes to the new version.
       await this.#serve(name, result.routing);
       return { version: result.version, created: result.created };
@@ -289,6 +320,9 @@ export class EdgeNode {
       // hosts have gone and their connections with them: close both at once.
       await Promise.all([closeServer(this.#data), closeServer(this.#api), this.#supervisor?.close()]);
       await this.#cluster?.close();
+      // After the hosts' last reports (supervisor.close asks for them).
+      this.#usage.close();
+      this.#tags.close();
       this.#store.close();
     })();
     return this.#closed;

@@ -27,7 +27,8 @@ import { RequestBody } from './request-body.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
-  log(fn: FunctionSource, level: string, message: string): void;
+  /** requestId: the request whose entry wrote the line, if it has one. */
+  log(fn: FunctionSource, level: string, message: string, requestId: string | undefined): void;
   hostOp(op: string, payload: unknown, ctx: OpContext): Promise<unknown>;
   hostOpSync(op: string, payload: unknown, ctx: OpContext): unknown;
   /** The isolate died (budget, crash) or finished retiring; drop it from the live set. */
@@ -47,6 +48,8 @@ export interface ColdBreakdown {
 
 interface ActiveRequest {
   id: number;
+  /** The request id its log lines carry. */
+  requestId: string | undefined;
   sink: ResponseSink;
   cpuMs: number;
   coldMs: number | undefined;
@@ -79,6 +82,15 @@ const MAX_TIMERS = 10_000;
 /** Longest timer delay honoured; longer ones fire then (Node's own ceiling is 2^31 - 1 ms). */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
 
+/** Outbound fetches request r made: host-ops/fetch.ts counts them in the request's op state. */
+function subrequestsOf(r: ActiveRequest): number {
+  const n = r.ops?.get('fetch:count');
+  return typeof n === 'number' ? n : 0;
+}
+
+/** Finished requests whose ids are kept for log lines that arrive after them. */
+const RECENT_IDS = 256;
+
 const isObject = (v: unknown): boolean => typeof v === 'object' && v !== null;
 
 interface EntryOptions {
@@ -108,6 +120,8 @@ export class LiveIsolate implements IsolateOwner {
   readonly #opState = new Map<string, unknown>();
   readonly #cleanups: Array<() => void> = [];
   #timerCapLogged = false;
+  /** Request ids of the last finished requests, by request number, for their late log lines. */
+  readonly #recentIds = new Map<number, string>();
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
   #entryStart: number | undefined;
@@ -119,6 +133,8 @@ export class LiveIsolate implements IsolateOwner {
    */
   #clockMono = performance.now();
   #clockWall = Date.now();
+  /** ms the current entry spent in the host's own work (writing the response), not charged. */
+  #hostMs = 0;
   /** Heap bytes after load, for the live set's memory bound. */
   heapBytes = 0;
   cold: ColdBreakdown | undefined;
@@ -270,6 +286,7 @@ export class LiveIsolate implements IsolateOwner {
     const limits = this.fn.limits;
     const r: ActiveRequest = {
       id,
+      requestId: req.requestId,
       sink,
       cpuMs: 0,
       coldMs,
@@ -307,7 +324,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   #timing(r: ActiveRequest): Timing {
-    const inEntry = this.#current === r && this.#entryStart !== undefined ? entryCpuMs(this.#entryStart) : 0;
+    const inEntry = this.#current === r && this.#entryStart !== undefined ? Math.max(0, entryCpuMs(this.#entryStart) - this.#hostMs) : 0;
     return { coldMs: r.coldMs, cpuMs: r.cpuMs + inEntry };
   }
 
@@ -324,6 +341,8 @@ export class LiveIsolate implements IsolateOwner {
     // An entry made from inside another (a host callback that re-enters)
     // keeps the outer one's reading: the worker's code is still running.
     if (outer === undefined) this.#readClock();
+    const outerHostMs = this.#hostMs;
+    this.#hostMs = 0;
     this.#current = r;
     const start = (this.#entryStart = entryStart());
     let failure: EdgefnError | undefined;
@@ -341,9 +360,11 @@ export class LiveIsolate implements IsolateOwner {
       failure = translateIsolateError(err);
     }
     entryEnd();
-    if (options.charge !== false) r.cpuMs += entryCpuMs(start);
+    // From the entry's start, or from the response head if it went out in this entry (#checkpoint).
+    if (options.charge !== false) r.cpuMs += Math.max(0, entryCpuMs(this.#entryStart ?? start) - this.#hostMs);
     this.#current = outer;
     this.#entryStart = outerStart;
+    this.#hostMs = outerHostMs;
     if (failure !== undefined) {
       if (failure.code === 'ERR_CPU_LIMIT') failure = new EdgefnError('ERR_CPU_LIMIT', `CPU time limit of ${this.fn.limits.cpuMs} ms exceeded`, { cause: failure });
       else if (failure.code === 'ERR_MEMORY_LIMIT') failure = new EdgefnError('ERR_MEMORY_LIMIT', `memory limit of ${this.fn.limits.memoryMb} MB exceeded`, { cause: failure });
@@ -365,19 +386,55 @@ export class LiveIsolate implements IsolateOwner {
       if (q.error === undefined) continue;
       const { err, log } = q.error;
       q.error = undefined;
-      this.#hooks.log(this.fn, 'error', log);
+      this.#hooks.log(this.fn, 'error', log, q.requestId);
       q.sink.fail(err, this.#timing(q));
+    }
+  }
+
+  /**
+   * Charge request r for its current entry so far and measure the rest of the
+   * entry from here. Called at the response head: the Server-Timing cpu the
+   * head carries is then exactly what the request had been charged, and the
+   * final charge (done(), which usage metering records) is that plus what ran
+   * after, never a second estimate of the same span.
+   */
+  #checkpoint(r: ActiveRequest): Timing {
+    if (this.#current === r && this.#entryStart !== undefined) {
+      r.cpuMs += Math.max(0, entryCpuMs(this.#entryStart) - this.#hostMs);
+      this.#entryStart = entryStart();
+      this.#hostMs = 0;
+    }
+    return { coldMs: r.coldMs, cpuMs: r.cpuMs };
+  }
+
+  /**
+   * Run host work that happens inside an entry but is not the tenant's:
+   * handing the response head and body to the socket (node:http's writes,
+   * the report to the front door before the head). Its time is left out of
+   * the request's CPU charge, so a request is charged the same whether its
+   * response is written inside its entry or not, and the charge at the end
+   * matches the Server-Timing cpu the head carried.
+   */
+  #hostWork(work: () => void): void {
+    const t = performance.now();
+    try {
+      work();
+    } finally {
+      this.#hostMs += performance.now() - t;
     }
   }
 
   // ---- IsolateOwner: called synchronously from inside an entry. They never
   // re-enter the isolate; follow-up entries are queued as host microtasks. ----
 
-  log(level: string, message: string): void {
+  log(level: string, message: string, request: number): void {
     // Cut here, before the line travels to the front door: one console.log of
     // a huge string must not become a huge IPC message.
     const text = message.length > MAX_LOG_CHARS ? `${message.slice(0, MAX_LOG_CHARS)}… (${message.length - MAX_LOG_CHARS} more characters)` : message;
-    this.#hooks.log(this.fn, level.length > 16 ? 'log' : level, text);
+    // The line arrives after the entry that wrote it (an ignored callback), so
+    // its request may have finished by now: recent ones are remembered.
+    const requestId = this.#requests.get(request)?.requestId ?? this.#recentIds.get(request);
+    this.#hooks.log(this.fn, level.length > 16 ? 'log' : level, text, requestId);
   }
 
   timer(id: number, delayMs: number, request: number): void {
@@ -385,7 +442,7 @@ export class LiveIsolate implements IsolateOwner {
     if (old !== undefined) clearTimeout(old);
     else if (this.#timers.size >= MAX_TIMERS) {
       // Host memory is not the tenant's to spend: past the cap a timer never fires.
-      if (!this.#timerCapLogged) this.#hooks.log(this.fn, 'error', `more than ${MAX_TIMERS} timers pending in one isolate; further timers are dropped`);
+      if (!this.#timerCapLogged) this.#hooks.log(this.fn, 'error', `more than ${MAX_TIMERS} timers pending in one isolate; further timers are dropped`, this.#current?.requestId);
       this.#timerCapLogged = true;
       return;
     }
@@ -416,11 +473,12 @@ export class LiveIsolate implements IsolateOwner {
         r.responded = true;
         const head = checkResponseHead(a, typeof b === 'string' ? splitHeaderLines(b) : b, c);
         if (typeof head === 'string') {
-          this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`);
+          this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`, r.requestId);
           r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', `the worker produced an unusable response: ${head}`), this.#timing(r));
           return;
         }
-        r.sink.head(head.status, head.headers, head.body, this.#timing(r));
+        const timing = this.#checkpoint(r);
+        this.#hostWork(() => r.sink.head(head.status, head.headers, head.body, timing));
         return;
       }
       case 'chunk':
@@ -428,7 +486,7 @@ export class LiveIsolate implements IsolateOwner {
           r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker produced a response body chunk that is not bytes'), this.#timing(r));
           return true;
         }
-        r.sink.chunk(a);
+        this.#hostWork(() => r.sink.chunk(a));
         // Flow control is decided here, synchronously: a worker can produce a
         // whole body inside one entry, long before a message from the front
         // door could arrive. Past the window the pump parks until acks come.
@@ -437,7 +495,7 @@ export class LiveIsolate implements IsolateOwner {
         r.pumpParked = true;
         return false;
       case 'end':
-        r.sink.end();
+        this.#hostWork(() => r.sink.end());
         return;
       case 'abort':
         r.sink.fail(new EdgefnError('ERR_EXCEPTION', `response body failed: ${String(a)}`), this.#timing(r));
@@ -575,11 +633,18 @@ export class LiveIsolate implements IsolateOwner {
 
   #finish(r: ActiveRequest): void {
     if (!this.#requests.delete(r.id)) return;
+    this.#remember(r);
     clearTimeout(r.wall);
     this.#dropBody(r);
     r.abort?.abort(new EdgefnError('ERR_CLOSED', 'the request ended'));
-    r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
+    r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs, subrequests: subrequestsOf(r) });
     if (this.#state === 'retiring' && this.#requests.size === 0) this.#die();
+  }
+
+  #remember(r: ActiveRequest): void {
+    if (r.requestId === undefined) return;
+    this.#recentIds.set(r.id, r.requestId);
+    if (this.#recentIds.size > RECENT_IDS) this.#recentIds.delete(this.#recentIds.keys().next().value!);
   }
 
   /** A budget was blown or the isolate broke: every request on it fails, and it is never reused. */
@@ -588,11 +653,12 @@ export class LiveIsolate implements IsolateOwner {
     const requests = [...this.#requests.values()];
     this.#die();
     for (const r of requests) {
+      this.#remember(r);
       clearTimeout(r.wall);
       this.#dropBody(r);
       r.abort?.abort(err);
       r.sink.fail(err, { coldMs: r.coldMs, cpuMs: r.cpuMs });
-      r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs });
+      r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs, subrequests: subrequestsOf(r) });
     }
   }
 

@@ -9,7 +9,8 @@ import { ENTRY_NAMES, type EntryName } from './webapi/entries.ts';
 
 /** What the bridge's host functions call. Set when a function takes the isolate. */
 export interface IsolateOwner {
-  log(level: string, message: string): void;
+  /** `request`: the request whose entry wrote the line (0: none); the call arrives after that entry returned. */
+  log(level: string, message: string, request: number): void;
   timer(id: number, delayMs: number, request: number): void;
   clearTimer(id: number): void;
   /** For 'chunk': false asks the isolate to stop sending until resumeResponse. */
@@ -53,7 +54,7 @@ function shell(isolate: ivm.Isolate, context: ivm.Context, memoryMb: number): { 
   // handed to whichever function needs it. Before that they do nothing.
   const cb = <A extends unknown[], R>(fn: (...a: A) => R, opts?: { ignored: true }) => new ivm.Callback(fn, opts);
   const args = [
-    cb((level: string, message: string) => p.owner?.log(String(level), String(message)), { ignored: true }),
+    cb((level: string, message: string, request: number) => p.owner?.log(String(level), String(message), Number(request)), { ignored: true }),
     // Until a function owns the isolate (boot, pool warm-up) no tenant code
     // runs in it, and the live clock is read.
     cb((wall: unknown) => (p.owner === undefined ? (wall === true ? Date.now() : performance.now()) : p.owner.now(wall === true))),

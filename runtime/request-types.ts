@@ -11,6 +11,8 @@ export interface RuntimeRequest {
   headers: string[];
   /** No body, the whole body, or 'stream' when chunks follow through RequestHandle.pushBody. */
   body: null | Uint8Array | 'stream';
+  /** The request's id (the `edgefn-request-id` header); the function's log lines carry it. */
+  requestId?: string | undefined;
 }
 
 export interface Timing {
@@ -18,6 +20,8 @@ export interface Timing {
   coldMs?: number | undefined;
   /** CPU time the request has used inside its isolate so far. */
   cpuMs: number;
+  /** Outbound fetches the request made (redirects included); given to done(). */
+  subrequests?: number | undefined;
 }
 
 export interface ResponseSink {

@@ -32,7 +32,7 @@ export interface RuntimeOptions {
   /** Finds a function's source on a cold start. */
   source(name: string, version: number): FunctionSource | undefined;
   /** Receives the function's console output and uncaught errors. */
-  log?(fn: FunctionSource, level: string, message: string): void;
+  log?(fn: FunctionSource, level: string, message: string, requestId: string | undefined): void;
   /** A code cache was made on a cold load (none given, or it was rejected): persist it. */
   codeCache?(fn: FunctionSource, cache: Uint8Array): void;
   /** Live-set changes, for placement: 'live' after a cold load, 'gone' after eviction or death. */
@@ -139,7 +139,7 @@ export class Runtime {
 
   #hooks(): ConstructorParameters<typeof LiveIsolate>[2] {
     return {
-      log: (fn, level, message) => this.#options.log?.(fn, level, message),
+      log: (fn, level, message, requestId) => this.#options.log?.(fn, level, message, requestId),
       hostOp: (op, payload, ctx) => {
         const f = this.#ops[op];
         return f === undefined ? Promise.reject(new TypeError(`unknown host operation ${op}`)) : f(payload, ctx);

@@ -2,6 +2,7 @@
 // It only needs the global fetch, so it runs in Node 18+, browsers and workers.
 
 import { EdgefnApiError } from './api-error.ts';
+import { readEventStream } from './event-stream.ts';
 import {
   FUNCTION_NAME_PATTERN,
   type DeleteFunctionResponse,
@@ -29,6 +30,23 @@ export interface EdgefnClientOptions {
   timeoutMs?: number;
   /** The fetch to use. Default: the global fetch. */
   fetch?: typeof globalThis.fetch;
+}
+
+export interface TailOptions {
+  /** Stops the tail; the iterator then ends. */
+  signal?: AbortSignal;
+  /** Start after this log cursor (a line's `id`) or ISO time; default: new lines only. */
+  since?: string;
+  /** Wait before reconnecting after the stream broke, ms. Default 1000. */
+  reconnectMs?: number;
+  /**
+   * A connection that has carried nothing, not even a heartbeat, for this
+   * long is taken as dead and replaced, ms. Default 45 000 (three of the
+   * node's default 15 s heartbeats).
+   */
+  idleMs?: number;
+  /** Told about each (re)connection: `error` is why the previous one ended (undefined on the first). */
+  onConnect?(info: { reconnect: boolean; error: unknown }): void;
 }
 
 export interface DeployResult extends DeployResponse {
@@ -125,6 +143,80 @@ export class EdgefnClient {
   async setTraffic(name: string, request: TrafficRequest): Promise<RoutingResponse> {
     const { status, body } = await this.#call('PUT', `${functionPath(name)}/traffic`, request);
     return expectObject<RoutingResponse>(body, ['name', 'current', 'traffic'], status);
+  }
+
+  /**
+   * Follow a function's log live (GET /v1/functions/{name}/logs/tail, Server-
+   * Sent Events): yields each line as the node receives it. A broken
+   * connection is re-opened with Last-Event-ID, so no line still kept by the
+   * node is missed or repeated. Ends when `signal` aborts; rejects on an
+   * answer that retrying cannot fix (401, 404, 400).
+   */
+  async *tail(name: string, options: TailOptions = {}): AsyncGenerator<LogEntry> {
+    const url = `${this.api}${functionPath(name)}/logs/tail`;
+    const reconnectMs = options.reconnectMs ?? 1000;
+    const idleMs = options.idleMs ?? 45_000;
+    let last = options.since;
+    let error: unknown;
+    let reconnect = false;
+    const outer = options.signal;
+    // A function, not a property read: the signal changes under the loop.
+    const stopped = (): boolean => outer?.aborted === true;
+    while (!stopped()) {
+      const connection = new AbortController();
+      const stop = () => connection.abort();
+      outer?.addEventListener('abort', stop);
+      let idle: ReturnType<typeof setTimeout> | undefined;
+      const alive = () => {
+        clearTimeout(idle);
+        idle = setTimeout(() => connection.abort(new Error(`no data (not even a heartbeat) for ${idleMs} ms`)), idleMs);
+      };
+      try {
+        alive();
+        const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'text/event-stream' };
+        if (last !== undefined) headers['last-event-id'] = last;
+        const response = await this.#fetch(url, { headers, signal: connection.signal });
+        if (!response.ok) {
+          const text = await response.text();
+          let body: Partial<ErrorResponse> | undefined;
+          try {
+            body = JSON.parse(text) as Partial<ErrorResponse>;
+          } catch {
+            body = undefined;
+          }
+          const e = body?.error;
+          const err = new EdgefnApiError(response.status, typeof e?.code === 'string' ? e.code : 'ERR_API_BAD_RESPONSE', typeof e?.message === 'string' ? e.message : `GET ${url}: HTTP ${response.status}: ${snippet(text)}`);
+          // A 5xx may pass (a node restarting); a 4xx will not.
+          if (response.status < 500) throw err;
+          error = err;
+        } else if (response.body !== null) {
+          options.onConnect?.({ reconnect, error });
+          for await (const ev of readEventStream(response.body, alive)) {
+            if (ev.event !== 'log') continue;
+            if (ev.id !== undefined && ev.id !== '') last = ev.id;
+            yield JSON.parse(ev.data) as LogEntry;
+          }
+          error = new Error('the node closed the stream');
+        }
+      } catch (err) {
+        if (err instanceof EdgefnApiError && err.status >= 400 && err.status < 500) throw err;
+        if (stopped()) return;
+        error = connection.signal.aborted ? connection.signal.reason : err;
+      } finally {
+        clearTimeout(idle);
+        outer?.removeEventListener('abort', stop);
+        connection.abort();
+      }
+      reconnect = true;
+      if (stopped()) return;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, reconnectMs);
+        outer?.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        }, { once: true });
+      });
+    }
   }
 
   async #call(method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {

@@ -64,7 +64,16 @@ export interface DeployOptions extends RolloutOptions {
   regions?: string[];
   /** Run in the one region, of `regions`, measured nearest to this backend (cluster only). */
   placement?: { near: string };
+  /**
+   * Owner-defined labels, e.g. `{ "tenant": "acme" }`: usage is metered per
+   * `tenant` tag. At most MAX_TAGS; names match TAG_NAME_PATTERN, values TAG_VALUE_PATTERN.
+   */
+  tags?: Record<string, string>;
 }
+
+export const TAG_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+export const TAG_VALUE_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+export const MAX_TAGS = 8;
 
 /** A worker as one script: a single ES module, or a classic script for `service-worker`. */
 export interface ScriptDeployRequest extends DeployOptions {
@@ -111,6 +120,8 @@ export interface FunctionInfo {
   updatedAt: string;
   /** Where it runs (absent from nodes older than regions). */
   placement?: PlacementInfo;
+  /** The deploy's tags (absent when it had none). */
+  tags?: Record<string, string>;
 }
 
 /** Where a function runs. */
@@ -173,16 +184,48 @@ export interface DeleteFunctionResponse {
 }
 
 export interface LogEntry {
-  /** ISO 8601 timestamp. */
+  /** The line's cursor: pass it as `since` (or Last-Event-ID on the tail) to read what came after it. */
+  id?: string;
+  /** ISO 8601 timestamp, when the isolate wrote it. */
   time: string;
   /** The console method that wrote it (`log`, `info`, `warn`, `error`, `debug`), or `error` for uncaught exceptions. */
   level: string;
   message: string;
+  /** The function version that wrote it. */
+  version?: number;
+  /** The `edgefn-request-id` of the request whose code wrote it. */
+  requestId?: string;
 }
 
 /** Body of `GET /v1/functions/{name}/logs`. */
 export interface LogsResponse {
   logs: LogEntry[];
+  /** The last line's cursor (or the `since` given, when nothing is newer): pass it as `since` next time. */
+  cursor?: string;
+}
+
+/** One hour of one function's (and tenant's) usage, in `GET /v1/usage`. */
+export interface UsageRow {
+  /** Start of the hour, ISO 8601 (UTC). */
+  hour: string;
+  function: string;
+  /** The function's `tenant` tag when the usage was recorded; "" for none. */
+  tenant: string;
+  requests: number;
+  cpuMs: number;
+  wallMs: number;
+  /** Memory limit × wall time, in GB-seconds (1 GB = 1024 MB). */
+  gbSeconds: number;
+  ingressBytes: number;
+  egressBytes: number;
+  subrequests: number;
+}
+
+/** Body of `GET /v1/usage` (format=json). */
+export interface UsageResponse {
+  from: string;
+  to: string;
+  usage: UsageRow[];
 }
 
 /** Body of every 4xx/5xx answer from the control API. */

@@ -17,6 +17,7 @@ import { ConnectionLedger } from './connections.ts';
 import { serverTimeouts } from '../http-timeouts.ts';
 import { startWatchdog } from './watchdog.ts';
 import { Rerouter } from './reroute.ts';
+import { RequestIds, RequestMeter } from './request-meter.ts';
 
 let runtime: Runtime | undefined;
 let outbox: FromHost[] = [];
@@ -81,12 +82,13 @@ async function main(config: HostConfig): Promise<OnMessage> {
       if (v === undefined) return undefined;
       return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, limits: resolveLimits(config.defaults, v.limits) };
     },
-    log: (fn, level, message) => send({ t: 'log', name: fn.name, level, message }),
+    log: (fn, level, message, requestId) => send({ t: 'log', name: fn.name, version: fn.version, level, message, time: Date.now(), requestId }),
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
     liveness: (key, state) => send({ t: 'live', key, state }),
   }));
   rt.warmPool();
   const rerouter = config.region === undefined ? undefined : new Rerouter(config.region);
+  const meter = new RequestMeter();
 
   const server = createServer(
     { ...serverTimeouts(config), noDelay: true },
@@ -110,6 +112,8 @@ async function main(config: HostConfig): Promise<OnMessage> {
       },
       draining: () => ledger.draining,
       ...(rerouter === undefined ? {} : { elsewhere: (req, res, onHead) => rerouter.take(req, res, onHead) }),
+      requestIds: new RequestIds(),
+      meter,
     }),
   );
   // This server never listens: its connections arrive from the front door.
@@ -158,7 +162,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
         return;
       case 'ping': {
         const { snapshotReason: _sentWithReady, ...stats } = rt.stats();
-        send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss(), connections: ledger.size } });
+        send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss(), connections: ledger.size }, functions: meter.take() });
         return;
       }
       case 'grant':

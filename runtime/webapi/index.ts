@@ -5,7 +5,7 @@
 import './apis.ts';
 import './timers.ts';
 import './console.ts';
-import { setHost, settleCall, type HostBridge } from './bridge.ts';
+import { getCurrentRequest, setHost, settleCall, type HostBridge } from './bridge.ts';
 import { cancel, deliverBody, dispatch, install, resumeResponse, stageBody, warmDispatch } from './dispatch.ts';
 import type { EntryName } from './entries.ts';
 import { tick } from './timers.ts';
@@ -17,7 +17,8 @@ import { installAtomics } from './atomics.ts';
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
 function boot(
-  log: HostBridge['log'],
+  /** The host's log callback also takes the request whose entry wrote the line (0: none): it runs after the entry returns, when the host no longer knows. */
+  log: Fn<[level: string, message: string, request: number], void>,
   now: HostBridge['now'],
   random: HostBridge['random'],
   timer: HostBridge['timer'],
@@ -45,7 +46,7 @@ function boot(
     if ((kind === 'head' || kind === 'chunk') && wasmMemoryBytes() > memoryBytes) return undefined;
     return emit(requestId, kind, a, b, c);
   };
-  setHost({ log, now, random, timer, clearTimer, emit: guardedEmit, call, callSync });
+  setHost({ log: (level, message) => log(level, message, getCurrentRequest()), now, random, timer, clearTimer, emit: guardedEmit, call, callSync });
   runWarmers();
   warmDispatch();
   const entries: Record<EntryName, Fn<never[], unknown>> = {

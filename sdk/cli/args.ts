@@ -47,7 +47,9 @@ export type Command =
   | { kind: 'list'; connection: Connection }
   | { kind: 'regions'; connection: Connection }
   | { kind: 'delete'; connection: Connection; name: string }
-  | { kind: 'logs'; connection: Connection; name: string };
+  | { kind: 'logs'; connection: Connection; name: string }
+  /** Follow the log live: human lines, or NDJSON with --format json. */
+  | { kind: 'tail'; connection: Connection; name: string; format: 'text' | 'json'; since: string | undefined };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -93,6 +95,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
   regions: { options: CONNECTION_OPTIONS, positionals: [] },
   delete: { options: CONNECTION_OPTIONS, positionals: ['name'] },
   logs: { options: CONNECTION_OPTIONS, positionals: ['name'] },
+  tail: { options: { ...CONNECTION_OPTIONS, format: { type: 'string' }, since: { type: 'string' } }, positionals: ['name'] },
 };
 
 interface Parsed {
@@ -152,6 +155,13 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       const to = raw === undefined ? undefined : Number(raw);
       if (to !== undefined && (!/^\d+$/.test(raw!) || !Number.isSafeInteger(to) || to < 1)) throw fail(`--to must be a version number (an integer from 1), got "${raw}"`);
       return { kind: 'rollback', connection, name: checkName(parsed.positionals[0] ?? '', fail), to };
+    }
+    case 'tail': {
+      const format = single('format') ?? 'text';
+      if (format !== 'text' && format !== 'json') throw fail(`--format must be text or json, got "${format}"`);
+      const since = single('since');
+      if (since !== undefined && !/^\d{1,15}$/.test(since) && Number.isNaN(Date.parse(since))) throw fail(`--since must be a log cursor (a line's id) or an ISO time like 2026-12-01T22:00:00Z, got "${since}"`);
+      return { kind: 'tail', connection, name: checkName(parsed.positionals[0] ?? '', fail), format, since };
     }
     case 'deploy': {
       const name = single('name');

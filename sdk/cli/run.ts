@@ -16,6 +16,8 @@ export interface CliIo {
   stderr(text: string): void;
   /** Passed to the API client; default the global fetch. */
   fetch?: typeof globalThis.fetch;
+  /** Ends long-running commands (tail); default: they run until the process is interrupted. */
+  signal?: AbortSignal;
 }
 
 /** Runs one command line; resolves with the exit code (0 ok, 1 failure, 2 usage). */
@@ -91,6 +93,22 @@ async function execute(command: Command, io: CliIo): Promise<void> {
     case 'rollback': {
       const r = await connect(command.connection, io).rollback(command.name, command.to);
       io.stdout(`${r.name} is at version ${r.current}${r.previous === null ? '' : ` (was ${r.previous})`}\n`);
+      return;
+    }
+    case 'tail': {
+      const client = connect(command.connection, io);
+      const lines = client.tail(command.name, {
+        ...(io.signal ? { signal: io.signal } : {}),
+        ...(command.since !== undefined ? { since: command.since } : {}),
+        onConnect: ({ reconnect, error }) => {
+          if (reconnect) io.stderr(`Reconnected to ${command.name}'s log (${error instanceof Error ? error.message : String(error)}).\n`);
+          else io.stderr(`Following ${command.name}'s log; Ctrl-C to stop.\n`);
+        },
+      });
+      for await (const entry of lines) {
+        if (command.format === 'json') io.stdout(`${JSON.stringify(entry)}\n`);
+        else io.stdout(`${entry.time} ${entry.level.padEnd(5)} ${entry.requestId ?? '-'} v${entry.version ?? '?'} ${entry.message}\n`);
+      }
       return;
     }
     case 'logs': {

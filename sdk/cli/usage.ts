@@ -1,7 +1,7 @@
 // Help text, one block per command. args.ts attaches the matching block to
 // every usage error so a mistyped flag shows the flags that do exist.
 
-export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions', 'versions', 'rollback'] as const;
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'tail', 'regions', 'versions', 'rollback'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection:
@@ -18,6 +18,7 @@ Commands:
   list                          list deployed functions
   delete <name>                 delete a function
   logs <name>                   show a function's recent console output
+  tail <name>                   follow a function's console output live
   regions                       list the cluster's regions, their health and distance
   versions <name>               list a function's stored versions and their traffic
   rollback <name> [--to <n>]    make an earlier version current again
@@ -103,6 +104,20 @@ traffic (ending any gradual rollout). The code is not uploaded again.
 Options:
   --to <n>                 the version to go to (default: the version that was
                            current before the current one)
+
+${CONNECTION}`,
+
+  tail: `Usage: edgefn tail <name> [--format text|json] [--since <cursor|time>] [options]
+
+Follows function <name>'s console output and uncaught errors as they happen,
+until interrupted (Ctrl-C). Each line shows its time, level, request id and
+version. A dropped connection is re-opened where it left off.
+
+Options:
+  --format <format>        text (the default) or json: one JSON object a line
+                           (NDJSON) with id, time, level, message, version, requestId
+  --since <cursor|time>    also print the kept lines after this cursor (a line's
+                           "id") or ISO 8601 time, then follow
 
 ${CONNECTION}`,
 
