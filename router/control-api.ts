@@ -5,6 +5,7 @@ import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
 import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
+import { parseRoutes } from './route-table.ts';
 import type { StoredFunction } from './store.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
@@ -18,6 +19,8 @@ export interface ControlApiDeps {
   deploy(name: string, req: ValidDeploy): Promise<{ version: number; created: boolean }>;
   delete(name: string): Promise<boolean>;
   logs(name: string): Array<{ time: string; level: string; message: string }>;
+  /** A function's custom routes (normalized patterns, sorted). */
+  routes?(name: string): string[];
   stats(): unknown;
   placement(name: string): PlacementInfo;
   regions(): RegionsResponse;
@@ -32,6 +35,8 @@ export interface ValidDeploy {
   limits: ReturnType<typeof parseLimits>;
   /** null: every region. */
   regions: string[] | null;
+  /** Normalized custom route patterns; undefined: keep the function's routes as they are. */
+  routes?: string[] | undefined;
 }
 
 function regionList(value: unknown): string[] | null {
@@ -57,7 +62,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'routes'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -77,7 +82,7 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const vars = stringMap(b.vars, 'vars');
   const secrets = stringMap(b.secrets, 'secrets');
   for (const k of Object.keys(secrets)) if (k in vars) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a var and a secret`);
-  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions) };
+  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), routes: parseRoutes((body as { routes?: unknown }).routes) };
 }
 
 /**
@@ -112,7 +117,7 @@ function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
-const STATUS: Partial<Record<string, 400 | 404 | 500 | 503>> = {
+const STATUS: Partial<Record<string, 400 | 404 | 409 | 500 | 503>> = {
   ERR_INVALID_INPUT: 400,
   ERR_SCRIPT_COMPILE: 400,
   ERR_SCRIPT_STARTUP: 400,
@@ -120,6 +125,7 @@ const STATUS: Partial<Record<string, 400 | 404 | 500 | 503>> = {
   ERR_CPU_LIMIT: 400,
   ERR_MEMORY_LIMIT: 400,
   ERR_NOT_FOUND: 404,
+  ERR_ROUTE_CONFLICT: 409,
   ERR_HOST_RESTART: 503,
   ERR_CLOSED: 503,
   ERR_STORE_UNAVAILABLE: 503,
@@ -138,6 +144,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     createdAt: f.createdAt,
     updatedAt: f.updatedAt,
     placement: deps.placement(f.name),
+    ...(deps.routes === undefined ? {} : { routes: deps.routes(f.name) }),
   });
   const checkName = (c: Context): string => {
     const name = c.req.param('name') ?? '';

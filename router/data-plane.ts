@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { EdgefnError, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from '../runtime/index.ts';
 import { HTTP_ERRORS } from './http-errors.ts';
+import { targetPath } from './route-table.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -32,6 +33,11 @@ export interface RequestWatch {
 export interface DataPlaneDeps {
   baseDomain: string;
   route(name: string): Route | undefined;
+  /**
+   * The function a custom route (router/route-table.ts) gives a request whose
+   * Host is not `<name>.<base domain>` of a deployed function, if any.
+   */
+  routed?(host: string | undefined, target: string): string | undefined;
   dispatch(route: Route, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined;
   watch?: RequestWatch | undefined;
   /** True while the host is draining: responses then close their connection. */
@@ -87,10 +93,19 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     res.once('close', watchEnd);
     if (deps.draining?.()) res.shouldKeepAlive = false;
 
-    const name = functionName(req.headers.host, deps.baseDomain);
-    const route = name === undefined ? undefined : deps.route(name);
+    let name = functionName(req.headers.host, deps.baseDomain);
+    let route = name === undefined ? undefined : deps.route(name);
+    // `<name>.<base domain>` of a deployed function costs what it did before
+    // routes; only other hosts (and names nobody deployed) consult the table.
+    if (route === undefined && deps.routed !== undefined) {
+      const claimed = deps.routed(req.headers.host, req.url ?? '/');
+      if (claimed !== undefined) {
+        name = claimed;
+        route = deps.route(claimed);
+      }
+    }
     if (route === undefined) {
-      const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain}` : `no function named "${name}"`;
+      const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain} and no route claims ${req.headers.host ?? ''}${targetPath(req.url ?? '/')}` : `no function named "${name}"`;
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);
       deps.watch?.head(socket);

@@ -49,6 +49,8 @@ export type ToHost =
   | { t: 'conn'; id: number; head: Uint8Array }
   /** The current version of a function (null: deleted). Answered with 'routed' once in effect. */
   | { t: 'route'; id: number; name: string; version: number | null }
+  /** The custom routes of a function (router/route-table.ts; [] removes them). Answered with 'routed' once in effect. */
+  | { t: 'patterns'; id: number; name: string; patterns: string[] }
   | { t: 'validate'; id: number; name: string; format: WorkerFormat; code: string; env: Record<string, string>; limits: Partial<Limits> }
   | { t: 'forget'; name: string }
   /** Stop keeping connections alive; exit once none is left. */

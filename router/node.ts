@@ -14,7 +14,8 @@ import { functionName, type Route } from './data-plane.ts';
 import { createFrontDoor } from './front-door.ts';
 import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
-import { FunctionStore } from './store.ts';
+import { FunctionStore, routeConflict } from './store.ts';
+import { RouteTable } from './route-table.ts';
 import { Cluster } from './cluster/cluster.ts';
 import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
 
@@ -53,6 +54,8 @@ export class EdgeNode {
   readonly config: NodeConfig;
   readonly #store: FunctionStore;
   readonly #routes = new Map<string, Route>();
+  /** Custom routes (host/path patterns → function), as the store holds them. */
+  readonly #patterns = new RouteTable();
   readonly #logs = new FunctionLogs(200, process.env['EDGEFN_LOG_STDOUT'] === '1');
   readonly #deploying = new Map<string, Promise<unknown>>();
   readonly #cluster: Cluster | undefined;
@@ -67,6 +70,7 @@ export class EdgeNode {
     mkdirSync(config.dataDir, { recursive: true });
     this.#store = new FunctionStore(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
+    this.#loadPatterns();
     if (config.databaseUrl !== undefined) {
       this.#cluster = new Cluster({
         databaseUrl: config.databaseUrl,
@@ -92,6 +96,27 @@ export class EdgeNode {
     if (supervisor === undefined) return;
     await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version)));
     for (const r of routes) supervisor.forget(r.name);
+  }
+
+  #loadPatterns(): void {
+    const byFunction = new Map<string, string[]>();
+    for (const [pattern, name] of this.#store.routes()) {
+      let list = byFunction.get(name);
+      if (list === undefined) byFunction.set(name, (list = []));
+      list.push(pattern);
+    }
+    for (const [name, patterns] of byFunction) this.#patterns.set(name, patterns);
+  }
+
+  /** The function key for a new connection's first request: `<name>.<base>` of a deployed function, else a custom route's. */
+  #keyFor(host: string | undefined, target: string): string {
+    const name = functionName(host, this.config.baseDomain);
+    let route = name === undefined ? undefined : this.#routes.get(name);
+    if (route === undefined) {
+      const claimed = this.#patterns.match(host, target);
+      if (claimed !== undefined) route = this.#routes.get(claimed);
+    }
+    return route === undefined ? '' : `${route.name}@${route.version}`;
   }
 
   #placement(name: string): PlacementInfo {
@@ -146,11 +171,7 @@ export class EdgeNode {
 
     this.#data = createFrontDoor({
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
-      keyFor: (host) => {
-        const name = functionName(host, this.config.baseDomain);
-        const route = name === undefined ? undefined : this.#routes.get(name);
-        return route === undefined ? '' : `${route.name}@${route.version}`;
-      },
+      keyFor: (host, target) => this.#keyFor(host, target),
       adopt: (socket, head, key) => supervisor.adopt(socket, head, key),
       ...(this.#cluster === undefined ? {} : { divert: (host: string | undefined) => this.#cluster!.divert(host) }),
     });
@@ -164,13 +185,17 @@ export class EdgeNode {
       delete: async (name) => {
         if (this.#cluster !== undefined) return this.#cluster.delete(name);
         const ok = this.#store.delete(name);
+        const hadPatterns = this.#patterns.of(name).length > 0;
+        this.#patterns.delete(name);
         this.#routes.delete(name);
         this.#logs.delete(name);
+        if (hadPatterns) await supervisor.setPatterns(name, []);
         await supervisor.setRoute(name, null);
         supervisor.forget(name);
         return ok;
       },
       logs: (name) => this.#logs.get(name),
+      routes: (name) => this.#patterns.of(name),
       placement: (name) => this.#placement(name),
       regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
@@ -186,6 +211,10 @@ export class EdgeNode {
   #deploy(name: string, d: ValidDeploy): Promise<{ version: number; created: boolean }> {
     const prev = this.#deploying.get(name) ?? Promise.resolve();
     const run = prev.catch(() => {}).then(async () => {
+      // Refused before any isolate work; the store checks again as it commits.
+      const taken = d.routes === undefined ? undefined : this.#patterns.conflict(name, d.routes);
+      if (taken !== undefined) throw routeConflict(taken.pattern, taken.owner);
+      if (d.routes !== undefined && d.routes.length > 0 && this.#cluster !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"routes" are not supported on a cluster node yet (EDGEFN_DATABASE_URL is set); reach functions at <name>.<base domain>');
       const src = d.source;
       const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
@@ -197,10 +226,15 @@ export class EdgeNode {
         return result;
       }
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
-      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache }, d.routes);
       this.#routes.set(name, { name, version: result.version });
-      // Acknowledged only once every host routes to the new version.
+      // Acknowledged only once every host routes to the new version (and its
+      // routes lead there: set after the version, so they never lead nowhere).
       await this.supervisor.setRoute(name, result.version);
+      if (d.routes !== undefined) {
+        this.#patterns.set(name, d.routes);
+        await this.supervisor.setPatterns(name, d.routes);
+      }
       this.supervisor.forget(name);
       return result;
     });

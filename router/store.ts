@@ -7,7 +7,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Limits, WorkerFormat } from '../runtime/index.ts';
+import { EdgefnError, type Limits, type WorkerFormat } from '../runtime/index.ts';
 
 export interface StoredFunction {
   name: string;
@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS versions (
   PRIMARY KEY (name, version)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, last_version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS routes (pattern TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS routes_by_name ON routes (name);
 `;
 
 function rowToFunction(row: Record<string, unknown>): StoredFunction {
@@ -122,6 +124,10 @@ export class FunctionStore {
         `INSERT INTO counters (name, last_version) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET last_version = max(last_version, ?2)`,
       ),
       current: this.#db.prepare(`SELECT version FROM functions WHERE name = ?`),
+      allRoutes: this.#db.prepare(`SELECT pattern, name FROM routes ORDER BY pattern`),
+      routeOwner: this.#db.prepare(`SELECT name FROM routes WHERE pattern = ? AND name != ?`),
+      deleteRoutes: this.#db.prepare(`DELETE FROM routes WHERE name = ?`),
+      insertRoute: this.#db.prepare(`INSERT INTO routes (pattern, name) VALUES (?, ?)`),
     };
   }
 
@@ -134,11 +140,17 @@ export class FunctionStore {
     return row === undefined ? undefined : rowToFunction(row as Record<string, unknown>);
   }
 
-  /** Atomically add a version and make it current. Returns it and whether the function is new. */
-  deploy(v: NewVersion): { version: number; created: boolean } {
+  /**
+   * Atomically add a version and make it current, and with `routes` (normalized
+   * patterns; see route-table.ts) make those the function's routes. Returns the
+   * version and whether the function is new. A route another function holds
+   * fails the whole deploy with ERR_ROUTE_CONFLICT.
+   */
+  deploy(v: NewVersion, routes?: readonly string[]): { version: number; created: boolean } {
     const now = new Date().toISOString();
     this.#db.exec('BEGIN IMMEDIATE');
     try {
+      if (routes !== undefined) this.#setRoutes(v.name, routes);
       const version = Number((this.#stmts['nextVersion']!.get(v.name) as { last_version: number }).last_version);
       this.#stmts['insertVersion']!.run(v.name, version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
       const created = Number((this.#stmts['upsertFunction']!.get(v.name, version, now, now) as { created: number }).created) === 1;
@@ -185,12 +197,28 @@ export class FunctionStore {
     try {
       const changed = Number(this.#stmts['deleteFunction']!.run(name).changes) > 0;
       this.#stmts['deleteVersions']!.run(name);
+      this.#stmts['deleteRoutes']!.run(name);
       this.#db.exec('COMMIT');
       return changed;
     } catch (err) {
       this.#db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  /** Inside a transaction: replace the routes of `name`, refusing any another function holds. */
+  #setRoutes(name: string, routes: readonly string[]): void {
+    for (const pattern of routes) {
+      const row = this.#stmts['routeOwner']!.get(pattern, name) as { name: string } | undefined;
+      if (row !== undefined) throw routeConflict(pattern, row.name);
+    }
+    this.#stmts['deleteRoutes']!.run(name);
+    for (const pattern of routes) this.#stmts['insertRoute']!.run(pattern, name);
+  }
+
+  /** Every route, as [pattern, function]. */
+  routes(): Array<[pattern: string, name: string]> {
+    return this.#stmts['allRoutes']!.all().map((r) => [r['pattern'] as string, r['name'] as string]);
   }
 
   setCache(name: string, version: number, cache: Uint8Array): void {
@@ -216,6 +244,11 @@ export class VersionReader {
     this.#get = this.#db.prepare(`SELECT format, code, vars, secrets, limits, cache FROM versions WHERE name = ? AND version = ?`);
   }
 
+  /** Every custom route, as [pattern, function], for a host's route table at start-up. */
+  patterns(): Array<[pattern: string, name: string]> {
+    return this.#db.prepare('SELECT pattern, name FROM routes').all().map((r) => [r['pattern'] as string, r['name'] as string]);
+  }
+
   /** Every function's current version, for a host's route table at start-up. */
   routes(): Array<[name: string, version: number]> {
     return this.#db.prepare('SELECT name, version FROM functions').all().map((r) => [r['name'] as string, Number(r['version'])]);
@@ -239,4 +272,9 @@ export class VersionReader {
     this.#closed = true;
     this.#db.close();
   }
+}
+
+/** The refusal of a route another function already holds (409). */
+export function routeConflict(pattern: string, owner: string): EdgefnError {
+  return new EdgefnError('ERR_ROUTE_CONFLICT', `route "${pattern}" is already claimed by function "${owner}"; remove it from that function's routes (or delete "${owner}") first`);
 }

@@ -58,6 +58,14 @@ export interface DeployOptions {
   limits?: WireLimits;
   /** Regions to run in (a cluster's region names); default: every region, including ones added later. */
   regions?: string[];
+  /**
+   * Custom routes besides `<name>.<base domain>`: `host/path` patterns such as
+   * `api.example.com/*`, `*.example.com/*`, `example.com/blog/*` or
+   * `example.com/exact` (see the README's Routes section). Absent: the
+   * function keeps the routes it has; `[]` removes them. A pattern another
+   * function holds is refused with 409 (`ERR_ROUTE_CONFLICT`).
+   */
+  routes?: string[];
 }
 
 /** A worker as one script: a single ES module, or a classic script for `service-worker`. */
@@ -105,6 +113,8 @@ export interface FunctionInfo {
   updatedAt: string;
   /** Where it runs (absent from nodes older than regions). */
   placement?: PlacementInfo;
+  /** Its custom routes, normalized and sorted (absent from nodes older than routes). */
+  routes?: string[];
 }
 
 /** Where a function runs. */

@@ -9,6 +9,7 @@ import { Runtime, EdgefnError, entryWatchBuffer, resolveLimits, type FunctionSou
 import { createDataPlane, type Route } from '../data-plane.ts';
 import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
+import { RouteTable } from '../route-table.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
 import { startWatchdog } from './watchdog.ts';
@@ -51,6 +52,15 @@ async function main(config: HostConfig): Promise<OnMessage> {
   // host has applied its route), so a request costs a Map lookup.
   const routes = new Map<string, Route>();
   for (const [name, version] of reader.routes()) routes.set(name, { name, version });
+  // Custom routes (host/path patterns → function), kept current the same way.
+  const table = new RouteTable();
+  const byFunction = new Map<string, string[]>();
+  for (const [pattern, name] of reader.patterns()) {
+    let list = byFunction.get(name);
+    if (list === undefined) byFunction.set(name, (list = []));
+    list.push(pattern);
+  }
+  for (const [name, patterns] of byFunction) table.set(name, patterns);
   const rt = (runtime = await Runtime.create({
     prelude: config.prelude,
     snapshotDir: config.snapshotDir,
@@ -77,6 +87,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
       baseDomain: config.baseDomain,
       region: config.region,
       route: (name) => routes.get(name),
+      routed: (host, target) => table.match(host, target),
       dispatch: (route, req, sink) => rt.handle(route.name, route.version, req, sink),
       watch: {
         start: (socket) => ledger.start(socket),
@@ -115,6 +126,10 @@ async function main(config: HostConfig): Promise<OnMessage> {
       case 'route':
         if (msg.version === null) routes.delete(msg.name);
         else routes.set(msg.name, { name: msg.name, version: msg.version });
+        sendNow({ t: 'routed', id: msg.id });
+        return;
+      case 'patterns':
+        table.set(msg.name, msg.patterns);
         sendNow({ t: 'routed', id: msg.id });
         return;
       case 'validate': {
