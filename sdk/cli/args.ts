@@ -40,7 +40,21 @@ export type Command =
   | { kind: 'list'; connection: Connection }
   | { kind: 'regions'; connection: Connection }
   | { kind: 'delete'; connection: Connection; name: string }
-  | { kind: 'logs'; connection: Connection; name: string };
+  | { kind: 'logs'; connection: Connection; name: string }
+  | {
+      kind: 'dev';
+      /** A worker file or a project directory. */
+      path: string;
+      /** Data-plane port; 0 picks a free one. */
+      port: number;
+      /** Undefined: derived from the entry's file name. */
+      name: string | undefined;
+      format: WorkerFormat | undefined;
+      vars: Record<string, string>;
+      secrets: Record<string, string>;
+      limits: WireLimits;
+      noLimits: boolean;
+    };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -78,7 +92,25 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
   regions: { options: CONNECTION_OPTIONS, positionals: [] },
   delete: { options: CONNECTION_OPTIONS, positionals: ['name'] },
   logs: { options: CONNECTION_OPTIONS, positionals: ['name'] },
+  dev: {
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      port: { type: 'string' },
+      name: { type: 'string' },
+      var: { type: 'string', multiple: true },
+      secret: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      'cpu-ms': { type: 'string' },
+      'memory-mb': { type: 'string' },
+      'wall-ms': { type: 'string' },
+      'no-limits': { type: 'boolean' },
+    },
+    positionals: ['path'],
+  },
 };
+
+/** `edgefn dev`'s default port (what wrangler dev uses too). */
+export const DEV_DEFAULT_PORT = 8787;
 
 interface Parsed {
   /** Every value given for each string option, in order. */
@@ -119,6 +151,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     if (values !== undefined && values.length > 1) throw fail(`--${name} given more than once`);
     return values?.[0];
   };
+  if (first === 'dev') return devCommand(parsed, single, env, fail);
   const connection: Connection = {
     api: checkApi(single('api') ?? nonEmpty(env['EDGEFN_API']) ?? DEFAULT_API, fail),
     token: single('token') ?? nonEmpty(env['EDGEFN_TOKEN']),
@@ -156,6 +189,29 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions };
     }
   }
+}
+
+function devCommand(parsed: Parsed, single: (name: string) => string | undefined, env: Env, fail: (message: string) => CliError): Command {
+  const rawPort = single('port');
+  let port = DEV_DEFAULT_PORT;
+  if (rawPort !== undefined) {
+    port = Number(rawPort);
+    if (rawPort.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) throw fail(`--port must be an integer from 0 to 65535, got "${rawPort}"`);
+  }
+  const name = single('name');
+  const format = single('format');
+  if (format !== undefined && !isFormat(format)) throw fail(`--format must be ${WORKER_FORMATS.join(' or ')}, got "${format}"`);
+  const vars = bindings('var', parsed.strings.get('var') ?? [], env, fail);
+  const secrets = bindings('secret', parsed.strings.get('secret') ?? [], env, fail);
+  for (const key of Object.keys(secrets)) if (Object.hasOwn(vars, key)) throw fail(`${key} is given as both --var and --secret`);
+  const limits: WireLimits = {};
+  for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
+    const raw = single(flag);
+    if (raw !== undefined) limits[field] = positiveNumber(flag, raw, fail);
+  }
+  const noLimits = parsed.booleans.has('no-limits');
+  if (noLimits && Object.keys(limits).length > 0) throw fail('--no-limits relaxes every budget; it cannot be combined with --cpu-ms, --memory-mb or --wall-ms');
+  return { kind: 'dev', path: parsed.positionals[0] ?? '', port, name: name === undefined ? undefined : checkName(name, fail), format, vars, secrets, limits, noLimits };
 }
 
 function tokenize(args: string[], options: Record<string, OptionSpec>, fail: (message: string) => CliError): Parsed {

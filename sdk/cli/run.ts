@@ -7,6 +7,7 @@ import { EdgefnApiError } from '../api-error.ts';
 import type { DeployRequest, FunctionInfo, RegionInfo } from '../wire.ts';
 import { parseCommandLine, type Command, type Connection, type Env } from './args.ts';
 import { prepareWorker } from './bundle.ts';
+import { runDev } from './dev.ts';
 import { collectModules, resolveProject } from './project.ts';
 import { CliError } from './cli-error.ts';
 
@@ -80,6 +81,9 @@ async function execute(command: Command, io: CliIo): Promise<void> {
       io.stdout(`Deleted ${deleted}\n`);
       return;
     }
+    case 'dev':
+      await runDev(command, io);
+      return;
     case 'logs': {
       const logs = await connect(command.connection, io).logs(command.name);
       for (const entry of logs) io.stdout(`${entry.time} ${entry.level.padEnd(5)} ${entry.message}\n`);

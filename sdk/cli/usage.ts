@@ -1,7 +1,7 @@
 // Help text, one block per command. args.ts attaches the matching block to
 // every usage error so a mistyped flag shows the flags that do exist.
 
-export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions'] as const;
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions', 'dev'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection:
@@ -19,6 +19,7 @@ Commands:
   delete <name>                 delete a function
   logs <name>                   show a function's recent console output
   regions                       list the cluster's regions, their health and distance
+  dev <path>                    run a worker on a local node, redeploying it on every save
 
 Options:
   --version          print edgefn's version
@@ -75,6 +76,29 @@ its own region first, then the others nearest first, with each node's health
 and the round-trip time the node measured to it.
 
 ${CONNECTION}`,
+
+  dev: `Usage: edgefn dev <file-or-dir> [options]
+
+Runs the worker locally on the same runtime as a node: starts a private node
+(one isolate host, data in a temporary directory removed on exit), deploys the
+worker to it and prints the URL to call. Every request to that address reaches
+the worker, whatever its Host. The entry and every local file it imports are
+watched: on each save the worker is rebundled and redeployed. Its console
+output is printed here. Ctrl-C stops the node and exits.
+
+Options:
+  --port <n>               data-plane port (default 8787; 0 picks a free one)
+  --name <name>            function name (default: from the file name)
+  --var KEY=VALUE          a plain-text binding, visible as env.KEY (repeatable)
+  --secret KEY=VALUE       a secret binding (repeatable); --secret KEY reads $KEY
+  --format <format>        module (the default) or service-worker
+  --cpu-ms <n>             CPU time per request, in milliseconds (default: the
+                           node's, 50, as in production)
+  --memory-mb <n>          isolate memory limit, in megabytes
+  --wall-ms <n>            wall time per request, in milliseconds
+  --no-limits              relax every budget to its maximum (for a debugger or
+                           a slow first build); not combinable with the above
+  -h, --help               show this help`,
 
   logs: `Usage: edgefn logs <name> [options]
 
