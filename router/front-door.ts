@@ -20,7 +20,7 @@ export interface FrontDoorOptions {
    * host (a cluster node's forwarder, for functions placed in other regions),
    * or undefined to hand the connection to a host as usual.
    */
-  divert?(host: string | undefined): ((socket: Socket, head: Uint8Array) => void) | undefined;
+  divert?(host: string | undefined, target: string): ((socket: Socket, head: Uint8Array) => void) | undefined;
   /** How long a connection may take to send its first request head (ms). */
   headersTimeoutMs: number;
 }
@@ -68,7 +68,7 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
       socket.off('data', onData);
       socket.setTimeout(0);
       const host = hostHeader(head, end + 2);
-      const taker = options.divert?.(host);
+      const taker = options.divert?.(host, requestTarget(head));
       if (taker !== undefined) {
         taker(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength));
         return;

@@ -81,6 +81,8 @@ export class EdgeNode {
         dbPath: join(config.dataDir, 'edgefn.db'),
         store: this.#store,
         onRoutes: (routes) => this.#applyRoutes(routes),
+        onPatterns: (changes) => this.#applyPatterns(changes),
+        routed: (host, target) => this.#patterns.match(host, target),
         log: (message) => process.stderr.write(`edgefn: ${message}\n`),
       });
     }
@@ -117,6 +119,14 @@ export class EdgeNode {
       if (claimed !== undefined) route = this.#routes.get(claimed);
     }
     return route === undefined ? '' : `${route.name}@${route.version}`;
+  }
+
+  /** Make this node's hosts route `patterns` to each function; from the cluster's replication. */
+  async #applyPatterns(changes: Array<{ name: string; patterns: string[] }>): Promise<void> {
+    for (const c of changes) this.#patterns.set(c.name, c.patterns);
+    const supervisor = this.#supervisor;
+    if (supervisor === undefined) return;
+    await Promise.all(changes.map((c) => supervisor.setPatterns(c.name, c.patterns)));
   }
 
   #placement(name: string): PlacementInfo {
@@ -173,7 +183,7 @@ export class EdgeNode {
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
       keyFor: (host, target) => this.#keyFor(host, target),
       adopt: (socket, head, key) => supervisor.adopt(socket, head, key),
-      ...(this.#cluster === undefined ? {} : { divert: (host: string | undefined) => this.#cluster!.divert(host) }),
+      ...(this.#cluster === undefined ? {} : { divert: (host: string | undefined, target: string) => this.#cluster!.divert(host, target) }),
     });
     const dataPort = await listen(this.#data, this.config.port, this.config.listen);
     const app = createControlApi({
@@ -214,14 +224,13 @@ export class EdgeNode {
       // Refused before any isolate work; the store checks again as it commits.
       const taken = d.routes === undefined ? undefined : this.#patterns.conflict(name, d.routes);
       if (taken !== undefined) throw routeConflict(taken.pattern, taken.owner);
-      if (d.routes !== undefined && d.routes.length > 0 && this.#cluster !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"routes" are not supported on a cluster node yet (EDGEFN_DATABASE_URL is set); reach functions at <name>.<base domain>');
       const src = d.source;
       const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
+        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), routes: d.routes });
         this.supervisor.forget(name);
         return result;
       }

@@ -128,6 +128,7 @@ export class FunctionStore {
       routeOwner: this.#db.prepare(`SELECT name FROM routes WHERE pattern = ? AND name != ?`),
       deleteRoutes: this.#db.prepare(`DELETE FROM routes WHERE name = ?`),
       insertRoute: this.#db.prepare(`INSERT INTO routes (pattern, name) VALUES (?, ?)`),
+      replaceRoute: this.#db.prepare(`INSERT OR REPLACE INTO routes (pattern, name) VALUES (?, ?)`),
     };
   }
 
@@ -214,6 +215,25 @@ export class FunctionStore {
     }
     this.#stmts['deleteRoutes']!.run(name);
     for (const pattern of routes) this.#stmts['insertRoute']!.run(pattern, name);
+  }
+
+  /**
+   * Make `patterns` the routes of each function, as a cluster replicated them
+   * (PostgreSQL already refused conflicts), in one transaction.
+   */
+  replaceRoutes(changes: ReadonlyArray<{ name: string; patterns: readonly string[] }>): void {
+    if (changes.length === 0) return;
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const c of changes) {
+        this.#stmts['deleteRoutes']!.run(c.name);
+        for (const pattern of c.patterns) this.#stmts['replaceRoute']!.run(pattern, c.name);
+      }
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
   }
 
   /** Every route, as [pattern, function]. */

@@ -12,6 +12,7 @@
 
 import pg from 'pg';
 import { EdgefnError } from '../../runtime/index.ts';
+import { routeConflict } from '../store.ts';
 
 export const CHANGES_CHANNEL = 'edgefn_changes';
 /** Key of the one advisory lock every write transaction holds. */
@@ -58,6 +59,8 @@ CREATE TABLE IF NOT EXISTS edgefn_nodes (
   heartbeat_at timestamptz NOT NULL
 );
 CREATE TABLE IF NOT EXISTS edgefn_cluster (key text PRIMARY KEY, value text NOT NULL);
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS routes text[] NOT NULL DEFAULT '{}';
+CREATE TABLE IF NOT EXISTS edgefn_routes (pattern text PRIMARY KEY, name text NOT NULL);
 `;
 
 export interface VersionPayload {
@@ -87,6 +90,8 @@ export interface FunctionChange {
   limits: string | null;
   /** The code, only for functions placed in the reader's region. */
   payload: VersionPayload | undefined;
+  /** Its custom routes (router/route-table.ts), normalized; [] once deleted. */
+  routes: string[];
 }
 
 export interface NodeRow {
@@ -101,6 +106,8 @@ export interface NodeRow {
 export interface DeployRecord extends VersionPayload {
   name: string;
   regions: string[] | null;
+  /** Normalized route patterns; undefined keeps the function's routes. */
+  routes?: string[] | undefined;
 }
 
 /** Our one seam from pg's failures to our codes: anything that is not a query's own error means the database is out of reach. */
@@ -176,6 +183,14 @@ export class ClusterDb {
       const prev = await c.query('SELECT last_version, deleted FROM edgefn_functions WHERE name = $1', [d.name]);
       const version = prev.rows.length === 0 ? 1 : Number(prev.rows[0].last_version) + 1;
       const created = prev.rows.length === 0 || prev.rows[0].deleted === true;
+      // edgefn_routes holds each pattern once for the whole cluster; under the
+      // write lock, a pattern another function holds is refused here.
+      if (d.routes !== undefined) {
+        const taken = await c.query('SELECT pattern, name FROM edgefn_routes WHERE pattern = ANY($1::text[]) AND name <> $2 ORDER BY pattern LIMIT 1', [d.routes, d.name]);
+        if (taken.rows.length > 0) throw routeConflict(taken.rows[0].pattern as string, taken.rows[0].name as string);
+        await c.query('DELETE FROM edgefn_routes WHERE name = $1', [d.name]);
+        await c.query('INSERT INTO edgefn_routes (pattern, name) SELECT unnest($1::text[]), $2', [d.routes, d.name]);
+      }
       await c.query(
         `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
         [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits],
@@ -183,12 +198,13 @@ export class ClusterDb {
       const seq = Number(
         (
           await c.query(
-            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at)
-             VALUES ($1, $2, $2, false, $3, nextval('edgefn_change_seq'), now(), now())
+            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, seq, created_at, updated_at, routes)
+             VALUES ($1, $2, $2, false, $3, nextval('edgefn_change_seq'), now(), now(), COALESCE($4::text[], '{}'))
              ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, seq = excluded.seq, updated_at = now(),
-               created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END
+               created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END,
+               routes = COALESCE($4::text[], edgefn_functions.routes)
              RETURNING seq`,
-            [d.name, version, d.regions],
+            [d.name, version, d.regions, d.routes ?? null],
           )
         ).rows[0].seq,
       );
@@ -201,9 +217,10 @@ export class ClusterDb {
   /** Mark a function deleted (the row stays, so version numbers keep growing and every node sees the deletion). */
   delete(name: string): Promise<{ deleted: boolean; seq: number }> {
     return this.#tx(async (c) => {
-      const r = await c.query(`UPDATE edgefn_functions SET deleted = true, version = 0, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 AND NOT deleted RETURNING seq`, [name]);
+      const r = await c.query(`UPDATE edgefn_functions SET deleted = true, version = 0, routes = '{}', seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 AND NOT deleted RETURNING seq`, [name]);
       if (r.rows.length === 0) return { deleted: false, seq: 0 };
       await c.query('DELETE FROM edgefn_versions WHERE name = $1', [name]);
+      await c.query('DELETE FROM edgefn_routes WHERE name = $1', [name]);
       const seq = Number(r.rows[0].seq);
       await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
       return { deleted: true, seq };
@@ -213,7 +230,7 @@ export class ClusterDb {
   /** Changes after `seq`, oldest first, at most CHANGE_BATCH; code only for what `region` serves. */
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
-      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.created_at, f.updated_at,
+      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.routes, f.created_at, f.updated_at,
               v.format, v.vars, v.secrets, v.limits,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
@@ -230,6 +247,7 @@ export class ClusterDb {
         version: Number(row['version']),
         deleted: row['deleted'] as boolean,
         regions: (row['regions'] as string[] | null) ?? null,
+        routes: row['deleted'] === true ? [] : ((row['routes'] as string[] | null) ?? []),
         createdAt: (row['created_at'] as Date).toISOString(),
         updatedAt: (row['updated_at'] as Date).toISOString(),
         format: (row['format'] as string | null) ?? null,

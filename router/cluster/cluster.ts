@@ -36,6 +36,10 @@ export interface ClusterOptions {
   store: FunctionStore;
   /** Apply route changes to this node's isolate hosts; resolves once they serve them. */
   onRoutes(routes: Array<{ name: string; version: number | null }>): Promise<void>;
+  /** Apply changes to functions' custom routes (router/route-table.ts); resolves once the hosts have them. */
+  onPatterns?(changes: Array<{ name: string; patterns: string[] }>): Promise<void>;
+  /** The function a custom route gives a request (Host header, request target), if any. */
+  routed?(host: string | undefined, target: string): string | undefined;
   log(message: string): void;
 }
 
@@ -74,6 +78,7 @@ export class Cluster {
       selfUrl: () => this.#self!.dataUrl,
       secret: () => this.#secret,
       placement: (name) => this.#replica.placement(name),
+      ...(o.routed === undefined ? {} : { routed: o.routed }),
       servedHere: (name) => o.store.current(name) !== undefined,
       candidates: (_name, p) => this.#membership.candidates(p.regions),
       reportFailure: (id, why) => this.#membership.reportFailure(id, why),
@@ -165,8 +170,10 @@ export class Cluster {
         for (;;) {
           const changes = await this.#db.changesSince(this.#replica.seq, this.#o.region);
           if (changes.length === 0 || this.#closed) break;
-          const routes = this.#replica.apply(changes);
+          const patterns: Array<{ name: string; patterns: string[] }> = [];
+          const routes = this.#replica.apply(changes, patterns);
           if (routes.length > 0) await this.#o.onRoutes(routes);
+          if (patterns.length > 0) await this.#o.onPatterns?.(patterns);
           if (changes.length < CHANGE_BATCH) break;
         }
       } while (this.#syncAgain && !this.#closed);
@@ -231,10 +238,14 @@ export class Cluster {
   }
 
   /** For the front door: the forwarder takes connections for probes and for functions placed only in other regions. */
-  divert(host: string | undefined): ((socket: Socket, head: Uint8Array) => void) | undefined {
+  divert(host: string | undefined, target = '/'): ((socket: Socket, head: Uint8Array) => void) | undefined {
     if (host === PROBE_HOST) return this.#adopt;
     const name = functionName(host, this.#o.baseDomain);
-    const p = name === undefined ? undefined : this.#replica.placement(name);
+    let p = name === undefined ? undefined : this.#replica.placement(name);
+    if (p === undefined) {
+      const claimed = this.#o.routed?.(host, target);
+      if (claimed !== undefined) p = this.#replica.placement(claimed);
+    }
     return p !== undefined && !placedIn(p, this.#o.region) ? this.#adopt : undefined;
   }
 

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS cluster_functions (
   secret_names TEXT NOT NULL,
   limits TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
+  updated_at TEXT NOT NULL,
+  routes TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS cluster_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
@@ -66,15 +67,20 @@ export class Replica {
     this.#db = new DatabaseSync(path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
+    // A copy made before routes existed gains the column (empty: the next catch-up fills it).
+    if (!this.#db.prepare('PRAGMA table_info(cluster_functions)').all().some((c) => c['name'] === 'routes')) {
+      this.#db.exec(`ALTER TABLE cluster_functions ADD COLUMN routes TEXT NOT NULL DEFAULT '[]'`);
+    }
     this.#store = store;
     this.#region = region;
     this.#stmts = {
       upsert: this.#db.prepare(
-        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, format, vars, secret_names, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, format, vars, secret_names, limits, created_at, updated_at, routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       remove: this.#db.prepare('DELETE FROM cluster_functions WHERE name = ?'),
       list: this.#db.prepare('SELECT * FROM cluster_functions ORDER BY name'),
       get: this.#db.prepare('SELECT * FROM cluster_functions WHERE name = ?'),
+      routesOf: this.#db.prepare('SELECT routes FROM cluster_functions WHERE name = ?'),
       getState: this.#db.prepare('SELECT value FROM cluster_state WHERE key = ?'),
       setState: this.#db.prepare('INSERT OR REPLACE INTO cluster_state (key, value) VALUES (?, ?)'),
     };
@@ -116,7 +122,7 @@ export class Replica {
    * changes this node's hosts need: the version now served here, or null
    * where this node stops serving a function (deleted, or placed elsewhere).
    */
-  apply(changes: FunctionChange[]): Array<{ name: string; version: number | null }> {
+  apply(changes: FunctionChange[], patternsOut?: Array<{ name: string; patterns: string[] }>): Array<{ name: string; version: number | null }> {
     const routes = new Map<string, number | null>();
     const installs = new Map<string, NewVersion & { version: number }>();
     const fresh = changes.filter((c) => c.seq > this.#seq);
@@ -147,6 +153,19 @@ export class Replica {
     }
     this.#store.install([...installs.values()]);
     for (const [name, version] of routes) if (version === null) this.#store.delete(name);
+    // Custom routes of every function, wherever it runs: the front door must
+    // know a route to a function placed elsewhere to forward its requests. The
+    // store's copy (what isolate hosts load at start-up) is rewritten for each
+    // change (a delete above took it); the caller is told of real changes.
+    const patterns = new Map<string, string[]>();
+    for (const c of fresh) patterns.set(c.name, c.deleted ? [] : c.routes);
+    const changed: Array<{ name: string; patterns: string[] }> = [];
+    for (const [name, list] of patterns) {
+      const row = this.#stmts['routesOf']!.get(name) as { routes: string } | undefined;
+      if ((row?.routes ?? '[]') !== JSON.stringify(list)) changed.push({ name, patterns: list });
+    }
+    this.#store.replaceRoutes([...patterns].map(([name, list]) => ({ name, patterns: list })));
+    patternsOut?.push(...changed);
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       for (const c of fresh) {
@@ -154,7 +173,7 @@ export class Replica {
           this.#stmts['remove']!.run(c.name);
           this.#placements.delete(c.name);
         } else {
-          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt);
+          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt, JSON.stringify(c.routes));
           this.#placements.set(c.name, { regions: c.regions });
         }
         this.#seq = c.seq;
