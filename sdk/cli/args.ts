@@ -36,6 +36,8 @@ export type Command =
       limits: WireLimits;
       /** Empty: every region. */
       regions: string[];
+      /** Custom routes (`--route`, repeatable); absent: the function keeps the routes it has. */
+      routes?: string[];
     }
   | { kind: 'list'; connection: Connection }
   | { kind: 'regions'; connection: Connection }
@@ -85,6 +87,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'memory-mb': { type: 'string' },
       'wall-ms': { type: 'string' },
       region: { type: 'string', multiple: true },
+      route: { type: 'string', multiple: true },
     },
     positionals: ['path'],
   },
@@ -186,7 +189,9 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       }
       const regions = parsed.strings.get('region') ?? [];
       for (const r of regions) if (!REGION_PATTERN.test(r)) throw fail(`--region "${r}" is not a region name: use 1 to 63 characters of a-z, 0-9 and -`);
-      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions };
+      // Patterns are checked by the node, which names what is wrong in its 400.
+      const routes = parsed.strings.get('route');
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, ...(routes === undefined ? {} : { routes }) };
     }
   }
 }

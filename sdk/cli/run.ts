@@ -60,6 +60,7 @@ async function execute(command: Command, io: CliIo): Promise<void> {
       if (Object.keys(command.secrets).length > 0) body.secrets = command.secrets;
       if (Object.keys(command.limits).length > 0) body.limits = command.limits;
       if (command.regions.length > 0) body.regions = command.regions;
+      if (command.routes !== undefined) body.routes = command.routes;
       const result = await client.deploy(command.name, body);
       io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${how}\n`);
       // The URL alone on stdout, so `url=$(edgefn deploy …)` works.

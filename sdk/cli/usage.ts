@@ -54,6 +54,9 @@ Options:
   --wall-ms <n>            wall time per request, in milliseconds
   --region <region>        run only in this region (repeatable; default: every region
                            of the cluster, including ones added later)
+  --route <pattern>        also answer on a host/path pattern such as api.example.com/*,
+                           *.example.com/* or example.com/blog/* (repeatable; replaces
+                           the function's routes; without --route they are kept)
 
 ${CONNECTION}`,
 

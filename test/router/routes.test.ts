@@ -1,11 +1,14 @@
 // Custom routes: host/path patterns that lead to functions besides
 // <name>.<base domain>. The table's precedence rules are checked directly;
 // the rest against a real node, the way a client reaches it.
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from 'undici';
 import { normalizeHost, parseRoutePattern, parseRoutes, RouteTable, targetPath } from '../../router/route-table.ts';
 import { hostFetch, startNode, type StartedNode } from '../helpers/node.ts';
+import { run } from '../../sdk/cli/run.ts';
 
 describe('RouteTable', () => {
   it('prefers an exact host over a wildcard host, and a wildcard over the catch-all', () => {
@@ -193,6 +196,23 @@ describe('routes on a node', () => {
     expect(await call('api.example.org', '/')).toMatchObject({ text: 'api3 api.example.org/' });
     // api.example.com now falls to the wildcard.
     expect(await call('api.example.com', '/')).toMatchObject({ text: 'wild api.example.com/' });
+  });
+
+  it('takes routes from edgefn deploy --route, and reports a conflict from it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgefn-routes-cli-'));
+    try {
+      const file = join(dir, 'worker.js');
+      writeFileSync(file, HELLO('cli'));
+      let out = '';
+      const io = { env: { EDGEFN_API: node.apiUrl, EDGEFN_TOKEN: node.token }, stdout: (t: string) => (out += t), stderr: (t: string) => (out += t) };
+      expect(await run(['deploy', file, '--name', 'clirouted', '--route', 'cli.example.net/*', '--route', 'cli.example.net/x', '--cpu-ms', '5000'], io), out).toBe(0);
+      expect(await call('cli.example.net', '/x')).toMatchObject({ status: 200, text: 'cli cli.example.net/x' });
+      out = '';
+      expect(await run(['deploy', file, '--name', 'clithief', '--route', 'cli.example.net/x'], io)).toBe(1);
+      expect(out).toMatch(/route "cli\.example\.net\/x" is already claimed by function "clirouted".*HTTP 409/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('frees a deleted function’s routes for another function', async () => {
