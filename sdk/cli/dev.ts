@@ -190,7 +190,9 @@ class DevNode {
       // silent for EDGEFN_HOST_HANG_MS (10 s) is replaced: relaxed too.
       ...(o.noLimits ? { EDGEFN_CPU_MS: String(MAX_LIMITS.cpuMs), EDGEFN_MEMORY_MB: String(MAX_LIMITS.memoryMb), EDGEFN_WALL_MS: String(MAX_LIMITS.wallMs), EDGEFN_STARTUP_CPU_MS: '60000', EDGEFN_HOST_HANG_MS: '600000' } : {}),
     });
-    const child = spawn(process.execPath, [NODE_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The IPC channel carries nothing; its closing tells the node this
+    // process is gone, however it went (router/main.ts stops then).
+    const child = spawn(process.execPath, [NODE_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const node = new DevNode(child);
     let early = '';
     let ready = false;

@@ -163,13 +163,19 @@ describe('edgefn dev', () => {
     expect(existsSync(dataDir!)).toBe(false);
   });
 
-  it('applies production’s CPU budget by default', async () => {
+  it('applies production’s CPU budget by default, and leaves no process behind even when killed outright', async () => {
     const dir = project({ 'worker.ts': WORKER, 'message.ts': `export const message = 'x';\n` });
     const dev = await startDev(dir, ['worker.ts', '--port', '0']);
     expect(await get(dev.url, '/forever')).toMatchObject({ status: 503, error: 'cpu-limit', text: 'CPU time limit of 50 ms exceeded\n' });
-    dev.child.kill('SIGINT');
-    expect(await dev.exited).toEqual({ code: 0, signal: null });
+    const pids = descendants(dev.child.pid!);
+    expect(pids.length).toBeGreaterThanOrEqual(2);
+    // SIGKILL: no clean-up runs in the dev process; its node notices the parent is gone.
+    dev.child.kill('SIGKILL');
+    await dev.exited;
     running.delete(dev);
+    await waitFor('every child process to exit', 30_000, () => (pids.every((p) => !alive(p)) ? true : undefined), () => `still alive: ${pids.filter(alive).join(', ')}`);
+    const dataDir = /local node's data: (\S+)/.exec(dev.output())?.[1];
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('relaxes the budgets with --no-limits', async () => {
