@@ -138,7 +138,10 @@ export function targetPath(target: string): string {
  * Every function's routes, compiled for lookup: a map from exact host to its
  * path rules, one from wildcard suffix to its rules, and the catch-all's. A
  * lookup costs one or two Map gets per label of the host plus a scan of that
- * host's prefixes; with no routes at all it costs nothing.
+ * host's prefixes; with no routes at all it costs nothing. Measured with
+ * 4,000 patterns of 1,000 functions (Node 24, a 2-core machine at load ~14):
+ * 0.6-0.7 µs for an exact host, 1.1 µs for a wildcard two labels down, 35 ns
+ * on an empty table; functionName() for `<name>.<base>` took 0.4 µs there.
  */
 export class RouteTable {
   /** function name → its patterns, as deployed. */
