@@ -55,7 +55,7 @@ export class EdgeNode {
   readonly #store: FunctionStore;
   readonly #routes = new Map<string, Route>();
   /** Custom routes (host/path patterns → function), as the store holds them. */
-  readonly #patterns = new RouteTable();
+  readonly #patterns: RouteTable;
   readonly #logs = new FunctionLogs(200, process.env['EDGEFN_LOG_STDOUT'] === '1');
   readonly #deploying = new Map<string, Promise<unknown>>();
   readonly #cluster: Cluster | undefined;
@@ -70,7 +70,7 @@ export class EdgeNode {
     mkdirSync(config.dataDir, { recursive: true });
     this.#store = new FunctionStore(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
-    this.#loadPatterns();
+    this.#patterns = RouteTable.from(this.#store.routes());
     if (config.databaseUrl !== undefined) {
       this.#cluster = new Cluster({
         databaseUrl: config.databaseUrl,
@@ -100,16 +100,6 @@ export class EdgeNode {
     for (const r of routes) supervisor.forget(r.name);
   }
 
-  #loadPatterns(): void {
-    const byFunction = new Map<string, string[]>();
-    for (const [pattern, name] of this.#store.routes()) {
-      let list = byFunction.get(name);
-      if (list === undefined) byFunction.set(name, (list = []));
-      list.push(pattern);
-    }
-    for (const [name, patterns] of byFunction) this.#patterns.set(name, patterns);
-  }
-
   /** The function key for a new connection's first request: `<name>.<base>` of a deployed function, else a custom route's. */
   #keyFor(host: string | undefined, target: string): string {
     const name = functionName(host, this.config.baseDomain);
@@ -123,7 +113,7 @@ export class EdgeNode {
 
   /** Make this node's hosts route `patterns` to each function; from the cluster's replication. */
   async #applyPatterns(changes: Array<{ name: string; patterns: string[] }>): Promise<void> {
-    for (const c of changes) this.#patterns.set(c.name, c.patterns);
+    this.#patterns.setMany(changes);
     const supervisor = this.#supervisor;
     if (supervisor === undefined) return;
     await Promise.all(changes.map((c) => supervisor.setPatterns(c.name, c.patterns)));

@@ -152,14 +152,34 @@ export class RouteTable {
   #wildcard = new Map<string, PathRules>();
   #any: PathRules | undefined;
 
+  /** A table of stored rows ([pattern, function], as FunctionStore.routes() gives them), compiled once. */
+  static from(rows: Iterable<readonly [pattern: string, name: string]>): RouteTable {
+    const byFunction = new Map<string, string[]>();
+    for (const [pattern, name] of rows) {
+      let list = byFunction.get(name);
+      if (list === undefined) byFunction.set(name, (list = []));
+      list.push(pattern);
+    }
+    const table = new RouteTable();
+    table.setMany([...byFunction].map(([name, patterns]) => ({ name, patterns })));
+    return table;
+  }
+
   /** Make `patterns` (validated, normalized) the routes of `name`; [] removes them. */
   set(name: string, patterns: readonly string[]): void {
-    for (const p of this.#byFunction.get(name) ?? []) if (this.#owner.get(p.pattern) === name) this.#owner.delete(p.pattern);
-    if (patterns.length === 0) this.#byFunction.delete(name);
-    else {
-      const parsed = patterns.map((p) => parseRoutePattern(p));
-      this.#byFunction.set(name, parsed);
-      for (const p of parsed) this.#owner.set(p.pattern, name);
+    this.setMany([{ name, patterns }]);
+  }
+
+  /** set() for many functions, compiling the table once (a start-up, a cluster catch-up). */
+  setMany(changes: ReadonlyArray<{ name: string; patterns: readonly string[] }>): void {
+    for (const { name, patterns } of changes) {
+      for (const p of this.#byFunction.get(name) ?? []) if (this.#owner.get(p.pattern) === name) this.#owner.delete(p.pattern);
+      if (patterns.length === 0) this.#byFunction.delete(name);
+      else {
+        const parsed = patterns.map((p) => parseRoutePattern(p));
+        this.#byFunction.set(name, parsed);
+        for (const p of parsed) this.#owner.set(p.pattern, name);
+      }
     }
     this.#compile();
   }

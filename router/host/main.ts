@@ -53,14 +53,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
   const routes = new Map<string, Route>();
   for (const [name, version] of reader.routes()) routes.set(name, { name, version });
   // Custom routes (host/path patterns → function), kept current the same way.
-  const table = new RouteTable();
-  const byFunction = new Map<string, string[]>();
-  for (const [pattern, name] of reader.patterns()) {
-    let list = byFunction.get(name);
-    if (list === undefined) byFunction.set(name, (list = []));
-    list.push(pattern);
-  }
-  for (const [name, patterns] of byFunction) table.set(name, patterns);
+  const table = RouteTable.from(reader.patterns());
   const rt = (runtime = await Runtime.create({
     prelude: config.prelude,
     snapshotDir: config.snapshotDir,
