@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
 import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type RoutingResponse, type ScriptDeployRequest, type StickyKey, type TrafficShare, type VersionsResponse } from '../sdk/wire.ts';
 import { nearEndpoint } from './cluster/near.ts';
+import { parseRoutes } from './route-table.ts';
 import type { DeployRollout, StoredFunction } from './store.ts';
 import { parsePercent, parseSticky, parseTraffic, parseVersion } from './traffic-split.ts';
 import type { LogEntry, UsageResponse, UsageRow } from '../sdk/wire.ts';
@@ -43,6 +44,8 @@ export interface ControlApiDeps {
   /** GET /metrics answers without the token (EDGEFN_METRICS_PUBLIC=1). */
   metricsPublic?: boolean;
   usage?(q: UsageQuery): UsageRow[];
+  /** A function's custom routes (normalized patterns, sorted). */
+  routes?(name: string): string[];
   stats(): unknown;
   placement(name: string): PlacementInfo;
   regions(): RegionsResponse;
@@ -68,6 +71,8 @@ export interface ValidDeploy {
   rollout: DeployRollout | null;
   /** Owner-defined tags ({} for none); `tenant` meters usage. */
   tags: Record<string, string>;
+  /** Normalized custom route patterns; undefined: keep the function's routes as they are. */
+  routes?: string[] | undefined;
 }
 
 function placementNear(value: unknown): string | null {
@@ -106,7 +111,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky', 'tags'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky', 'tags', 'routes'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -129,7 +134,18 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const { percent, sticky } = body as { percent?: unknown; sticky?: unknown };
   if (percent === undefined && sticky !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"sticky" applies to a traffic split: give "percent" too (or set it later with PUT /v1/functions/{name}/traffic)');
   const rollout = percent === undefined ? null : { percent: parsePercent(percent, '"percent"'), sticky: parseSticky(sticky) };
-  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), near: placementNear((body as { placement?: unknown }).placement), rollout, tags: parseTags((body as { tags?: unknown }).tags) };
+  return {
+    source,
+    format,
+    vars,
+    secrets,
+    limits: parseLimits(b.limits),
+    regions: regionList((body as { regions?: unknown }).regions),
+    near: placementNear((body as { placement?: unknown }).placement),
+    rollout,
+    tags: parseTags((body as { tags?: unknown }).tags),
+    routes: parseRoutes((body as { routes?: unknown }).routes),
+  };
 }
 
 /**
@@ -181,7 +197,7 @@ function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
-const STATUS: Partial<Record<string, 400 | 404 | 500 | 503>> = {
+const STATUS: Partial<Record<string, 400 | 404 | 409 | 500 | 503>> = {
   ERR_INVALID_INPUT: 400,
   ERR_SCRIPT_COMPILE: 400,
   ERR_SCRIPT_STARTUP: 400,
@@ -189,6 +205,7 @@ const STATUS: Partial<Record<string, 400 | 404 | 500 | 503>> = {
   ERR_CPU_LIMIT: 400,
   ERR_MEMORY_LIMIT: 400,
   ERR_NOT_FOUND: 404,
+  ERR_ROUTE_CONFLICT: 409,
   ERR_HOST_RESTART: 503,
   ERR_CLOSED: 503,
   ERR_STORE_UNAVAILABLE: 503,
@@ -208,6 +225,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     updatedAt: f.updatedAt,
     placement: deps.placement(f.name),
     ...(deps.tags?.(f.name) === undefined ? {} : { tags: deps.tags(f.name)! }),
+    ...(deps.routes === undefined ? {} : { routes: deps.routes(f.name) }),
   });
   const checkName = (c: Context): string => {
     const name = c.req.param('name') ?? '';

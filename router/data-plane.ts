@@ -10,6 +10,7 @@ import type { Admit, AdmissionCaps } from './host/admission.ts';
 import type { TrafficSplit } from './traffic-split.ts';
 import { LIMIT_KINDS, type LimitKind } from './function-report.ts';
 import type { MeteredRequest } from './host/request-meter.ts';
+import { targetPath } from './route-table.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -42,6 +43,11 @@ export interface RequestWatch {
 export interface DataPlaneDeps {
   baseDomain: string;
   route(name: string): Route | undefined;
+  /**
+   * The function a custom route (router/route-table.ts) gives a request whose
+   * Host is not `<name>.<base domain>` of a deployed function, if any.
+   */
+  routed?(host: string | undefined, target: string): string | undefined;
   dispatch(route: Route, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined;
   watch?: RequestWatch | undefined;
   /** True while the host is draining: responses then close their connection. */
@@ -162,11 +168,20 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       sendError(res, new EdgefnError('ERR_INVALID_INPUT', hostProblem), undefined, deps.region, { requestId });
       return;
     }
-    const name = functionName(req.headers.host, deps.baseDomain);
-    const route = name === undefined ? undefined : deps.route(name);
+    let name = functionName(req.headers.host, deps.baseDomain);
+    let route = name === undefined ? undefined : deps.route(name);
+    // `<name>.<base domain>` of a deployed function costs what it did before
+    // routes; only other hosts (and names nobody deployed) consult the table.
+    if (route === undefined && deps.routed !== undefined) {
+      const claimed = deps.routed(req.headers.host, req.url ?? '/');
+      if (claimed !== undefined) {
+        name = claimed;
+        route = deps.route(claimed);
+      }
+    }
     if (route === undefined) {
       if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket)) === true) return;
-      const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain}` : `no function named "${name}"`;
+      const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain} and no route claims ${req.headers.host ?? ''}${targetPath(req.url ?? '/')}` : `no function named "${name}"`;
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);
       deps.watch?.head(socket);

@@ -12,15 +12,15 @@ import { rawErrorResponse } from './http-errors.ts';
 const MAX_HEAD_BYTES = 16 * 1024;
 
 export interface FrontDoorOptions {
-  /** Function key (name@version) for a Host header value, or '' when it names none. */
-  keyFor(host: string | undefined): string;
+  /** Function key (name@version) for a Host header value and request target, or '' when they name none. */
+  keyFor(host: string | undefined, target: string): string;
   adopt(socket: Socket, head: Uint8Array, key: string): void;
   /**
    * A taker for connections this process serves itself instead of an isolate
    * host (a cluster node's forwarder, for functions placed in other regions),
    * or undefined to hand the connection to a host as usual.
    */
-  divert?(host: string | undefined): ((socket: Socket, head: Uint8Array) => void) | undefined;
+  divert?(host: string | undefined, target: string): ((socket: Socket, head: Uint8Array) => void) | undefined;
   /** How long a connection may take to send its first request head (ms), counted from its start. */
   headersTimeoutMs: number;
   /** Connections open at once; past it a new one is answered 503 too-many-connections and closed. */
@@ -30,6 +30,16 @@ export interface FrontDoorOptions {
    * answered 429 rate-limited and closed. 0 or absent: no cap.
    */
   maxConnectionsPerClient?: number;
+}
+
+/** The request target of a request head's first line (`/path?query` mostly). */
+export function requestTarget(head: Buffer): string {
+  const eol = head.indexOf('\r\n');
+  const first = head.indexOf(0x20);
+  if (first < 0 || first > eol) return '/';
+  let second = head.indexOf(0x20, first + 1);
+  if (second < 0 || second > eol) second = eol;
+  return head.toString('latin1', first + 1, second);
 }
 
 /** The value of the first Host header in a request head, as node:http would read it. */
@@ -133,7 +143,7 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
       socket.off('data', onData);
       clearTimeout(deadline);
       const host = hostHeader(head, end + 2);
-      const taker = options.divert?.(host);
+      const taker = options.divert?.(host, requestTarget(head));
       if (taker !== undefined) {
         taker(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength));
         return;
@@ -142,7 +152,7 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
       // from it. It keeps the descriptor only to answer for a host that dies.
       socket.pause();
       (socket as Socket & { _handle?: { readStop(): number } })._handle?.readStop();
-      options.adopt(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength), options.keyFor(host));
+      options.adopt(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength), options.keyFor(host, requestTarget(head)));
     };
     socket.on('data', onData);
   });

@@ -470,11 +470,24 @@ export class HostSupervisor {
    * a host too busy to say so (it applies it before its next request).
    */
   setRoute(name: string, version: number | null, split?: { traffic: TrafficShare[] | null; sticky: StickyKey | null }): Promise<void> {
+    return this.#everyHost((id) => (split === undefined ? { t: 'route', id, name, version } : { t: 'route', id, name, version, traffic: split.traffic, sticky: split.sticky }));
+  }
+
+  /**
+   * Make `patterns` (normalized; [] for none) the custom routes of `name` on
+   * every host. Resolves as setRoute does.
+   */
+  setPatterns(name: string, patterns: readonly string[]): Promise<void> {
+    return this.#everyHost((id) => ({ t: 'patterns', id, name, patterns: [...patterns] }));
+  }
+
+  /** Send a message to every live host; resolves once each ready one has answered 'routed' (or ROUTE_ACK_MS passed). */
+  #everyHost(message: (id: number) => ToHost): Promise<void> {
     const waits: Promise<void>[] = [];
     for (const h of this.#hosts) {
       if (h.state === 'dead') continue;
       const id = nextId++;
-      h.send(split === undefined ? { t: 'route', id, name, version } : { t: 'route', id, name, version, traffic: split.traffic, sticky: split.sticky });
+      h.send(message(id));
       if (h.state !== 'ready') continue;
       waits.push(
         new Promise<void>((resolve) => {

@@ -15,6 +15,7 @@ export const HTTP_ERRORS: Record<ErrorCode, readonly [status: number, header: st
   ERR_HOST_RESTART: [503, 'host-restart'],
   ERR_ISOLATE_DISPOSED: [503, 'isolate-disposed'],
   ERR_NOT_FOUND: [404, 'not-found'],
+  ERR_ROUTE_CONFLICT: [409, 'route-conflict'],
   ERR_INVALID_INPUT: [400, 'invalid-input'],
   ERR_CLOSED: [503, 'closed'],
   ERR_STORE_UNAVAILABLE: [503, 'store-unavailable'],

@@ -26,6 +26,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // Started by another process with an IPC channel (edgefn dev): the node
+  // does not outlive it, even one that was killed outright.
+  if (process.connected) process.once('disconnect', () => stop('parent gone'));
 }
 
 main().catch((err: unknown) => {

@@ -18,7 +18,8 @@ import { FunctionTags } from './function-tags.ts';
 import { NodeMetrics } from './metrics.ts';
 import { UsageMeter } from './usage.ts';
 import { HostSupervisor } from './host-supervisor.ts';
-import { FunctionStore } from './store.ts';
+import { FunctionStore, routeConflict } from './store.ts';
+import { RouteTable } from './route-table.ts';
 import { Cluster } from './cluster/cluster.ts';
 import type { RouteChange } from './cluster/replica.ts';
 import type { PlacementInfo, RegionsResponse, RoutingResponse, StickyKey, TrafficShare, VersionsResponse } from '../sdk/wire.ts';
@@ -66,6 +67,8 @@ export class EdgeNode {
   readonly #metrics: NodeMetrics;
   readonly #usage: UsageMeter;
   readonly #tags: FunctionTags;
+  /** Custom routes (host/path patterns → function), as the store holds them. */
+  readonly #patterns: RouteTable;
   readonly #deploying = new Map<string, Promise<unknown>>();
   readonly #cluster: Cluster | undefined;
   #supervisor: HostSupervisor | undefined;
@@ -83,6 +86,7 @@ export class EdgeNode {
     this.#usage = new UsageMeter({ dbPath: join(config.dataDir, 'edgefn.db'), flushMs: config.usageFlushMs });
     this.#tags = new FunctionTags(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
+    this.#patterns = RouteTable.from(this.#store.routes());
     if (config.databaseUrl !== undefined) {
       this.#cluster = new Cluster({
         databaseUrl: config.databaseUrl,
@@ -93,6 +97,8 @@ export class EdgeNode {
         dbPath: join(config.dataDir, 'edgefn.db'),
         store: this.#store,
         onRoutes: (routes) => this.#applyRoutes(routes),
+        onPatterns: (changes) => this.#applyPatterns(changes),
+        routed: (host, target) => this.#patterns.match(host, target),
         log: (message) => process.stderr.write(`edgefn: ${message}\n`),
       });
     }
@@ -109,6 +115,25 @@ export class EdgeNode {
     await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version, { traffic: r.traffic ?? null, sticky: r.sticky ?? null })));
     // Warm isolates are kept only for the versions a split still sends traffic to.
     for (const r of routes) supervisor.forget(r.name, r.version === null ? undefined : r.traffic != null ? r.traffic.map((s) => s.version) : []);
+  }
+
+  /** The function key for a new connection's first request: `<name>.<base>` of a deployed function, else a custom route's. */
+  #keyFor(host: string | undefined, target: string): string {
+    const name = functionName(host, this.config.baseDomain);
+    let route = name === undefined ? undefined : this.#routes.get(name);
+    if (route === undefined) {
+      const claimed = this.#patterns.match(host, target);
+      if (claimed !== undefined) route = this.#routes.get(claimed);
+    }
+    return route === undefined ? '' : `${route.name}@${route.version}`;
+  }
+
+  /** Make this node's hosts route `patterns` to each function; from the cluster's replication. */
+  async #applyPatterns(changes: Array<{ name: string; patterns: string[] }>): Promise<void> {
+    this.#patterns.setMany(changes);
+    const supervisor = this.#supervisor;
+    if (supervisor === undefined) return;
+    await Promise.all(changes.map((c) => supervisor.setPatterns(c.name, c.patterns)));
   }
 
   #placement(name: string): PlacementInfo {
@@ -179,13 +204,9 @@ export class EdgeNode {
       headersTimeoutMs: this.config.http.headersTimeoutMs,
       maxConnections: this.config.http.maxConnections,
       maxConnectionsPerClient: this.config.maxConnectionsPerClient,
-      keyFor: (host) => {
-        const name = functionName(host, this.config.baseDomain);
-        const route = name === undefined ? undefined : this.#routes.get(name);
-        return route === undefined ? '' : `${route.name}@${route.version}`;
-      },
+      keyFor: (host, target) => this.#keyFor(host, target),
       adopt: (socket, head, key) => supervisor.adopt(socket, head, key),
-      ...(this.#cluster === undefined ? {} : { divert: (host: string | undefined) => this.#cluster!.divert(host) }),
+      ...(this.#cluster === undefined ? {} : { divert: (host: string | undefined, target: string) => this.#cluster!.divert(host, target) }),
     });
     const dataPort = await listen(this.#data, this.config.port, this.config.listen);
     if (this.#cluster !== undefined) supervisor.setFrontUrl(`http://${reachable(this.config.listen)}:${dataPort}`);
@@ -198,9 +219,12 @@ export class EdgeNode {
       delete: async (name) => {
         if (this.#cluster !== undefined) return this.#cluster.delete(name);
         const ok = this.#store.delete(name);
+        const hadPatterns = this.#patterns.of(name).length > 0;
+        this.#patterns.delete(name);
         this.#routes.delete(name);
         this.#logs.delete(name);
         this.#tags.delete(name);
+        if (hadPatterns) await supervisor.setPatterns(name, []);
         await supervisor.setRoute(name, null);
         supervisor.forget(name);
         return ok;
@@ -212,6 +236,7 @@ export class EdgeNode {
       metrics: async () => ({ contentType: this.#metrics.contentType, body: await this.#metrics.render(supervisor.hostStats(), supervisor.restarts) }),
       metricsPublic: this.config.metricsPublic,
       usage: (q) => this.#usage.query(q),
+      routes: (name) => this.#patterns.of(name),
       placement: (name) => this.#placement(name),
       regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
       versions: (name) => this.#versions(name),
@@ -230,13 +255,16 @@ export class EdgeNode {
   #deploy(name: string, d: ValidDeploy): Promise<{ version: number; created: boolean }> {
     const prev = this.#deploying.get(name) ?? Promise.resolve();
     const run = prev.catch(() => {}).then(async () => {
+      // Refused before any isolate work; the store checks again as it commits.
+      const taken = d.routes === undefined ? undefined : this.#patterns.conflict(name, d.routes);
+      if (taken !== undefined) throw routeConflict(taken.pattern, taken.owner);
       const src = d.source;
       const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined });
+        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined, routes: d.routes });
         this.#tags.set(name, d.tags);
         // Installed from PostgreSQL by #applyRoutes, which keeps a split's warm versions.
         if (d.rollout === null) this.supervisor.forget(name);
@@ -244,10 +272,15 @@ export class EdgeNode {
       }
       if (d.near !== null) throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" chooses among regions: this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it has one region and the field cannot apply');
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
-      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache }, d.rollout ?? undefined);
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache }, d.rollout ?? undefined, d.routes);
       this.#tags.set(name, d.tags);
-      // Acknowledged only once every host routes to the new version.
+      // Acknowledged only once every host routes to the new version (and its
+      // routes lead there: set after the version, so they never lead nowhere).
       await this.#serve(name, result.routing);
+      if (d.routes !== undefined) {
+        this.#patterns.set(name, d.routes);
+        await this.supervisor.setPatterns(name, d.routes);
+      }
       return { version: result.version, created: result.created };
     });
     this.#deploying.set(name, run);

@@ -104,6 +104,8 @@ CREATE TABLE IF NOT EXISTS rollouts (
   traffic TEXT,
   sticky TEXT
 );
+CREATE TABLE IF NOT EXISTS routes (pattern TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS routes_by_name ON routes (name);
 `;
 
 function parseRouting(current: number, row: Record<string, unknown> | undefined): Routing {
@@ -213,6 +215,11 @@ export class FunctionStore {
         `INSERT INTO counters (name, last_version) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET last_version = max(last_version, ?2)`,
       ),
       current: this.#db.prepare(`SELECT version FROM functions WHERE name = ?`),
+      allRoutes: this.#db.prepare(`SELECT pattern, name FROM routes ORDER BY pattern`),
+      routeOwner: this.#db.prepare(`SELECT name FROM routes WHERE pattern = ? AND name != ?`),
+      deleteRoutes: this.#db.prepare(`DELETE FROM routes WHERE name = ?`),
+      insertRoute: this.#db.prepare(`INSERT INTO routes (pattern, name) VALUES (?, ?)`),
+      replaceRoute: this.#db.prepare(`INSERT OR REPLACE INTO routes (pattern, name) VALUES (?, ?)`),
     };
   }
 
@@ -242,9 +249,12 @@ export class FunctionStore {
   /**
    * Atomically add a version and make it current. Returns it, whether the
    * function is new, and its routing now. With `rollout`, the new version
-   * gets `percent` of the traffic and the version current before keeps the rest.
+   * gets `percent` of the traffic and the version current before keeps the
+   * rest. With `routes` (normalized patterns; see route-table.ts) those
+   * become the function's routes; a route another function holds fails the
+   * whole deploy with ERR_ROUTE_CONFLICT.
    */
-  deploy(v: NewVersion, rollout?: DeployRollout): { version: number; created: boolean; routing: Routing } {
+  deploy(v: NewVersion, rollout?: DeployRollout, routes?: readonly string[]): { version: number; created: boolean; routing: Routing } {
     const now = new Date().toISOString();
     try {
       this.#db.exec('BEGIN IMMEDIATE');
@@ -252,6 +262,7 @@ export class FunctionStore {
       if (rollout !== undefined && rollout.percent < 100 && before === undefined) {
         throw new EdgefnError('ERR_INVALID_INPUT', `"percent" splits traffic between the new version and the current one, but "${v.name}" has no version yet: deploy it once without "percent"`);
       }
+      if (routes !== undefined) this.#setRoutes(v.name, routes);
       const version = Number((this.#stmts['nextVersion']!.get(v.name) as { last_version: number }).last_version);
       this.#stmts['insertVersion']!.run(v.name, version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
       const created = Number((this.#stmts['upsertFunction']!.get(v.name, version, now, now) as { created: number }).created) === 1;
@@ -420,12 +431,47 @@ export class FunctionStore {
       const changed = Number(this.#stmts['deleteFunction']!.run(name).changes) > 0;
       this.#stmts['deleteVersions']!.run(name);
       this.#stmts['deleteRollout']!.run(name);
+      this.#stmts['deleteRoutes']!.run(name);
       this.#db.exec('COMMIT');
       return changed;
     } catch (err) {
       this.#rollback();
       throw storeError(err, this.#path);
     }
+  }
+
+  /** Inside a transaction: replace the routes of `name`, refusing any another function holds. */
+  #setRoutes(name: string, routes: readonly string[]): void {
+    for (const pattern of routes) {
+      const row = this.#stmts['routeOwner']!.get(pattern, name) as { name: string } | undefined;
+      if (row !== undefined) throw routeConflict(pattern, row.name);
+    }
+    this.#stmts['deleteRoutes']!.run(name);
+    for (const pattern of routes) this.#stmts['insertRoute']!.run(pattern, name);
+  }
+
+  /**
+   * Make `patterns` the routes of each function, as a cluster replicated them
+   * (PostgreSQL already refused conflicts), in one transaction.
+   */
+  replaceRoutes(changes: ReadonlyArray<{ name: string; patterns: readonly string[] }>): void {
+    if (changes.length === 0) return;
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const c of changes) {
+        this.#stmts['deleteRoutes']!.run(c.name);
+        for (const pattern of c.patterns) this.#stmts['replaceRoute']!.run(pattern, c.name);
+      }
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  /** Every route, as [pattern, function]. */
+  routes(): Array<[pattern: string, name: string]> {
+    return this.#stmts['allRoutes']!.all().map((r) => [r['pattern'] as string, r['name'] as string]);
   }
 
   setCache(name: string, version: number, cache: Uint8Array): void {
@@ -463,6 +509,11 @@ export class VersionReader {
     return row === undefined ? undefined : (JSON.parse(row.limits) as Partial<Limits>);
   }
 
+  /** Every custom route, as [pattern, function], for a host's route table at start-up. */
+  patterns(): Array<[pattern: string, name: string]> {
+    return this.#db.prepare('SELECT pattern, name FROM routes').all().map((r) => [r['pattern'] as string, r['name'] as string]);
+  }
+
   /** Every function's current version, for a host's route table at start-up. */
   routes(): Array<[name: string, version: number]> {
     return this.#db.prepare('SELECT name, version FROM functions').all().map((r) => [r['name'] as string, Number(r['version'])]);
@@ -494,4 +545,9 @@ export class VersionReader {
     this.#closed = true;
     this.#db.close();
   }
+}
+
+/** The refusal of a route another function already holds (409). */
+export function routeConflict(pattern: string, owner: string): EdgefnError {
+  return new EdgefnError('ERR_ROUTE_CONFLICT', `route "${pattern}" is already claimed by function "${owner}"; remove it from that function's routes (or delete "${owner}") first`);
 }

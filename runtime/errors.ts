@@ -14,6 +14,7 @@ export const ERROR_CODES = [
   'ERR_HOST_RESTART', // the isolate host serving the request died or was replaced
   'ERR_ISOLATE_DISPOSED', // the isolate went away under a request for another reason
   'ERR_NOT_FOUND', // no such function
+  'ERR_ROUTE_CONFLICT', // a deploy claims a route another function already has
   'ERR_INVALID_INPUT', // a deploy request or option is malformed
   'ERR_CLOSED', // the owner was closed or destroyed
   'ERR_STORE_UNAVAILABLE', // the cluster's PostgreSQL cannot be reached, so a change cannot be made durable

@@ -69,6 +69,14 @@ export interface DeployOptions extends RolloutOptions {
    * `tenant` tag. At most MAX_TAGS; names match TAG_NAME_PATTERN, values TAG_VALUE_PATTERN.
    */
   tags?: Record<string, string>;
+  /**
+   * Custom routes besides `<name>.<base domain>`: `host/path` patterns such as
+   * `api.example.com/*`, `*.example.com/*`, `example.com/blog/*` or
+   * `example.com/exact` (see the README's Routes section). Absent: the
+   * function keeps the routes it has; `[]` removes them. A pattern another
+   * function holds is refused with 409 (`ERR_ROUTE_CONFLICT`).
+   */
+  routes?: string[];
 }
 
 export const TAG_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -122,6 +130,8 @@ export interface FunctionInfo {
   placement?: PlacementInfo;
   /** The deploy's tags (absent when it had none). */
   tags?: Record<string, string>;
+  /** Its custom routes, normalized and sorted (absent from nodes older than routes). */
+  routes?: string[];
 }
 
 /** Where a function runs. */

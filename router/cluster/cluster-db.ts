@@ -13,6 +13,7 @@
 import pg from 'pg';
 import { EdgefnError } from '../../runtime/index.ts';
 import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
+import { routeConflict } from '../store.ts';
 
 export const CHANGES_CHANNEL = 'edgefn_changes';
 /** Key of the one advisory lock every write transaction holds. */
@@ -73,6 +74,8 @@ CREATE TABLE IF NOT EXISTS edgefn_near_rtt (
   updated_at timestamptz NOT NULL,
   PRIMARY KEY (target, node_id)
 );
+ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS routes text[] NOT NULL DEFAULT '{}';
+CREATE TABLE IF NOT EXISTS edgefn_routes (pattern text PRIMARY KEY, name text NOT NULL);
 `;
 
 export interface VersionPayload {
@@ -107,6 +110,8 @@ export interface FunctionChange {
   traffic: TrafficShare[] | null;
   sticky: StickyKey | null;
   alongside: Array<{ version: number; payload: VersionPayload }>;
+  /** Its custom routes (router/route-table.ts), normalized; [] once deleted. */
+  routes: string[];
 }
 
 export interface NodeRow {
@@ -125,6 +130,8 @@ export interface DeployRecord extends VersionPayload {
   near: string | null;
   /** A gradual rollout: the new version's share in percent, the rest to the version current before. */
   rollout?: { percent: number; sticky: StickyKey | null } | undefined;
+  /** Normalized route patterns; undefined keeps the function's routes. */
+  routes?: string[] | undefined;
 }
 
 /** A function's routing as PostgreSQL records it, with the change's seq. */
@@ -239,6 +246,14 @@ export class ClusterDb {
       if (percent < 100 && previous === null) throw new EdgefnError('ERR_INVALID_INPUT', `"percent" splits traffic between the new version and the current one, but "${d.name}" has no version yet: deploy it once without "percent"`);
       const traffic = percent < 100 && previous !== null ? JSON.stringify([{ version: previous, percent: 100 - percent }, { version, percent }]) : null;
       const sticky = traffic !== null && d.rollout?.sticky != null ? JSON.stringify(d.rollout.sticky) : null;
+      // edgefn_routes holds each pattern once for the whole cluster; under the
+      // write lock, a pattern another function holds is refused here.
+      if (d.routes !== undefined) {
+        const taken = await c.query('SELECT pattern, name FROM edgefn_routes WHERE pattern = ANY($1::text[]) AND name <> $2 ORDER BY pattern LIMIT 1', [d.routes, d.name]);
+        if (taken.rows.length > 0) throw routeConflict(taken.rows[0].pattern as string, taken.rows[0].name as string);
+        await c.query('DELETE FROM edgefn_routes WHERE name = $1', [d.name]);
+        await c.query('INSERT INTO edgefn_routes (pattern, name) SELECT unnest($1::text[]), $2', [d.routes, d.name]);
+      }
       await c.query(
         `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
         [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits],
@@ -246,12 +261,13 @@ export class ClusterDb {
       const seq = Number(
         (
           await c.query(
-            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, near, seq, created_at, updated_at, traffic, sticky)
-             VALUES ($1, $2, $2, false, $3, $7, nextval('edgefn_change_seq'), now(), now(), $5, $6)
+            `INSERT INTO edgefn_functions (name, version, last_version, deleted, regions, near, seq, created_at, updated_at, traffic, sticky, routes)
+             VALUES ($1, $2, $2, false, $3, $7, nextval('edgefn_change_seq'), now(), now(), $5, $6, COALESCE($8::text[], '{}'))
              ON CONFLICT (name) DO UPDATE SET version = $2, last_version = $2, deleted = false, regions = $3, near = $7, seq = excluded.seq, updated_at = now(), previous = $4, traffic = $5, sticky = $6,
-               created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END
+               created_at = CASE WHEN edgefn_functions.deleted THEN now() ELSE edgefn_functions.created_at END,
+               routes = COALESCE($8::text[], edgefn_functions.routes)
              RETURNING seq`,
-            [d.name, version, d.regions, previous, traffic, sticky, d.near],
+            [d.name, version, d.regions, previous, traffic, sticky, d.near, d.routes ?? null],
           )
         ).rows[0].seq,
       );
@@ -340,9 +356,10 @@ export class ClusterDb {
   /** Mark a function deleted (the row stays, so version numbers keep growing and every node sees the deletion). */
   delete(name: string): Promise<{ deleted: boolean; seq: number }> {
     return this.#tx(async (c) => {
-      const r = await c.query(`UPDATE edgefn_functions SET deleted = true, version = 0, seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 AND NOT deleted RETURNING seq`, [name]);
+      const r = await c.query(`UPDATE edgefn_functions SET deleted = true, version = 0, routes = '{}', seq = nextval('edgefn_change_seq'), updated_at = now() WHERE name = $1 AND NOT deleted RETURNING seq`, [name]);
       if (r.rows.length === 0) return { deleted: false, seq: 0 };
       await c.query('DELETE FROM edgefn_versions WHERE name = $1', [name]);
+      await c.query('DELETE FROM edgefn_routes WHERE name = $1', [name]);
       const seq = Number(r.rows[0].seq);
       await c.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, String(seq)]);
       return { deleted: true, seq };
@@ -352,7 +369,7 @@ export class ClusterDb {
   /** Changes after `seq`, oldest first, at most CHANGE_BATCH; code only for what `region` serves. */
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
-      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.near, f.created_at, f.updated_at, f.traffic, f.sticky,
+      `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.near, f.routes, f.created_at, f.updated_at, f.traffic, f.sticky,
               v.format, v.vars, v.secrets, v.limits,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
@@ -394,6 +411,7 @@ export class ClusterDb {
         deleted: row['deleted'] as boolean,
         regions: (row['regions'] as string[] | null) ?? null,
         near: (row['near'] as string | null) ?? null,
+        routes: row['deleted'] === true ? [] : ((row['routes'] as string[] | null) ?? []),
         createdAt: (row['created_at'] as Date).toISOString(),
         updatedAt: (row['updated_at'] as Date).toISOString(),
         format: (row['format'] as string | null) ?? null,

@@ -37,6 +37,10 @@ export interface ClusterOptions {
   store: FunctionStore;
   /** Apply route changes to this node's isolate hosts; resolves once they serve them. */
   onRoutes(routes: RouteChange[]): Promise<void>;
+  /** Apply changes to functions' custom routes (router/route-table.ts); resolves once the hosts have them. */
+  onPatterns?(changes: Array<{ name: string; patterns: string[] }>): Promise<void>;
+  /** The function a custom route gives a request (Host header, request target), if any. */
+  routed?(host: string | undefined, target: string): string | undefined;
   log(message: string): void;
 }
 
@@ -78,6 +82,7 @@ export class Cluster {
       selfUrl: () => this.#self!.dataUrl,
       secret: () => this.#secret,
       placement: (name) => this.#replica.placement(name),
+      ...(o.routed === undefined ? {} : { routed: o.routed }),
       servedHere: (name) => o.store.current(name) !== undefined && !this.#nearElsewhere(this.#replica.placement(name)),
       candidates: (_name, p) => {
         const all = this.#membership.candidates(p.regions);
@@ -225,8 +230,10 @@ export class Cluster {
    */
   async #adoptStandalone(): Promise<void> {
     if (this.#replica.state('joined') !== undefined) return;
+    const routesOf = new Map<string, string[]>();
+    for (const [pattern, name] of this.#o.store.routes()) routesOf.set(name, [...(routesOf.get(name) ?? []), pattern]);
     for (const f of this.#o.store.currentVersions()) {
-      const r = await this.#db.adopt({ ...f, regions: [this.#o.region], near: null });
+      const r = await this.#db.adopt({ ...f, regions: [this.#o.region], near: null, routes: routesOf.get(f.name) ?? [] });
       if (r !== undefined) {
         this.#o.log(`cluster: function "${f.name}" deployed on this node before it joined is now the cluster's, placed in region "${this.#o.region}" (version ${r.version})`);
         continue;
@@ -272,9 +279,11 @@ export class Cluster {
         for (;;) {
           const changes = await this.#db.changesSince(this.#replica.seq, this.#o.region);
           if (changes.length === 0 || this.#closed) break;
-          const routes = this.#replica.apply(changes).map((r) => (r.version !== null && this.#nearAway.has(r.name) ? { name: r.name, version: null } : r));
+          const patterns: Array<{ name: string; patterns: string[] }> = [];
+          const routes = this.#replica.apply(changes, patterns).map((r) => (r.version !== null && this.#nearAway.has(r.name) ? { name: r.name, version: null } : r));
           this.#near.setTargets(this.#nearTargets());
           if (routes.length > 0) await this.#o.onRoutes(routes);
+          if (patterns.length > 0) await this.#o.onPatterns?.(patterns);
           if (changes.length < CHANGE_BATCH) break;
         }
       } while (this.#syncAgain && !this.#closed);
@@ -368,10 +377,14 @@ export class Cluster {
   }
 
   /** For the front door: the forwarder takes connections for probes and for functions placed only in other regions. */
-  divert(host: string | undefined): ((socket: Socket, head: Uint8Array) => void) | undefined {
+  divert(host: string | undefined, target = '/'): ((socket: Socket, head: Uint8Array) => void) | undefined {
     if (host === PROBE_HOST) return this.#adopt;
     const name = functionName(host, this.#o.baseDomain);
-    const p = name === undefined ? undefined : this.#replica.placement(name);
+    let p = name === undefined ? undefined : this.#replica.placement(name);
+    if (p === undefined) {
+      const claimed = this.#o.routed?.(host, target);
+      if (claimed !== undefined) p = this.#replica.placement(claimed);
+    }
     return p !== undefined && (!placedIn(p, this.#o.region) || this.#nearElsewhere(p)) ? this.#adopt : undefined;
   }
 

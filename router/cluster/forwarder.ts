@@ -48,6 +48,8 @@ export interface ForwarderDeps {
   selfUrl(): string;
   secret(): string | undefined;
   placement(name: string): Placement | undefined;
+  /** The function a custom route gives a request (Host header, request target), if any. */
+  routed?(host: string | undefined, target: string): string | undefined;
   servedHere(name: string): boolean;
   /** Nodes to try for a function placed in `regions`, best first. */
   candidates(name: string, placement: Placement): PeerState[];
@@ -120,8 +122,15 @@ export class Forwarder {
       res.end();
       return;
     }
-    const name = functionName(req.headers.host, d.baseDomain);
-    const placement = name === undefined ? undefined : d.placement(name);
+    let name = functionName(req.headers.host, d.baseDomain);
+    let placement = name === undefined ? undefined : d.placement(name);
+    if (placement === undefined) {
+      const claimed = d.routed?.(req.headers.host, req.url ?? '/');
+      if (claimed !== undefined) {
+        name = claimed;
+        placement = d.placement(claimed);
+      }
+    }
     if (name === undefined || placement === undefined) {
       req.resume();
       sendError(res, new EdgefnError('ERR_NOT_FOUND', name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${d.baseDomain}` : `no function named "${name}"`), undefined, d.region);

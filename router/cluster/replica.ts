@@ -54,7 +54,8 @@ CREATE TABLE IF NOT EXISTS cluster_functions (
   secret_names TEXT NOT NULL,
   limits TEXT NOT NULL,
   created_at TEXT NOT NULL,
-  updated_at TEXT NOT NULL
+  updated_at TEXT NOT NULL,
+  routes TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS cluster_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
@@ -94,15 +95,20 @@ export class Replica {
     this.#db.exec(SCHEMA);
     // Added after the table: a copy made by an older node gains it here.
     if (!this.#db.prepare('PRAGMA table_info(cluster_functions)').all().some((c) => c['name'] === 'near')) this.#db.exec('ALTER TABLE cluster_functions ADD COLUMN near TEXT');
+    // A copy made before routes existed gains the column (empty: the next catch-up fills it).
+    if (!this.#db.prepare('PRAGMA table_info(cluster_functions)').all().some((c) => c['name'] === 'routes')) {
+      this.#db.exec(`ALTER TABLE cluster_functions ADD COLUMN routes TEXT NOT NULL DEFAULT '[]'`);
+    }
     this.#store = store;
     this.#region = region;
     this.#stmts = {
       upsert: this.#db.prepare(
-        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, near, format, vars, secret_names, limits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO cluster_functions (name, seq, version, regions, near, format, vars, secret_names, limits, created_at, updated_at, routes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       remove: this.#db.prepare('DELETE FROM cluster_functions WHERE name = ?'),
       list: this.#db.prepare('SELECT * FROM cluster_functions ORDER BY name'),
       get: this.#db.prepare('SELECT * FROM cluster_functions WHERE name = ?'),
+      routesOf: this.#db.prepare('SELECT routes FROM cluster_functions WHERE name = ?'),
       getState: this.#db.prepare('SELECT value FROM cluster_state WHERE key = ?'),
       setState: this.#db.prepare('INSERT OR REPLACE INTO cluster_state (key, value) VALUES (?, ?)'),
     };
@@ -151,7 +157,7 @@ export class Replica {
    * changes this node's hosts need: the version now served here, or null
    * where this node stops serving a function (deleted, or placed elsewhere).
    */
-  apply(changes: FunctionChange[]): RouteChange[] {
+  apply(changes: FunctionChange[], patternsOut?: Array<{ name: string; patterns: string[] }>): RouteChange[] {
     const routes = new Map<string, RouteChange>();
     const installs = new Map<string, InstalledVersion>();
     const alongside = new Map<string, Array<NewVersion & { version: number }>>();
@@ -176,6 +182,19 @@ export class Replica {
     }
     this.#store.install([...installs.values()], [...alongside.values()].flat());
     for (const [name, r] of routes) if (r.version === null) this.#store.delete(name);
+    // Custom routes of every function, wherever it runs: the front door must
+    // know a route to a function placed elsewhere to forward its requests. The
+    // store's copy (what isolate hosts load at start-up) is rewritten for each
+    // change (a delete above took it); the caller is told of real changes.
+    const patterns = new Map<string, string[]>();
+    for (const c of fresh) patterns.set(c.name, c.deleted ? [] : c.routes);
+    const changed: Array<{ name: string; patterns: string[] }> = [];
+    for (const [name, list] of patterns) {
+      const row = this.#stmts['routesOf']!.get(name) as { routes: string } | undefined;
+      if ((row?.routes ?? '[]') !== JSON.stringify(list)) changed.push({ name, patterns: list });
+    }
+    this.#store.replaceRoutes([...patterns].map(([name, list]) => ({ name, patterns: list })));
+    patternsOut?.push(...changed);
     this.#db.exec('BEGIN IMMEDIATE');
     try {
       for (const c of fresh) {
@@ -183,7 +202,7 @@ export class Replica {
           this.#stmts['remove']!.run(c.name);
           this.#placements.delete(c.name);
         } else {
-          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.near, c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt);
+          this.#stmts['upsert']!.run(c.name, c.seq, c.version, c.regions === null ? null : JSON.stringify(c.regions), c.near, c.format ?? 'module', c.vars ?? '{}', JSON.stringify(c.secretNames), c.limits ?? '{}', c.createdAt, c.updatedAt, JSON.stringify(c.routes));
           this.#placements.set(c.name, { regions: c.regions, near: c.near });
         }
         this.#seq = c.seq;

@@ -11,6 +11,7 @@ import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
 import { VersionReader } from '../store.ts';
 import { TrafficSplit, versionTarget } from '../traffic-split.ts';
 import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
+import { RouteTable } from '../route-table.ts';
 import { LONG_ENTRY_MS, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type ToHost } from '../host-protocol.ts';
 import { HostAdmission } from './admission.ts';
 import { ConnectionLedger } from './connections.ts';
@@ -68,6 +69,8 @@ async function main(config: HostConfig): Promise<OnMessage> {
   };
   for (const [name, r] of reader.routings()) setRoute(name, r.current, r.traffic, r.sticky);
   const admission = new HostAdmission({ send });
+  // Custom routes (host/path patterns → function), kept current the same way.
+  const table = RouteTable.from(reader.patterns());
   const rt = (runtime = await Runtime.create({
     prelude: config.prelude,
     snapshotDir: config.snapshotDir,
@@ -97,6 +100,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
       region: config.region,
       route: (name) => routes.get(name),
       admit: (route, done) => admission.admit(route.name, route.admission!, done),
+      routed: (host, target) => table.match(host, target),
       dispatch: (route, req, sink) => rt.handle(route.name, route.version, req, sink),
       watch: {
         start: (socket) => ledger.start(socket),
@@ -138,6 +142,10 @@ async function main(config: HostConfig): Promise<OnMessage> {
       case 'route':
         if (msg.version === null) routes.delete(msg.name);
         else setRoute(msg.name, msg.version, msg.traffic, msg.sticky);
+        sendNow({ t: 'routed', id: msg.id });
+        return;
+      case 'patterns':
+        table.set(msg.name, msg.patterns);
         sendNow({ t: 'routed', id: msg.id });
         return;
       case 'validate': {

@@ -41,6 +41,8 @@ export type Command =
       /** A gradual rollout: the new version's share of traffic in percent. */
       percent: number | undefined;
       sticky: StickyKey | undefined;
+      /** Custom routes (`--route`, repeatable); absent: the function keeps the routes it has. */
+      routes?: string[];
     }
   | { kind: 'versions'; connection: Connection; name: string }
   | { kind: 'rollback'; connection: Connection; name: string; to: number | undefined }
@@ -49,7 +51,21 @@ export type Command =
   | { kind: 'delete'; connection: Connection; name: string }
   | { kind: 'logs'; connection: Connection; name: string }
   /** Follow the log live: human lines, or NDJSON with --format json. */
-  | { kind: 'tail'; connection: Connection; name: string; format: 'text' | 'json'; since: string | undefined };
+  | { kind: 'tail'; connection: Connection; name: string; format: 'text' | 'json'; since: string | undefined }
+  | {
+      kind: 'dev';
+      /** A worker file or a project directory. */
+      path: string;
+      /** Data-plane port; 0 picks a free one. */
+      port: number;
+      /** Undefined: derived from the entry's file name. */
+      name: string | undefined;
+      format: WorkerFormat | undefined;
+      vars: Record<string, string>;
+      secrets: Record<string, string>;
+      limits: WireLimits;
+      noLimits: boolean;
+    };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -86,6 +102,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       percent: { type: 'string' },
       'sticky-header': { type: 'string' },
       'sticky-cookie': { type: 'string' },
+      route: { type: 'string', multiple: true },
     },
     positionals: ['path'],
   },
@@ -96,7 +113,25 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
   delete: { options: CONNECTION_OPTIONS, positionals: ['name'] },
   logs: { options: CONNECTION_OPTIONS, positionals: ['name'] },
   tail: { options: { ...CONNECTION_OPTIONS, format: { type: 'string' }, since: { type: 'string' } }, positionals: ['name'] },
+  dev: {
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      port: { type: 'string' },
+      name: { type: 'string' },
+      var: { type: 'string', multiple: true },
+      secret: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      'cpu-ms': { type: 'string' },
+      'memory-mb': { type: 'string' },
+      'wall-ms': { type: 'string' },
+      'no-limits': { type: 'boolean' },
+    },
+    positionals: ['path'],
+  },
 };
+
+/** `edgefn dev`'s default port (what wrangler dev uses too). */
+export const DEV_DEFAULT_PORT = 8787;
 
 interface Parsed {
   /** Every value given for each string option, in order. */
@@ -137,6 +172,7 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
     if (values !== undefined && values.length > 1) throw fail(`--${name} given more than once`);
     return values?.[0];
   };
+  if (first === 'dev') return devCommand(parsed, single, env, fail);
   const connection: Connection = {
     api: checkApi(single('api') ?? nonEmpty(env['EDGEFN_API']) ?? DEFAULT_API, fail),
     token: single('token') ?? nonEmpty(env['EDGEFN_TOKEN']),
@@ -193,9 +229,34 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       if (stickyHeader !== undefined && stickyCookie !== undefined) throw fail('give --sticky-header or --sticky-cookie, not both');
       const sticky: StickyKey | undefined = stickyHeader !== undefined ? { header: stickyHeader } : stickyCookie !== undefined ? { cookie: stickyCookie } : undefined;
       if (sticky !== undefined && percent === undefined) throw fail(`--sticky-${'header' in sticky ? 'header' : 'cookie'} keeps clients on one version of a split: it needs --percent`);
-      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near'), percent, sticky };
+      // Patterns are checked by the node, which names what is wrong in its 400.
+      const routes = parsed.strings.get('route');
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near'), percent, sticky, ...(routes === undefined ? {} : { routes }) };
     }
   }
+}
+
+function devCommand(parsed: Parsed, single: (name: string) => string | undefined, env: Env, fail: (message: string) => CliError): Command {
+  const rawPort = single('port');
+  let port = DEV_DEFAULT_PORT;
+  if (rawPort !== undefined) {
+    port = Number(rawPort);
+    if (rawPort.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) throw fail(`--port must be an integer from 0 to 65535, got "${rawPort}"`);
+  }
+  const name = single('name');
+  const format = single('format');
+  if (format !== undefined && !isFormat(format)) throw fail(`--format must be ${WORKER_FORMATS.join(' or ')}, got "${format}"`);
+  const vars = bindings('var', parsed.strings.get('var') ?? [], env, fail);
+  const secrets = bindings('secret', parsed.strings.get('secret') ?? [], env, fail);
+  for (const key of Object.keys(secrets)) if (Object.hasOwn(vars, key)) throw fail(`${key} is given as both --var and --secret`);
+  const limits: WireLimits = {};
+  for (const [flag, field] of Object.entries(LIMIT_FLAGS)) {
+    const raw = single(flag);
+    if (raw !== undefined) limits[field] = positiveNumber(flag, raw, fail);
+  }
+  const noLimits = parsed.booleans.has('no-limits');
+  if (noLimits && Object.keys(limits).length > 0) throw fail('--no-limits relaxes every budget; it cannot be combined with --cpu-ms, --memory-mb or --wall-ms');
+  return { kind: 'dev', path: parsed.positionals[0] ?? '', port, name: name === undefined ? undefined : checkName(name, fail), format, vars, secrets, limits, noLimits };
 }
 
 function tokenize(args: string[], options: Record<string, OptionSpec>, fail: (message: string) => CliError): Parsed {

@@ -102,15 +102,53 @@ export async function bundleEntry(file: string, format: WorkerFormat = 'module')
 /** Reads the entry and returns the script to upload: the file as written, or its bundle. */
 export async function prepareWorker(file: string, format: WorkerFormat = 'module'): Promise<PreparedWorker> {
   const path = resolve(file);
-  let source: string;
+  const source = await readEntry(path, file);
+  if (!needsBundle(await analyzeEntry(path, format))) return { script: source, bundled: false };
+  return { script: await bundleEntry(path, format), bundled: true };
+}
+
+async function readEntry(path: string, file: string): Promise<string> {
   try {
-    source = await readFile(path, 'utf8');
+    return await readFile(path, 'utf8');
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     throw new CliError('ERR_READ_ENTRY', `cannot read ${file}: ${reason}`, { cause: err });
   }
-  if (!needsBundle(await analyzeEntry(path, format))) return { script: source, bundled: false };
-  return { script: await bundleEntry(path, format), bundled: true };
+}
+
+/**
+ * As prepareWorker, and also every local file the script was built from (the
+ * entry and, when bundled, each input esbuild read: its metafile's inputs),
+ * as absolute paths, for `edgefn dev` to watch.
+ */
+export async function prepareWorkerWithInputs(file: string, format: WorkerFormat = 'module'): Promise<PreparedWorker & { inputs: string[] }> {
+  const path = resolve(file);
+  const source = await readEntry(path, file);
+  if (!needsBundle(await analyzeEntry(path, format))) return { script: source, bundled: false, inputs: [path] };
+  const inputs = new Set<string>([path]);
+  const result = await runEsbuildWithMeta({ ...baseOptions(path, format), plugins: [assetPlugin], loader: { '.txt': 'text' }, metafile: true }, file);
+  for (const input of Object.keys(result.metafile.inputs)) {
+    // Keys are paths relative to the working directory, or `namespace:path`
+    // for files a plugin loaded (the raw bytes behind a .wasm import).
+    const colon = input.indexOf(':');
+    const local = colon > 1 ? input.slice(colon + 1) : input;
+    inputs.add(resolve(local));
+  }
+  return { script: result.text, bundled: true, inputs: [...inputs].sort() };
+}
+
+async function runEsbuildWithMeta(options: BuildOptions, file: string): Promise<{ text: string; metafile: { inputs: Record<string, unknown> } }> {
+  try {
+    const result = await build({ ...options, write: false, metafile: true });
+    const out = result.outputFiles[0];
+    if (out === undefined || result.outputFiles.length !== 1) throw new CliError('ERR_BUNDLE', `esbuild produced ${result.outputFiles.length} output files for ${file}; expected exactly one`);
+    return { text: out.text, metafile: result.metafile };
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const errors = (err as { errors?: Message[] }).errors;
+    const detail = errors !== undefined && errors.length > 0 ? errors.slice(0, 5).map(describe).join('\n') : String(err);
+    throw new CliError('ERR_BUNDLE', `cannot bundle ${file}:\n${detail}`, { cause: err });
+  }
 }
 
 async function runEsbuild(options: BuildOptions, file: string): Promise<{ text: string }[]> {

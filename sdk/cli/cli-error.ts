@@ -6,6 +6,7 @@ export const CLI_ERROR_CODES = [
   'ERR_NO_TOKEN', // no --token and no EDGEFN_TOKEN
   'ERR_READ_ENTRY', // the worker file cannot be read
   'ERR_BUNDLE', // esbuild could not bundle the worker
+  'ERR_DEV_NODE', // edgefn dev's local node could not start, or stopped under it
 ] as const;
 
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];

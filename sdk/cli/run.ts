@@ -7,6 +7,7 @@ import { EdgefnApiError } from '../api-error.ts';
 import type { DeployRequest, FunctionInfo, RegionInfo, VersionsResponse } from '../wire.ts';
 import { parseCommandLine, type Command, type Connection, type Env } from './args.ts';
 import { prepareWorker } from './bundle.ts';
+import { runDev } from './dev.ts';
 import { collectModules, resolveProject } from './project.ts';
 import { CliError } from './cli-error.ts';
 
@@ -64,6 +65,7 @@ async function execute(command: Command, io: CliIo): Promise<void> {
       if (command.near !== undefined) body.placement = { near: command.near };
       if (command.percent !== undefined) body.percent = command.percent;
       if (command.sticky !== undefined) body.sticky = command.sticky;
+      if (command.routes !== undefined) body.routes = command.routes;
       const result = await client.deploy(command.name, body);
       const share = command.percent === undefined || command.percent === 100 ? '' : `, on ${command.percent}% of traffic`;
       io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${how}${share}\n`);
@@ -111,6 +113,9 @@ async function execute(command: Command, io: CliIo): Promise<void> {
       }
       return;
     }
+    case 'dev':
+      await runDev(command, io);
+      return;
     case 'logs': {
       const logs = await connect(command.connection, io).logs(command.name);
       for (const entry of logs) io.stdout(`${entry.time} ${entry.level.padEnd(5)} ${entry.message}\n`);

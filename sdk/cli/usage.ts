@@ -1,7 +1,7 @@
 // Help text, one block per command. args.ts attaches the matching block to
 // every usage error so a mistyped flag shows the flags that do exist.
 
-export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'tail', 'regions', 'versions', 'rollback'] as const;
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'tail', 'regions', 'versions', 'rollback', 'dev'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection:
@@ -22,6 +22,7 @@ Commands:
   regions                       list the cluster's regions, their health and distance
   versions <name>               list a function's stored versions and their traffic
   rollback <name> [--to <n>]    make an earlier version current again
+  dev <path>                    run a worker on a local node, redeploying it on every save
 
 Options:
   --version          print edgefn's version
@@ -66,6 +67,9 @@ Options:
   --sticky-header <name>   with --percent: keep each value of this request header
                            on one version
   --sticky-cookie <name>   with --percent: the same, by the value of this cookie
+  --route <pattern>        also answer on a host/path pattern such as api.example.com/*,
+                           *.example.com/* or example.com/blog/* (repeatable; replaces
+                           the function's routes; without --route they are kept)
 
 ${CONNECTION}`,
 
@@ -120,6 +124,29 @@ Options:
                            "id") or ISO 8601 time, then follow
 
 ${CONNECTION}`,
+
+  dev: `Usage: edgefn dev <file-or-dir> [options]
+
+Runs the worker locally on the same runtime as a node: starts a private node
+(one isolate host, data in a temporary directory removed on exit), deploys the
+worker to it and prints the URL to call. Every request to that address reaches
+the worker, whatever its Host. The entry and every local file it imports are
+watched: on each save the worker is rebundled and redeployed. Its console
+output is printed here. Ctrl-C stops the node and exits.
+
+Options:
+  --port <n>               data-plane port (default 8787; 0 picks a free one)
+  --name <name>            function name (default: from the file name)
+  --var KEY=VALUE          a plain-text binding, visible as env.KEY (repeatable)
+  --secret KEY=VALUE       a secret binding (repeatable); --secret KEY reads $KEY
+  --format <format>        module (the default) or service-worker
+  --cpu-ms <n>             CPU time per request, in milliseconds (default: the
+                           node's, 50, as in production)
+  --memory-mb <n>          isolate memory limit, in megabytes
+  --wall-ms <n>            wall time per request, in milliseconds
+  --no-limits              relax every budget to its maximum (for a debugger or
+                           a slow first build); not combinable with the above
+  -h, --help               show this help`,
 
   logs: `Usage: edgefn logs <name> [options]
 

@@ -74,7 +74,11 @@ export async function startNode(options: StartOptions = {}): Promise<StartedNode
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<{ dataUrl: string; apiUrl: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`edgefn node did not start in 30 s:\n${out}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not yet in liveNodes, so nothing else would stop it: it would outlive the run.
+      child.kill('SIGKILL');
+      reject(new Error(`edgefn node did not start in 30 s:\n${out}`));
+    }, 30_000);
     const check = () => {
       const d = /data plane:\s+(http:\/\/\S+)/.exec(out);
       const a = /control API:\s+(http:\/\/\S+)/.exec(out);
