@@ -233,7 +233,16 @@ export class Cluster {
     const routesOf = new Map<string, string[]>();
     for (const [pattern, name] of this.#o.store.routes()) routesOf.set(name, [...(routesOf.get(name) ?? []), pattern]);
     for (const f of this.#o.store.currentVersions()) {
-      const r = await this.#db.adopt({ ...f, regions: [this.#o.region], near: null, routes: routesOf.get(f.name) ?? [] });
+      const d = { ...f, regions: [this.#o.region], near: null, routes: routesOf.get(f.name) ?? [] };
+      let r;
+      try {
+        r = await this.#db.adopt(d);
+      } catch (err) {
+        if (!(err instanceof EdgefnError && err.code === 'ERR_ROUTE_CONFLICT')) throw err;
+        // Another function of the cluster holds one of its routes: it joins without them.
+        this.#o.log(`cluster: function "${f.name}" joins without its routes: ${err.message}`);
+        r = await this.#db.adopt({ ...d, routes: [] });
+      }
       if (r !== undefined) {
         this.#o.log(`cluster: function "${f.name}" deployed on this node before it joined is now the cluster's, placed in region "${this.#o.region}" (version ${r.version})`);
         continue;
