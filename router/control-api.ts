@@ -5,7 +5,10 @@ import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
 import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
 import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
-import type { StoredFunction } from './store.ts';
+import type { StoredFunction, VersionBindings } from './store.ts';
+import { checkCron, parseTriggers } from './cron.ts';
+import { KvInputError, type KvStore } from './kv-store.ts';
+import { KV_LIMITS, KV_NAMESPACE_PATTERN, type TriggerRequest, type TriggerResponse, type ScheduledOutcome } from '../sdk/wire.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
 export const MAX_DEPLOY_BODY_BYTES = 2 * MAX_SCRIPT_BYTES + 1024 * 1024;
@@ -21,6 +24,12 @@ export interface ControlApiDeps {
   stats(): unknown;
   placement(name: string): PlacementInfo;
   regions(): RegionsResponse;
+  /** A function's cron triggers and KV bindings, for describing it. */
+  bindings?(name: string): VersionBindings | undefined;
+  /** Run the function's scheduled handler now, as `cron`. */
+  trigger?(name: string, cron: string): Promise<{ scheduledTime: number } & ScheduledOutcome>;
+  /** The node's KV namespaces, for /v1/kv. */
+  kv?: Pick<KvStore, 'get' | 'put' | 'delete' | 'list'>;
 }
 
 export interface ValidDeploy {
@@ -32,6 +41,22 @@ export interface ValidDeploy {
   limits: ReturnType<typeof parseLimits>;
   /** null: every region. */
   regions: string[] | null;
+  /** Cron expressions of its scheduled triggers, normalized (router/cron.ts). */
+  crons: string[];
+  /** KV bindings: binding name → namespace. */
+  kv: Record<string, string>;
+}
+
+function kvBindings(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new EdgefnError('ERR_INVALID_INPUT', '"kv" must be an object of binding name → namespace, like { "CACHE": "my-namespace" }');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new EdgefnError('ERR_INVALID_INPUT', `kv binding "${k}" is not a valid binding name (letters, digits and _; not starting with a digit)`);
+    if (typeof v !== 'string' || !KV_NAMESPACE_PATTERN.test(v)) throw new EdgefnError('ERR_INVALID_INPUT', `kv.${k} must be a namespace name (1 to 64 characters of A-Z, a-z, 0-9, _ and -), got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  return out;
 }
 
 function regionList(value: unknown): string[] | null {
@@ -57,7 +82,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'triggers', 'kv'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -77,7 +102,11 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const vars = stringMap(b.vars, 'vars');
   const secrets = stringMap(b.secrets, 'secrets');
   for (const k of Object.keys(secrets)) if (k in vars) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a var and a secret`);
-  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions) };
+  const extra = body as { triggers?: unknown; kv?: unknown };
+  const crons = parseTriggers(extra.triggers);
+  const kv = kvBindings(extra.kv);
+  for (const k of Object.keys(kv)) if (k in vars || k in secrets) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a KV binding and a ${k in vars ? 'var' : 'secret'}`);
+  return { source, format, vars, secrets, limits: parseLimits(b.limits), regions: regionList((body as { regions?: unknown }).regions), crons, kv };
 }
 
 /**
@@ -125,6 +154,30 @@ const STATUS: Partial<Record<string, 400 | 404 | 500 | 503>> = {
   ERR_STORE_UNAVAILABLE: 503,
 };
 
+function describeBindings(b: VersionBindings | undefined): Pick<FunctionInfo, 'triggers' | 'kv'> {
+  if (b === undefined) return {};
+  return { ...(b.crons.length > 0 ? { triggers: { crons: b.crons } } : {}), ...(Object.keys(b.kv).length > 0 ? { kv: b.kv } : {}) };
+}
+
+/** A KV store's refusal as our 400. */
+function kvInput<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof KvInputError) throw new EdgefnError('ERR_INVALID_INPUT', err.message);
+    throw err;
+  }
+}
+
+/** A numeric query parameter, or undefined when absent. */
+function numberParam(c: Context, name: string): number | undefined {
+  const v = c.req.query(name);
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new EdgefnError('ERR_INVALID_INPUT', `query parameter "${name}" must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 export function createControlApi(deps: ControlApiDeps): Hono {
   const app = new Hono();
   const describe = (f: StoredFunction): FunctionInfo => ({
@@ -138,6 +191,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     createdAt: f.createdAt,
     updatedAt: f.updatedAt,
     placement: deps.placement(f.name),
+    ...describeBindings(deps.bindings?.(f.name)),
   });
   const checkName = (c: Context): string => {
     const name = c.req.param('name') ?? '';
@@ -196,6 +250,78 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     const name = checkName(c);
     if (!(await deps.delete(name))) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
     return c.json({ deleted: name });
+  });
+
+  app.post('/v1/functions/:name/trigger', async (c) => {
+    const name = checkName(c);
+    if (deps.trigger === undefined) throw new EdgefnError('ERR_INVALID_INPUT', 'this node does not run scheduled triggers');
+    if (deps.get(name) === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    let body: unknown;
+    try {
+      body = JSON.parse(await readLimited(c.req.raw.body, 64 * 1024));
+    } catch (err) {
+      if (err instanceof EdgefnError) throw err;
+      throw new EdgefnError('ERR_INVALID_INPUT', `the body is not valid JSON: ${err instanceof Error ? err.message : String(err)}; send { "cron": "*/5 * * * *" }`);
+    }
+    const cron = (body as Partial<TriggerRequest> | null)?.cron;
+    if (typeof cron !== 'string') throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be { "cron": "<cron expression>" }');
+    const normal = checkCron(cron);
+    const result = await deps.trigger(name, normal);
+    const out: TriggerResponse = { name, cron: normal, ...result };
+    return c.json(out);
+  });
+
+  const kvStore = () => {
+    if (deps.kv === undefined) throw new EdgefnError('ERR_INVALID_INPUT', 'this node has no KV storage');
+    return deps.kv;
+  };
+  const kvNamespace = (c: Context): string => {
+    const ns = c.req.param('namespace') ?? '';
+    if (!KV_NAMESPACE_PATTERN.test(ns)) throw new EdgefnError('ERR_INVALID_INPUT', `KV namespace "${ns}" is not valid: use 1 to 64 characters of A-Z, a-z, 0-9, _ and -`);
+    return ns;
+  };
+
+  app.get('/v1/kv/:namespace/keys', (c) => {
+    const ns = kvNamespace(c);
+    const limit = numberParam(c, 'limit');
+    return c.json(kvInput(() => kvStore().list(ns, { prefix: c.req.query('prefix'), limit, cursor: c.req.query('cursor') })));
+  });
+
+  app.get('/v1/kv/:namespace/values/:key{.+}', (c) => {
+    const ns = kvNamespace(c);
+    const key = c.req.param('key');
+    const v = kvInput(() => kvStore().get(ns, key));
+    if (v === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no key ${JSON.stringify(key)} in KV namespace "${ns}"`);
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (v.metadata !== null) headers['edgefn-kv-metadata'] = JSON.stringify(v.metadata);
+    if (v.expiration !== undefined) headers['edgefn-kv-expiration'] = String(v.expiration);
+    return c.body(v.value as Uint8Array<ArrayBuffer>, 200, headers);
+  });
+
+  app.put('/v1/kv/:namespace/values/:key{.+}', async (c) => {
+    const ns = kvNamespace(c);
+    const key = c.req.param('key');
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > KV_LIMITS.valueBytes) throw new EdgefnError('ERR_INVALID_INPUT', `the value is ${declared} bytes; the limit is ${KV_LIMITS.valueBytes} (25 MiB)`);
+    const value = new Uint8Array(await c.req.arrayBuffer());
+    const metaText = c.req.query('metadata');
+    let metadata: unknown;
+    if (metaText !== undefined) {
+      try {
+        metadata = JSON.parse(metaText);
+      } catch {
+        throw new EdgefnError('ERR_INVALID_INPUT', 'query parameter "metadata" must be JSON');
+      }
+    }
+    kvInput(() => kvStore().put(ns, key, value, { expirationTtl: numberParam(c, 'expiration_ttl'), expiration: numberParam(c, 'expiration'), metadata }));
+    return c.json({ namespace: ns, key, bytes: value.byteLength });
+  });
+
+  app.delete('/v1/kv/:namespace/values/:key{.+}', (c) => {
+    const ns = kvNamespace(c);
+    const key = c.req.param('key');
+    kvInput(() => kvStore().delete(ns, key));
+    return c.json({ namespace: ns, deleted: key });
   });
 
   app.get('/v1/node', (c) => c.json(deps.stats() as object));

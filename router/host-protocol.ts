@@ -18,6 +18,8 @@ import type { NodeFetchConfig } from './config.ts';
 
 export interface HostConfig {
   dbPath: string;
+  /** The node's KV store (router/kv-store.ts), which hosts open read-write. */
+  kvPath: string;
   snapshotDir: string;
   prelude: Prelude;
   defaults: Limits;
@@ -53,7 +55,9 @@ export type ToHost =
   | { t: 'forget'; name: string }
   /** Stop keeping connections alive; exit once none is left. */
   | { t: 'drain' }
-  | { t: 'ping'; id: number };
+  | { t: 'ping'; id: number }
+  /** Run function `name`'s scheduled handler at `version`; answered with 'scheduled-done'. */
+  | { t: 'scheduled'; id: number; name: string; version: number; cron: string; scheduledTime: number };
 
 /** A host's runtime counters (without the fallback reason, sent once in 'ready') and its resident memory and connections. */
 export type HostStats = Omit<RuntimeStats, 'snapshotReason'> & { rss: number; connections: number };
@@ -87,7 +91,9 @@ export type FromHost =
   | { t: 'log'; name: string; level: string; message: string }
   | { t: 'live'; key: string; state: 'live' | 'gone' }
   | { t: 'cache'; name: string; version: number; cache: Uint8Array }
-  | { t: 'pong'; id: number; stats: HostStats };
+  | { t: 'pong'; id: number; stats: HostStats }
+  /** A scheduled run is over: `outcome` 'ok' or an `edgefn-error` value ('exception', 'cpu-limit', …). */
+  | { t: 'scheduled-done'; id: number; outcome: string; error?: string | undefined; cpuMs: number };
 
 /** How often an active host reports its long-running requests, in ms. */
 export const TICK_MS = 2;

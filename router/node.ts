@@ -15,6 +15,8 @@ import { createFrontDoor } from './front-door.ts';
 import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
+import { KvStore } from './kv-store.ts';
+import { Scheduler } from './scheduler.ts';
 import { Cluster } from './cluster/cluster.ts';
 import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
 
@@ -56,6 +58,8 @@ export class EdgeNode {
   readonly #logs = new FunctionLogs(200, process.env['EDGEFN_LOG_STDOUT'] === '1');
   readonly #deploying = new Map<string, Promise<unknown>>();
   readonly #cluster: Cluster | undefined;
+  readonly #kv: KvStore;
+  #scheduler: Scheduler | undefined;
   #supervisor: HostSupervisor | undefined;
   #data: NetServer | undefined;
   #api: Server | undefined;
@@ -67,6 +71,7 @@ export class EdgeNode {
     mkdirSync(config.dataDir, { recursive: true });
     this.#store = new FunctionStore(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
+    this.#kv = new KvStore({ path: join(config.dataDir, 'kv.db') });
     if (config.databaseUrl !== undefined) {
       this.#cluster = new Cluster({
         databaseUrl: config.databaseUrl,
@@ -121,6 +126,7 @@ export class EdgeNode {
       hangMs: this.config.hostHangMs,
       config: {
         dbPath: join(this.config.dataDir, 'edgefn.db'),
+        kvPath: join(this.config.dataDir, 'kv.db'),
         snapshotDir: join(this.config.dataDir, 'snapshots'),
         prelude,
         defaults: this.config.limits,
@@ -143,6 +149,13 @@ export class EdgeNode {
       onHostEvent: (event) => process.stderr.write(`edgefn: ${event}\n`),
     }));
     await supervisor.ready();
+    const scheduler = (this.#scheduler = new Scheduler({
+      dbPath: join(this.config.dataDir, 'edgefn.db'),
+      schedules: () => this.#store.schedules(),
+      run: (name, version, cron, time) => supervisor.scheduled(name, version, cron, time),
+      log: (name, level, message) => this.#logs.add(name, level, message),
+    }));
+    scheduler.start();
 
     this.#data = createFrontDoor({
       headersTimeoutMs: HEADERS_TIMEOUT_MS,
@@ -166,6 +179,7 @@ export class EdgeNode {
         const ok = this.#store.delete(name);
         this.#routes.delete(name);
         this.#logs.delete(name);
+        scheduler.refresh();
         await supervisor.setRoute(name, null);
         supervisor.forget(name);
         return ok;
@@ -173,6 +187,16 @@ export class EdgeNode {
       logs: (name) => this.#logs.get(name),
       placement: (name) => this.#placement(name),
       regions: () => this.#regions(`http://${this.config.listen}:${dataPort}`),
+      bindings: (name) => {
+        const version = this.#store.current(name);
+        return version === undefined ? undefined : this.#store.bindings(name, version);
+      },
+      trigger: async (name, cron) => {
+        const version = this.#store.current(name);
+        if (version === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}" on this node`);
+        return scheduler.trigger(name, version, cron);
+      },
+      kv: this.#kv,
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });
     this.#api = createServer(getRequestListener(app.fetch));
@@ -191,17 +215,19 @@ export class EdgeNode {
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
+        if (d.crons.length > 0 || Object.keys(d.kv).length > 0) throw new EdgefnError('ERR_INVALID_INPUT', '"triggers" and "kv" are not yet supported on a cluster node (EDGEFN_DATABASE_URL is set); deploy them to a standalone node');
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
         const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
         this.supervisor.forget(name);
         return result;
       }
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
-      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache });
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache, crons: d.crons, kv: d.kv });
       this.#routes.set(name, { name, version: result.version });
       // Acknowledged only once every host routes to the new version.
       await this.supervisor.setRoute(name, result.version);
       this.supervisor.forget(name);
+      this.#scheduler?.refresh();
       return result;
     });
     this.#deploying.set(name, run);
@@ -222,9 +248,12 @@ export class EdgeNode {
       // The data plane's server counts every connection it handed to a host
       // (it keeps their descriptors), so it finishes closing only once the
       // hosts have gone and their connections with them: close both at once.
+      const scheduler = this.#scheduler?.close();
       await Promise.all([closeServer(this.#data), closeServer(this.#api), this.#supervisor?.close()]);
+      await scheduler;
       await this.#cluster?.close();
       this.#store.close();
+      this.#kv.close();
     })();
     return this.#closed;
   }

@@ -39,6 +39,16 @@ export interface NewVersion {
   secrets: Record<string, string>;
   limits: Partial<Limits>;
   cache: Uint8Array | undefined;
+  /** Scheduled triggers: cron expressions, checked by router/cron.ts. */
+  crons?: string[] | undefined;
+  /** KV bindings: binding name → namespace. */
+  kv?: Record<string, string> | undefined;
+}
+
+/** A version's triggers and KV bindings (kept beside the version, in its own table). */
+export interface VersionBindings {
+  crons: string[];
+  kv: Record<string, string>;
 }
 
 /** Versions kept per function besides the current one (for in-flight cold loads). */
@@ -65,7 +75,19 @@ CREATE TABLE IF NOT EXISTS versions (
   PRIMARY KEY (name, version)
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, last_version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS version_bindings (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  crons TEXT NOT NULL,
+  kv TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
 `;
+
+function rowToBindings(row: Record<string, unknown> | undefined): VersionBindings {
+  if (row === undefined) return { crons: [], kv: {} };
+  return { crons: JSON.parse(row['crons'] as string) as string[], kv: JSON.parse(row['kv'] as string) as Record<string, string> };
+}
 
 function rowToFunction(row: Record<string, unknown>): StoredFunction {
   return {
@@ -122,6 +144,13 @@ export class FunctionStore {
         `INSERT INTO counters (name, last_version) VALUES (?1, ?2) ON CONFLICT(name) DO UPDATE SET last_version = max(last_version, ?2)`,
       ),
       current: this.#db.prepare(`SELECT version FROM functions WHERE name = ?`),
+      setBindings: this.#db.prepare(`INSERT OR REPLACE INTO version_bindings (name, version, crons, kv) VALUES (?, ?, ?, ?)`),
+      pruneBindings: this.#db.prepare(`DELETE FROM version_bindings WHERE name = ? AND version <= ?`),
+      deleteBindings: this.#db.prepare(`DELETE FROM version_bindings WHERE name = ?`),
+      bindings: this.#db.prepare(`SELECT crons, kv FROM version_bindings WHERE name = ? AND version = ?`),
+      schedules: this.#db.prepare(
+        `SELECT f.name, f.version, b.crons FROM functions f JOIN version_bindings b ON b.name = f.name AND b.version = f.version WHERE b.crons <> '[]' ORDER BY f.name`,
+      ),
     };
   }
 
@@ -143,6 +172,7 @@ export class FunctionStore {
       this.#stmts['insertVersion']!.run(v.name, version, v.format, v.source, v.code, JSON.stringify(v.vars), JSON.stringify(v.secrets), JSON.stringify(v.limits), v.cache ?? null, now);
       const created = Number((this.#stmts['upsertFunction']!.get(v.name, version, now, now) as { created: number }).created) === 1;
       this.#stmts['pruneVersions']!.run(v.name, version - 1 - KEEP_OLD_VERSIONS);
+      this.#writeBindings(v.name, version, v);
       this.#db.exec('COMMIT');
       return { version, created };
     } catch (err) {
@@ -166,6 +196,7 @@ export class FunctionStore {
         this.#stmts['setFunction']!.run(v.name, v.version, now, now);
         this.#stmts['raiseCounter']!.run(v.name, v.version);
         this.#stmts['pruneVersions']!.run(v.name, v.version - 1 - KEEP_OLD_VERSIONS);
+        this.#writeBindings(v.name, v.version, v);
       }
       this.#db.exec('COMMIT');
     } catch (err) {
@@ -185,12 +216,28 @@ export class FunctionStore {
     try {
       const changed = Number(this.#stmts['deleteFunction']!.run(name).changes) > 0;
       this.#stmts['deleteVersions']!.run(name);
+      this.#stmts['deleteBindings']!.run(name);
       this.#db.exec('COMMIT');
       return changed;
     } catch (err) {
       this.#db.exec('ROLLBACK');
       throw err;
     }
+  }
+
+  #writeBindings(name: string, version: number, v: Pick<NewVersion, 'crons' | 'kv'>): void {
+    this.#stmts['pruneBindings']!.run(name, version - 1 - KEEP_OLD_VERSIONS);
+    this.#stmts['setBindings']!.run(name, version, JSON.stringify(v.crons ?? []), JSON.stringify(v.kv ?? {}));
+  }
+
+  /** A version's cron triggers and KV bindings (none for versions deployed before they existed). */
+  bindings(name: string, version: number): VersionBindings {
+    return rowToBindings(this.#stmts['bindings']!.get(name, version) as Record<string, unknown> | undefined);
+  }
+
+  /** Every function whose current version has cron triggers. */
+  schedules(): Array<{ name: string; version: number; crons: string[] }> {
+    return this.#stmts['schedules']!.all().map((r) => ({ name: r['name'] as string, version: Number(r['version']), crons: JSON.parse(r['crons'] as string) as string[] }));
   }
 
   setCache(name: string, version: number, cache: Uint8Array): void {
@@ -214,6 +261,16 @@ export class VersionReader {
     this.#db = new DatabaseSync(path, { readOnly: true });
     this.#db.exec('PRAGMA busy_timeout = 5000;');
     this.#get = this.#db.prepare(`SELECT format, code, vars, secrets, limits, cache FROM versions WHERE name = ? AND version = ?`);
+  }
+
+  /**
+   * A version's KV bindings. Prepared on first use: a host may open a file
+   * written by a front door from before the table existed (it is created by
+   * the front door, which opens the file first).
+   */
+  kvBindings(name: string, version: number): Record<string, string> {
+    const row = this.#db.prepare(`SELECT crons, kv FROM version_bindings WHERE name = ? AND version = ?`).get(name, version) as Record<string, unknown> | undefined;
+    return rowToBindings(row).kv;
   }
 
   /** Every function's current version, for a host's route table at start-up. */

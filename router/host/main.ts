@@ -7,7 +7,9 @@ import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { Runtime, EdgefnError, entryWatchBuffer, resolveLimits, type FunctionSource } from '../../runtime/index.ts';
 import { createDataPlane, type Route } from '../data-plane.ts';
-import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
+import { HOST_STUCK_MESSAGE, HTTP_ERRORS, rawErrorResponse } from '../http-errors.ts';
+import { KvStore } from '../kv-store.ts';
+import { createKvOp } from './kv-op.ts';
 import { VersionReader } from '../store.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
@@ -46,6 +48,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     answer: rawErrorResponse('ERR_HOST_RESTART', HOST_STUCK_MESSAGE),
   });
   const reader = new VersionReader(config.dbPath);
+  const kv = new KvStore({ path: config.kvPath });
   // name → current version. Loaded from the store, then kept current by the
   // front door's 'route' messages (a deploy is acknowledged only once every
   // host has applied its route), so a request costs a Map lookup.
@@ -60,10 +63,11 @@ async function main(config: HostConfig): Promise<OnMessage> {
     maxLiveMb: config.maxLiveMb,
     startupCpuMs: config.startupCpuMs,
     fetch: config.fetch,
+    hostOps: { kv: createKvOp(kv) },
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;
-      return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, limits: resolveLimits(config.defaults, v.limits) };
+      return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, kv: reader.kvBindings(name, version), limits: resolveLimits(config.defaults, v.limits) };
     },
     log: (fn, level, message) => send({ t: 'log', name: fn.name, level, message }),
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
@@ -139,6 +143,21 @@ async function main(config: HostConfig): Promise<OnMessage> {
         send({ t: 'pong', id: msg.id, stats: { ...stats, rss: process.memoryUsage.rss(), connections: ledger.size } });
         return;
       }
+      case 'scheduled': {
+        let failure: EdgefnError | undefined;
+        rt.scheduled(msg.name, msg.version, msg.cron, msg.scheduledTime, {
+          head: () => {},
+          chunk: () => {},
+          end: () => {},
+          fail: (err) => {
+            failure ??= err;
+          },
+          done: (timing) => {
+            send({ t: 'scheduled-done', id: msg.id, outcome: failure === undefined ? 'ok' : HTTP_ERRORS[failure.code][1], error: failure?.message, cpuMs: timing.cpuMs });
+          },
+        });
+        return;
+      }
       case 'init':
         return;
     }
@@ -147,6 +166,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     ledger.destroyAll();
     rt.destroy();
     reader.close();
+    kv.close();
     process.exit(0);
   });
   return onMessage;

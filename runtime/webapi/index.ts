@@ -6,7 +6,7 @@ import './apis.ts';
 import './timers.ts';
 import './console.ts';
 import { setHost, settleCall, type HostBridge } from './bridge.ts';
-import { cancel, deliverBody, dispatch, install, resumeResponse, stageBody, warmDispatch } from './dispatch.ts';
+import { cancel, deliverBody, dispatch, install, resumeResponse, scheduled, stageBody, warmDispatch } from './dispatch.ts';
 import type { EntryName } from './entries.ts';
 import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
@@ -58,6 +58,7 @@ function boot(
     settle: settleCall,
     wasmMemory: wasmMemoryBytes,
     resumeResponse,
+    scheduled,
   };
   return entries;
 }
