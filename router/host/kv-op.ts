@@ -16,6 +16,11 @@ interface KvPayload {
 
 export function createKvOp(store: KvStore): HostOp {
   return async (payload, ctx) => {
+    // An op starts inside the worker's isolate entry, on its CPU clock. The
+    // store's work (SQLite, an fsync on every write) is I/O the tenant waits
+    // for, not CPU it spends: it runs after the entry has returned, like a
+    // fetch, and the wall budget covers it.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     const p = payload as KvPayload;
     const namespace = ctx.fn.kv?.[p.binding];
     if (namespace === undefined) throw new TypeError(`"${String(p.binding)}" is not a KV binding of this function`);

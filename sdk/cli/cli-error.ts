@@ -6,6 +6,8 @@ export const CLI_ERROR_CODES = [
   'ERR_NO_TOKEN', // no --token and no EDGEFN_TOKEN
   'ERR_READ_ENTRY', // the worker file cannot be read
   'ERR_BUNDLE', // esbuild could not bundle the worker
+  'ERR_TRIGGER_FAILED', // `edgefn trigger`: the scheduled handler ran and failed
+  'ERR_KV_NOT_FOUND', // `edgefn kv get`: the key does not exist
 ] as const;
 
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];

@@ -1,7 +1,7 @@
 // Help text, one block per command. args.ts attaches the matching block to
 // every usage error so a mistyped flag shows the flags that do exist.
 
-export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions'] as const;
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'regions', 'trigger', 'kv'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection:
@@ -19,6 +19,8 @@ Commands:
   delete <name>                 delete a function
   logs <name>                   show a function's recent console output
   regions                       list the cluster's regions, their health and distance
+  trigger <name> --cron <cron>  run a function's scheduled handler now
+  kv get|put|list|delete <namespace> ...   read and write KV namespaces
 
 Options:
   --version          print edgefn's version
@@ -73,6 +75,34 @@ ${CONNECTION}`,
 Lists the regions of the cluster the node belongs to, as that node sees them:
 its own region first, then the others nearest first, with each node's health
 and the round-trip time the node measured to it.
+
+${CONNECTION}`,
+
+  trigger: `Usage: edgefn trigger <name> --cron <expression> [options]
+
+Runs function <name>'s scheduled handler now, as cron <expression> (which must
+be a valid cron expression; it need not be one of the function's triggers),
+and prints the outcome. Exits 1 if the handler failed.
+
+Options:
+  --cron <expression>      e.g. "*/5 * * * *" (required)
+
+${CONNECTION}`,
+
+  kv: `Usage: edgefn kv <get|put|list|delete> <namespace> [key] [value] [options]
+
+  kv get <namespace> <key>            print the value (exit 1 if there is none)
+  kv put <namespace> <key> <value>    write a value (text)
+  kv list <namespace>                 list keys in byte order, with expiration and metadata
+  kv delete <namespace> <key>         delete a key
+
+Options:
+  --ttl <seconds>          put: expire after this many seconds (at least 60)
+  --expiration <epoch-s>   put: expire at this time, in seconds since the epoch
+  --metadata <json>        put: metadata stored with the key (at most 1024 bytes)
+  --prefix <prefix>        list: only keys starting with <prefix>
+  --limit <n>              list: at most n keys (1 to 1000, default 1000)
+  --cursor <cursor>        list: continue after a previous page
 
 ${CONNECTION}`,
 
