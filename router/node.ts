@@ -97,6 +97,8 @@ export class EdgeNode {
     if (supervisor === undefined) return;
     await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version)));
     for (const r of routes) supervisor.forget(r.name);
+    // Replicated versions bring their schedules (and deletions take them away).
+    this.#scheduler?.refresh();
   }
 
   #placement(name: string): PlacementInfo {
@@ -154,6 +156,9 @@ export class EdgeNode {
       schedules: () => this.#store.schedules(),
       run: (name, version, cron, time) => supervisor.scheduled(name, version, cron, time),
       log: (name, level, message) => this.#logs.add(name, level, message),
+      // In a cluster every node holding the function has its schedules; the
+      // node whose claim in PostgreSQL succeeds runs each time, once.
+      ...(this.#cluster === undefined ? {} : { claim: (name: string, cron: string, time: number) => this.#cluster!.claimCron(name, cron, time) }),
     }));
     scheduler.start();
 
@@ -215,9 +220,10 @@ export class EdgeNode {
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
-        if (d.crons.length > 0 || Object.keys(d.kv).length > 0) throw new EdgefnError('ERR_INVALID_INPUT', '"triggers" and "kv" are not yet supported on a cluster node (EDGEFN_DATABASE_URL is set); deploy them to a standalone node');
+        if (Object.keys(d.kv).length > 0) throw new EdgefnError('ERR_INVALID_INPUT', '"kv" is not yet supported on a cluster node (EDGEFN_DATABASE_URL is set): KV namespaces live on one node; deploy them to a standalone node');
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits) });
+        const bindings = d.crons.length > 0 ? JSON.stringify({ crons: d.crons, kv: d.kv }) : null;
+        const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), bindings });
         this.supervisor.forget(name);
         return result;
       }

@@ -58,6 +58,18 @@ CREATE TABLE IF NOT EXISTS edgefn_nodes (
   heartbeat_at timestamptz NOT NULL
 );
 CREATE TABLE IF NOT EXISTS edgefn_cluster (key text PRIMARY KEY, value text NOT NULL);
+-- A version's cron triggers and KV bindings, JSON { crons, kv }; null for none.
+ALTER TABLE edgefn_versions ADD COLUMN IF NOT EXISTS bindings text;
+-- One row per scheduled time run in the cluster: the node whose insert made
+-- the row runs it, every other node skips it.
+CREATE TABLE IF NOT EXISTS edgefn_cron_runs (
+  name text NOT NULL,
+  cron text NOT NULL,
+  scheduled_time bigint NOT NULL,
+  node_id text NOT NULL,
+  claimed_at timestamptz NOT NULL,
+  PRIMARY KEY (name, cron, scheduled_time)
+);
 `;
 
 export interface VersionPayload {
@@ -67,6 +79,8 @@ export interface VersionPayload {
   vars: string;
   secrets: string;
   limits: string;
+  /** JSON { crons, kv } (store.ts VersionBindings); null or absent for none. */
+  bindings?: string | null;
 }
 
 /** One function's state at `seq`, as a node's catch-up reads it. */
@@ -177,8 +191,8 @@ export class ClusterDb {
       const version = prev.rows.length === 0 ? 1 : Number(prev.rows[0].last_version) + 1;
       const created = prev.rows.length === 0 || prev.rows[0].deleted === true;
       await c.query(
-        `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
-        [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits],
+        `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, bindings, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())`,
+        [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits, d.bindings ?? null],
       );
       const seq = Number(
         (
@@ -214,7 +228,7 @@ export class ClusterDb {
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
       `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.created_at, f.updated_at,
-              v.format, v.vars, v.secrets, v.limits,
+              v.format, v.vars, v.secrets, v.limits, v.bindings,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
          FROM edgefn_functions f
@@ -237,10 +251,22 @@ export class ClusterDb {
         secretNames: row['secrets'] == null ? [] : Object.keys(JSON.parse(row['secrets'] as string) as object),
         limits: (row['limits'] as string | null) ?? null,
         payload: hasCode
-          ? { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string }
+          ? { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string, bindings: (row['bindings'] as string | null) ?? null }
           : undefined,
       };
     });
+  }
+
+  /**
+   * Claim one scheduled time of one function's cron for `nodeId`: true when
+   * this insert made the row (run it), false when another node's did.
+   */
+  async claimCron(name: string, cron: string, scheduledTime: number, nodeId: string): Promise<boolean> {
+    const r = await this.#query(
+      `INSERT INTO edgefn_cron_runs (name, cron, scheduled_time, node_id, claimed_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING RETURNING node_id`,
+      [name, cron, scheduledTime, nodeId],
+    );
+    return r.rows.length === 1;
   }
 
   async heartbeat(n: { id: string; region: string; advertiseUrl: string; apiUrl: string }): Promise<void> {

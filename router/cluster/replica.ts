@@ -135,6 +135,7 @@ export class Replica {
             secrets: JSON.parse(p.secrets) as Record<string, string>,
             limits: JSON.parse(p.limits) as Partial<Limits>,
             cache: undefined,
+            ...(p.bindings == null ? {} : (JSON.parse(p.bindings) as { crons: string[]; kv: Record<string, string> })),
           });
           routes.set(c.name, c.version);
         }

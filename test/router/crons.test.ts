@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type StartedNode } from '../helpers/node.ts';
 import { runEdgefn } from '../helpers/edgefn-cli.ts';
 import type { LogEntry, TriggerResponse } from '../../sdk/wire.ts';
+import { startCluster, stopCluster, type RegionNode } from '../helpers/cluster.ts';
+import type { StartedPostgres } from '../helpers/postgres.ts';
 
 async function logs(node: StartedNode, name: string): Promise<LogEntry[]> {
   return ((await (await node.api(`/v1/functions/${name}/logs`)).json()) as { logs: LogEntry[] }).logs;
@@ -224,4 +226,47 @@ describe('scheduled triggers across a restart', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+describe('scheduled triggers in a cluster', () => {
+  let pg: StartedPostgres | undefined;
+  let nodes: RegionNode[] = [];
+  afterAll(async () => {
+    await stopCluster(pg, nodes);
+  });
+
+  it('runs each scheduled time once in the whole cluster, on whichever node claims it', async () => {
+    const cluster = await startCluster({ east: 5, west: 5 });
+    pg = cluster.postgres;
+    nodes = cluster.nodes;
+    const [east, west] = [nodes[0]!.node, nodes[1]!.node];
+    const deployed = await east.deploy('cluster-cron', {
+      triggers: { crons: ['*/2 * * * * *'] },
+      script: `export default { scheduled(c) { console.log('run ' + JSON.stringify({ cron: c.cron, scheduledTime: c.scheduledTime, now: Date.now(), ctor: '' })); } }`,
+    });
+    expect(deployed.status).toBe(201);
+    // Both nodes hold the function and its schedule (replicated to west).
+    await waitFor('west to have the schedule', async () => {
+      const info = (await (await west.api('/v1/functions/cluster-cron')).json()) as { triggers?: unknown };
+      return info.triggers !== undefined ? true : undefined;
+    });
+    const all = await waitFor('four scheduled times run somewhere after both nodes had the schedule', async () => {
+      const r = [...(await runs(east, 'cluster-cron')), ...(await runs(west, 'cluster-cron'))];
+      return r.length >= 6 ? r : undefined;
+    }, 45_000);
+    const times = all.map((r) => r.scheduledTime);
+    // Each time ran on exactly one node, and none was lost between them.
+    expect(new Set(times).size).toBe(times.length);
+    const sorted = [...times].sort((x, y) => x - y);
+    for (let i = 1; i < sorted.length; i++) expect(sorted[i]! - sorted[i - 1]!).toBe(2000);
+    // Both nodes fired the schedule (each records the last time it fired
+    // for, before claiming it), so each time had two contenders.
+    const { DatabaseSync } = await import('node:sqlite');
+    for (const n of [east, west]) {
+      const db = new DatabaseSync(`${n.dataDir}/edgefn.db`, { readOnly: true });
+      const row = db.prepare(`SELECT last_scheduled FROM cron_runs WHERE name = 'cluster-cron'`).get() as { last_scheduled: number } | undefined;
+      db.close();
+      expect(Number(row?.last_scheduled)).toBeGreaterThanOrEqual(sorted[sorted.length - 1]! - 4000);
+    }
+  }, 120_000);
 });
