@@ -7,7 +7,8 @@ import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORM
 import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type ScriptDeployRequest } from '../sdk/wire.ts';
 import type { StoredFunction, VersionBindings } from './store.ts';
 import { checkCron, parseTriggers } from './cron.ts';
-import { KvInputError, type KvStore } from './kv-store.ts';
+import { KvInputError } from './kv-store.ts';
+import type { KvAccess } from './cluster/kv-replica.ts';
 import { KV_LIMITS, KV_NAMESPACE_PATTERN, type TriggerRequest, type TriggerResponse, type ScheduledOutcome } from '../sdk/wire.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
@@ -29,7 +30,7 @@ export interface ControlApiDeps {
   /** Run the function's scheduled handler now, as `cron`. */
   trigger?(name: string, cron: string): Promise<{ scheduledTime: number } & ScheduledOutcome>;
   /** The node's KV namespaces, for /v1/kv. */
-  kv?: Pick<KvStore, 'get' | 'put' | 'delete' | 'list'>;
+  kv?: KvAccess;
 }
 
 export interface ValidDeploy {
@@ -160,9 +161,9 @@ function describeBindings(b: VersionBindings | undefined): Pick<FunctionInfo, 't
 }
 
 /** A KV store's refusal as our 400. */
-function kvInput<T>(run: () => T): T {
+async function kvInput<T>(run: () => T | Promise<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (err) {
     if (err instanceof KvInputError) throw new EdgefnError('ERR_INVALID_INPUT', err.message);
     throw err;
@@ -281,16 +282,16 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     return ns;
   };
 
-  app.get('/v1/kv/:namespace/keys', (c) => {
+  app.get('/v1/kv/:namespace/keys', async (c) => {
     const ns = kvNamespace(c);
     const limit = numberParam(c, 'limit');
-    return c.json(kvInput(() => kvStore().list(ns, { prefix: c.req.query('prefix'), limit, cursor: c.req.query('cursor') })));
+    return c.json(await kvInput(() => kvStore().list(ns, { prefix: c.req.query('prefix'), limit, cursor: c.req.query('cursor') })));
   });
 
-  app.get('/v1/kv/:namespace/values/:key{.+}', (c) => {
+  app.get('/v1/kv/:namespace/values/:key{.+}', async (c) => {
     const ns = kvNamespace(c);
     const key = c.req.param('key');
-    const v = kvInput(() => kvStore().get(ns, key));
+    const v = await kvInput(() => kvStore().get(ns, key));
     if (v === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no key ${JSON.stringify(key)} in KV namespace "${ns}"`);
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (v.metadata !== null) headers['edgefn-kv-metadata'] = JSON.stringify(v.metadata);
@@ -313,14 +314,14 @@ export function createControlApi(deps: ControlApiDeps): Hono {
         throw new EdgefnError('ERR_INVALID_INPUT', 'query parameter "metadata" must be JSON');
       }
     }
-    kvInput(() => kvStore().put(ns, key, value, { expirationTtl: numberParam(c, 'expiration_ttl'), expiration: numberParam(c, 'expiration'), metadata }));
+    await kvInput(() => kvStore().put(ns, key, value, { expirationTtl: numberParam(c, 'expiration_ttl'), expiration: numberParam(c, 'expiration'), metadata }));
     return c.json({ namespace: ns, key, bytes: value.byteLength });
   });
 
-  app.delete('/v1/kv/:namespace/values/:key{.+}', (c) => {
+  app.delete('/v1/kv/:namespace/values/:key{.+}', async (c) => {
     const ns = kvNamespace(c);
     const key = c.req.param('key');
-    kvInput(() => kvStore().delete(ns, key));
+    await kvInput(() => kvStore().delete(ns, key));
     return c.json({ namespace: ns, deleted: key });
   });
 

@@ -20,6 +20,8 @@ export interface HostConfig {
   dbPath: string;
   /** The node's KV store (router/kv-store.ts), which hosts open read-write. */
   kvPath: string;
+  /** A cluster node's PostgreSQL, where KV writes go first (router/cluster/kv-replica.ts); undefined on a standalone node. */
+  databaseUrl?: string | undefined;
   snapshotDir: string;
   prelude: Prelude;
   defaults: Limits;

@@ -70,10 +70,33 @@ CREATE TABLE IF NOT EXISTS kv (
   value BLOB NOT NULL,
   metadata TEXT,
   expiration INTEGER,
+  -- In a cluster: the change's number in PostgreSQL (router/cluster/cluster-kv.ts),
+  -- so that a change is applied only over older ones, and deletions stay as
+  -- tombstones (deleted = 1) until nothing older can arrive. 0 on a standalone node.
+  seq INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (namespace, key)
 );
 CREATE INDEX IF NOT EXISTS kv_expiration ON kv (expiration) WHERE expiration IS NOT NULL;
+CREATE TABLE IF NOT EXISTS kv_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
+
+/** A put checked against the limits, ready to store (here or in PostgreSQL). */
+export interface KvWrite {
+  value: Uint8Array;
+  /** JSON text, or null. */
+  metadata: string | null;
+  /** Seconds since the epoch, or null. */
+  expiration: number | null;
+}
+
+/** One change as PostgreSQL numbers it: a put (write) or a deletion (null). */
+export interface KvChange {
+  namespace: string;
+  key: string;
+  seq: number;
+  write: KvWrite | null;
+}
 
 /** Writes between purges of expired rows. */
 const PURGE_EVERY_WRITES = 1000;
@@ -131,13 +154,20 @@ export class KvStore {
     this.#db = new DatabaseSync(options.path);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
-    const live = '(expiration IS NULL OR expiration > ?)';
+    const live = 'deleted = 0 AND (expiration IS NULL OR expiration > ?)';
     this.#stmts = {
       get: this.#db.prepare(`SELECT value, metadata, expiration FROM kv WHERE namespace = ? AND key = ? AND ${live}`),
       put: this.#db.prepare(`INSERT OR REPLACE INTO kv (namespace, key, value, metadata, expiration) VALUES (?, ?, ?, ?, ?)`),
       delete: this.#db.prepare(`DELETE FROM kv WHERE namespace = ? AND key = ?`),
       list: this.#db.prepare(`SELECT key, metadata, expiration FROM kv WHERE namespace = ? AND key > ? AND key >= ? AND (? IS NULL OR key < ?) AND ${live} ORDER BY key LIMIT ?`),
       purge: this.#db.prepare(`DELETE FROM kv WHERE expiration IS NOT NULL AND expiration <= ?`),
+      apply: this.#db.prepare(
+        `INSERT INTO kv (namespace, key, value, metadata, expiration, seq, deleted) VALUES (?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, metadata = excluded.metadata, expiration = excluded.expiration, seq = excluded.seq, deleted = excluded.deleted
+         WHERE excluded.seq > kv.seq`,
+      ),
+      getState: this.#db.prepare('SELECT value FROM kv_state WHERE key = ?'),
+      setState: this.#db.prepare('INSERT OR REPLACE INTO kv_state (key, value) VALUES (?, ?)'),
     };
   }
 
@@ -158,6 +188,13 @@ export class KvStore {
 
   put(namespace: string, key: string, value: Uint8Array, options: KvPutOptions = {}): void {
     this.#check();
+    const w = this.checkPut(namespace, key, value, options);
+    this.#stmts['put']!.run(namespace, key, w.value, w.metadata, w.expiration);
+    this.#wrote();
+  }
+
+  /** A put's arguments checked against Workers' limits (KvInputError otherwise), ready to store. */
+  checkPut(namespace: string, key: string, value: Uint8Array, options: KvPutOptions = {}): KvWrite {
     checkNamespace(namespace);
     checkKey(key);
     if (!(value instanceof Uint8Array)) throw new KvInputError('a KV value must be bytes');
@@ -191,8 +228,36 @@ export class KvStore {
       if (bytes > KV_LIMITS.metadataBytes) throw new KvInputError(`"metadata" is ${bytes} bytes serialized; the limit is ${KV_LIMITS.metadataBytes}`);
       metadata = json;
     }
-    this.#stmts['put']!.run(namespace, key, value, metadata, expiration);
+    return { value, metadata, expiration };
+  }
+
+  /** Apply changes numbered by PostgreSQL, each only over an older state of its key (a cluster node's copy). */
+  applyChanges(changes: KvChange[]): void {
+    this.#check();
+    if (changes.length === 0) return;
+    this.#db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const c of changes) {
+        const w = c.write;
+        this.#stmts['apply']!.run(c.namespace, c.key, w?.value ?? new Uint8Array(), w?.metadata ?? null, w?.expiration ?? null, c.seq, w === null ? 1 : 0);
+      }
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      this.#db.exec('ROLLBACK');
+      throw err;
+    }
     this.#wrote();
+  }
+
+  /** A value kept beside the data (a cluster node's last applied change). */
+  state(key: string): string | undefined {
+    this.#check();
+    return (this.#stmts['getState']!.get(key) as { value: string } | undefined)?.value;
+  }
+
+  setState(key: string, value: string): void {
+    this.#check();
+    this.#stmts['setState']!.run(key, value);
   }
 
   delete(namespace: string, key: string): void {

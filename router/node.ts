@@ -17,6 +17,8 @@ import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
 import { KvStore } from './kv-store.ts';
 import { Scheduler } from './scheduler.ts';
+import { ClusterDb } from './cluster/cluster-db.ts';
+import { ClusterKv, KvReplica } from './cluster/kv-replica.ts';
 import { Cluster } from './cluster/cluster.ts';
 import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
 
@@ -59,6 +61,8 @@ export class EdgeNode {
   readonly #deploying = new Map<string, Promise<unknown>>();
   readonly #cluster: Cluster | undefined;
   readonly #kv: KvStore;
+  /** In a cluster: KV writes through PostgreSQL, and the replica that keeps this node's copy current. */
+  readonly #clusterKv: { db: ClusterDb; access: ClusterKv; replica: KvReplica } | undefined;
   #scheduler: Scheduler | undefined;
   #supervisor: HostSupervisor | undefined;
   #data: NetServer | undefined;
@@ -72,6 +76,10 @@ export class EdgeNode {
     this.#store = new FunctionStore(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
     this.#kv = new KvStore({ path: join(config.dataDir, 'kv.db') });
+    if (config.databaseUrl !== undefined) {
+      const db = new ClusterDb(config.databaseUrl);
+      this.#clusterKv = { db, access: new ClusterKv(this.#kv, db), replica: new KvReplica(this.#kv, db, (m) => process.stderr.write(`edgefn: ${m}\n`)) };
+    }
     if (config.databaseUrl !== undefined) {
       this.#cluster = new Cluster({
         databaseUrl: config.databaseUrl,
@@ -129,6 +137,7 @@ export class EdgeNode {
       config: {
         dbPath: join(this.config.dataDir, 'edgefn.db'),
         kvPath: join(this.config.dataDir, 'kv.db'),
+        databaseUrl: this.config.databaseUrl,
         snapshotDir: join(this.config.dataDir, 'snapshots'),
         prelude,
         defaults: this.config.limits,
@@ -201,12 +210,13 @@ export class EdgeNode {
         if (version === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}" on this node`);
         return scheduler.trigger(name, version, cron);
       },
-      kv: this.#kv,
+      kv: this.#clusterKv?.access ?? this.#kv,
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });
     this.#api = createServer(getRequestListener(app.fetch));
     const apiPort = await listen(this.#api, this.config.apiPort, this.config.listen);
     this.addresses = { dataUrl: `http://${this.config.listen}:${dataPort}`, apiUrl: `http://${this.config.listen}:${apiPort}`, tokenFile: file };
+    this.#clusterKv?.replica.start();
     await this.#cluster?.start({ dataUrl: this.addresses.dataUrl, apiUrl: this.addresses.apiUrl, advertiseUrl: this.config.advertiseUrl ?? this.addresses.dataUrl });
     return this.addresses;
   }
@@ -220,9 +230,8 @@ export class EdgeNode {
       const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
-        if (Object.keys(d.kv).length > 0) throw new EdgefnError('ERR_INVALID_INPUT', '"kv" is not yet supported on a cluster node (EDGEFN_DATABASE_URL is set): KV namespaces live on one node; deploy them to a standalone node');
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const bindings = d.crons.length > 0 ? JSON.stringify({ crons: d.crons, kv: d.kv }) : null;
+        const bindings = d.crons.length > 0 || Object.keys(d.kv).length > 0 ? JSON.stringify({ crons: d.crons, kv: d.kv }) : null;
         const result = await this.#cluster.deploy({ name, regions: d.regions, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), bindings });
         this.supervisor.forget(name);
         return result;
@@ -258,6 +267,8 @@ export class EdgeNode {
       await Promise.all([closeServer(this.#data), closeServer(this.#api), this.#supervisor?.close()]);
       await scheduler;
       await this.#cluster?.close();
+      await this.#clusterKv?.replica.close();
+      await this.#clusterKv?.db.close();
       this.#store.close();
       this.#kv.close();
     })();

@@ -12,8 +12,13 @@
 
 import pg from 'pg';
 import { EdgefnError } from '../../runtime/index.ts';
+import type { KvChange, KvWrite } from '../kv-store.ts';
 
 export const CHANGES_CHANNEL = 'edgefn_changes';
+/** NOTIFY channel of KV writes (payload: the change's seq). */
+export const KV_CHANNEL = 'edgefn_kv';
+/** Key of the advisory lock every KV write holds: KV changes are numbered in commit order, apart from deploys. */
+const KV_LOCK = 0x65646b76; // "edkv"
 /** Key of the one advisory lock every write transaction holds. */
 const WRITE_LOCK = 0x65646766; // "edgf"
 /** Old versions kept per function, as the local store does. */
@@ -70,6 +75,21 @@ CREATE TABLE IF NOT EXISTS edgefn_cron_runs (
   claimed_at timestamptz NOT NULL,
   PRIMARY KEY (name, cron, scheduled_time)
 );
+-- KV namespaces: the system of record in a cluster; every node keeps a copy
+-- (router/cluster/kv-replica.ts). A deletion stays as a row (deleted, empty
+-- value) with its seq, so every copy learns of it.
+CREATE SEQUENCE IF NOT EXISTS edgefn_kv_seq;
+CREATE TABLE IF NOT EXISTS edgefn_kv (
+  namespace text NOT NULL,
+  key text NOT NULL,
+  value bytea NOT NULL,
+  metadata text,
+  expiration bigint,
+  deleted boolean NOT NULL,
+  seq bigint NOT NULL,
+  PRIMARY KEY (namespace, key)
+);
+CREATE INDEX IF NOT EXISTS edgefn_kv_seq_idx ON edgefn_kv (seq);
 `;
 
 export interface VersionPayload {
@@ -136,7 +156,7 @@ export class ClusterDb {
     this.#pool.on('error', () => {});
   }
 
-  async #tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  async #tx<T>(work: (c: pg.PoolClient) => Promise<T>, lock = WRITE_LOCK): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();
@@ -149,7 +169,7 @@ export class ClusterDb {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+      await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
       const out = await work(client);
       await client.query('COMMIT');
       return out;
@@ -269,6 +289,36 @@ export class ClusterDb {
     return r.rows.length === 1;
   }
 
+  /**
+   * Write one KV key (`write`) or delete it (null); resolves with the
+   * change's seq. Writes hold their own lock, so seq order is commit order
+   * and a copy that has applied up to seq N has missed nothing below it.
+   */
+  kvWrite(namespace: string, key: string, write: KvWrite | null): Promise<number> {
+    return this.#tx(async (c) => {
+      const r = await c.query(
+        `INSERT INTO edgefn_kv (namespace, key, value, metadata, expiration, deleted, seq) VALUES ($1, $2, $3, $4, $5, $6, nextval('edgefn_kv_seq'))
+         ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, metadata = excluded.metadata, expiration = excluded.expiration, deleted = excluded.deleted, seq = excluded.seq
+         RETURNING seq`,
+        [namespace, key, write === null ? Buffer.alloc(0) : Buffer.from(write.value.buffer, write.value.byteOffset, write.value.byteLength), write?.metadata ?? null, write?.expiration ?? null, write === null],
+      );
+      const seq = Number(r.rows[0].seq);
+      await c.query('SELECT pg_notify($1, $2)', [KV_CHANNEL, String(seq)]);
+      return seq;
+    }, KV_LOCK);
+  }
+
+  /** KV changes after `seq`, oldest first, at most `limit`. */
+  async kvChangesSince(seq: number, limit: number): Promise<KvChange[]> {
+    const r = await this.#query(`SELECT namespace, key, value, metadata, expiration, deleted, seq FROM edgefn_kv WHERE seq > $1 ORDER BY seq LIMIT ${Math.floor(limit)}`, [seq]);
+    return r.rows.map((row: Record<string, unknown>): KvChange => ({
+      namespace: row['namespace'] as string,
+      key: row['key'] as string,
+      seq: Number(row['seq']),
+      write: row['deleted'] === true ? null : { value: new Uint8Array(row['value'] as Buffer), metadata: (row['metadata'] as string | null) ?? null, expiration: row['expiration'] == null ? null : Number(row['expiration']) },
+    }));
+  }
+
   async heartbeat(n: { id: string; region: string; advertiseUrl: string; apiUrl: string }): Promise<void> {
     await this.#query(
       `INSERT INTO edgefn_nodes (id, region, advertise_url, api_url, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, now(), now())
@@ -289,10 +339,10 @@ export class ClusterDb {
   }
 
   /** A dedicated connection for LISTEN (a pooled one would be handed to other queries). */
-  async listen(onChange: (seq: number) => void, onLost: (err: Error) => void): Promise<pg.Client> {
+  async listen(onChange: (seq: number) => void, onLost: (err: Error) => void, channel = CHANGES_CHANNEL): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
     client.on('notification', (m) => {
-      if (m.channel === CHANGES_CHANNEL) onChange(Number(m.payload));
+      if (m.channel === channel) onChange(Number(m.payload));
     });
     let lost = false;
     const fail = (err: Error) => {
@@ -305,7 +355,7 @@ export class ClusterDb {
     client.on('end', () => fail(new Error('connection ended')));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${channel}`);
     } catch (err) {
       lost = true;
       await client.end().catch(() => {});

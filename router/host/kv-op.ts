@@ -4,7 +4,8 @@
 // binding name the worker used; a name it was not given opens nothing.
 
 import type { HostOp } from '../../runtime/index.ts';
-import { KvInputError, type KvStore } from '../kv-store.ts';
+import { KvInputError } from '../kv-store.ts';
+import type { KvAccess } from '../cluster/kv-replica.ts';
 
 interface KvPayload {
   binding: string;
@@ -14,7 +15,7 @@ interface KvPayload {
   options?: { expiration?: number; expirationTtl?: number; metadata?: string; prefix?: string; limit?: number; cursor?: string } | undefined;
 }
 
-export function createKvOp(store: KvStore): HostOp {
+export function createKvOp(store: KvAccess): HostOp {
   return async (payload, ctx) => {
     // An op starts inside the worker's isolate entry, on its CPU clock. The
     // store's work (SQLite, an fsync on every write) is I/O the tenant waits
@@ -32,7 +33,7 @@ export function createKvOp(store: KvStore): HostOp {
         }
         case 'put': {
           const o = p.options ?? {};
-          store.put(namespace, p.key as string, p.value as Uint8Array, {
+          await store.put(namespace, p.key as string, p.value as Uint8Array, {
             expiration: o.expiration,
             expirationTtl: o.expirationTtl,
             metadata: o.metadata === undefined ? undefined : (JSON.parse(o.metadata) as unknown),
@@ -40,7 +41,7 @@ export function createKvOp(store: KvStore): HostOp {
           return null;
         }
         case 'delete':
-          store.delete(namespace, p.key as string);
+          await store.delete(namespace, p.key as string);
           return null;
         case 'list': {
           const page = store.list(namespace, p.options ?? {});

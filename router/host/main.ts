@@ -10,6 +10,7 @@ import { createDataPlane, type Route } from '../data-plane.ts';
 import { HOST_STUCK_MESSAGE, HTTP_ERRORS, rawErrorResponse } from '../http-errors.ts';
 import { KvStore } from '../kv-store.ts';
 import { createKvOp } from './kv-op.ts';
+import { ClusterKv } from '../cluster/kv-replica.ts';
 import { VersionReader } from '../store.ts';
 import type { Batch, FromHost, HostConfig, ToHost } from '../host-protocol.ts';
 import { ConnectionLedger } from './connections.ts';
@@ -49,6 +50,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
   });
   const reader = new VersionReader(config.dbPath);
   const kv = new KvStore({ path: config.kvPath });
+  const clusterKv = config.databaseUrl === undefined ? undefined : new ClusterKv(kv, { databaseUrl: config.databaseUrl });
   // name → current version. Loaded from the store, then kept current by the
   // front door's 'route' messages (a deploy is acknowledged only once every
   // host has applied its route), so a request costs a Map lookup.
@@ -63,7 +65,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     maxLiveMb: config.maxLiveMb,
     startupCpuMs: config.startupCpuMs,
     fetch: config.fetch,
-    hostOps: { kv: createKvOp(kv) },
+    hostOps: { kv: createKvOp(clusterKv ?? kv) },
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;
@@ -167,6 +169,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     rt.destroy();
     reader.close();
     kv.close();
+    void clusterKv?.close();
     process.exit(0);
   });
   return onMessage;
