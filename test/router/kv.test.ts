@@ -198,6 +198,20 @@ describe('KV bindings on a node', () => {
     expect(await kv('kv-b', 'bindings')).toEqual({ out: ['PLAIN', 'CACHE', 'OWN'] });
   });
 
+  it('binds KV namespaces as globals in a service worker, as it does vars', async () => {
+    await node.deploy('kv-sw', {
+      format: 'service-worker',
+      kv: { SHARED: 'shared' },
+      limits: { cpuMs: 1000 },
+      script: `addEventListener('fetch', (e) => e.respondWith((async () => {
+        await SHARED.put('from-sw', 'service worker');
+        return new Response(await SHARED.get('from-a') + ' / ' + typeof SHARED.list);
+      })()));`,
+    });
+    expect(await (await node.call('kv-sw')).text()).toBe('hello b / function');
+    expect(await kv('kv-a', 'get', ['from-sw'])).toEqual({ out: 'service worker' });
+  });
+
   it('refuses bad kv bindings at deploy with 400', async () => {
     const script = `export default { fetch() { return new Response('x'); } }`;
     const bad = await node.deploy('kv-bad', { script, kv: { CACHE: 'no spaces allowed' } });
