@@ -123,6 +123,23 @@ describe('scheduled triggers', () => {
     expect(await (await node.call('cron-spin')).text()).toBe('alive');
   });
 
+  it('answers host-restart for a run whose isolate host dies under it', async () => {
+    await node.deploy('cron-slow', {
+      script: `export default { scheduled(c, env, ctx) { console.log('started'); ctx.waitUntil(new Promise((r) => setTimeout(r, 20_000))); } }`,
+    });
+    const pending = trigger(node, 'cron-slow', '* * * * *');
+    await waitFor('the run to start', async () => ((await logs(node, 'cron-slow')).some((l) => l.message === 'started') ? true : undefined));
+    // Kill every host: the one running it is among them (the others are replaced too).
+    for (const h of await node.hosts()) if (h.state === 'ready') process.kill(h.pid, 'SIGKILL');
+    const r = await pending;
+    expect(r.json.outcome).toBe('host-restart');
+    expect((await logs(node, 'cron-slow')).some((l) => l.level === 'error' && /^triggered run of cron "\* \* \* \* \*" .*: host-restart: /.test(l.message))).toBe(true);
+    // The replaced hosts serve the next run.
+    await waitFor('ready hosts again', async () => ((await node.hosts()).filter((h) => h.state === 'ready').length === 2 ? true : undefined));
+    await node.deploy('cron-slow', { script: `export default { scheduled() {} }` });
+    expect((await trigger(node, 'cron-slow', '* * * * *')).json.outcome).toBe('ok');
+  });
+
   it('reports an exception thrown by the handler in the outcome and the log', async () => {
     await node.deploy('cron-throws', { script: `export default { async scheduled() { await null; throw new Error('nightly job broke'); } }` });
     const r = await trigger(node, 'cron-throws', '0 0 * * *');
