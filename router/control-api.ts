@@ -9,7 +9,7 @@ import type { StoredFunction, VersionBindings } from './store.ts';
 import { checkCron, parseTriggers } from './cron.ts';
 import { KvInputError } from './kv-store.ts';
 import type { KvAccess } from './cluster/kv-replica.ts';
-import { KV_LIMITS, KV_NAMESPACE_PATTERN, type TriggerRequest, type TriggerResponse, type ScheduledOutcome } from '../sdk/wire.ts';
+import { KV_LIMITS, KV_NAMESPACE_PATTERN, type CronRunInfo, type TriggerRequest, type TriggerResponse, type ScheduledOutcome } from '../sdk/wire.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
 export const MAX_DEPLOY_BODY_BYTES = 2 * MAX_SCRIPT_BYTES + 1024 * 1024;
@@ -29,6 +29,8 @@ export interface ControlApiDeps {
   bindings?(name: string): VersionBindings | undefined;
   /** Run the function's scheduled handler now, as `cron`. */
   trigger?(name: string, cron: string): Promise<{ scheduledTime: number } & ScheduledOutcome>;
+  /** The recorded runs of the function's schedules on this node. */
+  cronRuns?(name: string): CronRunInfo[];
   /** The node's KV namespaces, for /v1/kv. */
   kv?: KvAccess;
 }
@@ -270,6 +272,12 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     const result = await deps.trigger(name, normal);
     const out: TriggerResponse = { name, cron: normal, ...result };
     return c.json(out);
+  });
+
+  app.get('/v1/functions/:name/crons', (c) => {
+    const name = checkName(c);
+    if (deps.get(name) === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    return c.json({ crons: deps.cronRuns?.(name) ?? [] });
   });
 
   const kvStore = () => {

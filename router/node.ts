@@ -79,8 +79,6 @@ export class EdgeNode {
     if (config.databaseUrl !== undefined) {
       const db = new ClusterDb(config.databaseUrl);
       this.#clusterKv = { db, access: new ClusterKv(this.#kv, db), replica: new KvReplica(this.#kv, db, (m) => process.stderr.write(`edgefn: ${m}\n`)) };
-    }
-    if (config.databaseUrl !== undefined) {
       this.#cluster = new Cluster({
         databaseUrl: config.databaseUrl,
         region: config.region,
@@ -210,6 +208,7 @@ export class EdgeNode {
         if (version === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}" on this node`);
         return scheduler.trigger(name, version, cron);
       },
+      cronRuns: (name) => scheduler.runs(name).map((r) => ({ cron: r.cron, lastScheduled: new Date(r.lastScheduled).toISOString(), lastOutcome: r.lastOutcome, lastError: r.lastError })),
       kv: this.#clusterKv?.access ?? this.#kv,
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });

@@ -222,6 +222,21 @@ export interface TriggerResponse extends ScheduledOutcome {
   scheduledTime: number;
 }
 
+/** One schedule of a function as this node has run it. */
+export interface CronRunInfo {
+  cron: string;
+  /** ISO 8601: the last time it fired for, or when this node first saw the schedule. */
+  lastScheduled: string;
+  /** `ok`, an `edgefn-error` value, `skipped` (another cluster node ran it), or null (not run yet, or still running). */
+  lastOutcome: string | null;
+  lastError: string | null;
+}
+
+/** Body of `GET /v1/functions/{name}/crons`. */
+export interface CronRunsResponse {
+  crons: CronRunInfo[];
+}
+
 // ---- KV storage ----
 
 /** A KV namespace name: 1 to 64 characters of A-Z, a-z, 0-9, _ and -. */

@@ -77,6 +77,13 @@ describe('scheduled triggers', () => {
     expect(outcomes.length).toBeGreaterThanOrEqual(3);
     expect(outcomes[0]!.message).toMatch(/: ok \([\d.]+ ms CPU\)$/);
     expect(await (await node.call('every-2s')).text()).toBe('fetch still works');
+    // The node's record of the schedule: the last time it fired for, and how that run ended.
+    const recorded = (await (await node.api('/v1/functions/every-2s/crons')).json()) as { crons: Array<{ cron: string; lastScheduled: string; lastOutcome: string | null }> };
+    expect(recorded.crons).toHaveLength(1);
+    expect(recorded.crons[0]!.cron).toBe('*/2 * * * * *');
+    expect(Date.parse(recorded.crons[0]!.lastScheduled)).toBeGreaterThanOrEqual(times[times.length - 1]!);
+    expect(Date.parse(recorded.crons[0]!.lastScheduled) % 2000).toBe(0);
+    expect([null, 'ok']).toContain(recorded.crons[0]!.lastOutcome);
     const info = (await (await node.api('/v1/functions/every-2s')).json()) as { triggers?: unknown };
     expect(info.triggers).toEqual({ crons: ['*/2 * * * * *'] });
     // Redeployed without triggers: the schedule stops.
@@ -84,6 +91,7 @@ describe('scheduled triggers', () => {
     const stoppedAt = (await runs(node, 'every-2s')).length;
     await new Promise((r) => setTimeout(r, 4500));
     expect((await runs(node, 'every-2s')).length).toBeLessThanOrEqual(stoppedAt + 1);
+    expect(((await (await node.api('/v1/functions/every-2s/crons')).json()) as { crons: unknown[] }).crons).toEqual([]);
   });
 
   it('runs a service worker\'s scheduled listener and waits for its waitUntil work', async () => {
