@@ -147,7 +147,9 @@ class ScheduledEvent {
   noRetry(): void {}
 }
 defineGlobal('ScheduledEvent', ScheduledEvent);
-defineGlobal('ScheduledController', ScheduledController);
+// Not a global in workerd either; named by hand, as the prelude is minified
+// (define.ts says why names matter).
+defineProperty(ScheduledController, 'name', { value: 'ScheduledController', configurable: true });
 
 function serviceWorkerScheduled(controller: ScheduledController, _env: Record<string, unknown>, ctx: ExecutionContext): unknown {
   const event = new ScheduledEvent(controller, ctx);
