@@ -7,7 +7,7 @@ import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORM
 import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type RoutingResponse, type ScriptDeployRequest, type StickyKey, type TrafficShare, type VersionsResponse } from '../sdk/wire.ts';
 import { nearEndpoint } from './cluster/near.ts';
 import { parseRoutes } from './route-table.ts';
-import type { DeployRollout, StoredFunction } from './store.ts';
+import type { DeployRollout, StoredFunction, VersionBindings } from './store.ts';
 import { parsePercent, parseSticky, parseTraffic, parseVersion } from './traffic-split.ts';
 import type { LogEntry, UsageResponse, UsageRow } from '../sdk/wire.ts';
 import type { LogSince } from './function-logs.ts';
@@ -20,6 +20,10 @@ const MAX_LOG_LIMIT = 10_000;
 const DEFAULT_LOG_LIMIT = 1000;
 /** Longest range one usage query may cover (ms): 400 days. */
 const MAX_USAGE_RANGE_MS = 400 * 24 * 3_600_000;
+import { checkCron, parseTriggers } from './cron.ts';
+import { KvInputError } from './kv-store.ts';
+import type { KvAccess } from './cluster/kv-replica.ts';
+import { KV_LIMITS, KV_NAMESPACE_PATTERN, type CronRunInfo, type TriggerRequest, type TriggerResponse, type ScheduledOutcome } from '../sdk/wire.ts';
 
 /** Deploy bodies above this are refused before parsing (the script itself may be 10 MB; JSON escaping adds to it). */
 export const MAX_DEPLOY_BODY_BYTES = 2 * MAX_SCRIPT_BYTES + 1024 * 1024;
@@ -54,6 +58,14 @@ export interface ControlApiDeps {
   /** `version` undefined: the version current before the current one. */
   rollback(name: string, version: number | undefined): Promise<RoutingResponse>;
   setTraffic(name: string, traffic: TrafficShare[], sticky: StickyKey | null): Promise<RoutingResponse>;
+  /** A function's cron triggers and KV bindings, for describing it. */
+  bindings?(name: string): VersionBindings | undefined;
+  /** Run the function's scheduled handler now, as `cron`. */
+  trigger?(name: string, cron: string): Promise<{ scheduledTime: number } & ScheduledOutcome>;
+  /** The recorded runs of the function's schedules on this node. */
+  cronRuns?(name: string): CronRunInfo[];
+  /** The node's KV namespaces, for /v1/kv. */
+  kv?: KvAccess;
 }
 
 export interface ValidDeploy {
@@ -73,6 +85,10 @@ export interface ValidDeploy {
   tags: Record<string, string>;
   /** Normalized custom route patterns; undefined: keep the function's routes as they are. */
   routes?: string[] | undefined;
+  /** Cron expressions of its scheduled triggers, normalized (router/cron.ts). */
+  crons: string[];
+  /** KV bindings: binding name → namespace. */
+  kv: Record<string, string>;
 }
 
 function placementNear(value: unknown): string | null {
@@ -84,6 +100,18 @@ function placementNear(value: unknown): string | null {
   const end = nearEndpoint(near);
   if (typeof end === 'string') throw new EdgefnError('ERR_INVALID_INPUT', end);
   return near;
+}
+
+function kvBindings(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new EdgefnError('ERR_INVALID_INPUT', '"kv" must be an object of binding name → namespace, like { "CACHE": "my-namespace" }');
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new EdgefnError('ERR_INVALID_INPUT', `kv binding "${k}" is not a valid binding name (letters, digits and _; not starting with a digit)`);
+    if (typeof v !== 'string' || !KV_NAMESPACE_PATTERN.test(v)) throw new EdgefnError('ERR_INVALID_INPUT', `kv.${k} must be a namespace name (1 to 64 characters of A-Z, a-z, 0-9, _ and -), got ${JSON.stringify(v)}`);
+    out[k] = v;
+  }
+  return out;
 }
 
 function regionList(value: unknown): string[] | null {
@@ -111,7 +139,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky', 'tags', 'routes'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky', 'tags', 'routes', 'triggers', 'kv'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -134,6 +162,10 @@ export function validateDeploy(body: unknown): ValidDeploy {
   const { percent, sticky } = body as { percent?: unknown; sticky?: unknown };
   if (percent === undefined && sticky !== undefined) throw new EdgefnError('ERR_INVALID_INPUT', '"sticky" applies to a traffic split: give "percent" too (or set it later with PUT /v1/functions/{name}/traffic)');
   const rollout = percent === undefined ? null : { percent: parsePercent(percent, '"percent"'), sticky: parseSticky(sticky) };
+  const extra = body as { triggers?: unknown; kv?: unknown };
+  const crons = parseTriggers(extra.triggers);
+  const kv = kvBindings(extra.kv);
+  for (const k of Object.keys(kv)) if (k in vars || k in secrets) throw new EdgefnError('ERR_INVALID_INPUT', `"${k}" is both a KV binding and a ${k in vars ? 'var' : 'secret'}`);
   return {
     source,
     format,
@@ -145,6 +177,8 @@ export function validateDeploy(body: unknown): ValidDeploy {
     rollout,
     tags: parseTags((body as { tags?: unknown }).tags),
     routes: parseRoutes((body as { routes?: unknown }).routes),
+    crons,
+    kv,
   };
 }
 
@@ -211,6 +245,30 @@ const STATUS: Partial<Record<string, 400 | 404 | 409 | 500 | 503>> = {
   ERR_STORE_UNAVAILABLE: 503,
 };
 
+function describeBindings(b: VersionBindings | undefined): Pick<FunctionInfo, 'triggers' | 'kv'> {
+  if (b === undefined) return {};
+  return { ...(b.crons.length > 0 ? { triggers: { crons: b.crons } } : {}), ...(Object.keys(b.kv).length > 0 ? { kv: b.kv } : {}) };
+}
+
+/** A KV store's refusal as our 400. */
+async function kvInput<T>(run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof KvInputError) throw new EdgefnError('ERR_INVALID_INPUT', err.message);
+    throw err;
+  }
+}
+
+/** A numeric query parameter, or undefined when absent. */
+function numberParam(c: Context, name: string): number | undefined {
+  const v = c.req.query(name);
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new EdgefnError('ERR_INVALID_INPUT', `query parameter "${name}" must be a number, got ${JSON.stringify(v)}`);
+  return n;
+}
+
 export function createControlApi(deps: ControlApiDeps): Hono {
   const app = new Hono();
   const describe = (f: StoredFunction): FunctionInfo => ({
@@ -226,6 +284,7 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     placement: deps.placement(f.name),
     ...(deps.tags?.(f.name) === undefined ? {} : { tags: deps.tags(f.name)! }),
     ...(deps.routes === undefined ? {} : { routes: deps.routes(f.name) }),
+    ...describeBindings(deps.bindings?.(f.name)),
   });
   const checkName = (c: Context): string => {
     const name = c.req.param('name') ?? '';
@@ -368,6 +427,84 @@ export function createControlApi(deps: ControlApiDeps): Hono {
     const name = checkName(c);
     if (!(await deps.delete(name))) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
     return c.json({ deleted: name });
+  });
+
+  app.post('/v1/functions/:name/trigger', async (c) => {
+    const name = checkName(c);
+    if (deps.trigger === undefined) throw new EdgefnError('ERR_INVALID_INPUT', 'this node does not run scheduled triggers');
+    if (deps.get(name) === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    let body: unknown;
+    try {
+      body = JSON.parse(await readLimited(c.req.raw.body, 64 * 1024));
+    } catch (err) {
+      if (err instanceof EdgefnError) throw err;
+      throw new EdgefnError('ERR_INVALID_INPUT', `the body is not valid JSON: ${err instanceof Error ? err.message : String(err)}; send { "cron": "*/5 * * * *" }`);
+    }
+    const cron = (body as Partial<TriggerRequest> | null)?.cron;
+    if (typeof cron !== 'string') throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be { "cron": "<cron expression>" }');
+    const normal = checkCron(cron);
+    const result = await deps.trigger(name, normal);
+    const out: TriggerResponse = { name, cron: normal, ...result };
+    return c.json(out);
+  });
+
+  app.get('/v1/functions/:name/crons', (c) => {
+    const name = checkName(c);
+    if (deps.get(name) === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}"`);
+    return c.json({ crons: deps.cronRuns?.(name) ?? [] });
+  });
+
+  const kvStore = () => {
+    if (deps.kv === undefined) throw new EdgefnError('ERR_INVALID_INPUT', 'this node has no KV storage');
+    return deps.kv;
+  };
+  const kvNamespace = (c: Context): string => {
+    const ns = c.req.param('namespace') ?? '';
+    if (!KV_NAMESPACE_PATTERN.test(ns)) throw new EdgefnError('ERR_INVALID_INPUT', `KV namespace "${ns}" is not valid: use 1 to 64 characters of A-Z, a-z, 0-9, _ and -`);
+    return ns;
+  };
+
+  app.get('/v1/kv/:namespace/keys', async (c) => {
+    const ns = kvNamespace(c);
+    const limit = numberParam(c, 'limit');
+    return c.json(await kvInput(() => kvStore().list(ns, { prefix: c.req.query('prefix'), limit, cursor: c.req.query('cursor') })));
+  });
+
+  app.get('/v1/kv/:namespace/values/:key{.+}', async (c) => {
+    const ns = kvNamespace(c);
+    const key = c.req.param('key');
+    const v = await kvInput(() => kvStore().get(ns, key));
+    if (v === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no key ${JSON.stringify(key)} in KV namespace "${ns}"`);
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (v.metadata !== null) headers['edgefn-kv-metadata'] = JSON.stringify(v.metadata);
+    if (v.expiration !== undefined) headers['edgefn-kv-expiration'] = String(v.expiration);
+    return c.body(v.value as Uint8Array<ArrayBuffer>, 200, headers);
+  });
+
+  app.put('/v1/kv/:namespace/values/:key{.+}', async (c) => {
+    const ns = kvNamespace(c);
+    const key = c.req.param('key');
+    const declared = Number(c.req.header('content-length') ?? 0);
+    if (declared > KV_LIMITS.valueBytes) throw new EdgefnError('ERR_INVALID_INPUT', `the value is ${declared} bytes; the limit is ${KV_LIMITS.valueBytes} (25 MiB)`);
+    const value = new Uint8Array(await c.req.arrayBuffer());
+    const metaText = c.req.query('metadata');
+    let metadata: unknown;
+    if (metaText !== undefined) {
+      try {
+        metadata = JSON.parse(metaText);
+      } catch {
+        throw new EdgefnError('ERR_INVALID_INPUT', 'query parameter "metadata" must be JSON');
+      }
+    }
+    await kvInput(() => kvStore().put(ns, key, value, { expirationTtl: numberParam(c, 'expiration_ttl'), expiration: numberParam(c, 'expiration'), metadata }));
+    return c.json({ namespace: ns, key, bytes: value.byteLength });
+  });
+
+  app.delete('/v1/kv/:namespace/values/:key{.+}', async (c) => {
+    const ns = kvNamespace(c);
+    const key = c.req.param('key');
+    await kvInput(() => kvStore().delete(ns, key));
+    return c.json({ namespace: ns, deleted: key });
   });
 
   app.get('/v1/node', (c) => c.json(deps.stats() as object));

@@ -20,6 +20,10 @@ import type { FunctionReport } from './function-report.ts';
 
 export interface HostConfig {
   dbPath: string;
+  /** The node's KV store (router/kv-store.ts), which hosts open read-write. */
+  kvPath: string;
+  /** A cluster node's PostgreSQL, where KV writes go first (router/cluster/kv-replica.ts); undefined on a standalone node. */
+  databaseUrl?: string | undefined;
   snapshotDir: string;
   prelude: Prelude;
   defaults: Limits;
@@ -74,7 +78,9 @@ export type ToHost =
    */
   | { t: 'grant'; id: number; slots: number; tokens: number; retryAfterSec: number; dryMs: number }
   /** Another host needs `name`'s capacity: give back what is held and idle ('release'). */
-  | { t: 'reclaim'; name: string };
+  | { t: 'reclaim'; name: string }
+  /** Run function `name`'s scheduled handler at `version`; answered with 'scheduled-done'. */
+  | { t: 'scheduled'; id: number; name: string; version: number; cron: string; scheduledTime: number };
 
 /** A host's runtime counters (without the fallback reason, sent once in 'ready') and its resident memory and connections. */
 export type HostStats = Omit<RuntimeStats, 'snapshotReason'> & { rss: number; connections: number };
@@ -124,7 +130,9 @@ export type FromHost =
    */
   | { t: 'acquire'; id: number; name: string; concurrency: number; rps: number; slots: number; tokens: number }
   /** Capacity of `name` the host gives back: its answer to a 'reclaim' (`reply`), or unasked past a lowered limit. */
-  | { t: 'release'; name: string; slots: number; tokens: number; reply: boolean };
+  | { t: 'release'; name: string; slots: number; tokens: number; reply: boolean }
+  /** A scheduled run is over: `outcome` 'ok' or an `edgefn-error` value ('exception', 'cpu-limit', …). */
+  | { t: 'scheduled-done'; id: number; outcome: string; error?: string | undefined; cpuMs: number };
 
 /** How often an active host reports its long-running requests, in ms. */
 export const TICK_MS = 2;

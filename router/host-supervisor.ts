@@ -12,8 +12,8 @@ import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import { WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
 import type { FunctionReport } from './function-report.ts';
-import { HOST_STUCK_MESSAGE, rawErrorResponse } from './http-errors.ts';
-import type { StickyKey, TrafficShare } from '../sdk/wire.ts';
+import { HOST_STUCK_MESSAGE, HTTP_ERRORS, rawErrorResponse } from './http-errors.ts';
+import type { ScheduledOutcome, StickyKey, TrafficShare } from '../sdk/wire.ts';
 
 const HOST_MAIN = fileURLToPath(new URL('./host/main.ts', import.meta.url));
 
@@ -95,6 +95,8 @@ class IsolateHost {
   #verdict = { at: -Infinity, blocked: false };
   readonly routeAcks = new Map<number, () => void>();
   readonly validations = new Map<number, { resolve(cache: Uint8Array | undefined): void; reject(err: EdgefnError): void }>();
+  /** Scheduled runs sent to this host and not yet over. */
+  readonly scheduledRuns = new Map<number, (outcome: ScheduledOutcome) => void>();
   state: 'starting' | 'ready' | 'draining' | 'dead' = 'starting';
   lastPong = Date.now();
   /** The deadline (epoch ms) of the long isolate entry the host last announced. */
@@ -299,6 +301,12 @@ export class HostSupervisor {
       case 'log':
         this.#options.onLog(m.name, { version: m.version, level: m.level, message: m.message, time: m.time, requestId: m.requestId });
         return;
+      case 'scheduled-done': {
+        const done = h.scheduledRuns.get(m.id);
+        h.scheduledRuns.delete(m.id);
+        done?.({ outcome: m.outcome, ...(m.error === undefined ? {} : { error: m.error }), cpuMs: m.cpuMs });
+        return;
+      }
       case 'cache':
         this.#options.onCache(m.name, m.version, m.cache);
         return;
@@ -352,6 +360,8 @@ export class HostSupervisor {
     h.routeAcks.clear();
     for (const v of h.validations.values()) v.reject(err);
     h.validations.clear();
+    for (const done of h.scheduledRuns.values()) done({ outcome: HTTP_ERRORS[err.code][1], error: err.message, cpuMs: 0 });
+    h.scheduledRuns.clear();
     if (this.#closed) return;
     this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) ${wasDraining ? 'drained' : 'died'}: ${why}`);
     const i = this.#hosts.indexOf(h);
@@ -514,6 +524,22 @@ export class HostSupervisor {
     return new Promise((resolve, reject) => {
       h.validations.set(id, { resolve, reject });
       h.send({ t: 'validate', id, name, format, code, env, limits });
+    });
+  }
+
+  /**
+   * Run function `name`'s scheduled handler at `version` on the host where it
+   * is live (else the least busy one). Resolves with the run's outcome, never
+   * rejects: a host that dies meanwhile makes it a 'host-restart'.
+   */
+  scheduled(name: string, version: number, cron: string, scheduledTime: number): Promise<ScheduledOutcome> {
+    const now = performance.now();
+    const h = this.#liveHost(`${name}@${version}`, now) ?? this.#fewest(now);
+    if (h === undefined) return Promise.resolve({ outcome: HTTP_ERRORS.ERR_HOST_RESTART[1], error: 'no isolate host is ready', cpuMs: 0 });
+    const id = nextId++;
+    return new Promise((resolve) => {
+      h.scheduledRuns.set(id, resolve);
+      h.send({ t: 'scheduled', id, name, version, cron, scheduledTime });
     });
   }
 

@@ -20,6 +20,10 @@ import { UsageMeter } from './usage.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore, routeConflict } from './store.ts';
 import { RouteTable } from './route-table.ts';
+import { KvStore } from './kv-store.ts';
+import { Scheduler } from './scheduler.ts';
+import { ClusterDb } from './cluster/cluster-db.ts';
+import { ClusterKv, KvReplica } from './cluster/kv-replica.ts';
 import { Cluster } from './cluster/cluster.ts';
 import type { RouteChange } from './cluster/replica.ts';
 import type { PlacementInfo, RegionsResponse, RoutingResponse, StickyKey, TrafficShare, VersionsResponse } from '../sdk/wire.ts';
@@ -71,6 +75,10 @@ export class EdgeNode {
   readonly #patterns: RouteTable;
   readonly #deploying = new Map<string, Promise<unknown>>();
   readonly #cluster: Cluster | undefined;
+  readonly #kv: KvStore;
+  /** In a cluster: KV writes through PostgreSQL, and the replica that keeps this node's copy current. */
+  readonly #clusterKv: { db: ClusterDb; access: ClusterKv; replica: KvReplica } | undefined;
+  #scheduler: Scheduler | undefined;
   #supervisor: HostSupervisor | undefined;
   #data: NetServer | undefined;
   #api: Server | undefined;
@@ -87,7 +95,10 @@ export class EdgeNode {
     this.#tags = new FunctionTags(join(config.dataDir, 'edgefn.db'));
     for (const f of this.#store.list()) this.#routes.set(f.name, { name: f.name, version: f.version });
     this.#patterns = RouteTable.from(this.#store.routes());
+    this.#kv = new KvStore({ path: join(config.dataDir, 'kv.db') });
     if (config.databaseUrl !== undefined) {
+      const db = new ClusterDb(config.databaseUrl);
+      this.#clusterKv = { db, access: new ClusterKv(this.#kv, db), replica: new KvReplica(this.#kv, db, (m) => process.stderr.write(`edgefn: ${m}\n`)) };
       this.#cluster = new Cluster({
         databaseUrl: config.databaseUrl,
         region: config.region,
@@ -115,6 +126,8 @@ export class EdgeNode {
     await Promise.all(routes.map((r) => supervisor.setRoute(r.name, r.version, { traffic: r.traffic ?? null, sticky: r.sticky ?? null })));
     // Warm isolates are kept only for the versions a split still sends traffic to.
     for (const r of routes) supervisor.forget(r.name, r.version === null ? undefined : r.traffic != null ? r.traffic.map((s) => s.version) : []);
+    // Replicated versions bring their schedules (and deletions take them away).
+    this.#scheduler?.refresh();
   }
 
   /** The function key for a new connection's first request: `<name>.<base>` of a deployed function, else a custom route's. */
@@ -170,6 +183,8 @@ export class EdgeNode {
       hangMs: this.config.hostHangMs,
       config: {
         dbPath: join(this.config.dataDir, 'edgefn.db'),
+        kvPath: join(this.config.dataDir, 'kv.db'),
+        databaseUrl: this.config.databaseUrl,
         snapshotDir: join(this.config.dataDir, 'snapshots'),
         prelude,
         defaults: this.config.limits,
@@ -199,6 +214,16 @@ export class EdgeNode {
       onHostEvent: (event) => process.stderr.write(`edgefn: ${event}\n`),
     }));
     await supervisor.ready();
+    const scheduler = (this.#scheduler = new Scheduler({
+      dbPath: join(this.config.dataDir, 'edgefn.db'),
+      schedules: () => this.#store.schedules(),
+      run: (name, version, cron, time) => supervisor.scheduled(name, version, cron, time),
+      log: (name, level, message) => void this.#logs.add(name, { level, message, version: this.#store.current(name) }),
+      // In a cluster every node holding the function has its schedules; the
+      // node whose claim in PostgreSQL succeeds runs each time, once.
+      ...(this.#cluster === undefined ? {} : { claim: (name: string, cron: string, time: number) => this.#cluster!.claimCron(name, cron, time) }),
+    }));
+    scheduler.start();
 
     this.#data = createFrontDoor({
       headersTimeoutMs: this.config.http.headersTimeoutMs,
@@ -225,6 +250,7 @@ export class EdgeNode {
         this.#logs.delete(name);
         this.#tags.delete(name);
         if (hadPatterns) await supervisor.setPatterns(name, []);
+        scheduler.refresh();
         await supervisor.setRoute(name, null);
         supervisor.forget(name);
         return ok;
@@ -242,11 +268,23 @@ export class EdgeNode {
       versions: (name) => this.#versions(name),
       rollback: (name, version) => this.#queue(name, () => this.#rollback(name, version)),
       setTraffic: (name, traffic, sticky) => this.#queue(name, () => this.#setTraffic(name, traffic, sticky)),
+      bindings: (name) => {
+        const version = this.#store.current(name);
+        return version === undefined ? undefined : this.#store.bindings(name, version);
+      },
+      trigger: async (name, cron) => {
+        const version = this.#store.current(name);
+        if (version === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function named "${name}" on this node`);
+        return scheduler.trigger(name, version, cron);
+      },
+      cronRuns: (name) => scheduler.runs(name).map((r) => ({ cron: r.cron, lastScheduled: new Date(r.lastScheduled).toISOString(), lastOutcome: r.lastOutcome, lastError: r.lastError })),
+      kv: this.#clusterKv?.access ?? this.#kv,
       stats: () => ({ snapshotPath: supervisor.snapshotPath, functions: this.#routes.size, hostRestarts: supervisor.restarts, hosts: supervisor.hostStats() }),
     });
     this.#api = createServer(serverTimeouts(this.config.http), getRequestListener(app.fetch));
     const apiPort = await listen(this.#api, this.config.apiPort, this.config.listen);
     this.addresses = { dataUrl: `http://${this.config.listen}:${dataPort}`, apiUrl: `http://${this.config.listen}:${apiPort}`, tokenFile: file };
+    this.#clusterKv?.replica.start();
     await this.#cluster?.start({ dataUrl: this.addresses.dataUrl, apiUrl: this.addresses.apiUrl, advertiseUrl: this.config.advertiseUrl ?? this.addresses.dataUrl });
     return this.addresses;
   }
@@ -264,7 +302,8 @@ export class EdgeNode {
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined, routes: d.routes });
+        const bindings = d.crons.length > 0 || Object.keys(d.kv).length > 0 ? JSON.stringify({ crons: d.crons, kv: d.kv }) : null;
+        const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined, routes: d.routes, bindings });
         this.#tags.set(name, d.tags);
         // Installed from PostgreSQL by #applyRoutes, which keeps a split's warm versions.
         if (d.rollout === null) this.supervisor.forget(name);
@@ -272,7 +311,7 @@ export class EdgeNode {
       }
       if (d.near !== null) throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" chooses among regions: this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it has one region and the field cannot apply');
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
-      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache }, d.rollout ?? undefined, d.routes);
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache, crons: d.crons, kv: d.kv }, d.rollout ?? undefined, d.routes);
       this.#tags.set(name, d.tags);
       // Acknowledged only once every host routes to the new version (and its
       // routes lead there: set after the version, so they never lead nowhere).
@@ -281,6 +320,7 @@ export class EdgeNode {
         this.#patterns.set(name, d.routes);
         await this.supervisor.setPatterns(name, d.routes);
       }
+      this.#scheduler?.refresh();
       return { version: result.version, created: result.created };
     });
     this.#deploying.set(name, run);
@@ -351,12 +391,17 @@ export class EdgeNode {
       // The data plane's server counts every connection it handed to a host
       // (it keeps their descriptors), so it finishes closing only once the
       // hosts have gone and their connections with them: close both at once.
+      const scheduler = this.#scheduler?.close();
       await Promise.all([closeServer(this.#data), closeServer(this.#api), this.#supervisor?.close()]);
+      await scheduler;
       await this.#cluster?.close();
       // After the hosts' last reports (supervisor.close asks for them).
       this.#usage.close();
       this.#tags.close();
+      await this.#clusterKv?.replica.close();
+      await this.#clusterKv?.db.close();
       this.#store.close();
+      this.#kv.close();
     })();
     return this.#closed;
   }

@@ -41,6 +41,16 @@ export interface NewVersion {
   secrets: Record<string, string>;
   limits: Partial<Limits>;
   cache: Uint8Array | undefined;
+  /** Scheduled triggers: cron expressions, checked by router/cron.ts. */
+  crons?: string[] | undefined;
+  /** KV bindings: binding name → namespace. */
+  kv?: Record<string, string> | undefined;
+}
+
+/** A version's triggers and KV bindings (kept beside the version, in its own table). */
+export interface VersionBindings {
+  crons: string[];
+  kv: Record<string, string>;
 }
 
 /**
@@ -106,6 +116,13 @@ CREATE TABLE IF NOT EXISTS rollouts (
 );
 CREATE TABLE IF NOT EXISTS routes (pattern TEXT PRIMARY KEY, name TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS routes_by_name ON routes (name);
+CREATE TABLE IF NOT EXISTS version_bindings (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  crons TEXT NOT NULL,
+  kv TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
 `;
 
 function parseRouting(current: number, row: Record<string, unknown> | undefined): Routing {
@@ -118,6 +135,11 @@ function parseRouting(current: number, row: Record<string, unknown> | undefined)
     traffic: typeof traffic === 'string' ? (JSON.parse(traffic) as TrafficShare[]) : null,
     sticky: typeof sticky === 'string' ? (JSON.parse(sticky) as StickyKey) : null,
   };
+}
+
+function rowToBindings(row: Record<string, unknown> | undefined): VersionBindings {
+  if (row === undefined) return { crons: [], kv: {} };
+  return { crons: JSON.parse(row['crons'] as string) as string[], kv: JSON.parse(row['kv'] as string) as Record<string, string> };
 }
 
 function rowToFunction(row: Record<string, unknown>): StoredFunction {
@@ -220,6 +242,13 @@ export class FunctionStore {
       deleteRoutes: this.#db.prepare(`DELETE FROM routes WHERE name = ?`),
       insertRoute: this.#db.prepare(`INSERT INTO routes (pattern, name) VALUES (?, ?)`),
       replaceRoute: this.#db.prepare(`INSERT OR REPLACE INTO routes (pattern, name) VALUES (?, ?)`),
+      setBindings: this.#db.prepare(`INSERT OR REPLACE INTO version_bindings (name, version, crons, kv) VALUES (?, ?, ?, ?)`),
+      pruneBindings: this.#db.prepare(`DELETE FROM version_bindings WHERE name = ? AND version NOT IN (SELECT version FROM versions WHERE name = ?)`),
+      deleteBindings: this.#db.prepare(`DELETE FROM version_bindings WHERE name = ?`),
+      bindings: this.#db.prepare(`SELECT crons, kv FROM version_bindings WHERE name = ? AND version = ?`),
+      schedules: this.#db.prepare(
+        `SELECT f.name, f.version, b.crons FROM functions f JOIN version_bindings b ON b.name = f.name AND b.version = f.version WHERE b.crons <> '[]' ORDER BY f.name`,
+      ),
     };
   }
 
@@ -275,6 +304,7 @@ export class FunctionStore {
       };
       this.#writeRouting(v.name, routing);
       this.#prune(v.name, version, routing);
+      this.#writeBindings(v.name, version, v);
       this.#db.exec('COMMIT');
       return { version, created, routing };
     } catch (err) {
@@ -403,6 +433,7 @@ export class FunctionStore {
         else this.#stmts['setSplit']!.run(v.name, JSON.stringify(split), v.sticky == null ? null : JSON.stringify(v.sticky));
         this.#stmts['raiseCounter']!.run(v.name, v.version);
         this.#stmts['pruneUnused']!.run(v.name, v.version - 1 - KEEP_OLD_VERSIONS, JSON.stringify(split === null ? [v.version] : split.map((s) => s.version)));
+        this.#writeBindings(v.name, v.version, v);
       }
       this.#db.exec('COMMIT');
     } catch (err) {
@@ -432,6 +463,7 @@ export class FunctionStore {
       this.#stmts['deleteVersions']!.run(name);
       this.#stmts['deleteRollout']!.run(name);
       this.#stmts['deleteRoutes']!.run(name);
+      this.#stmts['deleteBindings']!.run(name);
       this.#db.exec('COMMIT');
       return changed;
     } catch (err) {
@@ -474,6 +506,22 @@ export class FunctionStore {
     return this.#stmts['allRoutes']!.all().map((r) => [r['pattern'] as string, r['name'] as string]);
   }
 
+  /** After the version itself is written and old versions pruned: bindings live as long as their version. */
+  #writeBindings(name: string, version: number, v: Pick<NewVersion, 'crons' | 'kv'>): void {
+    this.#stmts['pruneBindings']!.run(name, name);
+    this.#stmts['setBindings']!.run(name, version, JSON.stringify(v.crons ?? []), JSON.stringify(v.kv ?? {}));
+  }
+
+  /** A version's cron triggers and KV bindings (none for versions deployed before they existed). */
+  bindings(name: string, version: number): VersionBindings {
+    return rowToBindings(this.#stmts['bindings']!.get(name, version) as Record<string, unknown> | undefined);
+  }
+
+  /** Every function whose current version has cron triggers. */
+  schedules(): Array<{ name: string; version: number; crons: string[] }> {
+    return this.#stmts['schedules']!.all().map((r) => ({ name: r['name'] as string, version: Number(r['version']), crons: JSON.parse(r['crons'] as string) as string[] }));
+  }
+
   setCache(name: string, version: number, cache: Uint8Array): void {
     try {
       this.#stmts['setCache']!.run(cache, name, version);
@@ -512,6 +560,16 @@ export class VersionReader {
   /** Every custom route, as [pattern, function], for a host's route table at start-up. */
   patterns(): Array<[pattern: string, name: string]> {
     return this.#db.prepare('SELECT pattern, name FROM routes').all().map((r) => [r['pattern'] as string, r['name'] as string]);
+  }
+
+  /**
+   * A version's KV bindings. Prepared on first use: a host may open a file
+   * written by a front door from before the table existed (it is created by
+   * the front door, which opens the file first).
+   */
+  kvBindings(name: string, version: number): Record<string, string> {
+    const row = this.#db.prepare(`SELECT crons, kv FROM version_bindings WHERE name = ? AND version = ?`).get(name, version) as Record<string, unknown> | undefined;
+    return rowToBindings(row).kv;
   }
 
   /** Every function's current version, for a host's route table at start-up. */

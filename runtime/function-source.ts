@@ -15,6 +15,8 @@ export interface FunctionSource {
   cache?: Uint8Array | undefined;
   /** vars and secrets, as the worker sees them in `env`. */
   env: Record<string, string>;
+  /** KV bindings: the name the worker sees in `env` → the namespace the host's `kv` op opens for it. */
+  kv?: Record<string, string> | undefined;
   limits: Limits;
 }
 

@@ -205,7 +205,7 @@ export class LiveIsolate implements IsolateOwner {
     t = performance.now();
     let problem: unknown;
     try {
-      problem = this.#entries.install.applySync(undefined, [exports.derefInto(), fn.format, new ivm.ExternalCopy(fn.env).copyInto()] as never[], { timeout: this.#hooks.startupCpuMs });
+      problem = this.#entries.install.applySync(undefined, [exports.derefInto(), fn.format, new ivm.ExternalCopy(fn.env).copyInto(), new ivm.ExternalCopy(Object.keys(fn.kv ?? {})).copyInto()] as never[], { timeout: this.#hooks.startupCpuMs });
     } catch (err) {
       this.#die();
       throw translateIsolateError(err);
@@ -321,6 +321,33 @@ export class LiveIsolate implements IsolateOwner {
         this.#enter(r, this.#entries.resumeResponse, [id]);
       },
     };
+  }
+
+  /**
+   * Run the worker's scheduled handler, under the same budgets as a request
+   * (CPU per run, wall time including waitUntil work, memory). Its outcome
+   * arrives through `sink`: fail() when the handler threw or a budget
+   * stopped it, then done() with the CPU charged.
+   */
+  scheduled(cron: string, scheduledTime: number, sink: ResponseSink, coldMs: number | undefined): void {
+    const id = nextRequestId++;
+    const r: ActiveRequest = {
+      id,
+      requestId: undefined,
+      sink,
+      cpuMs: 0,
+      coldMs,
+      responded: false,
+      wall: setTimeout(() => this.#wallLimit(r), this.fn.limits.wallMs),
+      body: undefined,
+      unacked: 0,
+      pumpParked: false,
+      ops: undefined,
+      abort: undefined,
+      error: undefined,
+    };
+    this.#requests.set(id, r);
+    this.#enter(r, this.#entries.scheduled, [id, cron, scheduledTime]);
   }
 
   #timing(r: ActiveRequest): Timing {

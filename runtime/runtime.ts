@@ -186,6 +186,35 @@ export class Runtime {
     return live.handle(req, sink, coldMs);
   }
 
+  /**
+   * Run function `name`'s scheduled handler at `version`, in its live isolate
+   * (made live if it is not). The outcome arrives through sink.fail (an
+   * exception, a budget) and sink.done, as for a request.
+   */
+  scheduled(name: string, version: number, cron: string, scheduledTime: number, sink: ResponseSink): void {
+    if (this.#closed) {
+      sink.fail(new EdgefnError('ERR_CLOSED', 'runtime is closed'), { cpuMs: 0 });
+      sink.done?.({ cpuMs: 0 });
+      return;
+    }
+    this.#pool.noteActivity();
+    const key = functionKey(name, version);
+    let live = this.#live.get(key);
+    let coldMs: number | undefined;
+    if (live === undefined || !live.alive) {
+      const t0 = performance.now();
+      try {
+        live = this.#load(name, version, t0);
+      } catch (err) {
+        sink.fail(err instanceof EdgefnError ? err : new EdgefnError('ERR_INTERNAL', String(err), { cause: err }), { cpuMs: 0 });
+        sink.done?.({ cpuMs: 0 });
+        return;
+      }
+      coldMs = performance.now() - t0;
+    }
+    live.scheduled(cron, scheduledTime, sink, coldMs);
+  }
+
   #load(name: string, version: number, t0: number): LiveIsolate {
     const fn = this.#options.source(name, version);
     if (fn === undefined) throw new EdgefnError('ERR_NOT_FOUND', `no function ${name} at version ${version}`);

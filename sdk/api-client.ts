@@ -17,6 +17,9 @@ import {
   type RoutingResponse,
   type TrafficRequest,
   type VersionsResponse,
+  KV_NAMESPACE_PATTERN,
+  type KvListResult,
+  type TriggerResponse,
 } from './wire.ts';
 
 export { EdgefnApiError, isEdgefnApiError, CLIENT_ERROR_CODES, type ClientErrorCode } from './api-error.ts';
@@ -219,6 +222,75 @@ export class EdgefnClient {
     }
   }
 
+  /** Run the function's scheduled handler now, as `cron`; resolves with the run's outcome. */
+  async trigger(name: string, cron: string): Promise<TriggerResponse> {
+    const { status, body } = await this.#call('POST', `${functionPath(name)}/trigger`, { cron });
+    return expectObject<TriggerResponse>(body, ['name', 'cron', 'scheduledTime', 'outcome'], status);
+  }
+
+  /** A KV value's bytes, or undefined when the key does not exist (or has expired). */
+  async kvGet(namespace: string, key: string): Promise<Uint8Array | undefined> {
+    const r = await this.#callBytes('GET', kvValuePath(namespace, key));
+    return r.status === 404 ? undefined : r.bytes;
+  }
+
+  /** Write a KV value; `expirationTtl` and `expiration` in seconds, `metadata` any JSON value (see KV_LIMITS). */
+  async kvPut(namespace: string, key: string, value: Uint8Array | string, options: { expirationTtl?: number; expiration?: number; metadata?: unknown } = {}): Promise<void> {
+    const q = new URLSearchParams();
+    if (options.expirationTtl !== undefined) q.set('expiration_ttl', String(options.expirationTtl));
+    if (options.expiration !== undefined) q.set('expiration', String(options.expiration));
+    if (options.metadata !== undefined) q.set('metadata', JSON.stringify(options.metadata));
+    const query = q.size > 0 ? `?${q}` : '';
+    await this.#callBytes('PUT', kvValuePath(namespace, key) + query, typeof value === 'string' ? new TextEncoder().encode(value) : value);
+  }
+
+  async kvDelete(namespace: string, key: string): Promise<void> {
+    await this.#callBytes('DELETE', kvValuePath(namespace, key));
+  }
+
+  /** One page of a namespace's keys in byte order; pass `cursor` back for the next. */
+  async kvList(namespace: string, options: { prefix?: string; limit?: number; cursor?: string } = {}): Promise<KvListResult> {
+    const q = new URLSearchParams();
+    if (options.prefix !== undefined) q.set('prefix', options.prefix);
+    if (options.limit !== undefined) q.set('limit', String(options.limit));
+    if (options.cursor !== undefined) q.set('cursor', options.cursor);
+    const { status, body } = await this.#call('GET', `${kvPath(namespace)}/keys${q.size > 0 ? `?${q}` : ''}`);
+    return expectObject<KvListResult>(body, ['keys', 'list_complete'], status);
+  }
+
+  /**
+   * A call whose answer may be raw bytes (a KV value). A 404 whose error is
+   * ERR_NOT_FOUND comes back as status 404, for the caller to read as absent.
+   */
+  async #callBytes(method: string, path: string, bytes?: Uint8Array): Promise<{ status: number; bytes: Uint8Array }> {
+    const url = this.api + path;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.#token}` };
+    if (bytes !== undefined) headers['content-type'] = 'application/octet-stream';
+    const signal = AbortSignal.timeout(this.#timeoutMs);
+    let response: Response;
+    let out: Uint8Array;
+    try {
+      response = await this.#fetch(url, { method, headers, body: bytes === undefined ? null : (bytes as Uint8Array<ArrayBuffer>), signal });
+      out = new Uint8Array(await response.arrayBuffer());
+    } catch (err) {
+      if (signal.aborted) throw new EdgefnApiError(0, 'ERR_API_TIMEOUT', `${method} ${url}: no answer within ${this.#timeoutMs} ms`, { cause: err });
+      throw new EdgefnApiError(0, 'ERR_API_UNREACHABLE', `${method} ${url}: ${transportReason(err)}`, { cause: err });
+    }
+    if (response.ok) return { status: response.status, bytes: out };
+    const text = new TextDecoder().decode(out);
+    let error: Partial<ErrorResponse['error']> | undefined;
+    try {
+      error = (JSON.parse(text) as Partial<ErrorResponse>).error;
+    } catch {
+      error = undefined;
+    }
+    if (error === undefined || typeof error.code !== 'string' || typeof error.message !== 'string') {
+      throw new EdgefnApiError(response.status, 'ERR_API_BAD_RESPONSE', `${method} ${url}: HTTP ${response.status} without an error body: ${snippet(text)}`);
+    }
+    if (response.status === 404 && error.code === 'ERR_NOT_FOUND' && method === 'GET') return { status: 404, bytes: new Uint8Array() };
+    throw new EdgefnApiError(response.status, error.code, error.message);
+  }
+
   async #call(method: string, path: string, json?: unknown): Promise<{ status: number; body: unknown }> {
     const url = this.api + path;
     const headers: Record<string, string> = { authorization: `Bearer ${this.#token}`, accept: 'application/json' };
@@ -263,6 +335,18 @@ function functionPath(name: string): string {
     throw new EdgefnApiError(0, 'ERR_INVALID_INPUT', `invalid function name ${JSON.stringify(name)}: use 1 to 63 lowercase letters, digits and hyphens`);
   }
   return `/v1/functions/${name}`;
+}
+
+function kvPath(namespace: string): string {
+  if (typeof namespace !== 'string' || !KV_NAMESPACE_PATTERN.test(namespace)) {
+    throw new EdgefnApiError(0, 'ERR_INVALID_INPUT', `invalid KV namespace ${JSON.stringify(namespace)}: use 1 to 64 characters of A-Z, a-z, 0-9, _ and -`);
+  }
+  return `/v1/kv/${namespace}`;
+}
+
+function kvValuePath(namespace: string, key: string): string {
+  if (typeof key !== 'string' || key === '') throw new EdgefnApiError(0, 'ERR_INVALID_INPUT', 'a KV key must be a non-empty string');
+  return `${kvPath(namespace)}/values/${encodeURIComponent(key)}`;
 }
 
 function expectObject<T>(body: unknown, keys: readonly (keyof T & string)[], status: number): T {

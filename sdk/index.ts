@@ -4,7 +4,7 @@
 
 export { EdgefnClient, type EdgefnClientOptions, type DeployResult } from './api-client.ts';
 export { EdgefnApiError, isEdgefnApiError, CLIENT_ERROR_CODES, type ClientErrorCode } from './api-error.ts';
-export type { ExecutionContext, ExportedHandler, FetchEvent } from './types.ts';
+export type { ExecutionContext, ExportedHandler, FetchEvent, KVNamespace, KVNamespaceListKey, KVNamespaceListResult, KVNamespacePutOptions, ScheduledController, ScheduledEvent } from './types.ts';
 export {
   FUNCTION_NAME_PATTERN,
   LIMIT_NAMES,

@@ -77,6 +77,10 @@ export interface DeployOptions extends RolloutOptions {
    * function holds is refused with 409 (`ERR_ROUTE_CONFLICT`).
    */
   routes?: string[];
+  /** Scheduled triggers (see `TriggersConfig`). */
+  triggers?: TriggersConfig;
+  /** KV bindings: the name the worker sees in `env` → the namespace it opens (see KV storage). */
+  kv?: Record<string, string>;
 }
 
 export const TAG_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -132,6 +136,10 @@ export interface FunctionInfo {
   tags?: Record<string, string>;
   /** Its custom routes, normalized and sorted (absent from nodes older than routes). */
   routes?: string[];
+  /** Its cron triggers (absent when it has none). */
+  triggers?: TriggersConfig;
+  /** Its KV bindings, binding name → namespace (absent when it has none). */
+  kv?: Record<string, string>;
 }
 
 /** Where a function runs. */
@@ -316,4 +324,88 @@ export interface RoutingResponse {
   previous: number | null;
   traffic: TrafficShare[];
   sticky: StickyKey | null;
+}
+
+// ---- scheduled triggers ----
+
+/** A deploy's `triggers`. */
+export interface TriggersConfig {
+  /**
+   * Cron expressions, in UTC: Workers' five fields ("minute hour day-of-month
+   * month day-of-week"), or six with a seconds field first. At most 5.
+   */
+  crons?: string[];
+}
+
+/** Body of `POST /v1/functions/{name}/trigger`: run the scheduled handler now, as `cron`. */
+export interface TriggerRequest {
+  cron: string;
+}
+
+/** The outcome of one run of a scheduled handler. */
+export interface ScheduledOutcome {
+  /** `ok`, or the stable error code's short form as the data plane's `edgefn-error` names it (`exception`, `cpu-limit`, …). */
+  outcome: string;
+  /** Why it failed, when it did. */
+  error?: string;
+  /** CPU time the run used (ms). */
+  cpuMs: number;
+}
+
+/** Body of a 200 answer to `POST /v1/functions/{name}/trigger`. */
+export interface TriggerResponse extends ScheduledOutcome {
+  name: string;
+  cron: string;
+  /** The run's `controller.scheduledTime` (ms since the epoch). */
+  scheduledTime: number;
+}
+
+/** One schedule of a function as this node has run it. */
+export interface CronRunInfo {
+  cron: string;
+  /** ISO 8601: the last time it fired for, or when this node first saw the schedule. */
+  lastScheduled: string;
+  /** `ok`, an `edgefn-error` value, `skipped` (another cluster node ran it), or null (not run yet, or still running). */
+  lastOutcome: string | null;
+  lastError: string | null;
+}
+
+/** Body of `GET /v1/functions/{name}/crons`. */
+export interface CronRunsResponse {
+  crons: CronRunInfo[];
+}
+
+// ---- KV storage ----
+
+/** A KV namespace name: 1 to 64 characters of A-Z, a-z, 0-9, _ and -. */
+export const KV_NAMESPACE_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Workers KV's limits, which edgefn enforces. */
+export const KV_LIMITS = {
+  /** Longest key, in UTF-8 bytes. */
+  keyBytes: 512,
+  /** Largest value, in bytes (25 MiB). */
+  valueBytes: 25 * 1024 * 1024,
+  /** Largest metadata, in bytes of its JSON. */
+  metadataBytes: 1024,
+  /** Shortest expirationTtl, and least distance of an expiration into the future, in seconds. */
+  minTtlSeconds: 60,
+  /** Most keys one list returns. */
+  listMax: 1000,
+} as const;
+
+/** One key as a list shows it. */
+export interface KvKeyInfo {
+  name: string;
+  /** Seconds since the epoch. */
+  expiration?: number;
+  metadata?: unknown;
+}
+
+/** Body of `GET /v1/kv/{namespace}/keys`, and what `list()` returns in a worker. */
+export interface KvListResult {
+  keys: KvKeyInfo[];
+  list_complete: boolean;
+  /** Pass back as `cursor` for the next page; present when `list_complete` is false. */
+  cursor?: string;
 }

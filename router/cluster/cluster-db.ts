@@ -14,8 +14,13 @@ import pg from 'pg';
 import { EdgefnError } from '../../runtime/index.ts';
 import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
 import { routeConflict } from '../store.ts';
+import type { KvChange, KvWrite } from '../kv-store.ts';
 
 export const CHANGES_CHANNEL = 'edgefn_changes';
+/** NOTIFY channel of KV writes (payload: the change's seq). */
+export const KV_CHANNEL = 'edgefn_kv';
+/** Key of the advisory lock every KV write holds: KV changes are numbered in commit order, apart from deploys. */
+const KV_LOCK = 0x65646b76; // "edkv"
 /** Key of the one advisory lock every write transaction holds. */
 const WRITE_LOCK = 0x65646766; // "edgf"
 /** Old versions kept per function besides the newest, as the local store does: the last 100 deploys stay available for rollback. */
@@ -76,6 +81,33 @@ CREATE TABLE IF NOT EXISTS edgefn_near_rtt (
 );
 ALTER TABLE edgefn_functions ADD COLUMN IF NOT EXISTS routes text[] NOT NULL DEFAULT '{}';
 CREATE TABLE IF NOT EXISTS edgefn_routes (pattern text PRIMARY KEY, name text NOT NULL);
+-- A version's cron triggers and KV bindings, JSON { crons, kv }; null for none.
+ALTER TABLE edgefn_versions ADD COLUMN IF NOT EXISTS bindings text;
+-- One row per scheduled time run in the cluster: the node whose insert made
+-- the row runs it, every other node skips it.
+CREATE TABLE IF NOT EXISTS edgefn_cron_runs (
+  name text NOT NULL,
+  cron text NOT NULL,
+  scheduled_time bigint NOT NULL,
+  node_id text NOT NULL,
+  claimed_at timestamptz NOT NULL,
+  PRIMARY KEY (name, cron, scheduled_time)
+);
+-- KV namespaces: the system of record in a cluster; every node keeps a copy
+-- (router/cluster/kv-replica.ts). A deletion stays as a row (deleted, empty
+-- value) with its seq, so every copy learns of it.
+CREATE SEQUENCE IF NOT EXISTS edgefn_kv_seq;
+CREATE TABLE IF NOT EXISTS edgefn_kv (
+  namespace text NOT NULL,
+  key text NOT NULL,
+  value bytea NOT NULL,
+  metadata text,
+  expiration bigint,
+  deleted boolean NOT NULL,
+  seq bigint NOT NULL,
+  PRIMARY KEY (namespace, key)
+);
+CREATE INDEX IF NOT EXISTS edgefn_kv_seq_idx ON edgefn_kv (seq);
 `;
 
 export interface VersionPayload {
@@ -85,6 +117,8 @@ export interface VersionPayload {
   vars: string;
   secrets: string;
   limits: string;
+  /** JSON { crons, kv } (store.ts VersionBindings); null or absent for none. */
+  bindings?: string | null;
 }
 
 /** One function's state at `seq`, as a node's catch-up reads it. */
@@ -173,7 +207,7 @@ export class ClusterDb {
     this.#pool.on('error', () => {});
   }
 
-  async #tx<T>(work: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  async #tx<T>(work: (c: pg.PoolClient) => Promise<T>, lock = WRITE_LOCK): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();
@@ -186,7 +220,7 @@ export class ClusterDb {
     client.on('error', onError);
     try {
       await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [WRITE_LOCK]);
+      await client.query('SELECT pg_advisory_xact_lock($1)', [lock]);
       const out = await work(client);
       await client.query('COMMIT');
       return out;
@@ -255,8 +289,8 @@ export class ClusterDb {
         await c.query('INSERT INTO edgefn_routes (pattern, name) SELECT unnest($1::text[]), $2', [d.routes, d.name]);
       }
       await c.query(
-        `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())`,
-        [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits],
+        `INSERT INTO edgefn_versions (name, version, format, source, code, vars, secrets, limits, bindings, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())`,
+        [d.name, version, d.format, d.source, d.code, d.vars, d.secrets, d.limits, d.bindings ?? null],
       );
       const seq = Number(
         (
@@ -370,7 +404,7 @@ export class ClusterDb {
   async changesSince(seq: number, region: string): Promise<FunctionChange[]> {
     const r = await this.#query(
       `SELECT f.name, f.seq, f.version, f.deleted, f.regions, f.near, f.routes, f.created_at, f.updated_at, f.traffic, f.sticky,
-              v.format, v.vars, v.secrets, v.limits,
+              v.format, v.vars, v.secrets, v.limits, v.bindings,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.source END AS source,
               CASE WHEN f.regions IS NULL OR $2 = ANY(f.regions) THEN v.code END AS code
          FROM edgefn_functions f
@@ -419,13 +453,55 @@ export class ClusterDb {
         secretNames: row['secrets'] == null ? [] : Object.keys(JSON.parse(row['secrets'] as string) as object),
         limits: (row['limits'] as string | null) ?? null,
         payload: hasCode
-          ? { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string }
+          ? { format: row['format'] as string, source: row['source'] as string, code: row['code'] as string, vars: row['vars'] as string, secrets: row['secrets'] as string, limits: row['limits'] as string, bindings: (row['bindings'] as string | null) ?? null }
           : undefined,
         traffic: row['traffic'] == null ? null : (JSON.parse(row['traffic'] as string) as TrafficShare[]),
         sticky: row['sticky'] == null ? null : (JSON.parse(row['sticky'] as string) as StickyKey),
         alongside: extras.get(row['name'] as string) ?? [],
       };
     });
+  }
+
+  /**
+   * Claim one scheduled time of one function's cron for `nodeId`: true when
+   * this insert made the row (run it), false when another node's did.
+   */
+  async claimCron(name: string, cron: string, scheduledTime: number, nodeId: string): Promise<boolean> {
+    const r = await this.#query(
+      `INSERT INTO edgefn_cron_runs (name, cron, scheduled_time, node_id, claimed_at) VALUES ($1, $2, $3, $4, now()) ON CONFLICT DO NOTHING RETURNING node_id`,
+      [name, cron, scheduledTime, nodeId],
+    );
+    return r.rows.length === 1;
+  }
+
+  /**
+   * Write one KV key (`write`) or delete it (null); resolves with the
+   * change's seq. Writes hold their own lock, so seq order is commit order
+   * and a copy that has applied up to seq N has missed nothing below it.
+   */
+  kvWrite(namespace: string, key: string, write: KvWrite | null): Promise<number> {
+    return this.#tx(async (c) => {
+      const r = await c.query(
+        `INSERT INTO edgefn_kv (namespace, key, value, metadata, expiration, deleted, seq) VALUES ($1, $2, $3, $4, $5, $6, nextval('edgefn_kv_seq'))
+         ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, metadata = excluded.metadata, expiration = excluded.expiration, deleted = excluded.deleted, seq = excluded.seq
+         RETURNING seq`,
+        [namespace, key, write === null ? Buffer.alloc(0) : Buffer.from(write.value.buffer, write.value.byteOffset, write.value.byteLength), write?.metadata ?? null, write?.expiration ?? null, write === null],
+      );
+      const seq = Number(r.rows[0].seq);
+      await c.query('SELECT pg_notify($1, $2)', [KV_CHANNEL, String(seq)]);
+      return seq;
+    }, KV_LOCK);
+  }
+
+  /** KV changes after `seq`, oldest first, at most `limit`. */
+  async kvChangesSince(seq: number, limit: number): Promise<KvChange[]> {
+    const r = await this.#query(`SELECT namespace, key, value, metadata, expiration, deleted, seq FROM edgefn_kv WHERE seq > $1 ORDER BY seq LIMIT ${Math.floor(limit)}`, [seq]);
+    return r.rows.map((row: Record<string, unknown>): KvChange => ({
+      namespace: row['namespace'] as string,
+      key: row['key'] as string,
+      seq: Number(row['seq']),
+      write: row['deleted'] === true ? null : { value: new Uint8Array(row['value'] as Buffer), metadata: (row['metadata'] as string | null) ?? null, expiration: row['expiration'] == null ? null : Number(row['expiration']) },
+    }));
   }
 
   async heartbeat(n: { id: string; region: string; advertiseUrl: string; apiUrl: string }): Promise<void> {
@@ -465,10 +541,10 @@ export class ClusterDb {
   }
 
   /** A dedicated connection for LISTEN (a pooled one would be handed to other queries). */
-  async listen(onChange: (seq: number) => void, onLost: (err: Error) => void): Promise<pg.Client> {
+  async listen(onChange: (seq: number) => void, onLost: (err: Error) => void, channel = CHANGES_CHANNEL): Promise<pg.Client> {
     const client = new pg.Client({ connectionString: this.#url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true });
     client.on('notification', (m) => {
-      if (m.channel === CHANGES_CHANNEL) onChange(Number(m.payload));
+      if (m.channel === channel) onChange(Number(m.payload));
     });
     let lost = false;
     const fail = (err: Error) => {
@@ -481,7 +557,7 @@ export class ClusterDb {
     client.on('end', () => fail(new Error('connection ended')));
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${channel}`);
     } catch (err) {
       lost = true;
       await client.end().catch(() => {});

@@ -349,6 +349,11 @@ export class Cluster {
     };
   }
 
+  /** Claim a scheduled run for this node (router/scheduler.ts): true when it is ours to run. */
+  claimCron(name: string, cron: string, scheduledTime: number): Promise<boolean> {
+    return this.#db.claimCron(name, cron, scheduledTime, this.#id);
+  }
+
   async delete(name: string): Promise<boolean> {
     const r = await this.#db.delete(name);
     if (r.deleted) await this.#caughtUpTo(r.seq);

@@ -7,7 +7,10 @@ import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { Runtime, EdgefnError, entryWatchBuffer, onLongEntry, resolveLimits, type FunctionSource } from '../../runtime/index.ts';
 import { createDataPlane, type Route } from '../data-plane.ts';
-import { HOST_STUCK_MESSAGE, rawErrorResponse } from '../http-errors.ts';
+import { HOST_STUCK_MESSAGE, HTTP_ERRORS, rawErrorResponse } from '../http-errors.ts';
+import { KvStore } from '../kv-store.ts';
+import { createKvOp } from './kv-op.ts';
+import { ClusterKv } from '../cluster/kv-replica.ts';
 import { VersionReader } from '../store.ts';
 import { TrafficSplit, versionTarget } from '../traffic-split.ts';
 import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
@@ -55,6 +58,8 @@ async function main(config: HostConfig): Promise<OnMessage> {
   // Sent at once (the IPC write goes out before the entry blocks this thread).
   onLongEntry(LONG_ENTRY_MS, (until) => sendNow({ t: 'long-entry', until }));
   const reader = new VersionReader(config.dbPath);
+  const kv = new KvStore({ path: config.kvPath });
+  const clusterKv = config.databaseUrl === undefined ? undefined : new ClusterKv(kv, { databaseUrl: config.databaseUrl });
   // name → current version. Loaded from the store, then kept current by the
   // front door's 'route' messages (a deploy is acknowledged only once every
   // host has applied its route), so a request costs a Map lookup.
@@ -80,10 +85,11 @@ async function main(config: HostConfig): Promise<OnMessage> {
     maxLiveMb: config.maxLiveMb,
     startupCpuMs: config.startupCpuMs,
     fetch: config.fetch,
+    hostOps: { kv: createKvOp(clusterKv ?? kv) },
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;
-      return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, limits: resolveLimits(config.defaults, v.limits) };
+      return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, kv: reader.kvBindings(name, version), limits: resolveLimits(config.defaults, v.limits) };
     },
     log: (fn, level, message, requestId) => send({ t: 'log', name: fn.name, version: fn.version, level, message, time: Date.now(), requestId }),
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
@@ -177,6 +183,21 @@ async function main(config: HostConfig): Promise<OnMessage> {
       case 'reclaim':
         admission.onMessage(msg);
         return;
+      case 'scheduled': {
+        let failure: EdgefnError | undefined;
+        rt.scheduled(msg.name, msg.version, msg.cron, msg.scheduledTime, {
+          head: () => {},
+          chunk: () => {},
+          end: () => {},
+          fail: (err) => {
+            failure ??= err;
+          },
+          done: (timing) => {
+            send({ t: 'scheduled-done', id: msg.id, outcome: failure === undefined ? 'ok' : HTTP_ERRORS[failure.code][1], error: failure?.message, cpuMs: timing.cpuMs });
+          },
+        });
+        return;
+      }
       case 'init':
         return;
     }
@@ -185,6 +206,8 @@ async function main(config: HostConfig): Promise<OnMessage> {
     ledger.destroyAll();
     rt.destroy();
     reader.close();
+    kv.close();
+    void clusterKv?.close();
     process.exit(0);
   });
   return onMessage;

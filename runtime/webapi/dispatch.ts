@@ -12,6 +12,7 @@ import { format } from './console.ts';
 import { createIncomingRequest, isResponse, responseParts } from './fetch-api.ts';
 import { drain, streams, type Drain } from './streams.ts';
 import { createSignal, signalAbort, type AbortSignal } from './abort.ts';
+import { kvBinding } from './kv.ts';
 import {
   apply,
   arrayIndexOf,
@@ -43,6 +44,21 @@ type Handler = (request: Request, env: Record<string, unknown>, ctx: ExecutionCo
 
 let handler: Handler | undefined;
 let env: Record<string, unknown> = {};
+
+/** What a scheduled handler receives (Workers' ScheduledController). */
+class ScheduledController {
+  readonly cron: string;
+  readonly scheduledTime: number;
+  constructor(cron: string, scheduledTime: number) {
+    this.cron = cron;
+    this.scheduledTime = scheduledTime;
+  }
+  /** A failed run is never retried by edgefn; accepted for compatibility. */
+  noRetry(): void {}
+}
+
+type ScheduledHandler = (controller: ScheduledController, env: Record<string, unknown>, ctx: ExecutionContext) => unknown;
+let scheduledHandler: ScheduledHandler | undefined;
 
 /** An own, plain copy of `vars`, made with captured built-ins (it runs at install, after the worker's top level). */
 function copyRecord(vars: Record<string, unknown>): Record<string, unknown> {
@@ -97,13 +113,58 @@ function DOMExceptionLike(message: string, name: string): Error {
   return e;
 }
 
+// The listeners of each event type a service worker can handle.
+type ScheduledListener = ((event: ScheduledEvent) => void) | { handleEvent(event: ScheduledEvent): void };
+const scheduledListeners: ScheduledListener[] = [];
+function listenersOf(type: string): Array<Listener | ScheduledListener> | undefined {
+  return type === 'fetch' ? fetchListeners : type === 'scheduled' ? scheduledListeners : undefined;
+}
+
 defineGlobal('addEventListener', function addEventListener(type: string, listener: Listener) {
-  if (type === 'fetch' && listener != null && arrayIndexOf(fetchListeners, listener) < 0) fetchListeners[fetchListeners.length] = listener;
+  const list = listenersOf(type);
+  if (list !== undefined && listener != null && arrayIndexOf(list, listener) < 0) list[list.length] = listener;
 });
 defineGlobal('removeEventListener', function removeEventListener(type: string, listener: Listener) {
-  const i = arrayIndexOf(fetchListeners, listener);
-  if (type === 'fetch' && i >= 0) arraySplice(fetchListeners, i, 1);
+  const list = listenersOf(type);
+  const i = list === undefined ? -1 : arrayIndexOf(list, listener);
+  if (list !== undefined && i >= 0) arraySplice(list, i, 1);
 });
+
+/** The service-worker format's `scheduled` event. */
+class ScheduledEvent {
+  readonly type = 'scheduled';
+  readonly cron: string;
+  readonly scheduledTime: number;
+  #ctx: ExecutionContext;
+  constructor(controller: ScheduledController, ctx: ExecutionContext) {
+    this.cron = controller.cron;
+    this.scheduledTime = controller.scheduledTime;
+    this.#ctx = ctx;
+  }
+  waitUntil(promise: unknown): void {
+    this.#ctx.waitUntil(promise);
+  }
+  noRetry(): void {}
+}
+defineGlobal('ScheduledEvent', ScheduledEvent);
+// Not a global in workerd either; named by hand, as the prelude is minified
+// (define.ts says why names matter).
+defineProperty(ScheduledController, 'name', { value: 'ScheduledController', configurable: true });
+
+function serviceWorkerScheduled(controller: ScheduledController, _env: Record<string, unknown>, ctx: ExecutionContext): unknown {
+  const event = new ScheduledEvent(controller, ctx);
+  const listeners = copyArray(scheduledListeners);
+  for (let i = 0; i < listeners.length; i++) {
+    const l = listeners[i] as ScheduledListener;
+    if (typeof l === 'function') l(event);
+    else l.handleEvent(event);
+  }
+  return undefined;
+}
+
+function noFetchHandler(): never {
+  throw new Error('the worker has no fetch handler (it only handles scheduled events)');
+}
 defineGlobal('FetchEvent', FetchEvent);
 
 function serviceWorkerHandler(request: Request, _env: Record<string, unknown>, ctx: ExecutionContext): unknown {
@@ -121,20 +182,24 @@ function serviceWorkerHandler(request: Request, _env: Record<string, unknown>, c
 
 /**
  * Entry: bind the worker. `exports` is the completion value of the module
- * format's wrapped script (its export object). Returns '' or why the worker
- * has no usable fetch handler.
+ * format's wrapped script (its export object). `kv` names the worker's KV
+ * bindings, each of which becomes a namespace object beside its vars.
+ * Returns '' or why the worker has no usable handler.
  */
-export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string, unknown>): string {
-  env = objectFreeze(copyRecord(vars));
+export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string, unknown>, kv?: string[]): string {
+  const bindings = copyRecord(vars);
+  if (kv !== undefined) for (let i = 0; i < kv.length; i++) defineProperty(bindings, kv[i] as string, { value: kvBinding(kv[i] as string), writable: true, enumerable: true, configurable: true });
+  env = objectFreeze(bindings);
   if (fmt === 'service-worker') {
-    if (fetchListeners.length === 0) return 'the script does not call addEventListener("fetch", …)';
+    if (fetchListeners.length === 0 && scheduledListeners.length === 0) return 'the script does not call addEventListener("fetch", …) or addEventListener("scheduled", …)';
     // A service-worker script has no env argument: its vars and secrets are
     // globals, as in workerd. They are bound here, after the script's top
     // level has run, so they are visible to fetch listeners but not yet to
     // top-level code.
-    const names = objectKeys(vars);
-    for (let i = 0; i < names.length; i++) defineGlobal(names[i] as string, vars[names[i] as string]);
-    handler = serviceWorkerHandler;
+    const names = objectKeys(bindings);
+    for (let i = 0; i < names.length; i++) defineGlobal(names[i] as string, bindings[names[i] as string]);
+    handler = fetchListeners.length === 0 ? noFetchHandler : serviceWorkerHandler;
+    scheduledHandler = serviceWorkerScheduled;
     return '';
   }
   const def = (exports as { default?: unknown } | null | undefined)?.default;
@@ -142,8 +207,10 @@ export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string
     return 'the module has no default export; expected `export default { fetch(request, env, ctx) { … } }`';
   }
   const fetch = (def as { fetch?: unknown }).fetch;
-  if (typeof fetch !== 'function') return 'the default export has no fetch() method';
-  handler = (request, e, ctx) => apply(fetch as Handler, def, [request, e, ctx]);
+  const scheduled = (def as { scheduled?: unknown }).scheduled;
+  if (typeof fetch !== 'function' && typeof scheduled !== 'function') return 'the default export has no fetch() method (nor a scheduled() one)';
+  handler = typeof fetch === 'function' ? (request, e, ctx) => apply(fetch as Handler, def, [request, e, ctx]) : noFetchHandler;
+  scheduledHandler = typeof scheduled === 'function' ? (controller, e, ctx) => apply(scheduled as ScheduledHandler, def, [controller, e, ctx]) : undefined;
   return '';
 }
 
@@ -252,6 +319,40 @@ export function dispatch(id: number, method: string, url: string, headerText: st
   }
   if (isResponse(result)) respond(id, state, result);
   else promiseThen(resolvedWith(result), (r) => respond(id, state, r), (err: unknown) => fail(id, state, err));
+}
+
+/**
+ * Entry: run the scheduled handler as request `id`. Its outcome travels like
+ * a request's: 'error' when it throws or its promise rejects, then 'done'
+ * once it and every waitUntil promise have settled.
+ */
+export function scheduled(id: number, cron: string, scheduledTime: number): void {
+  setCurrentRequest(id);
+  const state: Inflight = { abort: undefined, cancelled: undefined, resume: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, drain: undefined };
+  inflight.set(id, state);
+  const ctx: ExecutionContext = {
+    waitUntil(p: unknown) {
+      arrayPush(state.waitUntil, resolvedWith(p));
+    },
+    passThroughOnException() {},
+  };
+  let result: unknown;
+  try {
+    if (scheduledHandler === undefined) throw new Error('the worker has no scheduled handler: export default { scheduled(controller, env, ctx) { … } }, or addEventListener("scheduled", …)');
+    result = scheduledHandler(new ScheduledController(cron, scheduledTime), env, ctx);
+  } catch (err) {
+    fail(id, state, err);
+    return;
+  }
+  promiseThen(
+    resolvedWith(result),
+    () => {
+      if (!inflight.has(id) || state.responded) return;
+      state.responded = true;
+      finish(id, state);
+    },
+    (err: unknown) => fail(id, state, err),
+  );
 }
 
 function fail(id: number, state: Inflight, err: unknown): void {
@@ -427,6 +528,7 @@ export function warmDispatch(): void {
   dispatch(-1, 'GET', 'http://warm.invalid/', ['accept', '*/*'], BODY_NONE, null);
   inflight.delete(-1);
   handler = undefined;
+  scheduledHandler = undefined;
   env = {};
 }
 

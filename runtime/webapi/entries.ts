@@ -11,7 +11,8 @@
 //  - settle: an async host operation finished.
 //  - wasmMemory: bytes of every live WebAssembly.Memory (wasm.ts), which isolated-vm does not count.
 //  - resumeResponse: the client caught up; carry on streaming the response.
+//  - scheduled: run the worker's scheduled handler (a cron trigger fired).
 
-export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse'] as const;
+export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled'] as const;
 
 export type EntryName = (typeof ENTRY_NAMES)[number];

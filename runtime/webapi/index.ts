@@ -6,7 +6,7 @@ import './apis.ts';
 import './timers.ts';
 import './console.ts';
 import { getCurrentRequest, setHost, settleCall, type HostBridge } from './bridge.ts';
-import { cancel, deliverBody, dispatch, install, resumeResponse, stageBody, warmDispatch } from './dispatch.ts';
+import { cancel, deliverBody, dispatch, install, resumeResponse, scheduled, stageBody, warmDispatch } from './dispatch.ts';
 import type { EntryName } from './entries.ts';
 import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
@@ -59,6 +59,7 @@ function boot(
     settle: settleCall,
     wasmMemory: wasmMemoryBytes,
     resumeResponse,
+    scheduled,
   };
   return entries;
 }

@@ -7,7 +7,7 @@
 // suggest `--` tricks that do not apply here.
 
 import { parseArgs } from 'node:util';
-import { FUNCTION_NAME_PATTERN, REGION_PATTERN, WORKER_FORMATS, type LimitName, type StickyKey, type WireLimits, type WorkerFormat } from '../wire.ts';
+import { FUNCTION_NAME_PATTERN, KV_NAMESPACE_PATTERN, REGION_PATTERN, WORKER_FORMATS, type LimitName, type StickyKey, type WireLimits, type WorkerFormat } from '../wire.ts';
 import { CliError } from './cli-error.ts';
 import { COMMANDS, USAGE, type CommandName } from './usage.ts';
 
@@ -65,7 +65,16 @@ export type Command =
       secrets: Record<string, string>;
       limits: WireLimits;
       noLimits: boolean;
-    };
+    }
+  | { kind: 'trigger'; connection: Connection; name: string; cron: string }
+  | { kind: 'kv-get'; connection: Connection; namespace: string; key: string }
+  | { kind: 'kv-put'; connection: Connection; namespace: string; key: string; value: string; expirationTtl: number | undefined; expiration: number | undefined; metadata: unknown }
+  | { kind: 'kv-list'; connection: Connection; namespace: string; prefix: string | undefined; limit: number | undefined; cursor: string | undefined }
+  | { kind: 'kv-delete'; connection: Connection; namespace: string; key: string };
+
+const KV_ACTIONS = ['get', 'put', 'list', 'delete'] as const;
+/** Positionals after the action, per kv action. */
+const KV_POSITIONALS: Record<(typeof KV_ACTIONS)[number], readonly string[]> = { get: ['namespace', 'key'], put: ['namespace', 'key', 'value'], list: ['namespace'], delete: ['namespace', 'key'] };
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -128,6 +137,12 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
     },
     positionals: ['path'],
   },
+  trigger: { options: { ...CONNECTION_OPTIONS, cron: { type: 'string' } }, positionals: ['name'] },
+  // Checked per action below: kv's positionals depend on its first one.
+  kv: {
+    options: { ...CONNECTION_OPTIONS, ttl: { type: 'string' }, expiration: { type: 'string' }, metadata: { type: 'string' }, prefix: { type: 'string' }, limit: { type: 'string' }, cursor: { type: 'string' } },
+    positionals: [],
+  },
 };
 
 /** `edgefn dev`'s default port (what wrangler dev uses too). */
@@ -161,7 +176,10 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
   const parsed = tokenize(rest, SPECS[first].options, fail);
   if (parsed.booleans.has('help')) return { kind: 'help', text: usage };
 
-  const wanted = SPECS[first].positionals;
+  const wanted = first === 'kv' ? ['action', ...(KV_POSITIONALS[parsed.positionals[0] as (typeof KV_ACTIONS)[number]] ?? [])] : SPECS[first].positionals;
+  if (first === 'kv' && parsed.positionals[0] !== undefined && !(KV_ACTIONS as readonly string[]).includes(parsed.positionals[0])) {
+    throw fail(`unknown kv action "${parsed.positionals[0]}": use ${KV_ACTIONS.join(', ')}`);
+  }
   if (parsed.positionals.length > wanted.length) {
     throw fail(`unexpected argument "${parsed.positionals[wanted.length]}"`);
   }
@@ -198,6 +216,44 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       const since = single('since');
       if (since !== undefined && !/^\d{1,15}$/.test(since) && Number.isNaN(Date.parse(since))) throw fail(`--since must be a log cursor (a line's id) or an ISO time like 2026-12-01T22:00:00Z, got "${since}"`);
       return { kind: 'tail', connection, name: checkName(parsed.positionals[0] ?? '', fail), format, since };
+    }
+    case 'trigger': {
+      const cron = single('cron');
+      if (cron === undefined || cron.trim() === '') throw fail('missing --cron <expression>');
+      return { kind: 'trigger', connection, name: checkName(parsed.positionals[0] ?? '', fail), cron };
+    }
+    case 'kv': {
+      const [action, namespace = '', key = '', value = ''] = parsed.positionals as [string, string?, string?, string?];
+      if (!KV_NAMESPACE_PATTERN.test(namespace)) throw fail(`invalid KV namespace "${namespace}": use 1 to 64 characters of A-Z, a-z, 0-9, _ and -`);
+      const forAction = (flags: string[]) => {
+        for (const f of ['ttl', 'expiration', 'metadata', 'prefix', 'limit', 'cursor']) if (!flags.includes(f) && parsed.strings.has(f)) throw fail(`--${f} does not apply to kv ${action}`);
+      };
+      switch (action) {
+        case 'get':
+        case 'delete':
+          forAction([]);
+          return { kind: action === 'get' ? 'kv-get' : 'kv-delete', connection, namespace, key };
+        case 'put': {
+          forAction(['ttl', 'expiration', 'metadata']);
+          const ttl = single('ttl');
+          const expiration = single('expiration');
+          const meta = single('metadata');
+          let metadata: unknown;
+          if (meta !== undefined) {
+            try {
+              metadata = JSON.parse(meta);
+            } catch {
+              throw fail(`--metadata must be JSON, got ${JSON.stringify(meta)}`);
+            }
+          }
+          return { kind: 'kv-put', connection, namespace, key, value, expirationTtl: ttl === undefined ? undefined : positiveNumber('ttl', ttl, fail), expiration: expiration === undefined ? undefined : positiveNumber('expiration', expiration, fail), metadata };
+        }
+        default: {
+          forAction(['prefix', 'limit', 'cursor']);
+          const limit = single('limit');
+          return { kind: 'kv-list', connection, namespace, prefix: single('prefix'), limit: limit === undefined ? undefined : positiveNumber('limit', limit, fail), cursor: single('cursor') };
+        }
+      }
     }
     case 'deploy': {
       const name = single('name');

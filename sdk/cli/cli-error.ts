@@ -7,6 +7,8 @@ export const CLI_ERROR_CODES = [
   'ERR_READ_ENTRY', // the worker file cannot be read
   'ERR_BUNDLE', // esbuild could not bundle the worker
   'ERR_DEV_NODE', // edgefn dev's local node could not start, or stopped under it
+  'ERR_TRIGGER_FAILED', // `edgefn trigger`: the scheduled handler ran and failed
+  'ERR_KV_NOT_FOUND', // `edgefn kv get`: the key does not exist
 ] as const;
 
 export type CliErrorCode = (typeof CLI_ERROR_CODES)[number];

@@ -116,6 +116,43 @@ async function execute(command: Command, io: CliIo): Promise<void> {
     case 'dev':
       await runDev(command, io);
       return;
+    case 'trigger': {
+      const r = await connect(command.connection, io).trigger(command.name, command.cron);
+      io.stdout(`${r.name} cron "${r.cron}" at ${new Date(r.scheduledTime).toISOString()}: ${r.outcome}${r.error === undefined ? '' : ` (${r.error})`}, ${r.cpuMs.toFixed(1)} ms CPU\n`);
+      if (r.outcome !== 'ok') throw new CliError('ERR_TRIGGER_FAILED', `the scheduled handler of ${r.name} failed (${r.outcome}); see edgefn logs ${r.name}`);
+      return;
+    }
+    case 'kv-get': {
+      const value = await connect(command.connection, io).kvGet(command.namespace, command.key);
+      if (value === undefined) throw new CliError('ERR_KV_NOT_FOUND', `no key ${JSON.stringify(command.key)} in KV namespace ${command.namespace}`);
+      io.stdout(new TextDecoder().decode(value));
+      return;
+    }
+    case 'kv-put': {
+      await connect(command.connection, io).kvPut(command.namespace, command.key, command.value, {
+        ...(command.expirationTtl === undefined ? {} : { expirationTtl: command.expirationTtl }),
+        ...(command.expiration === undefined ? {} : { expiration: command.expiration }),
+        ...(command.metadata === undefined ? {} : { metadata: command.metadata }),
+      });
+      io.stderr(`Wrote ${command.key} to ${command.namespace}\n`);
+      return;
+    }
+    case 'kv-delete': {
+      await connect(command.connection, io).kvDelete(command.namespace, command.key);
+      io.stderr(`Deleted ${command.key} from ${command.namespace}\n`);
+      return;
+    }
+    case 'kv-list': {
+      const page = await connect(command.connection, io).kvList(command.namespace, {
+        ...(command.prefix === undefined ? {} : { prefix: command.prefix }),
+        ...(command.limit === undefined ? {} : { limit: command.limit }),
+        ...(command.cursor === undefined ? {} : { cursor: command.cursor }),
+      });
+      if (page.keys.length > 0) io.stdout(table([['KEY', 'EXPIRATION', 'METADATA'], ...page.keys.map((k) => [k.name, k.expiration === undefined ? '-' : new Date(k.expiration * 1000).toISOString(), k.metadata === undefined ? '-' : JSON.stringify(k.metadata)])]));
+      else io.stderr(`No keys in ${command.namespace}${command.prefix === undefined ? '' : ` with prefix ${JSON.stringify(command.prefix)}`}.\n`);
+      if (!page.list_complete) io.stderr(`More keys: run again with --cursor ${page.cursor}\n`);
+      return;
+    }
     case 'logs': {
       const logs = await connect(command.connection, io).logs(command.name);
       for (const entry of logs) io.stdout(`${entry.time} ${entry.level.padEnd(5)} ${entry.message}\n`);

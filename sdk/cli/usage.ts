@@ -1,7 +1,7 @@
 // Help text, one block per command. args.ts attaches the matching block to
 // every usage error so a mistyped flag shows the flags that do exist.
 
-export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'tail', 'regions', 'versions', 'rollback', 'dev'] as const;
+export const COMMANDS = ['deploy', 'list', 'delete', 'logs', 'tail', 'regions', 'versions', 'rollback', 'dev', 'trigger', 'kv'] as const;
 export type CommandName = (typeof COMMANDS)[number];
 
 const CONNECTION = `Connection:
@@ -23,6 +23,8 @@ Commands:
   versions <name>               list a function's stored versions and their traffic
   rollback <name> [--to <n>]    make an earlier version current again
   dev <path>                    run a worker on a local node, redeploying it on every save
+  trigger <name> --cron <cron>  run a function's scheduled handler now
+  kv get|put|list|delete <namespace> ...   read and write KV namespaces
 
 Options:
   --version          print edgefn's version
@@ -147,6 +149,35 @@ Options:
   --no-limits              relax every budget to its maximum (for a debugger or
                            a slow first build); not combinable with the above
   -h, --help               show this help`,
+
+
+  trigger: `Usage: edgefn trigger <name> --cron <expression> [options]
+
+Runs function <name>'s scheduled handler now, as cron <expression> (which must
+be a valid cron expression; it need not be one of the function's triggers),
+and prints the outcome. Exits 1 if the handler failed.
+
+Options:
+  --cron <expression>      e.g. "*/5 * * * *" (required)
+
+${CONNECTION}`,
+
+  kv: `Usage: edgefn kv <get|put|list|delete> <namespace> [key] [value] [options]
+
+  kv get <namespace> <key>            print the value (exit 1 if there is none)
+  kv put <namespace> <key> <value>    write a value (text)
+  kv list <namespace>                 list keys in byte order, with expiration and metadata
+  kv delete <namespace> <key>         delete a key
+
+Options:
+  --ttl <seconds>          put: expire after this many seconds (at least 60)
+  --expiration <epoch-s>   put: expire at this time, in seconds since the epoch
+  --metadata <json>        put: metadata stored with the key (at most 1024 bytes)
+  --prefix <prefix>        list: only keys starting with <prefix>
+  --limit <n>              list: at most n keys (1 to 1000, default 1000)
+  --cursor <cursor>        list: continue after a previous page
+
+${CONNECTION}`,
 
   logs: `Usage: edgefn logs <name> [options]
 

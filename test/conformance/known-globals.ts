@@ -17,7 +17,6 @@ export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   HTMLRewriter: 'Cloudflare-specific streaming HTML rewriter (lol-html); not planned',
   FixedLengthStream: 'Cloudflare-specific stream class; not implemented',
   IdentityTransformStream: 'Cloudflare-specific stream class; not implemented',
-  ScheduledEvent: 'cron triggers (scheduled handlers) are not supported',
   TailEvent: 'tail workers are not supported',
   TraceEvent: 'tail workers are not supported (alias of TailEvent)',
   // Not implemented yet.
@@ -36,7 +35,7 @@ export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   PromiseRejectionEvent: 'not implemented (no unhandledrejection events)',
   ExtendableEvent: "not exposed (edgefn's FetchEvent is not an Event subclass)",
   reportError: 'not exposed as a global (edgefn reports to the function log internally)',
-  dispatchEvent: "the global scope is not an EventTarget in edgefn (addEventListener only takes 'fetch')",
+  dispatchEvent: "the global scope is not an EventTarget in edgefn (addEventListener only takes 'fetch' and 'scheduled')",
   origin: 'self.origin not implemented',
   Navigator: 'the class of `navigator` is not exposed (the instance is)',
   ServiceWorkerGlobalScope: "the global scope's classes are not exposed",
