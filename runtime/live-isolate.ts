@@ -77,6 +77,14 @@ let nextRequestId = 1;
 
 /** Longest console line kept, in characters. */
 const MAX_LOG_CHARS = 8192;
+/**
+ * Log lines one isolate may send on per second, with bursts up to the same
+ * number. Every line crosses to the front door; a worker logging in a loop
+ * (100,000 lines of 1 KB in the tenant attack suite) sent ~100 MB there, of
+ * which the node keeps the last 200 lines a function anyway. Past the rate,
+ * lines are counted and dropped, and the next line let through says how many.
+ */
+const LOG_LINES_PER_SECOND = 1000;
 /** Timers pending in one isolate at most. */
 const MAX_TIMERS = 10_000;
 /** Longest timer delay honoured; longer ones fire then (Node's own ceiling is 2^31 - 1 ms). */
@@ -122,6 +130,10 @@ export class LiveIsolate implements IsolateOwner {
   #timerCapLogged = false;
   /** Request ids of the last finished requests, by request number, for their late log lines. */
   readonly #recentIds = new Map<number, string>();
+  /** Log lines that may go now (a token bucket refilled at LOG_LINES_PER_SECOND), when it was refilled, and lines dropped since the last that went. */
+  #logTokens = LOG_LINES_PER_SECOND;
+  #logRefilled = performance.now();
+  #logDropped = 0;
   /** The request whose entry runs now, and the CPU clock at the entry's start. */
   #current: ActiveRequest | undefined;
   #entryStart: number | undefined;
@@ -457,6 +469,18 @@ export class LiveIsolate implements IsolateOwner {
   log(level: string, message: string, request: number): void {
     // Cut here, before the line travels to the front door: one console.log of
     // a huge string must not become a huge IPC message.
+    const now = performance.now();
+    this.#logTokens = Math.min(LOG_LINES_PER_SECOND, this.#logTokens + ((now - this.#logRefilled) * LOG_LINES_PER_SECOND) / 1000);
+    this.#logRefilled = now;
+    if (this.#logTokens < 1) {
+      this.#logDropped++;
+      return;
+    }
+    this.#logTokens--;
+    if (this.#logDropped > 0) {
+      this.#hooks.log(this.fn, 'warn', `edgefn dropped ${this.#logDropped} log lines: more than ${LOG_LINES_PER_SECOND} a second from one isolate`, undefined);
+      this.#logDropped = 0;
+    }
     const text = message.length > MAX_LOG_CHARS ? `${message.slice(0, MAX_LOG_CHARS)}… (${message.length - MAX_LOG_CHARS} more characters)` : message;
     // The line arrives after the entry that wrote it (an ignored callback), so
     // its request may have finished by now: recent ones are remembered.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkResponseHead } from '../../runtime/response-head.ts';
+import { checkResponseHead, MAX_RESPONSE_HEAD_BYTES, MAX_RESPONSE_HEADER_FIELDS } from '../../runtime/response-head.ts';
 
 describe('checkResponseHead', () => {
   it('accepts a well-formed head', () => {
@@ -23,5 +23,15 @@ describe('checkResponseHead', () => {
     const r = checkResponseHead(status, headers, body);
     expect(typeof r).toBe('string');
     expect(r).toMatch(why);
+  });
+
+  it('refuses more header fields or header bytes than a response head may have, and accepts the most it may', () => {
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => [`x-${i}`, 'v']).flat();
+    expect(checkResponseHead(200, fields(MAX_RESPONSE_HEADER_FIELDS), null)).toMatchObject({ status: 200 });
+    expect(checkResponseHead(200, fields(MAX_RESPONSE_HEADER_FIELDS + 1), null)).toMatch(/501 header fields are more than the 500/);
+    // 'x-big' + ': ' + value + CRLF is exactly the limit.
+    const most = 'a'.repeat(MAX_RESPONSE_HEAD_BYTES - 'x-big'.length - 4);
+    expect(checkResponseHead(200, ['x-big', most], null)).toMatchObject({ status: 200 });
+    expect(checkResponseHead(200, ['x-big', most + 'a'], null)).toMatch(/more than the 32768 a response head may have/);
   });
 });
