@@ -57,17 +57,21 @@ describe('isolate hosts killed in a loop', () => {
         else outcomes.other.push(r.text.slice(0, 200) || `no answer after ${Math.round(r.ms)} ms (closed: ${r.closed})`);
       }
     });
-    // Six kills, each once at least two hosts are ready (so one is left to
-    // serve), 300 ms or more apart; on a loaded machine a replacement host
-    // takes seconds to start, so this is paced by readiness, not a clock.
+    // Six kills, each once the last one's host is gone from the list and at
+    // least two hosts are ready (so one is left to serve after the kill),
+    // 300 ms or more apart; on a loaded machine a replacement host takes
+    // seconds to start, so this is paced by readiness, not a clock.
     let kills = 0;
+    let last: number | undefined;
     const t0 = performance.now();
-    while (kills < 6 && performance.now() - t0 < 60_000) {
+    while (kills < 6 && performance.now() - t0 < 90_000) {
       await sleep(300);
-      const pids = await readyPids(n);
-      if (pids.length < 2) continue;
+      const hosts = await n.hosts();
+      const pids = hosts.filter((h) => h.state === 'ready').map((h) => h.pid);
+      if (pids.length < 2 || hosts.some((h) => h.pid === last)) continue;
+      last = pids[kills % pids.length]!;
       try {
-        process.kill(pids[kills % pids.length]!, 'SIGKILL');
+        process.kill(last, 'SIGKILL');
         kills++;
       } catch {
         // Already gone.
