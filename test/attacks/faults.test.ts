@@ -3,7 +3,8 @@
 // the disk under the store filling up. Serving must go on through each, the
 // node must say clearly what went wrong, and nothing acknowledged may be lost.
 import { afterEach, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { chmodSync, chownSync, mkdtempSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -234,6 +235,13 @@ describe('a read-only data directory', () => {
   it('serves from it, refuses deploys with 503 store-unavailable, and deploys again once it is writable, without a restart', async (ctx) => {
     if (process.getuid?.() !== 0) {
       ctx.skip('needs root, to run the node as another user whose permissions chmod can take away');
+      return;
+    }
+    // The checkout and its Node binary must be readable by that user (not so under /root, say).
+    const main = fileURLToPath(new URL('../../router/main.ts', import.meta.url));
+    const probe = spawnSync(process.execPath, ['-e', `require('node:fs').accessSync(${JSON.stringify(main)}, require('node:fs').constants.R_OK)`], { uid: NOBODY.uid, gid: NOBODY.gid });
+    if (probe.status !== 0) {
+      ctx.skip(`user nobody cannot run this checkout's node on ${main}: ${String(probe.stderr ?? probe.error).trim().split('\n')[0]}`);
       return;
     }
     const root = mkdtempSync(join(tmpdir(), 'edgefn-ro-'));
