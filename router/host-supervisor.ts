@@ -239,7 +239,9 @@ export class HostSupervisor {
 
   hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; waiting: number; blocked: boolean; stats: HostStats | undefined }> {
     const now = performance.now();
-    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(now), stats: h.stats }));
+    // A host that has exited (or whose channel broke) is reported so at once; its
+    // replacement follows once the exit is handled (up to 200 ms later, see IsolateHost).
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.exited || (h.state === 'ready' && !h.child.connected) ? 'exited' : h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(now), stats: h.stats }));
   }
 
   /** For tests and operators: the pid of the host serving function key, if live. */
@@ -408,7 +410,8 @@ export class HostSupervisor {
     let fewestRank = Infinity;
     for (let i = this.#hosts.length - 1; i >= 0; i--) {
       const h = this.#hosts[i]!;
-      if (h.state !== 'ready' || h.exited) continue;
+      // A broken channel is the first sign of a host that died; its 'exit' may come later.
+      if (h.state !== 'ready' || h.exited || !h.child.connected) continue;
       const r = rank(h);
       if (r < fewestRank) {
         fewest = h;
@@ -422,7 +425,7 @@ export class HostSupervisor {
   #liveHost(key: string, now: number, evenBlocked = false): IsolateHost | undefined {
     let best: IsolateHost | undefined;
     for (const h of this.#live.get(key) ?? []) {
-      if (h.state === 'ready' && !h.exited && (evenBlocked || !h.blocked(now)) && (best === undefined || h.index < best.index)) best = h;
+      if (h.state === 'ready' && !h.exited && h.child.connected && (evenBlocked || !h.blocked(now)) && (best === undefined || h.index < best.index)) best = h;
     }
     return best;
   }

@@ -183,15 +183,37 @@ export function storeError(err: unknown, path: string): unknown {
 
 /** The front door's read-write handle. */
 export class FunctionStore {
-  readonly #db: DatabaseSync;
-  readonly #stmts: Record<string, StatementSync>;
+  #db!: DatabaseSync;
+  #stmts!: Record<string, StatementSync>;
   readonly #path: string;
   #closed = false;
 
   constructor(path: string) {
     this.#path = path;
     mkdirSync(dirname(path), { recursive: true });
-    this.#db = new DatabaseSync(path);
+    try {
+      this.#open();
+    } catch (err) {
+      // A WAL database in a directory that may not be written cannot even be
+      // read without its -shm file: say which file, and why, at start-up.
+      throw storeError(err, path);
+    }
+  }
+
+  /**
+   * Open the file and prepare every statement. A connection already open is
+   * closed first: SQLite shares one descriptor and one -shm mapping between
+   * the connections of a process to the same file, so a new connection next
+   * to a read-only one would inherit its read-only descriptor.
+   */
+  #open(): void {
+    const old = this.#db as DatabaseSync | undefined;
+    if (old?.isOpen) old.close();
+    this.#db = new DatabaseSync(this.#path);
+    this.#prepareStatements();
+  }
+
+  #prepareStatements(): void {
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
     const listSql = `SELECT f.name, f.version, f.created_at, f.updated_at, v.format, v.vars, v.secrets, v.limits
@@ -253,6 +275,34 @@ export class FunctionStore {
   }
 
   /**
+   * Run a write; when it fails because the connection is read-only, open the
+   * file again and retry once. SQLite opens a file it may not write read-only
+   * and stays so, so without this a node started on a read-only data
+   * directory would refuse deploys until restarted, even after its
+   * permissions were put right.
+   */
+  #writing<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      const cause = err instanceof EdgefnError ? err.cause : err;
+      if ((Number((cause as { errcode?: unknown } | undefined)?.errcode) & 0xff) !== 8) throw err;
+      try {
+        this.#open();
+      } catch {
+        // Reads must go on: back to whatever connection the file allows.
+        try {
+          this.#open();
+        } catch {
+          // Reads fail too now, each with its own error.
+        }
+        throw err;
+      }
+      return write();
+    }
+  }
+
+  /**
    * After a failed write SQLite may already have rolled the transaction back
    * itself (it does on a full disk or an I/O error); a second ROLLBACK would
    * then throw and hide the error that matters.
@@ -284,6 +334,10 @@ export class FunctionStore {
    * whole deploy with ERR_ROUTE_CONFLICT.
    */
   deploy(v: NewVersion, rollout?: DeployRollout, routes?: readonly string[]): { version: number; created: boolean; routing: Routing } {
+    return this.#writing(() => this.#deploy(v, rollout, routes));
+  }
+
+  #deploy(v: NewVersion, rollout: DeployRollout | undefined, routes: readonly string[] | undefined): { version: number; created: boolean; routing: Routing } {
     const now = new Date().toISOString();
     try {
       this.#db.exec('BEGIN IMMEDIATE');
@@ -417,6 +471,10 @@ export class FunctionStore {
    * applying them applies them again on restart.
    */
   install(versions: InstalledVersion[], alongside: Array<NewVersion & { version: number }> = []): void {
+    this.#writing(() => this.#install(versions, alongside));
+  }
+
+  #install(versions: InstalledVersion[], alongside: Array<NewVersion & { version: number }>): void {
     const now = new Date().toISOString();
     try {
       this.#db.exec('BEGIN IMMEDIATE');
@@ -457,6 +515,10 @@ export class FunctionStore {
   }
 
   delete(name: string): boolean {
+    return this.#writing(() => this.#delete(name));
+  }
+
+  #delete(name: string): boolean {
     try {
       this.#db.exec('BEGIN IMMEDIATE');
       const changed = Number(this.#stmts['deleteFunction']!.run(name).changes) > 0;
@@ -533,7 +595,7 @@ export class FunctionStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#db.close();
+    if (this.#db.isOpen) this.#db.close();
   }
 }
 

@@ -50,6 +50,8 @@ export interface StartOptions {
   dataDir?: string;
   env?: Record<string, string>;
   token?: string;
+  /** Run the node as this user and group (the test must be root); its data directory must be theirs. */
+  user?: { uid: number; gid: number };
 }
 
 export async function startNode(options: StartOptions = {}): Promise<StartedNode> {
@@ -68,6 +70,7 @@ export async function startNode(options: StartOptions = {}): Promise<StartedNode
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(options.user === undefined ? {} : { uid: options.user.uid, gid: options.user.gid }),
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
