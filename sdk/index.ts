@@ -26,3 +26,4 @@ export {
   type WireLimits,
   type WorkerFormat,
 } from './wire.ts';
+export type { RollbackRequest, RolloutOptions, RoutingResponse, StickyKey, TrafficRequest, TrafficShare, VersionInfo, VersionsResponse } from './wire.ts';
