@@ -16,7 +16,8 @@ export interface ServerSentEvent {
  * quiet stream from a dead connection.
  */
 export async function* readEventStream(body: ReadableStream<Uint8Array>, onActivity?: () => void): AsyncGenerator<ServerSentEvent> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   let buffer = '';
   let data: string[] = [];
   let event = '';
@@ -26,7 +27,7 @@ export async function* readEventStream(body: ReadableStream<Uint8Array>, onActiv
       const { done, value } = await reader.read();
       if (done) return;
       onActivity?.();
-      buffer += value;
+      buffer += decoder.decode(value, { stream: true });
       let nl: number;
       while ((nl = buffer.search(/\r\n|\r|\n/)) >= 0) {
         // A CR at the end may be the first half of a CRLF still on its way.
