@@ -10,6 +10,7 @@
 // "everything after cursor N" is a plain comparison and a tail that
 // reconnects with Last-Event-ID misses nothing still kept.
 
+import { EdgefnError } from '../runtime/index.ts';
 import type { LogEntry } from '../sdk/wire.ts';
 
 /** Longest message kept, in characters; the host already cuts lines at this length. */
@@ -58,7 +59,7 @@ export class FunctionLogs {
 
   constructor(options: FunctionLogsOptions = {}) {
     const maxBytes = options.maxBytes ?? 256 * 1024;
-    if (!Number.isInteger(maxBytes) || maxBytes < 1024) throw new RangeError(`maxBytes must be an integer of at least 1024, got ${maxBytes}`);
+    if (!Number.isInteger(maxBytes) || maxBytes < 1024) throw new EdgefnError('ERR_INVALID_INPUT', `maxBytes must be an integer of at least 1024, got ${maxBytes}`);
     this.#maxBytes = maxBytes;
     this.#echo = options.echo ?? false;
   }

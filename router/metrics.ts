@@ -12,6 +12,7 @@
 // move in and out; a function promoted into the top N shows its whole total
 // from then on, as a new series, which rate() reads correctly.
 
+import { EdgefnError } from '../runtime/index.ts';
 import { Registry, type Metric } from 'prom-client';
 import { COLD_BUCKETS_S, DURATION_BUCKETS_S, LIMIT_KINDS, addReport, emptyReport, type FunctionReport } from './function-report.ts';
 import type { HostStats } from './host-protocol.ts';
@@ -75,7 +76,7 @@ export class NodeMetrics {
 
   constructor(options: NodeMetricsOptions = {}) {
     const topN = options.topN ?? 100;
-    if (!Number.isInteger(topN) || topN < 0) throw new RangeError(`topN must be a non-negative integer, got ${topN}`);
+    if (!Number.isInteger(topN) || topN < 0) throw new EdgefnError('ERR_INVALID_INPUT', `topN must be a non-negative integer, got ${topN}`);
     this.#topN = topN;
   }
 
@@ -93,11 +94,6 @@ export class NodeMetrics {
         addReport(r, f);
       }
     }
-  }
-
-  /** A host process is gone; forget its counter baseline. */
-  hostGone(pid: number): void {
-    this.#hostEvictions.delete(pid);
   }
 
   /** The functions with series of their own now, and the totals to render for each (with _other last). */

@@ -12,6 +12,7 @@
 // to end. GB-seconds are the function's memory limit times its wall time (the
 // memory it holds a claim on, as Lambda meters it), in GB of 1024 MB.
 
+import { EdgefnError } from '../runtime/index.ts';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { UsageRow } from '../sdk/wire.ts';
 import type { FunctionReport } from './function-report.ts';
@@ -65,7 +66,7 @@ export class UsageMeter {
 
   constructor(options: UsageMeterOptions) {
     const flushMs = options.flushMs ?? 5000;
-    if (!Number.isInteger(flushMs) || flushMs < 10) throw new RangeError(`flushMs must be an integer of at least 10, got ${flushMs}`);
+    if (!Number.isInteger(flushMs) || flushMs < 10) throw new EdgefnError('ERR_INVALID_INPUT', `flushMs must be an integer of at least 10, got ${flushMs}`);
     this.#now = options.now ?? Date.now;
     this.#db = new DatabaseSync(options.dbPath);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');

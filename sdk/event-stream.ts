@@ -16,9 +16,6 @@ export interface ServerSentEvent {
  * quiet stream from a dead connection.
  */
 export async function* readEventStream(body: ReadableStream<Uint8Array>, onActivity?: () => void): AsyncGenerator<ServerSentEvent> {
-  // A TextDecoder in streaming mode rather than TextDecoderStream: the Web
-  // types of a worker project (lib WebWorker) do not accept piping a
-  // Uint8Array stream through TextDecoderStream's BufferSource writable.
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let buffer = '';
