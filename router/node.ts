@@ -16,6 +16,8 @@ import { FunctionLogs } from './function-logs.ts';
 import { HostSupervisor } from './host-supervisor.ts';
 import { FunctionStore } from './store.ts';
 import { Cluster } from './cluster/cluster.ts';
+import { CacheStore } from '../runtime/index.ts';
+import type { HostConfig } from './host-protocol.ts';
 import type { PlacementInfo, RegionsResponse } from '../sdk/wire.ts';
 
 /** node:http timeouts on function traffic (ms): idle keep-alive connections, and a request head's arrival. */
@@ -120,6 +122,22 @@ export class EdgeNode {
     return this.#supervisor;
   }
 
+  /**
+   * The Cache API's file, readied before any host opens it: what a crash left
+   * half-written is dropped, and the bytes held are brought under the
+   * (possibly lowered) bound. Hosts then write it directly (runtime/host-ops/cache-store.ts).
+   */
+  #cacheConfig(): HostConfig['cache'] {
+    const c = { path: join(this.config.dataDir, 'cache.db'), maxBytes: this.config.cache.maxMb * 1048576, maxEntryBytes: this.config.cache.entryMb * 1048576 };
+    const store = new CacheStore(c.path, c);
+    try {
+      store.recover();
+    } finally {
+      store.close();
+    }
+    return c;
+  }
+
   async start(): Promise<NodeAddresses> {
     const { token, file } = loadToken(this.config);
     const prelude = await buildPrelude();
@@ -142,6 +160,7 @@ export class EdgeNode {
         // Past the soft cap a host is drained gracefully; past this one it is ended at once.
         hardRssMb: Math.max(Math.round(this.config.hostRssMb * 1.5), this.config.hostRssMb + 512),
         fetch: this.config.fetch,
+        cache: this.#cacheConfig(),
         region: this.#cluster === undefined ? undefined : this.config.region,
       },
       onLog: (name, level, message) => this.#logs.add(name, level, message),

@@ -61,6 +61,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     maxLiveMb: config.maxLiveMb,
     startupCpuMs: config.startupCpuMs,
     fetch: config.fetch,
+    cache: config.cache,
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;

@@ -21,3 +21,4 @@ import './compression.ts';
 import './performance.ts';
 import './scheduler.ts';
 import './global-scope.ts';
+import './cache.ts';
