@@ -3,6 +3,9 @@
 // what it does not store, delete's answer, and caches.open(name) apart from
 // caches.default. Keys are https://cache.test/<path>, never fetched.
 
+// Workers' CacheStorage adds `default`, which the Web (webworker) types lack.
+const workerCaches = caches as CacheStorage & { readonly default: Cache };
+
 async function report(cache: Cache, key: string): Promise<Response> {
   const hit = await cache.match(key);
   if (hit === undefined) return Response.json({ hit: false });
@@ -13,7 +16,7 @@ export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const key = `https://cache.test${url.pathname}`;
-    const cache = url.searchParams.has('named') ? await caches.open('named') : caches.default;
+    const cache = url.searchParams.has('named') ? await workerCaches.open('named') : workerCaches.default;
     switch (url.searchParams.get('op')) {
       case 'aside': {
         const hit = await cache.match(key);
