@@ -42,6 +42,7 @@ export interface StoredEntry {
   statusText: string;
   /** Flat [name, value, …] as stored. */
   headers: string[];
+  /** Bytes counted against maxBytes: the body plus the metadata. */
   size: number;
   chunks: number;
 }

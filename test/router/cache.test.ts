@@ -43,7 +43,11 @@ const WORKER = `export default { async fetch(request, env, ctx) {
       const pattern = new Uint8Array(65536).map((_, i) => (i * 7) & 255);
       let sent = 0;
       const body = new ReadableStream({ pull(c) { if (sent++ === chunks) c.close(); else c.enqueue(pattern.slice()); } });
-      await cache.put(key, new Response(body, { headers: { 'cache-control': 'max-age=600', 'content-type': 'application/octet-stream' } }));
+      try {
+        await cache.put(key, new Response(body, { headers: { 'cache-control': 'max-age=600', 'content-type': 'application/octet-stream' } }));
+      } catch (e) {
+        return new Response(e.constructor.name + ': ' + e.message, { status: 413 });
+      }
       return new Response('stored');
     }
     case 'bad': {
@@ -164,6 +168,15 @@ describe('the Cache API on a node', () => {
     expect((await match('cw', '/v')).status).toBe(404);
   });
 
+  it('answers a conditional match with 304 when the stored ETag or Last-Modified says not modified', async () => {
+    const lastModified = 'Thu, 01 Jan 2026 00:00:00 GMT';
+    await put('cw', '/cond', { body: 'full', h: { 'cache-control': 'max-age=600', etag: '"v1"', 'last-modified': lastModified } });
+    expect(await match('cw', '/cond', {}, { 'if-none-match': '"v0", W/"v1"' })).toMatchObject({ status: 304, body: '', hit: 'HIT' });
+    expect(await match('cw', '/cond', {}, { 'if-none-match': '"v2"' })).toMatchObject({ status: 200, body: 'full' });
+    expect((await match('cw', '/cond', {}, { 'if-modified-since': lastModified })).status).toBe(304);
+    expect((await match('cw', '/cond', {}, { 'if-modified-since': 'Wed, 31 Dec 2025 00:00:00 GMT' })).status).toBe(200);
+  });
+
   it('deletes an entry (true), then finds nothing to delete (false)', async () => {
     await put('cw', '/d', { h: { 'cache-control': 'max-age=600' } });
     expect((await text(await node.call('cw', '/d?op=delete'))).body).toBe('true');
@@ -211,8 +224,8 @@ describe('the Cache API on a node', () => {
 });
 
 describe('the Cache API bounds and durability', () => {
-  it('evicts the least recently used entries past EDGEFN_CACHE_MB', async () => {
-    const node = await startNode({ env: { EDGEFN_CACHE_MB: '1' } });
+  it('evicts the least recently used entries past EDGEFN_CACHE_MB, and refuses bodies past EDGEFN_CACHE_ENTRY_MB', async () => {
+    const node = await startNode({ env: { EDGEFN_CACHE_MB: '1', EDGEFN_CACHE_ENTRY_MB: '1' } });
     try {
       await node.deploy('lru', { script: WORKER, limits: LIMITS });
       const h = { 'cache-control': 'max-age=600' };
@@ -228,6 +241,11 @@ describe('the Cache API bounds and durability', () => {
       await putBig('/d');
       expect(await status('/b')).toBe(404);
       for (const p of ['/a', '/c', '/d']) expect(await status(p), p).toBe(200);
+      // EDGEFN_CACHE_ENTRY_MB: a 2 MB streamed body is refused part-way, and nothing of it stays.
+      const big = await node.call('lru', '/big?op=big&kb=2048').then(text);
+      expect(big.status).toBe(413);
+      expect(big.body).toMatch(/^RangeError: .*per-entry limit of 1048576 bytes/);
+      expect(await status('/big')).toBe(404);
     } finally {
       await node.close();
     }
