@@ -9,7 +9,7 @@
 import { defineGlobal, defineLazyGlobal } from './define.ts';
 import { requestCall, type HostResult } from './bridge.ts';
 import { Request, requestParts } from './request.ts';
-import { Response, responseHeaders, responseParts } from './response.ts';
+import { isResponse, Response, responseHeaders, responseParts } from './response.ts';
 import { freezeHeaders, headerList, rawGet } from './headers.ts';
 import { drain, streams } from './streams.ts';
 import {
@@ -166,7 +166,7 @@ class Cache {
     const name = this.#name;
     return new Promise<undefined>((resolve, reject) => {
       const req = toRequest(request, 'put');
-      if (!(response instanceof Response)) throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
+      if (!isResponse(response)) throw new TypeError("Failed to execute 'put' on 'Cache': parameter 2 is not of type 'Response'.");
       if (req.method !== 'GET') throw new TypeError('Cannot cache response to non-GET request.');
       if (response.status === 206) throw new TypeError('Cannot cache response to a range request (206 Partial Content).');
       const vary = rawGet(responseHeaders(response), 'vary');
