@@ -221,6 +221,17 @@ describe('the Cache API on a node', () => {
     expect(n).toBe(20 * 1024 * 1024);
     expect(got.digest('hex')).toBe(want.digest('hex'));
   });
+
+  it('streams a body larger than the isolate\'s whole memory limit through put and match', async () => {
+    // 40 MB through a 16 MB isolate: it can only work if neither side holds the body whole.
+    expect((await node.deploy('small', { script: WORKER, limits: { ...LIMITS, memoryMb: 16 } })).status).toBeLessThan(300);
+    expect(await node.call('small', '/huge?op=big&kb=40960').then(text)).toMatchObject({ status: 200, body: 'stored' });
+    const res = await node.call('small', '/huge?op=match');
+    expect(res.status).toBe(200);
+    let n = 0;
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) n += chunk.byteLength;
+    expect(n).toBe(40 * 1024 * 1024);
+  });
 });
 
 describe('the Cache API bounds and durability', () => {
