@@ -158,6 +158,18 @@ export class CacheStore {
     });
   }
 
+  /**
+   * Drop unfinished puts begun more than `ageMs` ago: those of a host that
+   * died mid-put (a live put cannot be older than the longest wall limit).
+   * Safe while other hosts write, unlike recover().
+   */
+  dropStale(ageMs: number): void {
+    const before = this.#now() - ageMs;
+    this.#tx(() => {
+      for (const row of this.#db.prepare('SELECT id FROM entries WHERE complete = 0 AND used < ?').all(before)) this.#drop(Number(row['id']));
+    });
+  }
+
   /** Bytes held now (bodies plus metadata, incomplete puts included). */
   usage(): number {
     return Number(this.#q['usage']!.get()?.['bytes'] ?? 0);
@@ -230,8 +242,9 @@ export class CacheStore {
   /** Append chunk `seq` of a body being stored (the caller keeps the body under maxEntryBytes). */
   append(id: number, seq: number, data: Uint8Array): void {
     this.#tx(() => {
+      // Rolled back if the put is gone (dropped as stale): no chunk without its entry.
+      if (Number(this.#q['grow']!.run(data.byteLength, id).changes) === 0) throw new TypeError('cache.put: this put was dropped before it finished');
       this.#q['addChunk']!.run(id, seq, data);
-      this.#q['grow']!.run(data.byteLength, id);
       this.#q['addUsage']!.run(data.byteLength);
       this.#evict();
     });

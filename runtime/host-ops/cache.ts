@@ -30,6 +30,9 @@ export interface CacheOptions {
   maxEntryBytes?: number | undefined;
 }
 
+/** An unfinished put older than this is a dead host's: past the longest wall limit (15 min), with a margin. */
+const STALE_PUT_MS = 20 * 60_000;
+
 export const CACHE_DEFAULTS = { maxBytes: 256 * 1024 * 1024, maxEntryBytes: 50 * 1024 * 1024 } as const;
 
 /** A namespace no function name can forge: names are DNS labels, and JSON keeps the parts apart. */
@@ -130,7 +133,13 @@ export function createCacheOps(options: CacheOptions = {}): { ops: Record<string
   let store: CacheStore | undefined;
   const db = (): CacheStore => {
     if (options.path === undefined) throw new TypeError('The Cache API is not available: this runtime has no cache file configured.');
-    return (store ??= new CacheStore(options.path, { maxBytes, maxEntryBytes }));
+    if (store === undefined) {
+      store = new CacheStore(options.path, { maxBytes, maxEntryBytes });
+      // What a host that died mid-put left behind (the front door's recover()
+      // covers node restarts; this covers a host replaced while the node ran).
+      store.dropStale(STALE_PUT_MS);
+    }
+    return store;
   };
 
   const requestState = (ctx: OpContext): Map<string, unknown> => {

@@ -140,6 +140,26 @@ describe('CacheStore', () => {
     expect(bodyLength(again, 'https://x/kept')).toBe(100);
   });
 
+  it('dropStale() drops only unfinished puts older than the given age', () => {
+    let now = 1_000_000;
+    const s = open(file(), { now: () => now });
+    const old = s.begin(entry('https://x/old'));
+    s.append(old, 0, new Uint8Array(700));
+    now += 60_000;
+    const fresh = s.begin(entry('https://x/fresh'));
+    s.append(fresh, 0, new Uint8Array(300));
+    const withBoth = s.usage();
+    s.dropStale(30_000);
+    expect(withBoth - s.usage()).toBeGreaterThanOrEqual(700);
+    s.append(fresh, 1, new Uint8Array(1));
+    s.commit(fresh);
+    expect(bodyLength(s, 'https://x/fresh')).toBe(301);
+    // The dropped put's owner, if it were still writing, is told so and leaves no chunk behind.
+    const held = s.usage();
+    expect(() => s.append(old, 1, new Uint8Array(10))).toThrow(/dropped/);
+    expect(s.usage()).toBe(held);
+  });
+
   it('refuses options that are not positive integers, naming them', () => {
     expect(() => new CacheStore(file(), { maxBytes: 0, maxEntryBytes: 1 })).toThrow(/maxBytes/);
   });
