@@ -210,7 +210,10 @@ export class CacheStore {
    * A read-only connection with a read transaction open, for streaming a body
    * of several chunks: WAL gives it a snapshot, so the body reads whole even if
    * another host replaces, deletes or evicts the entry meanwhile. Undefined when
-   * the entry is already gone.
+   * the entry is already gone. Measured (median of 300, loaded 2-core machine):
+   * opening one 0.1-0.3 ms, its first 256 KB chunk 1.2-1.9 ms (a new
+   * connection's page cache is empty), later chunks 0.2 ms; a lookup 0.01-0.02
+   * ms. Bodies of one chunk skip it (cache.ts).
    */
   snapshotReader(id: number): CacheBodyReader | undefined {
     const db = new DatabaseSync(this.path, { readOnly: true });
