@@ -12,7 +12,7 @@ import type { RequestHandle, ResponseSink, RuntimeRequest } from './request-type
 
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, type HostOp, type HostOpSync } from './host-ops/index.ts';
 import { createFetchOps, type FetchOptions } from './host-ops/index.ts';
-import { createCacheOps, type CacheOptions } from './host-ops/cache.ts';
+import { createCacheOps, type CacheOptions } from './host-ops/index.ts';
 export type { HostOp, HostOpSync, OpContext } from './host-ops/index.ts';
 
 export interface RuntimeOptions {
