@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { EdgefnError, parseLimits, DEFAULT_LIMITS, type Limits } from '../runtime/index.ts';
-import { FETCH_DEFAULTS, parseAllowList } from '../runtime/index.ts';
+import { FETCH_DEFAULTS, parseAllowList, CACHE_DEFAULTS } from '../runtime/index.ts';
 import { REGION_PATTERN } from '../sdk/wire.ts';
 
 export interface NodeConfig {
@@ -26,6 +26,8 @@ export interface NodeConfig {
   hostHangMs: number;
   /** Outbound fetch() from workers; see FetchOptions. */
   fetch: NodeFetchConfig;
+  /** The Cache API's store on this node (cache.db in the data directory). */
+  cache: NodeCacheConfig;
   /** This node's region (EDGEFN_REGION, default `local`). */
   region: string;
   /** The cluster's PostgreSQL (EDGEFN_DATABASE_URL); none: a standalone node on its embedded store. */
@@ -123,6 +125,13 @@ export interface NodeFetchConfig {
   allow: string[];
 }
 
+export interface NodeCacheConfig {
+  /** Total MB the node's cache holds (EDGEFN_CACHE_MB, default 256); least recently used entries go past it. */
+  maxMb: number;
+  /** Largest body one entry may have, in MB (EDGEFN_CACHE_ENTRY_MB, default 50). */
+  entryMb: number;
+}
+
 function allowList(env: NodeJS.ProcessEnv): string[] {
   try {
     return parseAllowList(env['EDGEFN_FETCH_ALLOW'] ?? '');
@@ -186,6 +195,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
       subrequests: int(env, 'EDGEFN_FETCH_SUBREQUESTS', FETCH_DEFAULTS.subrequests, 1, 100_000),
       timeoutMs: int(env, 'EDGEFN_FETCH_TIMEOUT_MS', FETCH_DEFAULTS.timeoutMs, 1, 3_600_000),
       allow: allowList(env),
+    },
+    cache: {
+      maxMb: int(env, 'EDGEFN_CACHE_MB', CACHE_DEFAULTS.maxBytes / 1048576, 1, 1_000_000),
+      entryMb: int(env, 'EDGEFN_CACHE_ENTRY_MB', CACHE_DEFAULTS.maxEntryBytes / 1048576, 1, 1_000_000),
     },
     region: region(env),
     databaseUrl,

@@ -33,6 +33,8 @@ export interface HostConfig {
   maxLiveMb: number;
   startupCpuMs: number;
   fetch: NodeFetchConfig;
+  /** The Cache API's file and bounds (bytes); every host of the node opens the same file. */
+  cache: { path: string; maxBytes: number; maxEntryBytes: number };
   /** Resident memory at which the host's watchdog thread ends the process at once, in MB. */
   hardRssMb: number;
   /** node:http timeouts for the connections the host serves, in ms. */

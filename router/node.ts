@@ -28,6 +28,8 @@ import { Cluster } from './cluster/cluster.ts';
 import type { RouteChange } from './cluster/replica.ts';
 import type { PlacementInfo, RegionsResponse, RoutingResponse, StickyKey, TrafficShare, VersionsResponse } from '../sdk/wire.ts';
 import { servedVersions, shares, type Routing } from './traffic-split.ts';
+import { CacheStore } from '../runtime/index.ts';
+import type { HostConfig } from './host-protocol.ts';
 
 export interface NodeAddresses {
   dataUrl: string;
@@ -174,6 +176,22 @@ export class EdgeNode {
     return this.#supervisor;
   }
 
+  /**
+   * The Cache API's file, readied before any host opens it: what a crash left
+   * half-written is dropped, and the bytes held are brought under the
+   * (possibly lowered) bound. Hosts then write it directly (runtime/host-ops/cache-store.ts).
+   */
+  #cacheConfig(): HostConfig['cache'] {
+    const c = { path: join(this.config.dataDir, 'cache.db'), maxBytes: this.config.cache.maxMb * 1048576, maxEntryBytes: this.config.cache.entryMb * 1048576 };
+    const store = new CacheStore(c.path, c);
+    try {
+      store.recover();
+    } finally {
+      store.close();
+    }
+    return c;
+  }
+
   async start(): Promise<NodeAddresses> {
     const { token, file } = loadToken(this.config);
     const prelude = await buildPrelude();
@@ -199,6 +217,7 @@ export class EdgeNode {
         // Past the soft cap a host is drained gracefully; past this one it is ended at once.
         hardRssMb: Math.max(Math.round(this.config.hostRssMb * 1.5), this.config.hostRssMb + 512),
         fetch: this.config.fetch,
+        cache: this.#cacheConfig(),
         region: this.#cluster === undefined ? undefined : this.config.region,
       },
       onLog: (name, line) => {

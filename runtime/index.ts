@@ -10,3 +10,5 @@ export { REQUEST_WINDOW_BYTES, RESPONSE_WINDOW_BYTES, type RequestHandle, type R
 export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';
 export { entryWatchBuffer, onLongEntry } from './entry-watch.ts';
 export { mainThreadRanMs, processMainThreadRanMs } from './cpu-clock.ts';
+export { CACHE_DEFAULTS, type CacheOptions } from './host-ops/index.ts';
+export { CacheStore } from './host-ops/cache-store.ts';

@@ -12,6 +12,7 @@ import type { RequestHandle, ResponseSink, RuntimeRequest } from './request-type
 
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, type HostOp, type HostOpSync } from './host-ops/index.ts';
 import { createFetchOps, type FetchOptions } from './host-ops/index.ts';
+import { createCacheOps, type CacheOptions } from './host-ops/index.ts';
 export type { HostOp, HostOpSync, OpContext } from './host-ops/index.ts';
 
 export interface RuntimeOptions {
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   hostOpsSync?: Record<string, HostOpSync>;
   /** Outbound fetch(): subrequest budget, timeout, SSRF allow-list (see host-ops/fetch.ts for units and defaults). */
   fetch?: FetchOptions | undefined;
+  /** The Cache API's store: file, total and per-entry bytes (see host-ops/cache.ts for defaults). */
+  cache?: CacheOptions | undefined;
 }
 
 export interface RuntimeStats {
@@ -69,6 +72,7 @@ export class Runtime {
   readonly #startupCpuMs: number;
   readonly #ops: Record<string, HostOp>;
   readonly #opsSync: Record<string, HostOpSync>;
+  readonly #closeCache: () => void;
   #closed = false;
   #inDispose = false;
   #coldStarts = 0;
@@ -86,7 +90,9 @@ export class Runtime {
     this.#startupCpuMs = positiveInt('startupCpuMs', options.startupCpuMs, 1000);
     const maxLive = positiveInt('maxLive', options.maxLive, 1000);
     const maxLiveMb = positiveInt('maxLiveMb', options.maxLiveMb, 2048);
-    this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...options.hostOps };
+    const cache = createCacheOps(options.cache);
+    this.#closeCache = cache.close;
+    this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...cache.ops, ...options.hostOps };
     this.#opsSync = { ...BUILTIN_SYNC_OPS, ...options.hostOpsSync };
     this.#snapshot = loadSnapshot(prelude, options.snapshotDir);
     if (this.#snapshot.path === 'prelude') {
@@ -268,5 +274,7 @@ export class Runtime {
     const lives = [...this.#live.values()];
     this.close();
     for (const l of lives) l.destroy(new EdgefnError('ERR_CLOSED', 'runtime destroyed'));
+    // After the isolates: their requests' cache reads close as they end.
+    this.#closeCache();
   }
 }

@@ -86,6 +86,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     startupCpuMs: config.startupCpuMs,
     fetch: config.fetch,
     hostOps: { kv: createKvOp(clusterKv ?? kv) },
+    cache: config.cache,
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;

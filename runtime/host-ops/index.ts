@@ -9,6 +9,8 @@ import type { HostOp, HostOpSync } from './types.ts';
 export type { HostOp, HostOpSync, OpContext } from './types.ts';
 // Outbound fetch ops carry options (allow-list, limits), so the runtime builds them per instance.
 export { createFetchOps, FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './fetch.ts';
+// The Cache API's ops carry the node's store (file and bounds), so they too are built per instance.
+export { createCacheOps, CACHE_DEFAULTS, type CacheOptions } from './cache.ts';
 
 export const BUILTIN_OPS: Record<string, HostOp> = {
   subtle: subtleOp,

@@ -22,3 +22,4 @@ import './compression.ts';
 import './performance.ts';
 import './scheduler.ts';
 import './global-scope.ts';
+import './cache.ts';

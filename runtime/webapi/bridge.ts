@@ -7,7 +7,7 @@
 // therefore never reach a host function except through the Web APIs built on
 // top of this module.
 
-import { box, PromiseCtor, SafeMap } from './intrinsics.ts';
+import { box, PromiseCtor, promiseThen, SafeMap } from './intrinsics.ts';
 
 export interface HostBridge {
   /** console output for the function's log; fire-and-forget. */
@@ -95,6 +95,28 @@ export function hostCall(op: string, payload: unknown): Promise<HostResult> {
     pendingCalls.set(id, { resolve: resolve as Pending['resolve'], reject, request: currentRequest });
     host().call(id, op, payload);
   });
+}
+
+/**
+ * hostCall whose continuation runs as the request that made it: the settle
+ * entry is charged to that request by the host, but the isolate's notion of
+ * the current request (which timers use) is whatever ran last, so it is put
+ * back before the caller's code resumes. Chained on the platform's own
+ * promises; the result stays boxed.
+ */
+export function requestCall(op: string, payload: unknown): Promise<HostResult> {
+  const request = currentRequest;
+  return promiseThen(
+    hostCall(op, payload),
+    (result) => {
+      setCurrentRequest(request);
+      return result;
+    },
+    (err: unknown) => {
+      setCurrentRequest(request);
+      throw err;
+    },
+  );
 }
 
 export interface HostError {

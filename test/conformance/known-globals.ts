@@ -20,9 +20,6 @@ export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   TailEvent: 'tail workers are not supported',
   TraceEvent: 'tail workers are not supported (alias of TailEvent)',
   // Not implemented yet.
-  caches: 'Cache API not implemented',
-  Cache: 'Cache API not implemented',
-  CacheStorage: 'Cache API not implemented',
   WebSocket: 'WebSockets not implemented',
   WebSocketPair: 'WebSockets not implemented',
   WebSocketRequestResponsePair: 'WebSockets not implemented (Durable Object hibernation API)',
