@@ -226,14 +226,19 @@ describe('streamed request bodies', () => {
 
   it('stops a worker that spins while reading the body at its CPU budget', async () => {
     await deploy('spins', `export default { async fetch(req) {
-      for await (const c of req.body) { const end = Date.now() + 5; while (Date.now() < end) {} }
-      return new Response('done');
+      // Work, not a clock: Date.now() stands still while the worker runs.
+      let x = 0;
+      for await (const c of req.body) { for (let i = 0; i < 3e6; i++) x += i & c.length; }
+      return new Response('done' + x);
     } }`);
     const u = upload('spins');
     const [r] = await Promise.all([u.result, pushLikeSocket(u, 40 * MB)]);
     expect(r.error).toBe('ERR_CPU_LIMIT');
     expect(r.done.cpuMs).toBeGreaterThan(30);
-    expect(r.done.cpuMs).toBeLessThan(100);
+    // The 50 ms budget as far as the in-entry guard stretches it on a loaded
+    // machine (2.5×, runtime/cpu-clock.ts), doubled for that estimate lagging
+    // a change of load: what is tested is that it stops, near its budget.
+    expect(r.done.cpuMs).toBeLessThan(250);
   });
 
   // A regression test: bytes transferred into an isolate (copyInto with
