@@ -183,11 +183,19 @@ export class EdgeNode {
    */
   #cacheConfig(): HostConfig['cache'] {
     const c = { path: join(this.config.dataDir, 'cache.db'), maxBytes: this.config.cache.maxMb * 1048576, maxEntryBytes: this.config.cache.entryMb * 1048576 };
-    const store = new CacheStore(c.path, c);
+    // The Cache API is an optimization for the functions, never a reason for
+    // the node not to serve: a store that cannot be written now (a read-only
+    // data directory, a full disk) is said here; hosts open it when a worker
+    // first uses it, and their ops fail with the reason until it is writable.
     try {
-      store.recover();
-    } finally {
-      store.close();
+      const store = new CacheStore(c.path, c);
+      try {
+        store.recover();
+      } finally {
+        store.close();
+      }
+    } catch (err) {
+      process.stderr.write(`edgefn: the Cache API's store ${c.path} cannot be prepared (${err instanceof Error ? err.message : String(err)}); cache operations fail until it can be written\n`);
     }
     return c;
   }
