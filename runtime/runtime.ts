@@ -170,26 +170,8 @@ export class Runtime {
    * compile, budgets) arrive through sink.fail with a stable code.
    */
   handle(name: string, version: number, req: RuntimeRequest, sink: ResponseSink): RequestHandle | undefined {
-    if (this.#closed) {
-      sink.fail(new EdgefnError('ERR_CLOSED', 'runtime is closed'), { cpuMs: 0 });
-      return undefined;
-    }
-    this.#pool.noteActivity();
-    const key = functionKey(name, version);
-    let live = this.#live.get(key);
-    let coldMs: number | undefined;
-    if (live === undefined || !live.alive) {
-      const t0 = performance.now();
-      try {
-        live = this.#load(name, version, t0);
-      } catch (err) {
-        sink.fail(err instanceof EdgefnError ? err : new EdgefnError('ERR_INTERNAL', String(err), { cause: err }), { cpuMs: 0 });
-        return undefined;
-      }
-      coldMs = performance.now() - t0;
-      if (live.cold !== undefined) this.lastCold = { ...live.cold, totalMs: coldMs };
-    }
-    return live.handle(req, sink, coldMs);
+    const got = this.#liveFor(name, version, sink);
+    return got === undefined ? undefined : got.live.handle(req, sink, got.coldMs);
   }
 
   /**
@@ -198,27 +180,34 @@ export class Runtime {
    * exception, a budget) and sink.done, as for a request.
    */
   scheduled(name: string, version: number, cron: string, scheduledTime: number, sink: ResponseSink): void {
+    const got = this.#liveFor(name, version, sink);
+    if (got === undefined) sink.done?.({ cpuMs: 0 });
+    else got.live.scheduled(cron, scheduledTime, sink, got.coldMs);
+  }
+
+  /**
+   * The function's live isolate, made live (a cold start, timed) if it is
+   * not; undefined once `sink` was told why there is none.
+   */
+  #liveFor(name: string, version: number, sink: ResponseSink): { live: LiveIsolate; coldMs: number | undefined } | undefined {
     if (this.#closed) {
       sink.fail(new EdgefnError('ERR_CLOSED', 'runtime is closed'), { cpuMs: 0 });
-      sink.done?.({ cpuMs: 0 });
-      return;
+      return undefined;
     }
     this.#pool.noteActivity();
-    const key = functionKey(name, version);
-    let live = this.#live.get(key);
-    let coldMs: number | undefined;
-    if (live === undefined || !live.alive) {
-      const t0 = performance.now();
-      try {
-        live = this.#load(name, version, t0);
-      } catch (err) {
-        sink.fail(err instanceof EdgefnError ? err : new EdgefnError('ERR_INTERNAL', String(err), { cause: err }), { cpuMs: 0 });
-        sink.done?.({ cpuMs: 0 });
-        return;
-      }
-      coldMs = performance.now() - t0;
+    const live = this.#live.get(functionKey(name, version));
+    if (live !== undefined && live.alive) return { live, coldMs: undefined };
+    const t0 = performance.now();
+    let loaded: LiveIsolate;
+    try {
+      loaded = this.#load(name, version, t0);
+    } catch (err) {
+      sink.fail(err instanceof EdgefnError ? err : new EdgefnError('ERR_INTERNAL', String(err), { cause: err }), { cpuMs: 0 });
+      return undefined;
     }
-    live.scheduled(cron, scheduledTime, sink, coldMs);
+    const coldMs = performance.now() - t0;
+    if (loaded.cold !== undefined) this.lastCold = { ...loaded.cold, totalMs: coldMs };
+    return { live: loaded, coldMs };
   }
 
   #load(name: string, version: number, t0: number): LiveIsolate {

@@ -7,7 +7,7 @@
 // next chunk, so neither is ever whole in this heap unless the worker asks.
 
 import { defineGlobal } from './define.ts';
-import { getCurrentRequest, hostCall, registerErrorFactory, setCurrentRequest, type HostResult } from './bridge.ts';
+import { registerErrorFactory, requestCall } from './bridge.ts';
 import { Request, requestParts, type RequestParts } from './request.ts';
 import { Response, responseHeaders } from './response.ts';
 import { freezeHeaders, headerList } from './headers.ts';
@@ -42,27 +42,8 @@ registerErrorFactory('Error', (m) => new Error(m));
 // Ids name this isolate's outbound fetches in the host's per-request table.
 let nextId = 1;
 
-/**
- * A host call whose continuation runs as the request that made it. The settle
- * entry is charged to that request by the host, but the isolate's notion of
- * the current request (which timers use) is whatever ran last, so it is put
- * back before the caller's code resumes. Chained on the platform's own
- * promises, and the result stays boxed (intrinsics.ts says why).
- */
-function op(name: string, payload: unknown): Promise<HostResult> {
-  const request = getCurrentRequest();
-  return promiseThen(
-    hostCall(name, payload),
-    (result) => {
-      setCurrentRequest(request);
-      return result;
-    },
-    (err: unknown) => {
-      setCurrentRequest(request);
-      throw err;
-    },
-  );
-}
+/** A host call whose continuation runs as the request that made it (bridge.ts). */
+const op = requestCall;
 
 /** Send `payload` and forget it: the request is over or failed another way. */
 function send(name: string, payload: unknown): void {
