@@ -289,6 +289,9 @@ describe('a read-only data directory', () => {
       expect(after.status, JSON.stringify(after.json)).toBe(201);
       expect(await (await m.call('after')).text()).toBe('after');
       expect(await (await m.call('before')).text()).toBe('before');
+    } catch (err) {
+      // What the node said (a start-up warning, a crash) is what tells why.
+      throw new Error(`${err instanceof Error ? err.message : String(err)}\nnode output:\n${node?.output() ?? '(no node)'}`, { cause: err });
     } finally {
       await node?.close();
       node = undefined;
