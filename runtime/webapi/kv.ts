@@ -4,7 +4,7 @@
 // knows which namespace a binding name opens: the worker names only its own
 // binding, never a namespace, so it cannot reach another function's data.
 
-import { getCurrentRequest, hostCall, setCurrentRequest, type HostResult } from './bridge.ts';
+import { requestCall, type HostResult } from './bridge.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
 import { streams, isReadableStream } from './streams.ts';
 import { bodyFromStream, consumeOwnBytes } from './body.ts';
@@ -34,20 +34,9 @@ interface StoredValue {
   metadata: string | null;
 }
 
-/** The host call, continued as the request that made it (fetch.ts says why). */
+/** The host call, continued as the request that made it (bridge.ts says why). */
 function kvCall(payload: unknown): Promise<HostResult> {
-  const request = getCurrentRequest();
-  return promiseThen(
-    hostCall('kv', payload),
-    (result) => {
-      setCurrentRequest(request);
-      return result;
-    },
-    (err: unknown) => {
-      setCurrentRequest(request);
-      throw err;
-    },
-  );
+  return requestCall('kv', payload);
 }
 
 function valueType(options: unknown): ValueType {
