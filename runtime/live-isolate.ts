@@ -115,6 +115,13 @@ interface EntryOptions {
    * (ExternalCopy#copyInto), which cross without it.
    */
   copy?: boolean;
+  /**
+   * The readings (monotonic and wall) the entry's clocks must not be below: a timer's due
+   * time. Node fires a timer by its loop's cached time, which can be up to a
+   * millisecond older than the reading the worker saw when it set the timer,
+   * so without this a 5 ms timer could read as 4.9 ms.
+   */
+  clockFloor?: { mono: number; wall: number };
 }
 
 export class LiveIsolate implements IsolateOwner {
@@ -247,9 +254,9 @@ export class LiveIsolate implements IsolateOwner {
     return produced;
   }
 
-  #readClock(): void {
-    this.#clockMono = performance.now();
-    this.#clockWall = Date.now();
+  #readClock(floor?: { mono: number; wall: number }): void {
+    this.#clockMono = Math.max(performance.now(), floor?.mono ?? 0);
+    this.#clockWall = Math.max(Date.now(), floor?.wall ?? 0);
   }
 
   now(wall: boolean): number {
@@ -379,7 +386,7 @@ export class LiveIsolate implements IsolateOwner {
     const outerStart = this.#entryStart;
     // An entry made from inside another (a host callback that re-enters)
     // keeps the outer one's reading: the worker's code is still running.
-    if (outer === undefined) this.#readClock();
+    if (outer === undefined) this.#readClock(options.clockFloor);
     const outerHostMs = this.#hostMs;
     this.#hostMs = 0;
     this.#current = r;
@@ -500,12 +507,13 @@ export class LiveIsolate implements IsolateOwner {
     // timers.ts sends a clean delay; anything else (a worker that bent our
     // in-isolate code) is clamped as HTML clamps it.
     const delay = typeof delayMs === 'number' && delayMs > 0 ? Math.min(delayMs, MAX_TIMER_DELAY_MS) : 0;
+    const due = { mono: this.#clockMono + delay, wall: this.#clockWall + Math.ceil(delay) };
     this.#timers.set(
       id,
       setTimeout(() => {
         this.#timers.delete(id);
         const r = this.#requests.get(request);
-        if (r !== undefined) this.#enter(r, this.#entries.tick, [id]);
+        if (r !== undefined) this.#enter(r, this.#entries.tick, [id], { clockFloor: due });
       }, delay),
     );
   }

@@ -94,7 +94,10 @@ async function main(config: HostConfig): Promise<OnMessage> {
     },
     log: (fn, level, message, requestId) => send({ t: 'log', name: fn.name, version: fn.version, level, message, time: Date.now(), requestId }),
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
-    liveness: (key, state) => send({ t: 'live', key, state }),
+    // 'live' goes out before the response that follows it: a client that
+    // opens its next connection as soon as it has the answer must find the
+    // front door already knowing where the function is warm.
+    liveness: (key, state) => (state === 'live' ? sendNow : send)({ t: 'live', key, state }),
   }));
   rt.warmPool();
   const rerouter = config.region === undefined ? undefined : new Rerouter(config.region);

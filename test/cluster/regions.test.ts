@@ -271,6 +271,9 @@ describe('a cluster of regions', () => {
       const shown = await nearOf();
       expect(shown?.url).toBe(near);
       expect(shown!.rttMs['a']).toBeGreaterThan(shown!.rttMs['b']!);
+      // c's view is one node's; a and b read the figures on their own
+      // heartbeats, so each is waited for until it too runs near-fn in b.
+      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in b`, async () => (await n.node.call('near-fn')).headers.get('edgefn-region') === 'b', 5_000);
       for (const n of [a, b, c]) {
         const res = await n.node.call('near-fn');
         await res.text();

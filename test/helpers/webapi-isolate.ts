@@ -82,11 +82,12 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   // the outermost entry began (runtime/webapi/clock.ts). Code run by `run()`
   // is in no entry and reads the live clock.
   let clock: { mono: number; wall: number } | undefined;
-  const enter = (request: number, entry: Entry | undefined, args: unknown[]): void => {
+  const enter = (request: number, entry: Entry | undefined, args: unknown[], floor?: { mono: number; wall: number }): void => {
     if (isolate.isDisposed || entry === undefined) return;
     const outer = current;
     const outerClock = clock;
-    clock ??= { mono: performance.now(), wall: Date.now() };
+    // A timer's entry reads no earlier than its due time, as LiveIsolate's.
+    clock ??= { mono: Math.max(performance.now(), floor?.mono ?? 0), wall: Math.max(Date.now(), floor?.wall ?? 0) };
     current = request;
     try {
       entry.applySync(undefined, args as never[], { arguments: { copy: true }, timeout: 10_000 });
@@ -129,9 +130,9 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     return st === undefined ? opContext : { ...opContext, request: st.ops, signal: st.abort.signal };
   };
 
-  const tick = (id: number): void => {
+  const tick = (id: number, due: { mono: number; wall: number }): void => {
     hostTimers.delete(id);
-    enter(timerRequests.get(id) ?? 0, entries.tick, [id]);
+    enter(timerRequests.get(id) ?? 0, entries.tick, [id], due);
     timerRequests.delete(id);
   };
   const timerRequests = new Map<number, number>();
@@ -142,7 +143,8 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     cb((n: number) => crypto.getRandomValues(new Uint8Array(n))),
     cb((id: number, ms: number, request: number) => {
       timerRequests.set(id, request);
-      hostTimers.set(id, setTimeout(() => tick(id), ms));
+      const due = { mono: (clock?.mono ?? performance.now()) + ms, wall: (clock?.wall ?? Date.now()) + Math.ceil(ms) };
+      hostTimers.set(id, setTimeout(() => tick(id, due), ms));
     }),
     cb((id: number) => {
       clearTimeout(hostTimers.get(id));
