@@ -94,12 +94,9 @@ export type FromHost =
    * Sent every TICK_MS while the host has requests in flight, and once more
    * when it has none (`quiet`). `waiting`: connections whose request has been
    * in flight for over TICK_MS and has no response head yet; `streaming`:
-   * those whose head has gone out. A host that stops ticking while it is
-   * active is blocked (a tenant spinning through its budget, say), if its
-   * main thread kept running meanwhile: `ran` is how long it had run when
-   * the tick was sent (ms, the kernel's account; undefined off Linux).
+   * those whose head has gone out.
    */
-  | { t: 'tick'; waiting: number[]; streaming: number[]; quiet: boolean; ran: number | undefined }
+  | { t: 'tick'; waiting: number[]; streaming: number[]; quiet: boolean }
   /**
    * The host has taken connection `id`, before reading anything from it.
    * Until this arrives, the connection's first request (always in flight at
@@ -138,6 +135,16 @@ export type FromHost =
 
 /** How often an active host reports its long-running requests, in ms. */
 export const TICK_MS = 2;
+
+/**
+ * A host whose main thread has been inside one isolate entry this long is
+ * blocked (a tenant spinning through its CPU budget, say): everything else
+ * on it waits, so new connections are placed elsewhere until it comes out.
+ * Its watchdog thread reports both on the host's blocked pipe (ms).
+ */
+export const BLOCKED_ENTRY_MS = 100;
+/** The host's file descriptor for that pipe (stdio index 4; 3 is the IPC channel). */
+export const BLOCKED_FD = 4;
 
 /** Entries that may run longer than this (ms) are announced with 'long-entry'. */
 export const LONG_ENTRY_MS = 1_000;

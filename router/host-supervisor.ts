@@ -6,11 +6,12 @@
 
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { EdgefnError, processMainThreadRanMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import { EdgefnError, type Limits, type WorkerFormat } from '../runtime/index.ts';
 import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
-import { WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
+import { BLOCKED_FD, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
 import type { FunctionReport } from './function-report.ts';
 import { HOST_STUCK_MESSAGE, HTTP_ERRORS, rawErrorResponse } from './http-errors.ts';
 import type { ScheduledOutcome, StickyKey, TrafficShare } from '../sdk/wire.ts';
@@ -34,19 +35,6 @@ export interface SupervisorOptions {
   onHostEvent?(event: string): void;
 }
 
-/**
- * A host that is serving and has not ticked (host-protocol.ts TICK_MS) for
- * this long is treated as blocked: its main thread is inside a long isolate
- * entry, such as a tenant spinning through its CPU budget (ms).
- */
-const BLOCKED_MS = 100;
-/**
- * ...and whose main thread ran for at least this share of that silence. A
- * host that is merely not scheduled (a loaded machine) is silent too, but
- * does not run; a spinning one runs whenever it can, which on 2 cores shared
- * by four busy processes is about half the time.
- */
-const BLOCKED_RUN_SHARE = 0.2;
 /** How long a deploy waits for every ready host to apply its route (ms). */
 const ROUTE_ACK_MS = 2_000;
 
@@ -87,12 +75,16 @@ class IsolateHost {
   readonly unadopted = new Set<number>();
   /** The process has exited; its last messages may still be arriving. */
   exited = false;
-  /** Serving, by its last tick; and when that tick came (performance.now()). */
+  /** Serving, by its last tick. */
   active = false;
-  lastTick = 0;
-  /** The main thread's run time at the last tick (ms), if the host reports it. */
-  ranAtTick: number | undefined;
-  #verdict = { at: -Infinity, blocked: false };
+  /**
+   * The isolate entry the host's watchdog thread says its main thread has
+   * been stuck in for host-protocol.ts BLOCKED_ENTRY_MS (0: none). Read from
+   * the watchdog's own pipe, so a host is blocked exactly while it is inside
+   * a long entry, however loaded the machine: a host that is merely not
+   * scheduled is not, and one that spins is, whatever share of a CPU it gets.
+   */
+  blockedEntry = 0;
   readonly routeAcks = new Map<number, () => void>();
   readonly validations = new Map<number, { resolve(cache: Uint8Array | undefined): void; reject(err: EdgefnError): void }>();
   /** Scheduled runs sent to this host and not yet over. */
@@ -109,7 +101,8 @@ class IsolateHost {
     this.index = index;
     this.child = fork(HOST_MAIN, [], {
       serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // BLOCKED_FD: the watchdog thread's blocked pipe (see blockedEntry).
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc', 'pipe'],
       execArgv: hostExecArgv(config),
     });
     let markReady: () => void = () => {};
@@ -155,6 +148,7 @@ class IsolateHost {
       setTimeout(go, 200).unref();
     });
     this.child.on('error', () => {});
+    this.#readBlocked();
     this.send({ t: 'init', config });
   }
 
@@ -177,16 +171,26 @@ class IsolateHost {
     }
   }
 
-  blocked(now: number): boolean {
-    const silent = now - this.lastTick;
-    if (!this.active || silent <= BLOCKED_MS) return false;
-    if (this.ranAtTick === undefined || this.child.pid === undefined) return true;
-    // One /proc read (~20 µs) per host per millisecond at most.
-    if (now - this.#verdict.at < 1) return this.#verdict.blocked;
-    const ran = processMainThreadRanMs(this.child.pid);
-    const blocked = ran === undefined || ran - this.ranAtTick >= silent * BLOCKED_RUN_SHARE;
-    this.#verdict = { at: now, blocked };
-    return blocked;
+  blocked(): boolean {
+    return this.blockedEntry !== 0;
+  }
+
+  /** Lines "b <entry>" (blocked in it) and "u <entry>" (out of it) from the watchdog thread. */
+  #readBlocked(): void {
+    const pipe = this.child.stdio[BLOCKED_FD] as Readable | null | undefined;
+    if (pipe == null) return;
+    let rest = '';
+    pipe.setEncoding('latin1');
+    pipe.on('data', (text: string) => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        const entry = Number(line.slice(2));
+        if (line.startsWith('b ')) this.blockedEntry = entry;
+        else if (line.startsWith('u ') && this.blockedEntry === entry) this.blockedEntry = 0;
+      }
+    });
+    pipe.on('error', () => {});
   }
 
   /** Hand over a connection. Handles travel alone, after anything already queued. */
@@ -238,10 +242,9 @@ export class HostSupervisor {
   }
 
   hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; waiting: number; blocked: boolean; stats: HostStats | undefined }> {
-    const now = performance.now();
     // A host that has exited (or whose channel broke) is reported so at once; its
     // replacement follows once the exit is handled (up to 200 ms later, see IsolateHost).
-    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.exited || (h.state === 'ready' && !h.child.connected) ? 'exited' : h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(now), stats: h.stats }));
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.exited || (h.state === 'ready' && !h.child.connected) ? 'exited' : h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(), stats: h.stats }));
   }
 
   /** For tests and operators: the pid of the host serving function key, if live. */
@@ -264,8 +267,6 @@ export class HostSupervisor {
   #onMessage(h: IsolateHost, m: FromHost): void {
     switch (m.t) {
       case 'tick':
-        h.lastTick = performance.now();
-        h.ranAtTick = m.ran;
         h.active = !m.quiet;
         h.waiting = new Set(m.waiting);
         return;
@@ -404,8 +405,8 @@ export class HostSupervisor {
   }
 
   /** The unblocked ready host with the fewest connections (blocked ones only when every host is). */
-  #fewest(now: number): IsolateHost | undefined {
-    const rank = (x: IsolateHost) => (x.blocked(now) ? 1e9 : 0) + x.conns.size;
+  #fewest(): IsolateHost | undefined {
+    const rank = (x: IsolateHost) => (x.blocked() ? 1e9 : 0) + x.conns.size;
     let fewest: IsolateHost | undefined;
     let fewestRank = Infinity;
     for (let i = this.#hosts.length - 1; i >= 0; i--) {
@@ -422,10 +423,10 @@ export class HostSupervisor {
   }
 
   /** The lowest ready host where `key` is live and, unless `evenBlocked`, not blocked. */
-  #liveHost(key: string, now: number, evenBlocked = false): IsolateHost | undefined {
+  #liveHost(key: string, evenBlocked = false): IsolateHost | undefined {
     let best: IsolateHost | undefined;
     for (const h of this.#live.get(key) ?? []) {
-      if (h.state === 'ready' && !h.exited && h.child.connected && (evenBlocked || !h.blocked(now)) && (best === undefined || h.index < best.index)) best = h;
+      if (h.state === 'ready' && !h.exited && h.child.connected && (evenBlocked || !h.blocked()) && (best === undefined || h.index < best.index)) best = h;
     }
     return best;
   }
@@ -452,17 +453,16 @@ export class HostSupervisor {
    * from the top while warm functions stay low.
    */
   #place(socket: Socket, head: Uint8Array, key: string, looked: boolean): void {
-    const now = performance.now();
-    const live = this.#liveHost(key, now);
-    // A host looks blocked when its ticks stop coming, but so does every host
-    // when this process itself was late (a loaded machine): the ticks may be
-    // sitting unread in the pipe. Before moving a warm function's connection
-    // off its host (a cold start elsewhere), read them: one turn of the loop.
-    if (!looked && live === undefined && this.#liveHost(key, now, true) !== undefined) {
+    const live = this.#liveHost(key);
+    // When this process itself was late (a loaded machine), the watchdog's
+    // word that the entry is over may be sitting unread in its pipe. Before
+    // moving a warm function's connection off its host (a cold start
+    // elsewhere), read it: one turn of the loop.
+    if (!looked && live === undefined && this.#liveHost(key, true) !== undefined) {
       setImmediate(() => this.#place(socket, head, key, true));
       return;
     }
-    const h = live ?? this.#fewest(now);
+    const h = live ?? this.#fewest();
     const refuse = (why: string) => answerAndClose(socket, rawErrorResponse('ERR_HOST_RESTART', why));
     if (h === undefined) {
       refuse('no isolate host is ready; retry the request');
@@ -521,7 +521,7 @@ export class HostSupervisor {
 
   /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
   validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
-    const h = this.#fewest(performance.now());
+    const h = this.#fewest();
     if (h === undefined) return Promise.reject(new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry'));
     const id = nextId++;
     return new Promise((resolve, reject) => {
@@ -536,8 +536,7 @@ export class HostSupervisor {
    * rejects: a host that dies meanwhile makes it a 'host-restart'.
    */
   scheduled(name: string, version: number, cron: string, scheduledTime: number): Promise<ScheduledOutcome> {
-    const now = performance.now();
-    const h = this.#liveHost(`${name}@${version}`, now) ?? this.#fewest(now);
+    const h = this.#liveHost(`${name}@${version}`) ?? this.#fewest();
     if (h === undefined) return Promise.resolve({ outcome: HTTP_ERRORS.ERR_HOST_RESTART[1], error: 'no isolate host is ready', cpuMs: 0 });
     const id = nextId++;
     return new Promise((resolve) => {

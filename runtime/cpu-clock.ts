@@ -19,7 +19,7 @@
 // that ran at least LONG_ENTRY_MS, the only ones a preemption can noticeably
 // distort. A short entry is charged its wall time.
 
-import { openSync, readFileSync, readSync } from 'node:fs';
+import { openSync, readSync } from 'node:fs';
 
 const buf = Buffer.alloc(96);
 let fd: number | undefined;
@@ -92,25 +92,6 @@ const MAX_STRETCH = 2.5;
  */
 export function entryTimeoutMs(cpuMs: number): number {
   return Math.ceil(cpuMs * Math.min(MAX_STRETCH, 1 / share));
-}
-
-/**
- * CPU time the calling module's thread (the main thread) has run, in ms, as
- * the kernel accounts it (settled at scheduler ticks, so coarse by a few ms);
- * undefined where /proc has no schedstat.
- */
-export function mainThreadRanMs(): number | undefined {
-  return fd === undefined ? undefined : readSchedstat(fd)[0];
-}
-
-/** The same for the main thread of process `pid`, read from outside it. */
-export function processMainThreadRanMs(pid: number): number | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/schedstat`);
-    return parseSchedstat(text, text.byteLength)[0];
-  } catch {
-    return undefined;
-  }
 }
 
 // The run_delay reading shared by the entries of one event-loop turn.

@@ -11,11 +11,12 @@
 
 /** Milliseconds since BASE, so deadlines fit an Int32 (24 days). */
 const BASE = Date.now();
-const state = new Int32Array(new SharedArrayBuffer(12));
+const state = new Int32Array(new SharedArrayBuffer(16));
 
 /**
  * The buffer to hand a watchdog: [0] = entry deadline (ms since base, 0 when
- * idle), [1] = entry sequence number, [2] = the entered isolate's memory limit in MB.
+ * idle), [1] = entry sequence number, [2] = the entered isolate's memory limit
+ * in MB, [3] = when the entry began (ms since base).
  */
 export function entryWatchBuffer(): { buffer: SharedArrayBuffer; base: number } {
   return { buffer: state.buffer as SharedArrayBuffer, base: BASE };
@@ -37,9 +38,11 @@ export function onLongEntry(thresholdMs: number, notify: (deadline: number) => v
 
 export function entryBegin(timeoutMs: number, memoryMb: number): void {
   if (longEntry !== undefined && timeoutMs > longEntry.thresholdMs) longEntry.notify(Date.now() + Math.ceil(timeoutMs));
+  const now = Date.now() - BASE;
   Atomics.store(state, 2, memoryMb);
+  Atomics.store(state, 3, now);
   Atomics.add(state, 1, 1);
-  Atomics.store(state, 0, Date.now() - BASE + Math.ceil(timeoutMs) + 1);
+  Atomics.store(state, 0, now + Math.ceil(timeoutMs) + 1);
 }
 
 export function entryEnd(): void {

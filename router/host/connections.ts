@@ -6,9 +6,9 @@
 // every request would put an IPC message back on every request's path. So the
 // host tells it only about requests that have been in flight for longer than
 // TICK_MS, in one 'tick' every TICK_MS while it is serving: a hello-world
-// request (~0.1 ms) is never mentioned. The ticks double as a heartbeat: a
-// host that is serving and stops ticking while its main thread keeps running
-// is stuck in an isolate, and the front door places new connections elsewhere.
+// request (~0.1 ms) is never mentioned. (Whether a host is stuck in a long
+// isolate entry, so that new connections go elsewhere, its watchdog thread
+// reports on a pipe of its own: watchdog.ts.)
 //
 // A host stuck inside one isolate entry cannot tick, so the requests it holds
 // would never be reported. That case is the watchdog thread's (watchdog.ts):
@@ -25,7 +25,6 @@
 // connection drop, as it would if the whole node died.
 
 import type { Socket } from 'node:net';
-import { mainThreadRanMs } from '../../runtime/index.ts';
 import { TICK_MS, type FromHost } from '../host-protocol.ts';
 
 /** A host with nothing in flight for this long stops ticking (ms); shorter gaps keep it ticking, so back-to-back traffic sends no start/stop pairs. */
@@ -38,9 +37,9 @@ export const SLOT_IDLE = 0;
 export const SLOT_WAITING = 1;
 export const SLOT_STREAMING = 2;
 
-/** A tick from a host that is serving, with how long its main thread has run (for the front door's blocked check). */
+/** A tick from a host that is serving. */
 function activeTick(waiting: number[], streaming: number[]): FromHost {
-  return { t: 'tick', waiting, streaming, quiet: false, ran: mainThreadRanMs() };
+  return { t: 'tick', waiting, streaming, quiet: false };
 }
 
 interface Conn {
@@ -180,7 +179,7 @@ export class ConnectionLedger {
     const now = performance.now();
     if (this.#active <= 0 && now - this.#lastEnd >= QUIET_AFTER_MS) {
       this.#active = 0;
-      this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true, ran: undefined });
+      this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true });
       return;
     }
     const streaming: number[] = [];

@@ -15,7 +15,7 @@ import { VersionReader } from '../store.ts';
 import { TrafficSplit, versionTarget } from '../traffic-split.ts';
 import type { StickyKey, TrafficShare } from '../../sdk/wire.ts';
 import { RouteTable } from '../route-table.ts';
-import { LONG_ENTRY_MS, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type ToHost } from '../host-protocol.ts';
+import { BLOCKED_ENTRY_MS, BLOCKED_FD, LONG_ENTRY_MS, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type ToHost } from '../host-protocol.ts';
 import { HostAdmission } from './admission.ts';
 import { ConnectionLedger } from './connections.ts';
 import { serverTimeouts } from '../http-timeouts.ts';
@@ -52,6 +52,8 @@ async function main(config: HostConfig): Promise<OnMessage> {
     graceMs: WATCHDOG_GRACE_MS,
     hardRssBytes: config.hardRssMb * 1024 * 1024,
     intervalMs: 50,
+    blockedFd: BLOCKED_FD,
+    blockedMs: BLOCKED_ENTRY_MS,
     connections: ledger.table.buffer as SharedArrayBuffer,
     answer: rawErrorResponse('ERR_HOST_RESTART', HOST_STUCK_MESSAGE),
   });

@@ -22,7 +22,18 @@ export interface WatchdogOptions {
   connections: SharedArrayBuffer;
   /** What a request still waiting for its response is answered with when the process is ended (a whole HTTP response). */
   answer: string;
+  /**
+   * Where to say that the main thread has been inside one isolate entry for
+   * blockedMs ("b <entry>\n") and, later, that it left it ("u <entry>\n"):
+   * a pipe to the front door, which places new connections away from a
+   * blocked host. Undefined: not reported.
+   */
+  blockedFd?: number | undefined;
+  blockedMs?: number;
 }
+
+/** How often the watchdog looks at the current entry for the blocked report (ms). */
+const BLOCKED_CHECK_MS = 10;
 
 /**
  * The main thread is stuck, so nothing there will ever answer the requests it
@@ -53,7 +64,39 @@ export function startWatchdog(options: WatchdogOptions): Worker {
   return w;
 }
 
+/**
+ * Tell the front door, on its own pipe, when the main thread has spent
+ * blockedMs inside one entry and when it comes out. The main thread cannot
+ * say so itself (it is the one inside the entry), and the front door cannot
+ * tell a host in a long entry from one that is merely not scheduled on a
+ * loaded machine: this thread sees the entry itself.
+ */
+function reportBlocked(o: WatchdogOptions, fd: number, blockedMs: number): void {
+  const state = new Int32Array(o.buffer);
+  let reported = 0;
+  const say = (line: string) => {
+    try {
+      writeSync(fd, line);
+    } catch {
+      // The front door went away; the process is ending.
+    }
+  };
+  setInterval(() => {
+    const deadline = Atomics.load(state, 0);
+    const seq = Atomics.load(state, 1);
+    if (reported !== 0 && (deadline === 0 || seq !== reported)) {
+      say(`u ${reported}\n`);
+      reported = 0;
+    }
+    if (reported === 0 && deadline !== 0 && Date.now() - o.base - Atomics.load(state, 3) >= blockedMs && Atomics.load(state, 1) === seq) {
+      say(`b ${seq}\n`);
+      reported = seq;
+    }
+  }, BLOCKED_CHECK_MS);
+}
+
 function watch(o: WatchdogOptions): void {
+  if (o.blockedFd !== undefined) reportBlocked(o, o.blockedFd, o.blockedMs ?? 100);
   const state = new Int32Array(o.buffer);
   let seenEntry = 0;
   let rssAtEntry = 0;

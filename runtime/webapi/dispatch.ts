@@ -525,7 +525,8 @@ export function cancel(id: number, reason: string): void {
 export function warmDispatch(): void {
   const Resp = (globalThis as unknown as { Response: typeof Response }).Response;
   install({ default: { fetch: () => new Resp('') } }, 'module', {});
-  dispatch(-1, 'GET', 'http://warm.invalid/', ['accept', '*/*'], BODY_NONE, null);
+  // Headers as the host sends them (one '\n'-joined string), so the split the real path takes is compiled too.
+  dispatch(-1, 'GET', 'http://warm.invalid/', 'host\nwarm.invalid\naccept\n*/*', BODY_NONE, null);
   inflight.delete(-1);
   handler = undefined;
   scheduledHandler = undefined;
