@@ -301,24 +301,8 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   handle(req: RuntimeRequest, sink: ResponseSink, coldMs: number | undefined): RequestHandle {
-    const id = nextRequestId++;
-    const limits = this.fn.limits;
-    const r: ActiveRequest = {
-      id,
-      requestId: req.requestId,
-      sink,
-      cpuMs: 0,
-      coldMs,
-      responded: false,
-      wall: setTimeout(() => this.#wallLimit(r), limits.wallMs),
-      body: req.body === 'stream' ? new RequestBody() : undefined,
-      unacked: 0,
-      pumpParked: false,
-      ops: undefined,
-      abort: undefined,
-      error: undefined,
-    };
-    this.#requests.set(id, r);
+    const r = this.#begin(req.requestId, sink, coldMs, req.body === 'stream' ? new RequestBody() : undefined);
+    const id = r.id;
     const mode = req.body === null ? BODY_NONE : req.body === 'stream' ? BODY_STREAM : BODY_WHOLE;
     this.#enter(r, this.#entries.dispatch, [id, req.method, req.url, req.headers.join('\n'), mode, req.body instanceof Uint8Array ? req.body : null]);
     return {
@@ -349,24 +333,29 @@ export class LiveIsolate implements IsolateOwner {
    * stopped it, then done() with the CPU charged.
    */
   scheduled(cron: string, scheduledTime: number, sink: ResponseSink, coldMs: number | undefined): void {
-    const id = nextRequestId++;
+    const r = this.#begin(undefined, sink, coldMs, undefined);
+    this.#enter(r, this.#entries.scheduled, [r.id, cron, scheduledTime]);
+  }
+
+  /** A request (or scheduled run) in flight, its wall budget running. */
+  #begin(requestId: string | undefined, sink: ResponseSink, coldMs: number | undefined, body: RequestBody | undefined): ActiveRequest {
     const r: ActiveRequest = {
-      id,
-      requestId: undefined,
+      id: nextRequestId++,
+      requestId,
       sink,
       cpuMs: 0,
       coldMs,
       responded: false,
       wall: setTimeout(() => this.#wallLimit(r), this.fn.limits.wallMs),
-      body: undefined,
+      body,
       unacked: 0,
       pumpParked: false,
       ops: undefined,
       abort: undefined,
       error: undefined,
     };
-    this.#requests.set(id, r);
-    this.#enter(r, this.#entries.scheduled, [id, cron, scheduledTime]);
+    this.#requests.set(r.id, r);
+    return r;
   }
 
   #timing(r: ActiveRequest): Timing {

@@ -12,6 +12,7 @@ import { Request, requestParts } from './request.ts';
 import { isResponse, Response, responseHeaders, responseParts } from './response.ts';
 import { freezeHeaders, headerList, rawGet } from './headers.ts';
 import { drain, streams } from './streams.ts';
+import { hostBody } from './host-body.ts';
 import {
   arrayBufferByteLength,
   bytesOf,
@@ -70,42 +71,7 @@ function hitResponse(head: MatchHead): Response {
   let body: ReadableStream<Uint8Array> | Uint8Array | null = head.body;
   if (head.read !== 0) {
     const id = head.read;
-    let first: Uint8Array | null = head.body;
-    let open = true;
-    body = new (streams().ReadableStream)({
-      type: 'bytes',
-      pull(c: ReadableByteStreamController) {
-        if (first !== null) {
-          c.enqueue(first as Uint8Array<ArrayBuffer>);
-          first = null;
-          return undefined;
-        }
-        return promiseThen(
-          requestCall('cache.read', { id }),
-          (result) => {
-            if (!open) return;
-            const chunk = result.value;
-            if (chunk === null) {
-              open = false;
-              c.close();
-              c.byobRequest?.respond(0);
-            } else {
-              c.enqueue(chunk as Uint8Array<ArrayBuffer>);
-            }
-          },
-          (err: unknown) => {
-            if (!open) return;
-            open = false;
-            c.error(err);
-          },
-        );
-      },
-      cancel() {
-        open = false;
-        first = null;
-        return promiseThen(requestCall('cache.cancel', { id }), ignore, ignore);
-      },
-    }) as ReadableStream<Uint8Array>;
+    body = hostBody(() => requestCall('cache.read', { id }), () => requestCall('cache.cancel', { id }), head.body).stream;
   }
   const pairs: [string, string][] = [];
   for (let i = 0; i + 1 < head.headers.length; i += 2) pairs[pairs.length] = [head.headers[i] as string, head.headers[i + 1] as string];

@@ -254,18 +254,32 @@ const BODY_NONE = 0;
 const BODY_WHOLE = 1;
 const BODY_STREAM = 2;
 
+/** What a request and a scheduled run start with: request `id` current, its state in flight, and its ExecutionContext. */
+function begin(id: number): { state: Inflight; ctx: ExecutionContext } {
+  setCurrentRequest(id);
+  const state: Inflight = { abort: undefined, cancelled: undefined, resume: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, drain: undefined };
+  inflight.set(id, state);
+  const ctx: ExecutionContext = {
+    waitUntil(p: unknown) {
+      // Adopted by a SealedPromise: the worker's promise is resolved through
+      // its own then (as awaiting it would), and watched through intrinsics.
+      arrayPush(state.waitUntil, resolvedWith(p));
+    },
+    passThroughOnException() {},
+  };
+  return { state, ctx };
+}
+
 /**
  * Entry: start request `id`. headers is flat [name, value, …]. bodyMode says
  * whether there is no body, the whole body in `bytes`, or chunks to follow via
  * `deliverBody`.
  */
 export function dispatch(id: number, method: string, url: string, headerText: string | string[], bodyMode: number, bytes: Uint8Array | null): void {
-  setCurrentRequest(id);
+  const { state, ctx } = begin(id);
   // The host sends header lines joined by '\n' (no header name or value may
   // contain one): a string crosses into the isolate without a structured copy.
   const headers = typeof headerText === 'string' ? splitLines(headerText) : headerText;
-  const state: Inflight = { abort: undefined, cancelled: undefined, resume: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, drain: undefined };
-  inflight.set(id, state);
   let body: ReadableStream<Uint8Array> | Uint8Array | null = null;
   if (bodyMode === BODY_WHOLE) body = bytes;
   else if (bodyMode === BODY_STREAM) {
@@ -294,14 +308,6 @@ export function dispatch(id: number, method: string, url: string, headerText: st
       },
     }) as ReadableStream<Uint8Array>;
   }
-  const ctx: ExecutionContext = {
-    waitUntil(p: unknown) {
-      // Adopted by a SealedPromise: the worker's promise is resolved through
-      // its own then (as awaiting it would), and watched through intrinsics.
-      arrayPush(state.waitUntil, resolvedWith(p));
-    },
-    passThroughOnException() {},
-  };
   let result: unknown;
   try {
     if (handler === undefined) throw new Error('edgefn: dispatch before install');
@@ -327,15 +333,7 @@ export function dispatch(id: number, method: string, url: string, headerText: st
  * once it and every waitUntil promise have settled.
  */
 export function scheduled(id: number, cron: string, scheduledTime: number): void {
-  setCurrentRequest(id);
-  const state: Inflight = { abort: undefined, cancelled: undefined, resume: undefined, body: undefined, bodyWaiter: undefined, waitUntil: [], responded: false, drain: undefined };
-  inflight.set(id, state);
-  const ctx: ExecutionContext = {
-    waitUntil(p: unknown) {
-      arrayPush(state.waitUntil, resolvedWith(p));
-    },
-    passThroughOnException() {},
-  };
+  const { state, ctx } = begin(id);
   let result: unknown;
   try {
     if (scheduledHandler === undefined) throw new Error('the worker has no scheduled handler: export default { scheduled(controller, env, ctx) { … } }, or addEventListener("scheduled", …)');

@@ -13,6 +13,7 @@ import { Response, responseHeaders } from './response.ts';
 import { freezeHeaders, headerList } from './headers.ts';
 import { addAbortAlgorithm, signalAborted, signalReason } from './abort.ts';
 import { drain, isReadableStream, streams, type Drain } from './streams.ts';
+import { hostBody, type HostBody } from './host-body.ts';
 import { bodyStream, consumeOwnBytes, type BodyState } from './body.ts';
 import {
   arrayBufferByteLength,
@@ -127,8 +128,7 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
     let settled = false;
     let started = false;
     let uploading: Drain | undefined;
-    let bodyController: ReadableByteStreamController | undefined;
-    let bodyOpen = false;
+    let hostStream: HostBody | undefined;
 
     const fail = (err: unknown): void => {
       if (settled) return;
@@ -142,14 +142,7 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
     const removeAbort = addAbortAlgorithm(signal, () => {
       const reason = signalReason(signal);
       fail(reason);
-      if (bodyOpen && bodyController !== undefined) {
-        bodyOpen = false;
-        try {
-          bodyController.error(reason);
-        } catch {
-          // already closed
-        }
-      }
+      hostStream?.error(reason);
       uploading?.stop(reason);
       if (started) send('fetch.cancel', { id });
     });
@@ -177,44 +170,9 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
       }
       let stream: ReadableStream<Uint8Array> | null = null;
       if (head.hasBody) {
-        bodyOpen = true;
-        const done = (): void => {
-          bodyOpen = false;
-          removeAbort();
-        };
-        stream = new (streams().ReadableStream)({
-          type: 'bytes',
-          start(c: ReadableByteStreamController) {
-            bodyController = c;
-          },
-          // No highWaterMark: nothing is fetched until the worker reads.
-          pull(c: ReadableByteStreamController) {
-            return promiseThen(
-              op('fetch.read', { id }),
-              (result) => {
-                if (!bodyOpen) return;
-                const chunk = result.value;
-                if (chunk === null) {
-                  done();
-                  c.close();
-                  // A pending BYOB read must be answered after close (Streams §4.10.11).
-                  c.byobRequest?.respond(0);
-                } else {
-                  c.enqueue(chunk as Uint8Array<ArrayBuffer>);
-                }
-              },
-              (err: unknown) => {
-                if (!bodyOpen) return;
-                done();
-                c.error(err);
-              },
-            );
-          },
-          cancel() {
-            done();
-            return promiseThen(op('fetch.cancel', { id }), ignore, ignore);
-          },
-        }) as ReadableStream<Uint8Array>;
+        // No read-ahead: nothing is fetched until the worker reads.
+        hostStream = hostBody(() => op('fetch.read', { id }), () => op('fetch.cancel', { id }), null, removeAbort);
+        stream = hostStream.stream;
       }
       let res: Response;
       try {
