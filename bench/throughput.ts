@@ -9,6 +9,7 @@ import { startWorkerd } from './lib/references.ts';
 import { ratio, runQuestion, sleep, target, type BenchContext, type QuestionBody, type Reference, type Table, type Target as TargetResult } from './lib/report.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 import { buildWorkers } from './lib/workers.ts';
+import { inProcessCost, type InProcessCost } from './lib/in-process.ts';
 
 const APPS = ['hello', 'hono'] as const;
 type App = (typeof APPS)[number];
@@ -111,6 +112,25 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
     ),
     note: 'the last column is edgefn\'s rps at the same connection count divided by this row\'s: 0.5 means edgefn does half as many requests per second',
   }));
+  // Where an app's time goes: the same module, warm, without HTTP (bench/lib/in-process.ts).
+  ctx.log('in-process: each app in an isolate and on Node\'s WHATWG objects');
+  const perRequest = new Map<App, InProcessCost>();
+  for (const app of APPS) perRequest.set(app, await inProcessCost(built[app], PATH[app], ctx.quick ? 300 : 3000));
+  tables.push({
+    title: 'a diagnosis: one warm request of each app without HTTP, µs (mean; the better of two interleaved runs)',
+    columns: ['app', 'in an edgefn isolate', "on Node's WHATWG objects, in process", 'isolate ÷ Node', 'over HTTP at 1 conn, edgefn (1 ÷ rps)', "over HTTP at 1 conn, Node's WHATWG path"],
+    rows: APPS.map((app) => {
+      const c = perRequest.get(app)!;
+      values[`${app}.inProcess.isolateUs`] = c.isolateUs;
+      values[`${app}.inProcess.nodeWhatwgUs`] = c.nodeWhatwgUs;
+      const overHttp = (t: Target) => {
+        const r = points[`${app}.${t}.1`]?.rps;
+        return r === undefined || r === 0 ? null : Math.round(1e6 / r);
+      };
+      return [app, c.isolateUs, c.nodeWhatwgUs, ratio(c.isolateUs, c.nodeWhatwgUs), overHttp('edgefn'), overHttp('node whatwg')];
+    }),
+    note: 'the app\'s own cost in the isolate against the same module on Node; the last two columns are what a request costs end to end over HTTP, so the difference between them and the first two is the HTTP and host path, not the app',
+  });
   const samples: Record<string, Summary> = {};
   for (const [k, p] of Object.entries(points)) {
     if (p === undefined) continue;
