@@ -32,6 +32,13 @@ export interface SupervisorOptions {
   onReport?(host: { index: number; pid: number | undefined }, stats: HostStats, functions: FunctionReport[]): void;
   onCache(name: string, version: number, cache: Uint8Array): void;
   onHostEvent?(event: string): void;
+  /**
+   * Take back a connection a dead host left with no request known to be in
+   * flight: read its next request head and place it again (front-door.ts
+   * readmit). `ifSilent`, when given, is what to answer if nothing arrives at
+   * once. Absent: such connections are closed.
+   */
+  readmit?(socket: Socket, ifSilent?: string): void;
 }
 
 /**
@@ -47,6 +54,10 @@ const BLOCKED_MS = 100;
  * by four busy processes is about half the time.
  */
 const BLOCKED_RUN_SHARE = 0.2;
+/** How long a connection waits for a starting host when no host is ready, as when every host is being replaced (ms). */
+const START_WAIT_MS = 10_000;
+/** Sent with every 503 host-restart: the node serves again as soon as a host is back. */
+const RETRY_AFTER = 'retry-after: 1\r\n';
 /** How long a deploy waits for every ready host to apply its route (ms). */
 const ROUTE_ACK_MS = 2_000;
 
@@ -83,8 +94,13 @@ class IsolateHost {
   readonly conns = new Map<number, Socket>();
   /** Connections whose request has been in flight for over a tick with no response head yet. */
   waiting = new Set<number>();
-  /** Connections handed over that the host has not said it took: their first request is unanswered. */
-  readonly unadopted = new Set<number>();
+  /** Connections with a response under way, by the last tick: the host's death can only cut them. */
+  streaming = new Set<number>();
+  /**
+   * Connections handed over that the host has not said it took, with what
+   * placed them: their first request is unanswered, and unread by the host.
+   */
+  readonly unadopted = new Map<number, { head: Uint8Array; key: string }>();
   /** The process has exited; its last messages may still be arriving. */
   exited = false;
   /** Serving, by its last tick; and when that tick came (performance.now()). */
@@ -237,11 +253,11 @@ export class HostSupervisor {
     return this.#hosts.find((h) => h.snapshotPath !== undefined)?.snapshotPath;
   }
 
-  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; waiting: number; blocked: boolean; stats: HostStats | undefined }> {
+  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; waiting: number; blocked: boolean; serving: boolean; stats: HostStats | undefined }> {
     const now = performance.now();
     // A host that has exited (or whose channel broke) is reported so at once; its
     // replacement follows once the exit is handled (up to 200 ms later, see IsolateHost).
-    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.exited || (h.state === 'ready' && !h.child.connected) ? 'exited' : h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(now), stats: h.stats }));
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.exited || (h.state === 'ready' && !h.child.connected) ? 'exited' : h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(now), serving: h.active, stats: h.stats }));
   }
 
   /** For tests and operators: the pid of the host serving function key, if live. */
@@ -268,6 +284,7 @@ export class HostSupervisor {
         h.ranAtTick = m.ran;
         h.active = !m.quiet;
         h.waiting = new Set(m.waiting);
+        h.streaming = new Set(m.streaming);
         return;
       case 'adopted':
         h.unadopted.delete(m.id);
@@ -277,10 +294,18 @@ export class HostSupervisor {
         return;
       case 'closed': {
         const socket = h.conns.get(m.id);
+        // A draining host closes its idle connections; a request the client
+        // sent just then is unread in the socket's buffer, and closing the
+        // last descriptor would reset it. The front door takes such a
+        // connection back instead (one the client closed reads its end at
+        // once).
+        const takeBack = h.state === 'draining' && !h.waiting.has(m.id) && !h.streaming.has(m.id) && !this.#closed && this.#options.readmit !== undefined;
         h.conns.delete(m.id);
         h.waiting.delete(m.id);
+        h.streaming.delete(m.id);
         h.unadopted.delete(m.id);
-        socket?.destroy();
+        if (socket !== undefined && takeBack) this.#options.readmit!(socket);
+        else socket?.destroy();
         return;
       }
       case 'drained':
@@ -347,16 +372,37 @@ export class HostSupervisor {
     for (const set of this.#live.values()) set.delete(h);
     this.#admission.forgetHost(h);
     const err = new EdgefnError('ERR_HOST_RESTART', why === WATCHDOG_SIGNAL ? HOST_STUCK_MESSAGE : 'the isolate host serving this request stopped; retry the request');
-    // Connections waiting for an answer get one; the others (idle, or with a
-    // response partly sent) can only be closed. A host ended by its watchdog
-    // has answered its waiting requests itself, from its connection table.
-    const answer = rawErrorResponse(err.code, err.message);
+    // What becomes of each connection depends on what the host had done
+    // with it, as far as the front door knows (host/connections.ts):
+    // - not yet adopted: the host never read from it, so it is placed again,
+    //   its first request head with it, and served by another host;
+    // - waiting for a response (reported by a tick): answered 503
+    //   host-restart with Retry-After and closed; a host ended by its watchdog
+    //   has answered these itself, from its connection table;
+    // - a response under way: it can only be cut;
+    // - the rest (idle keep-alive connections, and ones whose next request
+    //   arrived while the host was stuck, so it is still unread in the
+    //   kernel's socket buffer, which the front door's descriptor keeps): read
+    //   again by the front door and placed like new connections. Among these
+    //   may be a request the host started within a tick of dying, which no
+    //   tick reported; when the host was serving at its death (and not ended
+    //   by its watchdog, which answered every started request), a connection
+    //   that has nothing to read at once is answered 503 host-restart.
+    const watchdog = why === WATCHDOG_SIGNAL;
+    const answer = rawErrorResponse(err.code, err.message, undefined, RETRY_AFTER);
+    const again: Array<[Socket, { head: Uint8Array; key: string }]> = [];
+    const readmit: Socket[] = [];
     for (const [id, socket] of h.conns) {
-      if (why !== WATCHDOG_SIGNAL && (h.waiting.has(id) || h.unadopted.has(id)) && socket.writable) answerAndClose(socket, answer);
-      else socket.destroy();
+      const first = h.unadopted.get(id);
+      if (first !== undefined && !this.#closed) again.push([socket, first]);
+      else if (h.waiting.has(id) && !watchdog && socket.writable) answerAndClose(socket, answer);
+      else if (h.waiting.has(id) || h.streaming.has(id) || this.#closed || this.#options.readmit === undefined) socket.destroy();
+      else readmit.push(socket);
     }
+    const ifSilent = h.active && !watchdog ? answer : undefined;
     h.conns.clear();
     h.waiting.clear();
+    h.streaming.clear();
     h.unadopted.clear();
     for (const ack of h.routeAcks.values()) ack();
     h.routeAcks.clear();
@@ -373,6 +419,8 @@ export class HostSupervisor {
     } else if (i >= 0) {
       this.#hosts.splice(i, 1);
     }
+    for (const [socket, first] of again) this.#place(socket, first.head, first.key, false);
+    for (const socket of readmit) this.#options.readmit!(socket, ifSilent);
   }
 
   #drain(h: IsolateHost, why: string): void {
@@ -451,7 +499,7 @@ export class HostSupervisor {
    * (spinning tenants whose isolates were discarded among them) fill hosts
    * from the top while warm functions stay low.
    */
-  #place(socket: Socket, head: Uint8Array, key: string, looked: boolean): void {
+  #place(socket: Socket, head: Uint8Array, key: string, looked: boolean, waitedForStart = false): void {
     const now = performance.now();
     const live = this.#liveHost(key, now);
     // A host looks blocked when its ticks stop coming, but so does every host
@@ -459,21 +507,41 @@ export class HostSupervisor {
     // sitting unread in the pipe. Before moving a warm function's connection
     // off its host (a cold start elsewhere), read them: one turn of the loop.
     if (!looked && live === undefined && this.#liveHost(key, now, true) !== undefined) {
-      setImmediate(() => this.#place(socket, head, key, true));
+      setImmediate(() => this.#place(socket, head, key, true, waitedForStart));
       return;
     }
     const h = live ?? this.#fewest(now);
-    const refuse = (why: string) => answerAndClose(socket, rawErrorResponse('ERR_HOST_RESTART', why));
+    const refuse = (why: string) => answerAndClose(socket, rawErrorResponse('ERR_HOST_RESTART', why, undefined, RETRY_AFTER));
     if (h === undefined) {
-      refuse('no isolate host is ready; retry the request');
+      // Every host is starting (all were replaced at once, say): wait for the
+      // first to be ready rather than refuse the connection.
+      const starting = this.#hosts.filter((x) => x.state === 'starting');
+      if (starting.length === 0 || waitedForStart) {
+        refuse('no isolate host is ready; retry the request');
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, START_WAIT_MS);
+        timer.unref();
+      });
+      // A host that fails to start rejects its `ready`; the wait ends then too.
+      void Promise.race([timeout, ...starting.map((x) => x.ready.catch(() => {}))]).then(() => {
+        clearTimeout(timer);
+        if (!socket.destroyed) this.#place(socket, head, key, false, true);
+      });
       return;
     }
     const id = nextId++;
     h.conns.set(id, socket);
-    h.unadopted.add(id);
+    h.unadopted.set(id, { head, key });
     h.sendConnection(id, head, socket, () => {
-      h.unadopted.delete(id);
-      if (h.conns.delete(id)) refuse('the isolate host chosen for this connection stopped; retry the request');
+      // The host never got the connection: place it again, on another host.
+      const had = h.unadopted.delete(id);
+      if (h.conns.delete(id) && had) {
+        if (waitedForStart) refuse('the isolate host chosen for this connection stopped; retry the request');
+        else this.#place(socket, head, key, false, true);
+      }
     });
   }
 

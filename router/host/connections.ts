@@ -140,7 +140,9 @@ export class ConnectionLedger {
       // The front door must stop treating this connection as answerable with
       // a 503 before any byte of this head can reach the client.
       c.reportedWaiting = false;
-      this.#options.sendNow(activeTick(this.#waiting(performance.now()), [c.id]));
+      // Every response under way goes with it: a tick replaces the front
+      // door's list, and one it lacks would be read again if the host died.
+      this.#options.sendNow(activeTick(this.#waiting(performance.now()), this.#streaming(performance.now(), c)));
     }
   }
 
@@ -175,6 +177,13 @@ export class ConnectionLedger {
     return out;
   }
 
+  /** Connections whose response is under way and older than a tick, and `also`. */
+  #streaming(now: number, also?: Conn): number[] {
+    const out: number[] = [];
+    for (const c of this.#conns.values()) if (c === also || (c.inflight > 0 && c.headSent && now - c.since >= TICK_MS)) out.push(c.id);
+    return out;
+  }
+
   #tick(): void {
     this.#timer = undefined;
     const now = performance.now();
@@ -183,9 +192,7 @@ export class ConnectionLedger {
       this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true, ran: undefined });
       return;
     }
-    const streaming: number[] = [];
-    for (const c of this.#conns.values()) if (c.inflight > 0 && c.headSent && now - c.since >= TICK_MS) streaming.push(c.id);
-    this.#options.send(activeTick(this.#waiting(now), streaming));
+    this.#options.send(activeTick(this.#waiting(now), this.#streaming(now)));
     this.#timer = setTimeout(() => this.#tick(), TICK_MS);
   }
 

@@ -53,7 +53,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     hardRssBytes: config.hardRssMb * 1024 * 1024,
     intervalMs: 50,
     connections: ledger.table.buffer as SharedArrayBuffer,
-    answer: rawErrorResponse('ERR_HOST_RESTART', HOST_STUCK_MESSAGE),
+    answer: rawErrorResponse('ERR_HOST_RESTART', HOST_STUCK_MESSAGE, undefined, 'retry-after: 1\r\n'),
   });
   // Sent at once (the IPC write goes out before the entry blocks this thread).
   onLongEntry(LONG_ENTRY_MS, (until) => sendNow({ t: 'long-entry', until }));
