@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { EdgefnError, processMainThreadRanMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import { EdgefnError, monotonicMs, processMainThreadRanMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
 import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import { WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
@@ -114,8 +114,9 @@ class IsolateHost {
   /** Scheduled runs sent to this host and not yet over. */
   readonly scheduledRuns = new Map<number, (outcome: ScheduledOutcome) => void>();
   state: 'starting' | 'ready' | 'draining' | 'dead' = 'starting';
-  lastPong = Date.now();
-  /** The deadline (epoch ms) of the long isolate entry the host last announced. */
+  /** When the host last answered a ping (performance.now(): a wall-clock step must not look like a hang). */
+  lastPong = performance.now();
+  /** The deadline (monotonicMs, the host's clock too) of the long isolate entry the host last announced. */
   entryUntil = 0;
   stats: HostStats | undefined;
   snapshotPath: 'snapshot' | 'prelude' | undefined;
@@ -138,7 +139,7 @@ class IsolateHost {
       if (msg.t === 'ready') {
         this.state = 'ready';
         this.snapshotPath = msg.snapshotPath;
-        this.lastPong = Date.now();
+        this.lastPong = performance.now();
         markReady();
         return;
       }
@@ -355,7 +356,7 @@ export class HostSupervisor {
         this.#admission.release(h, m);
         return;
       case 'pong':
-        h.lastPong = Date.now();
+        h.lastPong = performance.now();
         h.stats = m.stats;
         this.#options.onReport?.({ index: h.index, pid: h.child.pid }, m.stats, m.functions);
         this.#finalReports.get(h)?.();
@@ -433,7 +434,7 @@ export class HostSupervisor {
   }
 
   #checkHosts(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const h of this.#hosts) {
       if (h.state === 'dead' || h.state === 'starting') continue;
       // Inside a long entry it announced, the host cannot answer; its own
@@ -441,9 +442,9 @@ export class HostSupervisor {
       // holds with 503 host-restart first, which a kill from here would not
       // (seen: a function with cpuMs 10000 stuck near its heap limit lost its
       // host at the 10 s hang limit, and its client got a closed socket).
-      const inEntry = now < h.entryUntil + WATCHDOG_GRACE_MS + 1000;
+      const inEntry = monotonicMs() < h.entryUntil + WATCHDOG_GRACE_MS + 1000;
       if (now - h.lastPong > this.#options.hangMs && !inEntry) {
-        this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) did not answer for ${now - h.lastPong} ms; killing it`);
+        this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) did not answer for ${Math.round(now - h.lastPong)} ms; killing it`);
         h.kill();
         continue;
       }
