@@ -19,10 +19,14 @@
 // A connection the host has not said it adopted (host-protocol.ts 'adopted')
 // still has its first request unanswered, so that one is answered too.
 //
-// What this leaves uncovered: a host that crashes (or is killed as hung
-// without its watchdog acting) within TICK_MS of a request's start, or while
-// stuck, closes that connection without an answer; the client sees the
-// connection drop, as it would if the whole node died.
+// Every other connection of a dead host (idle, or with a next request the
+// host never read) is read again by the front door and placed on another
+// host (host-supervisor.ts). What this leaves uncovered: a host that crashes
+// (or is killed as hung without its watchdog acting) within TICK_MS of a
+// request's start cannot say the request was read; the front door answers
+// such a connection 503 host-restart when it has nothing to read at once and
+// the host was serving, and a response under way for less than TICK_MS is
+// cut.
 
 import type { Socket } from 'node:net';
 import { mainThreadRanMs } from '../../runtime/index.ts';
