@@ -588,10 +588,25 @@ export class HostSupervisor {
     return Promise.all(waits).then(() => {});
   }
 
-  /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
-  validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
+  /**
+   * The unblocked ready host with the fewest connections; when every host is
+   * starting (all were replaced at once, say), the first to be ready, waiting
+   * up to START_WAIT_MS for it.
+   */
+  async #someHost(): Promise<IsolateHost | undefined> {
     const h = this.#fewest(performance.now());
-    if (h === undefined) return Promise.reject(new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry'));
+    const starting = this.#hosts.filter((x) => x.state === 'starting');
+    if (h !== undefined || starting.length === 0) return h;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, START_WAIT_MS))), ...starting.map((x) => x.ready.catch(() => {}))]);
+    clearTimeout(timer);
+    return this.#fewest(performance.now());
+  }
+
+  /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
+  async validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
+    const h = await this.#someHost();
+    if (h === undefined) throw new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry');
     const id = nextId++;
     return new Promise((resolve, reject) => {
       h.validations.set(id, { resolve, reject });
