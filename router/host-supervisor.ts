@@ -54,8 +54,8 @@ const BLOCKED_MS = 100;
  * by four busy processes is about half the time.
  */
 const BLOCKED_RUN_SHARE = 0.2;
-/** How long a connection waits for a starting host when no host is ready, as when every host is being replaced (ms). */
-const START_WAIT_MS = 10_000;
+/** How long a connection (or a validation) waits for a starting host when no host is ready, as when every host is being replaced (ms). A host starts in about a second; on a loaded machine, far more. */
+const START_WAIT_MS = 30_000;
 /** Sent with every 503 host-restart: the node serves again as soon as a host is back. */
 const RETRY_AFTER = 'retry-after: 1\r\n';
 /** How long a deploy waits for every ready host to apply its route (ms). */

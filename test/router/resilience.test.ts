@@ -152,7 +152,10 @@ describe('host memory cap', () => {
     await node.deploy('hog', { script: `const keep = []; export default { fetch() { for (let i = 0; i < 40; i++) keep.push(new Uint8Array(4 * 1024 * 1024).fill(1)); return new Response('held ' + keep.length); } }`, limits: { memoryMb: 512, cpuMs: 5000 } });
     await node.deploy('fine', { script: `export default { fetch() { return new Response('fine'); } }` });
     const before = await hostPids(node);
-    for (let i = 0; i < 2; i++) expect((await node.call('hog')).status).toBe(200);
+    for (let i = 0; i < 2; i++) {
+      const res = await node.call('hog');
+      expect([res.status, res.headers.get('edgefn-error')], await res.text()).toEqual([200, null]);
+    }
     let replaced = false;
     for (let i = 0; i < 50 && !replaced; i++) {
       await new Promise((r) => setTimeout(r, 100));
