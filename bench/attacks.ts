@@ -220,6 +220,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   notes.push(
     `Attackers: 2 connections calling a \`while (true) {}\` at a 50 ms CPU budget; 1 calling a small-object heap bomb at 32 MB (CPU budget 3 s); 16 calling a 50 ms function limited to concurrency 2 and 50 rps; ${idleCount} idle keep-alive connections (each answered once, then silent), opened 500 at a time (the phase counts the opening, then holds them ${phaseMs / 1000} s)${idleOpened < idleCount ? `; ${idleOpened} were open in time` : ''}. Open-file limit: ${fdLimit}.`,
     'The attackers and the neighbours run in this one process; their answers compete for its event loop as they compete for the machine\'s cores.',
+    `EDGEFN_* settings from the environment: ${Object.entries(process.env).filter(([k]) => k.startsWith('EDGEFN_')).map(([k, v]) => `${k}=${v}`).join(', ') || 'none'}.`,
     `Attacker outcomes: ${values['attackers.outcomes']}. Host restarts: ${info.hostRestarts}.`,
   );
   return { snapshotPath: info.snapshotPath, samples: samplesOut, values, references: {}, targets, tables, notes };
