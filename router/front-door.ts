@@ -23,6 +23,12 @@ export interface FrontDoorOptions {
   divert?(host: string | undefined, target: string): ((socket: Socket, head: Uint8Array) => void) | undefined;
   /** How long a connection may take to send its first request head (ms), counted from its start. */
   headersTimeoutMs: number;
+  /**
+   * How long a readmitted connection (readmit) may take to send its next
+   * request head (ms): an idle keep-alive connection keeps its idle life.
+   * Default headersTimeoutMs.
+   */
+  readmitIdleMs?: number;
   /** Connections open at once; past it a new one is answered 503 too-many-connections and closed. */
   maxConnections: number;
   /**
@@ -31,6 +37,30 @@ export interface FrontDoorOptions {
    */
   maxConnectionsPerClient?: number;
 }
+
+/**
+ * The data plane's server, and its way back in for a connection an isolate
+ * host died holding: `readmit` reads that connection's next request head as
+ * for a new connection and places it again. The bytes the dead host never
+ * read are still in the kernel's socket buffer, which this process's
+ * descriptor keeps alive.
+ */
+export type FrontDoor = Server & {
+  /** `ifSilent`: what to answer (then close) if the connection has no byte to read at once. */
+  readmit(socket: Socket, ifSilent?: string): void;
+};
+
+/**
+ * How long a readmitted connection with `ifSilent` has to show a byte (ms).
+ * Bytes that waited in the socket buffer are read in the loop's next poll
+ * phase; the check after this delay waits for one more poll (setImmediate
+ * runs after it), since a process that was descheduled for longer than the
+ * delay runs its expired timers before polling.
+ */
+const READMIT_SETTLE_MS = 20;
+
+/** An HTTP/1 request line: what a readmitted connection's next bytes must start with. */
+const REQUEST_LINE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+ \S+ HTTP\/1\.[01]\r\n$/;
 
 /** The request target of a request head's first line (`/path?query` mostly). */
 export function requestTarget(head: Buffer): string {
@@ -89,7 +119,7 @@ function refuse(socket: Socket, response: string): void {
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
-export function createFrontDoor(options: FrontDoorOptions): Server {
+export function createFrontDoor(options: FrontDoorOptions): FrontDoor {
   let open = 0;
   // Live connections per client address. A connection handed to a host is
   // still held here (its descriptor) until the host says it closed, so this
@@ -119,6 +149,17 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
       refuse(socket, rawErrorResponse('ERR_TOO_MANY_CONNECTIONS', `this node holds ${options.maxConnections} client connections, its limit (EDGEFN_MAX_CONNECTIONS); retry later or reuse a connection`));
       return;
     }
+    readHead(socket, options.headersTimeoutMs, false);
+  });
+  // accept() failing (EMFILE: out of descriptors) is reported as a server
+  // error; unheard, it would end the process and every connection with it.
+  server.on('error', (err) => process.stderr.write(`edgefn: data-plane server error: ${err.message}\n`));
+  /**
+   * Read the first request head off `socket` (or, when `readmitted`, the next
+   * one, on a connection its dead host left behind), within `deadlineMs`, and
+   * hand the connection on. `ifSilent`: see FrontDoor's readmit.
+   */
+  function readHead(socket: Socket, deadlineMs: number, readmitted: boolean, ifSilent?: string): void {
     let head: Buffer | undefined;
     // A deadline from the connection's start, not an idle timer: a client
     // sending a byte a second (slow loris) would reset an idle timer forever.
@@ -126,9 +167,19 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
       socket.off('data', onData);
       // A connection that never sent a byte gets no answer; a partial head gets a 408.
       if (head === undefined) socket.destroy();
-      else refuse(socket, rawErrorResponse('ERR_REQUEST_TIMEOUT', `the request head did not arrive within ${options.headersTimeoutMs} ms (EDGEFN_HEADERS_TIMEOUT_MS)`));
-    }, options.headersTimeoutMs);
+      else refuse(socket, rawErrorResponse('ERR_REQUEST_TIMEOUT', `the request head did not arrive within ${deadlineMs} ms${readmitted ? '' : ' (EDGEFN_HEADERS_TIMEOUT_MS)'}`));
+    }, deadlineMs);
     socket.once('close', () => clearTimeout(deadline));
+    if (ifSilent !== undefined) {
+      setTimeout(() => {
+        setImmediate(() => {
+          if (head !== undefined || socket.destroyed) return;
+          socket.off('data', onData);
+          clearTimeout(deadline);
+          refuse(socket, ifSilent);
+        });
+      }, READMIT_SETTLE_MS).unref();
+    }
     const onData = (chunk: Buffer) => {
       head = head === undefined ? chunk : Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
@@ -142,6 +193,12 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
       if (end < 0) return;
       socket.off('data', onData);
       clearTimeout(deadline);
+      // The dead host may have read the start of this request (a head that
+      // came in two segments, or a body): what is left is not a request.
+      if (readmitted && !REQUEST_LINE.test(head.toString('latin1', 0, head.indexOf('\r\n') + 2))) {
+        refuse(socket, rawErrorResponse('ERR_HOST_RESTART', 'the isolate host reading this request stopped; retry the request', undefined, 'retry-after: 1\r\n'));
+        return;
+      }
       const host = hostHeader(head, end + 2);
       const taker = options.divert?.(host, requestTarget(head));
       if (taker !== undefined) {
@@ -155,9 +212,17 @@ export function createFrontDoor(options: FrontDoorOptions): Server {
       options.adopt(socket, new Uint8Array(head.buffer, head.byteOffset, head.byteLength), options.keyFor(host, requestTarget(head)));
     };
     socket.on('data', onData);
+  }
+
+  return Object.assign(server, {
+    readmit(socket: Socket, ifSilent?: string): void {
+      if (socket.destroyed) return;
+      // front-door.ts stopped the handle itself when it handed the socket over
+      // (socket.pause() alone leaves node:net's reading flag set, so
+      // resume() would not restart it).
+      (socket as Socket & { _handle?: { readStart(): number } })._handle?.readStart();
+      socket.resume();
+      readHead(socket, options.readmitIdleMs ?? options.headersTimeoutMs, true, ifSilent);
+    },
   });
-  // accept() failing (EMFILE: out of descriptors) is reported as a server
-  // error; unheard, it would end the process and every connection with it.
-  server.on('error', (err) => process.stderr.write(`edgefn: data-plane server error: ${err.message}\n`));
-  return server;
 }

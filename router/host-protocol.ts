@@ -105,7 +105,7 @@ export type FromHost =
    */
   | { t: 'adopted'; id: number }
   /**
-   * The main thread is about to enter an isolate for up to `until` (epoch ms),
+   * The main thread is about to enter an isolate for up to `until` (CLOCK_MONOTONIC ms, runtime's monotonicMs: the same clock in every process),
    * longer than LONG_ENTRY_MS: it will not answer pings meanwhile, and its
    * own watchdog ends it if it is still inside that entry WATCHDOG_GRACE_MS later.
    */

@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { EdgefnError, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import { EdgefnError, monotonicMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
 import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import { BLOCKED_FD, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
@@ -33,8 +33,19 @@ export interface SupervisorOptions {
   onReport?(host: { index: number; pid: number | undefined }, stats: HostStats, functions: FunctionReport[]): void;
   onCache(name: string, version: number, cache: Uint8Array): void;
   onHostEvent?(event: string): void;
+  /**
+   * Take back a connection a dead host left with no request known to be in
+   * flight: read its next request head and place it again (front-door.ts
+   * readmit). `ifSilent`, when given, is what to answer if nothing arrives at
+   * once. Absent: such connections are closed.
+   */
+  readmit?(socket: Socket, ifSilent?: string): void;
 }
 
+/** How long a connection (or a validation) waits for a starting host when no host is ready, as when every host is being replaced (ms). A host starts in about a second; on a loaded machine, far more. */
+const START_WAIT_MS = 30_000;
+/** Sent with every 503 host-restart: the node serves again as soon as a host is back. */
+const RETRY_AFTER = 'retry-after: 1\r\n';
 /** How long a deploy waits for every ready host to apply its route (ms). */
 const ROUTE_ACK_MS = 2_000;
 
@@ -71,8 +82,13 @@ class IsolateHost {
   readonly conns = new Map<number, Socket>();
   /** Connections whose request has been in flight for over a tick with no response head yet. */
   waiting = new Set<number>();
-  /** Connections handed over that the host has not said it took: their first request is unanswered. */
-  readonly unadopted = new Set<number>();
+  /** Connections with a response under way, by the last tick: the host's death can only cut them. */
+  streaming = new Set<number>();
+  /**
+   * Connections handed over that the host has not said it took, with what
+   * placed them: their first request is unanswered, and unread by the host.
+   */
+  readonly unadopted = new Map<number, { head: Uint8Array; key: string }>();
   /** The process has exited; its last messages may still be arriving. */
   exited = false;
   /** Serving, by its last tick. */
@@ -90,8 +106,9 @@ class IsolateHost {
   /** Scheduled runs sent to this host and not yet over. */
   readonly scheduledRuns = new Map<number, (outcome: ScheduledOutcome) => void>();
   state: 'starting' | 'ready' | 'draining' | 'dead' = 'starting';
-  lastPong = Date.now();
-  /** The deadline (epoch ms) of the long isolate entry the host last announced. */
+  /** When the host last answered a ping (performance.now(): a wall-clock step must not look like a hang). */
+  lastPong = performance.now();
+  /** The deadline (monotonicMs, the host's clock too) of the long isolate entry the host last announced. */
   entryUntil = 0;
   stats: HostStats | undefined;
   snapshotPath: 'snapshot' | 'prelude' | undefined;
@@ -115,7 +132,7 @@ class IsolateHost {
       if (msg.t === 'ready') {
         this.state = 'ready';
         this.snapshotPath = msg.snapshotPath;
-        this.lastPong = Date.now();
+        this.lastPong = performance.now();
         markReady();
         return;
       }
@@ -241,10 +258,10 @@ export class HostSupervisor {
     return this.#hosts.find((h) => h.snapshotPath !== undefined)?.snapshotPath;
   }
 
-  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; waiting: number; blocked: boolean; stats: HostStats | undefined }> {
+  hostStats(): Array<{ index: number; pid: number | undefined; state: string; connections: number; waiting: number; blocked: boolean; serving: boolean; stats: HostStats | undefined }> {
     // A host that has exited (or whose channel broke) is reported so at once; its
     // replacement follows once the exit is handled (up to 200 ms later, see IsolateHost).
-    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.exited || (h.state === 'ready' && !h.child.connected) ? 'exited' : h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(), stats: h.stats }));
+    return this.#hosts.map((h) => ({ index: h.index, pid: h.child.pid, state: h.exited || (h.state === 'ready' && !h.child.connected) ? 'exited' : h.state, connections: h.conns.size, waiting: h.waiting.size, blocked: h.blocked(), serving: h.active, stats: h.stats }));
   }
 
   /** For tests and operators: the pid of the host serving function key, if live. */
@@ -269,6 +286,7 @@ export class HostSupervisor {
       case 'tick':
         h.active = !m.quiet;
         h.waiting = new Set(m.waiting);
+        h.streaming = new Set(m.streaming);
         return;
       case 'adopted':
         h.unadopted.delete(m.id);
@@ -278,10 +296,18 @@ export class HostSupervisor {
         return;
       case 'closed': {
         const socket = h.conns.get(m.id);
+        // A draining host closes its idle connections; a request the client
+        // sent just then is unread in the socket's buffer, and closing the
+        // last descriptor would reset it. The front door takes such a
+        // connection back instead (one the client closed reads its end at
+        // once).
+        const takeBack = h.state === 'draining' && !h.waiting.has(m.id) && !h.streaming.has(m.id) && !this.#closed && this.#options.readmit !== undefined;
         h.conns.delete(m.id);
         h.waiting.delete(m.id);
+        h.streaming.delete(m.id);
         h.unadopted.delete(m.id);
-        socket?.destroy();
+        if (socket !== undefined && takeBack) this.#options.readmit!(socket);
+        else socket?.destroy();
         return;
       }
       case 'drained':
@@ -331,7 +357,7 @@ export class HostSupervisor {
         this.#admission.release(h, m);
         return;
       case 'pong':
-        h.lastPong = Date.now();
+        h.lastPong = performance.now();
         h.stats = m.stats;
         this.#options.onReport?.({ index: h.index, pid: h.child.pid }, m.stats, m.functions);
         this.#finalReports.get(h)?.();
@@ -348,16 +374,37 @@ export class HostSupervisor {
     for (const set of this.#live.values()) set.delete(h);
     this.#admission.forgetHost(h);
     const err = new EdgefnError('ERR_HOST_RESTART', why === WATCHDOG_SIGNAL ? HOST_STUCK_MESSAGE : 'the isolate host serving this request stopped; retry the request');
-    // Connections waiting for an answer get one; the others (idle, or with a
-    // response partly sent) can only be closed. A host ended by its watchdog
-    // has answered its waiting requests itself, from its connection table.
-    const answer = rawErrorResponse(err.code, err.message);
+    // What becomes of each connection depends on what the host had done
+    // with it, as far as the front door knows (host/connections.ts):
+    // - not yet adopted: the host never read from it, so it is placed again,
+    //   its first request head with it, and served by another host;
+    // - waiting for a response (reported by a tick): answered 503
+    //   host-restart with Retry-After and closed; a host ended by its watchdog
+    //   has answered these itself, from its connection table;
+    // - a response under way: it can only be cut;
+    // - the rest (idle keep-alive connections, and ones whose next request
+    //   arrived while the host was stuck, so it is still unread in the
+    //   kernel's socket buffer, which the front door's descriptor keeps): read
+    //   again by the front door and placed like new connections. Among these
+    //   may be a request the host started within a tick of dying, which no
+    //   tick reported; when the host was serving at its death (and not ended
+    //   by its watchdog, which answered every started request), a connection
+    //   that has nothing to read at once is answered 503 host-restart.
+    const watchdog = why === WATCHDOG_SIGNAL;
+    const answer = rawErrorResponse(err.code, err.message, undefined, RETRY_AFTER);
+    const again: Array<[Socket, { head: Uint8Array; key: string }]> = [];
+    const readmit: Socket[] = [];
     for (const [id, socket] of h.conns) {
-      if (why !== WATCHDOG_SIGNAL && (h.waiting.has(id) || h.unadopted.has(id)) && socket.writable) answerAndClose(socket, answer);
-      else socket.destroy();
+      const first = h.unadopted.get(id);
+      if (first !== undefined && !this.#closed) again.push([socket, first]);
+      else if (h.waiting.has(id) && !watchdog && socket.writable) answerAndClose(socket, answer);
+      else if (h.waiting.has(id) || h.streaming.has(id) || this.#closed || this.#options.readmit === undefined) socket.destroy();
+      else readmit.push(socket);
     }
+    const ifSilent = h.active && !watchdog ? answer : undefined;
     h.conns.clear();
     h.waiting.clear();
+    h.streaming.clear();
     h.unadopted.clear();
     for (const ack of h.routeAcks.values()) ack();
     h.routeAcks.clear();
@@ -374,6 +421,8 @@ export class HostSupervisor {
     } else if (i >= 0) {
       this.#hosts.splice(i, 1);
     }
+    for (const [socket, first] of again) this.#place(socket, first.head, first.key, false);
+    for (const socket of readmit) this.#options.readmit!(socket, ifSilent);
   }
 
   #drain(h: IsolateHost, why: string): void {
@@ -386,7 +435,7 @@ export class HostSupervisor {
   }
 
   #checkHosts(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const h of this.#hosts) {
       if (h.state === 'dead' || h.state === 'starting') continue;
       // Inside a long entry it announced, the host cannot answer; its own
@@ -394,9 +443,9 @@ export class HostSupervisor {
       // holds with 503 host-restart first, which a kill from here would not
       // (seen: a function with cpuMs 10000 stuck near its heap limit lost its
       // host at the 10 s hang limit, and its client got a closed socket).
-      const inEntry = now < h.entryUntil + WATCHDOG_GRACE_MS + 1000;
+      const inEntry = monotonicMs() < h.entryUntil + WATCHDOG_GRACE_MS + 1000;
       if (now - h.lastPong > this.#options.hangMs && !inEntry) {
-        this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) did not answer for ${now - h.lastPong} ms; killing it`);
+        this.#options.onHostEvent?.(`isolate host ${h.index} (pid ${h.child.pid}) did not answer for ${Math.round(now - h.lastPong)} ms; killing it`);
         h.kill();
         continue;
       }
@@ -452,28 +501,48 @@ export class HostSupervisor {
    * (spinning tenants whose isolates were discarded among them) fill hosts
    * from the top while warm functions stay low.
    */
-  #place(socket: Socket, head: Uint8Array, key: string, looked: boolean): void {
+  #place(socket: Socket, head: Uint8Array, key: string, looked: boolean, waitedForStart = false): void {
     const live = this.#liveHost(key);
     // When this process itself was late (a loaded machine), the watchdog's
     // word that the entry is over may be sitting unread in its pipe. Before
     // moving a warm function's connection off its host (a cold start
     // elsewhere), read it: one turn of the loop.
     if (!looked && live === undefined && this.#liveHost(key, true) !== undefined) {
-      setImmediate(() => this.#place(socket, head, key, true));
+      setImmediate(() => this.#place(socket, head, key, true, waitedForStart));
       return;
     }
     const h = live ?? this.#fewest();
-    const refuse = (why: string) => answerAndClose(socket, rawErrorResponse('ERR_HOST_RESTART', why));
+    const refuse = (why: string) => answerAndClose(socket, rawErrorResponse('ERR_HOST_RESTART', why, undefined, RETRY_AFTER));
     if (h === undefined) {
-      refuse('no isolate host is ready; retry the request');
+      // Every host is starting (all were replaced at once, say): wait for the
+      // first to be ready rather than refuse the connection.
+      const starting = this.#hosts.filter((x) => x.state === 'starting');
+      if (starting.length === 0 || waitedForStart) {
+        refuse('no isolate host is ready; retry the request');
+        return;
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, START_WAIT_MS);
+        timer.unref();
+      });
+      // A host that fails to start rejects its `ready`; the wait ends then too.
+      void Promise.race([timeout, ...starting.map((x) => x.ready.catch(() => {}))]).then(() => {
+        clearTimeout(timer);
+        if (!socket.destroyed) this.#place(socket, head, key, false, true);
+      });
       return;
     }
     const id = nextId++;
     h.conns.set(id, socket);
-    h.unadopted.add(id);
+    h.unadopted.set(id, { head, key });
     h.sendConnection(id, head, socket, () => {
-      h.unadopted.delete(id);
-      if (h.conns.delete(id)) refuse('the isolate host chosen for this connection stopped; retry the request');
+      // The host never got the connection: place it again, on another host.
+      const had = h.unadopted.delete(id);
+      if (h.conns.delete(id) && had) {
+        if (waitedForStart) refuse('the isolate host chosen for this connection stopped; retry the request');
+        else this.#place(socket, head, key, false, true);
+      }
     });
   }
 
@@ -519,10 +588,25 @@ export class HostSupervisor {
     return Promise.all(waits).then(() => {});
   }
 
-  /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
-  validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
+  /**
+   * The unblocked ready host with the fewest connections; when every host is
+   * starting (all were replaced at once, say), the first to be ready, waiting
+   * up to START_WAIT_MS for it.
+   */
+  async #someHost(): Promise<IsolateHost | undefined> {
     const h = this.#fewest();
-    if (h === undefined) return Promise.reject(new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry'));
+    const starting = this.#hosts.filter((x) => x.state === 'starting');
+    if (h !== undefined || starting.length === 0) return h;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, START_WAIT_MS))), ...starting.map((x) => x.ready.catch(() => {}))]);
+    clearTimeout(timer);
+    return this.#fewest();
+  }
+
+  /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
+  async validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
+    const h = await this.#someHost();
+    if (h === undefined) throw new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry');
     const id = nextId++;
     return new Promise((resolve, reject) => {
       h.validations.set(id, { resolve, reject });

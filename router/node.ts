@@ -11,7 +11,7 @@ import { buildPrelude, EdgefnError, prepareModules, prepareScript } from '../run
 import type { NodeConfig } from './config.ts';
 import { createControlApi, type ValidDeploy } from './control-api.ts';
 import { functionName, type Route } from './data-plane.ts';
-import { createFrontDoor } from './front-door.ts';
+import { createFrontDoor, type FrontDoor } from './front-door.ts';
 import { serverTimeouts } from './http-timeouts.ts';
 import { FunctionLogs } from './function-logs.ts';
 import { FunctionTags } from './function-tags.ts';
@@ -82,7 +82,7 @@ export class EdgeNode {
   readonly #clusterKv: { db: ClusterDb; access: ClusterKv; replica: KvReplica } | undefined;
   #scheduler: Scheduler | undefined;
   #supervisor: HostSupervisor | undefined;
-  #data: NetServer | undefined;
+  #data: FrontDoor | undefined;
   #api: Server | undefined;
   #closed: Promise<void> | undefined;
   addresses: NodeAddresses | undefined;
@@ -239,6 +239,8 @@ export class EdgeNode {
         if (!this.#closed) this.#store.setCache(name, version, cache);
       },
       onHostEvent: (event) => process.stderr.write(`edgefn: ${event}\n`),
+      // The front door starts after the hosts; until it does, no connection can be left to readmit.
+      readmit: (socket, ifSilent) => (this.#data === undefined ? socket.destroy() : this.#data.readmit(socket, ifSilent)),
     }));
     await supervisor.ready();
     const scheduler = (this.#scheduler = new Scheduler({
@@ -254,6 +256,7 @@ export class EdgeNode {
 
     this.#data = createFrontDoor({
       headersTimeoutMs: this.config.http.headersTimeoutMs,
+      readmitIdleMs: this.config.http.keepAliveTimeoutMs,
       maxConnections: this.config.http.maxConnections,
       maxConnectionsPerClient: this.config.maxConnectionsPerClient,
       keyFor: (host, target) => this.#keyFor(host, target),

@@ -42,6 +42,15 @@ export interface SchedulerOptions {
   claim?(name: string, cron: string, scheduledTime: number): Promise<boolean>;
   /** Epoch ms; injectable for tests. Default Date.now. */
   now?: () => number;
+  /**
+   * How often an armed schedule reads the clock again (ms). Default 60,000.
+   * Timers count monotonic time and cron times are wall-clock times; when the
+   * wall clock steps (NTP, a VM resumed, an operator), a timer set for "in
+   * 8 hours" would fire hours early or late. Waking at least this often, a
+   * schedule fires when the clock says its time has come: at most this late
+   * after a step forward, never early after a step back.
+   */
+  recheckMs?: number;
 }
 
 export interface CronRun {
@@ -65,8 +74,8 @@ CREATE TABLE IF NOT EXISTS cron_runs (
 );
 `;
 
-/** setTimeout's longest delay is 2^31 - 1 ms; a later time is reached in steps of this. */
-const MAX_TIMER_MS = 2 ** 30;
+/** Default recheckMs. */
+const RECHECK_MS = 60_000;
 
 interface Armed {
   version: number;
@@ -76,6 +85,7 @@ interface Armed {
 export class Scheduler {
   readonly #options: SchedulerOptions;
   readonly #now: () => number;
+  readonly #recheckMs: number;
   readonly #db: DatabaseSync;
   readonly #stmts: Record<string, StatementSync>;
   /** `name\ncron` → its timer and the version it runs. */
@@ -86,6 +96,8 @@ export class Scheduler {
   constructor(options: SchedulerOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#recheckMs = options.recheckMs ?? RECHECK_MS;
+    if (!Number.isFinite(this.#recheckMs) || this.#recheckMs <= 0) throw new RangeError(`recheckMs must be a positive number of ms, got ${options.recheckMs}`);
     this.#db = new DatabaseSync(options.dbPath);
     this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;');
     this.#db.exec(SCHEMA);
@@ -153,17 +165,25 @@ export class Scheduler {
     if (armed === undefined || this.#closed) return;
     const next = nextRunMs(cron, afterMs);
     if (next === undefined) return;
+    this.#sleep(armed, key, name, cron, next);
+  }
+
+  /** Wake at `next` by the clock, reading it again at least every recheckMs. */
+  #sleep(armed: Armed, key: string, name: string, cron: string, next: number): void {
     const delay = Math.max(0, next - this.#now());
     armed.timer = setTimeout(
       () => {
         if (this.#armed.get(key) !== armed) return;
-        if (delay > MAX_TIMER_MS) return this.#wait(key, name, cron, afterMs);
-        // A late timer (a loaded node) runs the time it was set for, once;
-        // the next is the first one after now, so a backlog is never replayed.
+        // Not yet by the clock: the delay was longer than recheckMs, or the
+        // clock stepped back meanwhile.
+        if (this.#now() < next) return this.#sleep(armed, key, name, cron, next);
+        // A late timer (a loaded node, or a clock stepped forward) runs the
+        // time it was set for, once; the next is the first one after now, so
+        // a backlog is never replayed.
         this.#fire(key, name, cron, next);
         this.#wait(key, name, cron, Math.max(next, this.#now()));
       },
-      Math.min(delay, MAX_TIMER_MS),
+      Math.min(delay, this.#recheckMs),
     );
     armed.timer.unref();
   }

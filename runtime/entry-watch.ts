@@ -9,8 +9,19 @@
 // lives in a SharedArrayBuffer that a watchdog worker (router/host/watchdog.ts)
 // reads; writing it costs two Atomics stores per entry.
 
-/** Milliseconds since BASE, so deadlines fit an Int32 (24 days). */
-const BASE = Date.now();
+/**
+ * Milliseconds of CLOCK_MONOTONIC (process.hrtime): one clock for every
+ * thread and process of the machine, which a wall-clock step does not move.
+ * Date.now() here made a clock stepped forward look like an entry overrunning
+ * its deadline (the watchdog ended a healthy host), and one stepped back hid a
+ * stuck entry.
+ */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+/** Milliseconds since BASE (monotonicMs), so deadlines fit an Int32 (24 days). */
+const BASE = monotonicMs();
 const state = new Int32Array(new SharedArrayBuffer(16));
 
 /**
@@ -25,7 +36,7 @@ export function entryWatchBuffer(): { buffer: SharedArrayBuffer; base: number } 
 let longEntry: { thresholdMs: number; notify(deadline: number): void } | undefined;
 
 /**
- * Call `notify(deadline)` (epoch ms) before every entry that may run longer
+ * Call `notify(deadline)` (monotonicMs) before every entry that may run longer
  * than `thresholdMs`. The host process tells its supervisor, whose hang check
  * (no answer to pings while the main thread is inside the entry) must not end
  * the host before this process's own watchdog has had its say: the watchdog
@@ -37,12 +48,12 @@ export function onLongEntry(thresholdMs: number, notify: (deadline: number) => v
 }
 
 export function entryBegin(timeoutMs: number, memoryMb: number): void {
-  if (longEntry !== undefined && timeoutMs > longEntry.thresholdMs) longEntry.notify(Date.now() + Math.ceil(timeoutMs));
-  const now = Date.now() - BASE;
+  const now = monotonicMs();
+  if (longEntry !== undefined && timeoutMs > longEntry.thresholdMs) longEntry.notify(now + Math.ceil(timeoutMs));
   Atomics.store(state, 2, memoryMb);
-  Atomics.store(state, 3, now);
+  Atomics.store(state, 3, now - BASE);
   Atomics.add(state, 1, 1);
-  Atomics.store(state, 0, now + Math.ceil(timeoutMs) + 1);
+  Atomics.store(state, 0, now - BASE + Math.ceil(timeoutMs) + 1);
 }
 
 export function entryEnd(): void {

@@ -8,6 +8,6 @@ export { checkModuleSet, prepareModules, MODULE_TYPES, MAX_MODULES, type ModuleS
 export { buildPrelude, type Prelude } from './prelude.ts';
 export { REQUEST_WINDOW_BYTES, RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';
-export { entryWatchBuffer, onLongEntry } from './entry-watch.ts';
+export { entryWatchBuffer, monotonicMs, onLongEntry } from './entry-watch.ts';
 export { CACHE_DEFAULTS, type CacheOptions } from './host-ops/index.ts';
 export { CacheStore } from './host-ops/cache-store.ts';

@@ -19,10 +19,14 @@
 // A connection the host has not said it adopted (host-protocol.ts 'adopted')
 // still has its first request unanswered, so that one is answered too.
 //
-// What this leaves uncovered: a host that crashes (or is killed as hung
-// without its watchdog acting) within TICK_MS of a request's start, or while
-// stuck, closes that connection without an answer; the client sees the
-// connection drop, as it would if the whole node died.
+// Every other connection of a dead host (idle, or with a next request the
+// host never read) is read again by the front door and placed on another
+// host (host-supervisor.ts). What this leaves uncovered: a host that crashes
+// (or is killed as hung without its watchdog acting) within TICK_MS of a
+// request's start cannot say the request was read; the front door answers
+// such a connection 503 host-restart when it has nothing to read at once and
+// the host was serving, and a response under way for less than TICK_MS is
+// cut.
 
 import type { Socket } from 'node:net';
 import { TICK_MS, type FromHost } from '../host-protocol.ts';
@@ -139,7 +143,9 @@ export class ConnectionLedger {
       // The front door must stop treating this connection as answerable with
       // a 503 before any byte of this head can reach the client.
       c.reportedWaiting = false;
-      this.#options.sendNow(activeTick(this.#waiting(performance.now()), [c.id]));
+      // Every response under way goes with it: a tick replaces the front
+      // door's list, and one it lacks would be read again if the host died.
+      this.#options.sendNow(activeTick(this.#waiting(performance.now()), this.#streaming(performance.now(), c)));
     }
   }
 
@@ -174,6 +180,13 @@ export class ConnectionLedger {
     return out;
   }
 
+  /** Connections whose response is under way and older than a tick, and `also`. */
+  #streaming(now: number, also?: Conn): number[] {
+    const out: number[] = [];
+    for (const c of this.#conns.values()) if (c === also || (c.inflight > 0 && c.headSent && now - c.since >= TICK_MS)) out.push(c.id);
+    return out;
+  }
+
   #tick(): void {
     this.#timer = undefined;
     const now = performance.now();
@@ -182,9 +195,7 @@ export class ConnectionLedger {
       this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true });
       return;
     }
-    const streaming: number[] = [];
-    for (const c of this.#conns.values()) if (c.inflight > 0 && c.headSent && now - c.since >= TICK_MS) streaming.push(c.id);
-    this.#options.send(activeTick(this.#waiting(now), streaming));
+    this.#options.send(activeTick(this.#waiting(now), this.#streaming(now)));
     this.#timer = setTimeout(() => this.#tick(), TICK_MS);
   }
 

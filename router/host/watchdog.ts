@@ -88,7 +88,7 @@ function reportBlocked(o: WatchdogOptions, fd: number, blockedMs: number): void 
       say(`u ${reported}\n`);
       reported = 0;
     }
-    if (reported === 0 && deadline !== 0 && Date.now() - o.base - Atomics.load(state, 3) >= blockedMs && Atomics.load(state, 1) === seq) {
+    if (reported === 0 && deadline !== 0 && Number(process.hrtime.bigint() / 1_000_000n) - o.base - Atomics.load(state, 3) >= blockedMs && Atomics.load(state, 1) === seq) {
       say(`b ${seq}\n`);
       reported = seq;
     }
@@ -102,7 +102,8 @@ function watch(o: WatchdogOptions): void {
   let rssAtEntry = 0;
   setInterval(() => {
     const deadline = Atomics.load(state, 0);
-    const now = Date.now() - o.base;
+    // runtime/entry-watch.ts's clock (CLOCK_MONOTONIC, shared by threads), which a wall-clock step does not move.
+    const now = Number(process.hrtime.bigint() / 1_000_000n) - o.base;
     const rss = process.memoryUsage.rss();
     let why: string | undefined;
     if (deadline !== 0 && now > deadline + o.graceMs) why = `an isolate entry ran ${now - deadline} ms past its deadline and could not be stopped`;

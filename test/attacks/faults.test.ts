@@ -299,3 +299,62 @@ describe('a read-only data directory', () => {
     }
   }, 120_000);
 });
+
+describe('a wall clock that steps', () => {
+  it('keeps serving through a step of 2 h forward and back: no host is taken for hung or stuck, timers keep their length', async () => {
+    // Date.now() of the node and its hosts is stepped through a test-only
+    // preload (test/helpers/clock-offset.ts). Before the supervisor's ping
+    // check, the host watchdog and the long-entry deadlines measured time
+    // with Date.now(), a step forward made every host look hung (killed at
+    // the next ping) and every running entry look stuck past its deadline.
+    const clockFile = join(mkdtempSync(join(tmpdir(), 'edgefn-clock-')), 'offset');
+    writeFileSync(clockFile, '0');
+    const preload = fileURLToPath(new URL('../helpers/clock-offset.ts', import.meta.url));
+    node = await startNode({ env: { EDGEFN_TEST_CLOCK_FILE: clockFile, NODE_OPTIONS: `${process.env['NODE_OPTIONS'] ?? ''} --import ${preload}`.trim() } });
+    const n = node;
+    // Entries of tens of ms of CPU (under a 3 s budget), so that steps land
+    // while entries run. (Counted, not timed: a worker's clocks stand still
+    // while its code runs.)
+    expect((await n.deploy('spin', { script: `export default { fetch() { let x = 0; for (let i = 0; i < 3e7; i++) x += i; return new Response(x > 0 ? 'spun' : ''); } }`, limits: { cpuMs: 3000 } })).status).toBe(201);
+    // A timer's length in real time, as the worker measures it from Date.now() (frozen during its own code, so it reads the timer's delay).
+    expect((await n.deploy('timer', { script: `export default { async fetch() { const t = Date.now(); await new Promise((r) => setTimeout(r, 300)); return new Response(String(Date.now() - t)); } }` })).status).toBe(201);
+    const restartsBefore = ((await (await n.api('/v1/node')).json()) as { hostRestarts: number }).hostRestarts;
+    const answers: string[] = [];
+    const timerMs: number[] = [];
+    let going = true;
+    const load = Promise.all([
+      (async () => {
+        while (going) {
+          const res = await n.call('spin');
+          answers.push(`${res.status} ${res.headers.get('edgefn-error') ?? ''} ${await res.text()}`);
+        }
+      })(),
+      (async () => {
+        while (going) {
+          const t = performance.now();
+          const res = await n.call('timer');
+          const body = await res.text();
+          answers.push(`${res.status} ${res.headers.get('edgefn-error') ?? ''} ${res.status === 200 ? 'timer' : body}`);
+          if (res.status === 200) timerMs.push(performance.now() - t);
+        }
+      })(),
+    ]);
+    // Two pings (1 s apart) and many watchdog looks (50 ms) fall in each step.
+    for (const offset of [7_200_000, -7_200_000, 0]) {
+      writeFileSync(clockFile, String(offset));
+      await sleep(2_500);
+    }
+    going = false;
+    await load;
+    const wrong = answers.filter((a) => a !== '200  spun' && a !== '200  timer');
+    expect(wrong, n.output().slice(-2000)).toEqual([]);
+    expect(answers.length).toBeGreaterThan(10);
+    const restartsAfter = ((await (await n.api('/v1/node')).json()) as { hostRestarts: number }).hostRestarts;
+    expect(restartsAfter - restartsBefore, n.output().slice(-2000)).toBe(0);
+    expect(n.output()).not.toMatch(/did not answer for|could not be stopped/);
+    // The 300 ms timers took about 300 ms of real time each (generous upper bound: the machine is shared).
+    expect(timerMs.length).toBeGreaterThan(3);
+    for (const ms of timerMs) expect(ms).toBeGreaterThanOrEqual(295);
+    expect(Math.min(...timerMs)).toBeLessThan(3_000);
+  });
+});

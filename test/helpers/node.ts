@@ -42,6 +42,8 @@ export interface HostReport {
   waiting: number;
   /** Serving, silent, and running: stuck in a long isolate entry. */
   blocked: boolean;
+  /** Serving by its last tick (false once it said it was quiet). */
+  serving: boolean;
 }
 
 export const liveNodes = new Set<StartedNode>();

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from 'node:net';
 import { Client } from 'undici';
+import { startFlood } from '../helpers/flood.ts';
 import { startNode, type StartedNode } from '../helpers/node.ts';
 
 let node: StartedNode;
@@ -144,10 +145,11 @@ describe('limits.rps', () => {
 });
 
 describe('isolation', () => {
-  it('keeps serving another function while one is flooded past its limits', async () => {
+  it('keeps serving another function, not queued behind a flood on one past its limits', async () => {
     expect((await node.deploy('quiet', { script: hello })).status).toBe(201);
     expect((await node.deploy('flooded', { script: waits(50), limits: { concurrency: 2, rps: 50 } })).status).toBe(201);
-    const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)]!;
+    const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * q)]!;
+    const p99 = (xs: number[]) => quantile(xs, 0.99);
     async function quietLatencies(n: number): Promise<number[]> {
       const out: number[] = [];
       for (let i = 0; i < n; i++) {
@@ -160,30 +162,44 @@ describe('isolation', () => {
       return out;
     }
     await quietLatencies(20);
-    const before = await quietLatencies(300);
-    let flooding = true;
-    const floodStatuses = new Map<number, number>();
-    // 16 clients, each sending its next request as soon as the last is answered.
-    const flood = Array.from({ length: 16 }, async () => {
-      while (flooding) {
-        const res = await node.call('flooded');
-        await res.arrayBuffer();
-        floodStatuses.set(res.status, (floodStatuses.get(res.status) ?? 0) + 1);
+    // Windows without and with a flood, interleaved, so that both sides see
+    // the same machine: the other processes sharing these 2 cores come and
+    // go, and one quiet measurement followed by one flooded one compared a
+    // calm minute with a busy one (the p99 ratio ran from 2× to 7× that way).
+    // The flood (16 keep-alive connections, each sending its next request as
+    // soon as the last is answered) runs in a process of its own, so this
+    // process's event loop only times the quiet function.
+    const alone: number[] = [];
+    const flooded: number[] = [];
+    const floodStatuses: Record<string, number> = {};
+    for (let round = 0; round < 3; round++) {
+      alone.push(...(await quietLatencies(150)));
+      const flood = await startFlood(node.port, 'flooded.localhost');
+      try {
+        flooded.push(...(await quietLatencies(150)));
+      } finally {
+        for (const [status, n] of Object.entries(await flood.stop())) floodStatuses[status] = (floodStatuses[status] ?? 0) + n;
       }
-    });
-    await new Promise((r) => setTimeout(r, 200));
-    const during = await quietLatencies(300);
-    flooding = false;
-    await Promise.all(flood);
-    console.log(`quiet function p99: ${p99(before).toFixed(2)} ms alone, ${p99(during).toFixed(2)} ms during a flood on its neighbour; flood answers by status: ${JSON.stringify(Object.fromEntries(floodStatuses))}`);
-    // The latencies are printed, not asserted: on this 2-core machine shared
-    // with other busy processes the flood's refusals (and this test process's
-    // own event loop, which sends the flood and times the quiet function)
-    // compete for the same cores, and the p99 during the flood ran from 2× to
-    // 7× the quiet one across runs. What is asserted is what admission
-    // promises: every quiet request above answered 200, and the flood was
-    // refused, not served.
-    expect((floodStatuses.get(429) ?? 0) + (floodStatuses.get(503) ?? 0)).toBeGreaterThan(floodStatuses.get(200) ?? 0);
+    }
+    const quiet = p99(alone);
+    const during = p99(flooded);
+    console.log(`quiet function p50/p99: ${quantile(alone, 0.5).toFixed(2)}/${quiet.toFixed(2)} ms alone, ${quantile(flooded, 0.5).toFixed(2)}/${during.toFixed(2)} ms during a flood on its neighbour (p99 ${(during / quiet).toFixed(2)}×, bound max(2×, +20 ms) ${during <= Math.max(2 * quiet, quiet + 20) ? 'met' : 'not met'}); flood answers by status: ${JSON.stringify(floodStatuses)}`);
+    // The issue's bound, p99 within 2× of the quiet p99 (with a floor of
+    // quiet + 20 ms), is printed above and not asserted: it does not hold on
+    // this 2-core machine shared with several other busy agents (load average
+    // 18 when measured): one run gave 27.2 ms alone and 116.8 ms flooded
+    // (4.3×), with the flood in a process of its own and the windows
+    // interleaved. A flood process is one more runnable process on cores that
+    // are already oversubscribed, and every request of the neighbour pays for
+    // that in scheduling delay, whatever edgefn does. bench/attacks.ts
+    // reports the same ratio per 5 s window.
+    // What is asserted is what would fail if the flood queued the neighbour
+    // behind it (one host event loop, or admission, serving the flood's 50 ms
+    // requests first): the neighbour's median stays below the flooded
+    // function's own 50 ms.
+    expect(quantile(flooded, 0.5)).toBeLessThan(50);
+    // Admission did its part: the flood was refused, not served.
+    expect((floodStatuses['429'] ?? 0) + (floodStatuses['503'] ?? 0)).toBeGreaterThan(floodStatuses['200'] ?? 0);
   });
 });
 
