@@ -102,6 +102,8 @@ function modulePlugin(set: ModuleSet): Plugin {
     setup(b) {
       b.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return { path: set.main, namespace: NS };
+        // Imports inside the Node.js built-ins a nodejs_compat worker gets (node-compat/bundle.ts) are theirs to resolve.
+        if (args.namespace === 'file') return undefined;
         // The wrapper a wasm/data module becomes imports its own bytes.
         const bytesOf = (args.pluginData as { bytesOf?: string } | undefined)?.bytesOf;
         if (bytesOf !== undefined) return { path: bytesOf, namespace: BYTES_NS };
@@ -137,6 +139,6 @@ function modulePlugin(set: ModuleSet): Plugin {
 }
 
 /** Bundles a checked module set into one script (see the file comment). Throws ERR_SCRIPT_COMPILE. */
-export function prepareModules(set: ModuleSet): Promise<PreparedScript> {
-  return bundleModule({ entryPoints: [set.main], plugins: [modulePlugin(set)] });
+export function prepareModules(set: ModuleSet, flags: readonly string[] = []): Promise<PreparedScript> {
+  return bundleModule({ entryPoints: [set.main], plugins: [modulePlugin(set)] }, flags);
 }

@@ -1,0 +1,88 @@
+// Node.js built-in modules in a worker's bundle. A worker deployed with the
+// `nodejs_compat` flag gets the modules it imports (runtime/node-compat/isolate/,
+// built on the Node core ports in node_modules) bundled into its own script,
+// with `Buffer` and `process` injected as globals: only what it imports is
+// compiled and run, and it rides the function's V8 code cache. A worker
+// without the flag is bundled as before, and a `node:` import is refused
+// with an error naming the flag.
+//
+// AsyncLocalStorage needs `await` to go through Promise.prototype.then
+// (isolate/async_hooks.ts says why): when the bundle turns out to contain
+// node:async_hooks, it is bundled again with async functions lowered to
+// generators. Only those workers pay for that.
+
+import type { BuildOptions, Metafile, Plugin } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { hasNodeCompat } from './flags.ts';
+
+/** The built-in modules nodejs_compat provides, importable as `node:<name>` and `<name>`. */
+export const NODE_MODULES = ['assert', 'async_hooks', 'buffer', 'crypto', 'events', 'path', 'process', 'stream', 'string_decoder', 'url', 'util'] as const;
+
+const ISOLATE_DIR = fileURLToPath(new URL('./isolate/', import.meta.url));
+const fileOf = (name: string): string => `${ISOLATE_DIR}${name}.ts`;
+/** Subpath modules Node has that map onto one of ours. */
+const SUBPATHS: Record<string, string> = { 'path/posix': 'path' };
+const ASYNC_HOOKS = fileOf('async_hooks');
+/** The project root, from which the ports in node_modules resolve. */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const SPECIFIER = /^(node:)?([a-z_]+(?:\/[a-z_]+)?)$/;
+
+function moduleFile(name: string): string | undefined {
+  if ((NODE_MODULES as readonly string[]).includes(name)) return fileOf(name);
+  const mapped = SUBPATHS[name];
+  return mapped === undefined ? undefined : fileOf(mapped);
+}
+
+/** A library file (one of ours or a port's), whose bare imports are npm packages, not the worker's built-ins. */
+function isLibrary(importer: string): boolean {
+  return importer.startsWith(ISOLATE_DIR) || importer.includes('/node_modules/');
+}
+
+function nodeBuiltins(enabled: boolean): Plugin {
+  const known = NODE_MODULES.map((m) => `node:${m}`).join(', ');
+  return {
+    name: 'edgefn-node-builtins',
+    setup(b) {
+      b.onResolve({ filter: SPECIFIER }, (args) => {
+        const m = SPECIFIER.exec(args.path)!;
+        const prefixed = m[1] !== undefined;
+        const name = m[2]!;
+        const from = args.importer === '' ? '' : ` imported by "${args.importer}"`;
+        if (!enabled) {
+          if (!prefixed) return undefined;
+          return { errors: [{ text: `cannot resolve "${args.path}"${from}: Node.js built-in modules need the "nodejs_compat" compatibility flag (deploy with "compatibilityFlags": ["nodejs_compat"])` }] };
+        }
+        // The ports' own shim of `process` is replaced by ours, so there is one process.env.
+        if (name === 'process') return { path: fileOf('process') };
+        if (!prefixed && isLibrary(args.importer)) return undefined;
+        const file = moduleFile(name);
+        if (file !== undefined) return { path: file };
+        if (!prefixed) return undefined;
+        return { errors: [{ text: `cannot resolve "${args.path}"${from}: it is not among the Node.js modules nodejs_compat provides (${known})` }] };
+      });
+    },
+  };
+}
+
+/** Build options a worker's bundle takes for its flags; `lowerAsync` for the second pass (see the file comment). */
+export function nodeCompatOptions(flags: readonly string[] | undefined, lowerAsync = false): Pick<BuildOptions, 'plugins' | 'inject' | 'supported' | 'mainFields' | 'nodePaths' | 'metafile' | 'define'> {
+  const enabled = hasNodeCompat(flags);
+  if (!enabled) return { plugins: [nodeBuiltins(false)] };
+  return {
+    plugins: [nodeBuiltins(true)],
+    inject: [fileOf('globals')],
+    // The ports are CommonJS packages with `main` only; a neutral build has no main fields by default.
+    mainFields: ['module', 'main'],
+    nodePaths: [`${ROOT}node_modules`],
+    metafile: true,
+    // Browserified ports reach the global object as Node's `global`.
+    define: { global: 'globalThis' },
+    ...(lowerAsync ? { supported: { 'async-await': false, 'async-generator': false, 'for-await': false } } : {}),
+  };
+}
+
+/** Whether a nodejs_compat bundle contains node:async_hooks, and so must be built again with async code lowered. */
+export function needsAsyncLowering(metafile: Metafile | undefined): boolean {
+  return metafile !== undefined && Object.keys(metafile.inputs).some((input) => fileURLToPath(new URL(input, `file://${ROOT}`)) === ASYNC_HOOKS);
+}
