@@ -12,3 +12,4 @@ export { entryWatchBuffer, onLongEntry } from './entry-watch.ts';
 export { mainThreadRanMs, processMainThreadRanMs } from './cpu-clock.ts';
 export { CACHE_DEFAULTS, type CacheOptions } from './host-ops/index.ts';
 export { CacheStore } from './host-ops/cache-store.ts';
+export { parseCompatibilityFlags, COMPATIBILITY_FLAGS, type CompatibilityFlag } from './node-compat/flags.ts';

@@ -47,6 +47,9 @@ export interface WireLimits {
 export const COMPATIBILITY_FLAGS = ['nodejs_compat', 'nodejs_compat_populate_process_env', 'nodejs_compat_do_not_populate_process_env'] as const;
 export type CompatibilityFlag = (typeof COMPATIBILITY_FLAGS)[number];
 
+/** The Node.js built-in modules `nodejs_compat` provides, importable as `node:<name>` and as `<name>`. */
+export const NODEJS_COMPAT_MODULES = ['assert', 'async_hooks', 'buffer', 'crypto', 'events', 'path', 'process', 'stream', 'string_decoder', 'url', 'util'] as const;
+
 /**
  * Module types of a multiple-module worker (workerd's modules format):
  * `esm` an ES module; `wasm` a WebAssembly module, imported as a

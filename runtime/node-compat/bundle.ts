@@ -13,10 +13,8 @@
 
 import type { BuildOptions, Metafile, Plugin } from 'esbuild';
 import { fileURLToPath } from 'node:url';
+import { NODEJS_COMPAT_MODULES as NODE_MODULES } from '../../sdk/wire.ts';
 import { hasNodeCompat } from './flags.ts';
-
-/** The built-in modules nodejs_compat provides, importable as `node:<name>` and `<name>`. */
-export const NODE_MODULES = ['assert', 'async_hooks', 'buffer', 'crypto', 'events', 'path', 'process', 'stream', 'string_decoder', 'url', 'util'] as const;
 
 const ISOLATE_DIR = fileURLToPath(new URL('./isolate/', import.meta.url));
 const fileOf = (name: string): string => `${ISOLATE_DIR}${name}.ts`;

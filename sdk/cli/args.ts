@@ -43,6 +43,8 @@ export type Command =
       sticky: StickyKey | undefined;
       /** Custom routes (`--route`, repeatable); absent: the function keeps the routes it has. */
       routes?: string[];
+      /** `--compatibility-flag`, repeatable (e.g. nodejs_compat); checked by the node. */
+      compatibilityFlags?: string[];
     }
   | { kind: 'versions'; connection: Connection; name: string }
   | { kind: 'rollback'; connection: Connection; name: string; to: number | undefined }
@@ -112,6 +114,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'sticky-header': { type: 'string' },
       'sticky-cookie': { type: 'string' },
       route: { type: 'string', multiple: true },
+      'compatibility-flag': { type: 'string', multiple: true },
     },
     positionals: ['path'],
   },
@@ -287,7 +290,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       if (sticky !== undefined && percent === undefined) throw fail(`--sticky-${'header' in sticky ? 'header' : 'cookie'} keeps clients on one version of a split: it needs --percent`);
       // Patterns are checked by the node, which names what is wrong in its 400.
       const routes = parsed.strings.get('route');
-      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near'), percent, sticky, ...(routes === undefined ? {} : { routes }) };
+      const flags = parsed.strings.get('compatibility-flag');
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near'), percent, sticky, ...(routes === undefined ? {} : { routes }), ...(flags === undefined ? {} : { compatibilityFlags: flags }) };
     }
   }
 }

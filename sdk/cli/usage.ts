@@ -72,6 +72,9 @@ Options:
   --route <pattern>        also answer on a host/path pattern such as api.example.com/*,
                            *.example.com/* or example.com/blog/* (repeatable; replaces
                            the function's routes; without --route they are kept)
+  --compatibility-flag <flag>
+                           a compatibility flag such as nodejs_compat (Node.js
+                           built-in modules, Buffer and process; repeatable)
 
 ${CONNECTION}`,
 

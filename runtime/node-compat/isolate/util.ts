@@ -10,7 +10,6 @@ export const callbackify = util['callbackify'];
 export const inherits = util['inherits'];
 export const deprecate = util['deprecate'];
 export const debuglog = util['debuglog'];
-export const isDeepStrictEqual = util['isDeepStrictEqual'];
 export const types = util['types'];
 export const TextEncoder = globalThis.TextEncoder;
 export const TextDecoder = globalThis.TextDecoder;
