@@ -37,11 +37,16 @@ function isLibrary(importer: string): boolean {
   return importer.startsWith(ISOLATE_DIR) || importer.includes('/node_modules/');
 }
 
+/** Dependencies of the util port replaced by our own (isolate/shims/README.md says why). */
+const UTIL_SHIMS = /^(is-arguments|is-generator-function|which-typed-array|is-typed-array)$/;
+const UTIL_DIR = /[\\/]node_modules[\\/]util[\\/]/;
+
 function nodeBuiltins(enabled: boolean): Plugin {
   const known = NODE_MODULES.map((m) => `node:${m}`).join(', ');
   return {
     name: 'edgefn-node-builtins',
     setup(b) {
+      if (enabled) b.onResolve({ filter: UTIL_SHIMS }, (args) => (UTIL_DIR.test(args.importer) ? { path: `${ISOLATE_DIR}shims/${args.path}.cjs` } : undefined));
       b.onResolve({ filter: SPECIFIER }, (args) => {
         const m = SPECIFIER.exec(args.path)!;
         const prefixed = m[1] !== undefined;

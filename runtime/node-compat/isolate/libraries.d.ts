@@ -24,3 +24,8 @@ declare module 'readable-stream/lib/ours/browser.js' {
 declare module 'string_decoder' {
   export const StringDecoder: unknown;
 }
+
+// `require` exists only at bundle time: esbuild replaces each call with the
+// bundled module's initialiser, which runs on the first call. Every call must
+// name a literal module; none survive into the bundle.
+declare function require(id: string): unknown;
