@@ -67,6 +67,8 @@ export type Command =
       secrets: Record<string, string>;
       limits: WireLimits;
       noLimits: boolean;
+      /** `--compatibility-flag`, repeatable. */
+      compatibilityFlags?: string[];
     }
   | { kind: 'trigger'; connection: Connection; name: string; cron: string }
   | { kind: 'kv-get'; connection: Connection; namespace: string; key: string }
@@ -137,6 +139,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'memory-mb': { type: 'string' },
       'wall-ms': { type: 'string' },
       'no-limits': { type: 'boolean' },
+      'compatibility-flag': { type: 'string', multiple: true },
     },
     positionals: ['path'],
   },
@@ -316,7 +319,8 @@ function devCommand(parsed: Parsed, single: (name: string) => string | undefined
   }
   const noLimits = parsed.booleans.has('no-limits');
   if (noLimits && Object.keys(limits).length > 0) throw fail('--no-limits relaxes every budget; it cannot be combined with --cpu-ms, --memory-mb or --wall-ms');
-  return { kind: 'dev', path: parsed.positionals[0] ?? '', port, name: name === undefined ? undefined : checkName(name, fail), format, vars, secrets, limits, noLimits };
+  const flags = parsed.strings.get('compatibility-flag');
+  return { kind: 'dev', path: parsed.positionals[0] ?? '', port, name: name === undefined ? undefined : checkName(name, fail), format, vars, secrets, limits, noLimits, ...(flags === undefined ? {} : { compatibilityFlags: flags }) };
 }
 
 function tokenize(args: string[], options: Record<string, OptionSpec>, fail: (message: string) => CliError): Parsed {

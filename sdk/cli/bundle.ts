@@ -141,12 +141,13 @@ async function readEntry(path: string, file: string): Promise<string> {
  * entry and, when bundled, each input esbuild read: its metafile's inputs),
  * as absolute paths, for `edgefn dev` to watch.
  */
-export async function prepareWorkerWithInputs(file: string, format: WorkerFormat = 'module'): Promise<PreparedWorker & { inputs: string[] }> {
+export async function prepareWorkerWithInputs(file: string, format: WorkerFormat = 'module', flags: readonly string[] = []): Promise<PreparedWorker & { inputs: string[] }> {
   const path = resolve(file);
   const source = await readEntry(path, file);
-  if (!needsBundle(await analyzeEntry(path, format))) return { script: source, bundled: false, inputs: [path] };
+  const imports = (await analyzeEntry(path, format)).imports;
+  if (!needsBundle({ typescript: TYPESCRIPT_EXTENSIONS.has(extname(path).toLowerCase()), imports: imports.filter((i) => !i.startsWith('node:')) })) return { script: source, bundled: false, inputs: [path] };
   const inputs = new Set<string>([path]);
-  const result = await runEsbuildWithMeta({ ...baseOptions(path, format), plugins: [assetPlugin], loader: { '.txt': 'text' }, metafile: true }, file);
+  const result = await runEsbuildWithMeta({ ...baseOptions(path, format), plugins: [builtinsPlugin(flags), assetPlugin], loader: { '.txt': 'text' }, metafile: true }, file);
   for (const input of Object.keys(result.metafile.inputs)) {
     // Keys are paths relative to the working directory, or `namespace:path`
     // for files a plugin loaded (the raw bytes behind a .wasm import).

@@ -151,6 +151,8 @@ Options:
   --wall-ms <n>            wall time per request, in milliseconds
   --no-limits              relax every budget to its maximum (for a debugger or
                            a slow first build); not combinable with the above
+  --compatibility-flag <flag>
+                           a compatibility flag such as nodejs_compat (repeatable)
   -h, --help               show this help`,
 
 
