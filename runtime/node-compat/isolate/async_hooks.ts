@@ -45,10 +45,14 @@ function bindCurrent<F>(fn: F): F {
 function install(): void {
   const g = globalThis as unknown as Record<string, unknown>;
   const then = Promise.prototype.then;
-  Object.defineProperty(Promise.prototype, 'then', {
-    value: function then_(this: Promise<unknown>, onFulfilled?: unknown, onRejected?: unknown) {
+  // A method, so that it is named `then` and has no prototype, as the original.
+  const wrapped = {
+    then(this: Promise<unknown>, onFulfilled?: unknown, onRejected?: unknown) {
       return Reflect.apply(then, this, [bindCurrent(onFulfilled), bindCurrent(onRejected)]);
     },
+  }.then;
+  Object.defineProperty(Promise.prototype, 'then', {
+    value: wrapped,
     writable: true,
     configurable: true,
     enumerable: false,

@@ -1,6 +1,7 @@
 // node:crypto, its common part: hashes and HMACs computed by the host's
 // OpenSSL (the 'node-crypto' sync op, runtime/node-compat/crypto-op.ts; data
-// is gathered here and hashed in one call at digest()), random bytes and
+// is gathered here and fed to the host at digest(), in steps of at most
+// STEP bytes so the CPU budget can stop a huge one), random bytes and
 // UUIDs from the platform's crypto.getRandomValues, and a constant-time compare.
 // Ciphers, key objects, sign/verify, scrypt/pbkdf2 are not here: use crypto.subtle.
 
@@ -8,6 +9,9 @@ import { Buffer } from 'buffer';
 import { callSync } from './host.ts';
 
 type Data = string | ArrayBufferView | ArrayBuffer;
+
+/** The host op's largest step (crypto-op.ts MAX_STEP_BYTES). */
+const STEP = 1024 * 1024;
 
 function bytesOf(data: Data, encoding: string | undefined, what: string): Uint8Array {
   if (typeof data === 'string') return Buffer.from(data, (encoding ?? 'utf8') as BufferEncoding);
@@ -29,7 +33,7 @@ class Digest {
     this.#algorithm = algorithm;
     this.#key = key;
     // Unknown algorithms fail here, as in Node, not at digest().
-    callSync('node-crypto', { algorithm, key, parts: [], check: true });
+    callSync('node-crypto', { op: 'check', algorithm });
   }
 
   update(data: Data, encoding?: string): this {
@@ -44,8 +48,19 @@ class Digest {
   digest(encoding?: string): Buffer | string {
     if (this.#done) throw new Error('Digest already called');
     this.#done = true;
-    const out = Buffer.from(callSync('node-crypto', { algorithm: this.#algorithm, key: this.#key, parts: this.#parts }) as Uint8Array);
+    const id = callSync('node-crypto', { op: 'begin', algorithm: this.#algorithm, key: this.#key }) as number;
+    let digest: Uint8Array;
+    try {
+      for (const part of this.#parts) {
+        for (let at = 0; at < part.byteLength; at += STEP) callSync('node-crypto', { op: 'update', id, data: part.subarray(at, Math.min(part.byteLength, at + STEP)) });
+      }
+      digest = callSync('node-crypto', { op: 'final', id }) as Uint8Array;
+    } catch (err) {
+      callSync('node-crypto', { op: 'abort', id });
+      throw err;
+    }
     this.#parts = [];
+    const out = Buffer.from(digest);
     return encoding === undefined || encoding === 'buffer' ? out : out.toString(encoding as BufferEncoding);
   }
 }
@@ -99,7 +114,7 @@ export function timingSafeEqual(a: ArrayBufferView, b: ArrayBufferView): boolean
 }
 
 export function getHashes(): string[] {
-  return callSync('node-crypto', { list: true }) as string[];
+  return callSync('node-crypto', { op: 'list' }) as string[];
 }
 
 export const getRandomValues = <T extends ArrayBufferView | null>(array: T): T => crypto.getRandomValues(array as never) as T;

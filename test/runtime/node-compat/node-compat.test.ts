@@ -125,6 +125,8 @@ describe('Node.js built-in modules with nodejs_compat', () => {
           uuid: /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(randomUUID()),
           same: timingSafeEqual(Buffer.from('secret'), Buffer.from('secret')), differ: timingSafeEqual(Buffer.from('secret'), Buffer.from('secreT')),
           unequal, unknown, hasSha256: getHashes().includes('sha256'),
+          // Over the host op's 1 MiB step: fed in several steps.
+          big: createHash('sha256').update(new Uint8Array(3 * 1024 * 1024 + 5).fill(7)).update('tail').digest('hex'),
         });
       } }`);
     expect(await json(w)).toEqual({
@@ -138,6 +140,7 @@ describe('Node.js built-in modules with nodejs_compat', () => {
       uuid: true,
       same: true, differ: false,
       unequal: 'RangeError', unknown: 'Digest method not supported', hasSha256: true,
+      big: nodeHash('sha256').update(new Uint8Array(3 * 1024 * 1024 + 5).fill(7)).update('tail').digest('hex'),
     });
   });
 
