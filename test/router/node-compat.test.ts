@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareWorker } from '../../sdk/cli/bundle.ts';
 import { startNode, type StartedNode } from '../helpers/node.ts';
+import { startCluster, stopCluster, waitFor as waitForCluster, type RegionNode } from '../helpers/cluster.ts';
+import type { StartedPostgres } from '../helpers/postgres.ts';
 
 const WORKER = fileURLToPath(new URL('../fixtures/nodejs-compat-worker/worker.ts', import.meta.url));
 
@@ -87,5 +89,29 @@ describe('nodejs_compat on a node', () => {
     expect(await (await node.call('no-flag')).text()).toBe('undefined');
     const info = (await (await node.api('/v1/functions/no-flag')).json()) as Record<string, unknown>;
     expect(info['compatibilityFlags']).toBeUndefined();
+  });
+});
+
+describe('nodejs_compat in a cluster', () => {
+  let pg: StartedPostgres | undefined;
+  let nodes: RegionNode[] = [];
+  afterAll(async () => {
+    await stopCluster(pg, nodes);
+  });
+
+  it('replicates the flag with the version: another region runs the function with it and describes it', async () => {
+    const cluster = await startCluster({ east: 5, west: 5 });
+    pg = cluster.postgres;
+    nodes = cluster.nodes;
+    const [east, west] = [nodes[0]!.node, nodes[1]!.node];
+    const script = `import { createHash } from 'node:crypto';
+      export default { fetch() { return new Response(createHash('sha256').update(process.env.WORD).digest('hex') + ' ' + Buffer.from(process.env.WORD).toString('base64')); } }`;
+    const dep = await east.deploy('compat-everywhere', { script, vars: { WORD: 'edge' }, compatibilityFlags: ['nodejs_compat'] });
+    expect(dep.status, JSON.stringify(dep.json)).toBe(201);
+    const expected = `${createHash('sha256').update('edge').digest('hex')} ${Buffer.from('edge').toString('base64')}`;
+    await waitForCluster('west to serve the function', async () => (await west.call('compat-everywhere')).status === 200, 30_000);
+    expect(await (await west.call('compat-everywhere')).text()).toBe(expected);
+    const info = (await (await west.api('/v1/functions/compat-everywhere')).json()) as Record<string, unknown>;
+    expect(info['compatibilityFlags']).toEqual(['nodejs_compat']);
   });
 });
