@@ -174,6 +174,17 @@ describe('Node.js built-in modules with nodejs_compat', () => {
   });
 });
 
+describe('the platform hand-over', () => {
+  it('leaves nothing on the global scope: the hidden global is taken before the worker runs, and no __ names remain', async () => {
+    const w = await start(`
+      const atTop = typeof globalThis.__edgefn_node;
+      export default { fetch() {
+        return Response.json({ atTop, now: typeof globalThis.__edgefn_node, own: Object.getOwnPropertyNames(globalThis).filter((n) => n.startsWith('__')), buffer: typeof Buffer });
+      } }`);
+    expect(await json(w)).toEqual({ atTop: 'undefined', now: 'undefined', own: [], buffer: 'function' });
+  });
+});
+
 describe('AsyncLocalStorage', () => {
   const ALS = `import { AsyncLocalStorage, AsyncResource } from 'node:async_hooks';
     const als = new AsyncLocalStorage();
