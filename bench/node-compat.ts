@@ -8,7 +8,7 @@
 
 import ivm from 'isolated-vm';
 import { buildPrelude, DEFAULT_LIMITS, prepareScript, Runtime, type FunctionSource } from '../runtime/index.ts';
-import { latencyTable, runQuestion, type BenchContext, type QuestionBody, type Table } from './lib/report.ts';
+import { latencyTable, runQuestion, target, type BenchContext, type QuestionBody, type Table } from './lib/report.ts';
 import { summarize, type Summary } from './lib/stats.ts';
 
 const MB = 1024 * 1024;
@@ -144,7 +144,14 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
     'In one process, one variant after another: JIT state is shared (later variants may be flattered a little), and RSS per isolate is the process RSS growth over the variant\'s isolates, all kept live.',
     'heap = total_heap_size + externally_allocated_size as isolated-vm reports it per isolate.',
   ];
-  return { snapshotPath, samples, values, references: {}, targets: [], tables, notes };
+  const plain = samples['plain.coldMs']?.p50;
+  const flag = samples['flag.coldMs']?.p50;
+  const targets = [
+    // The flag alone (Buffer and process, built on first use) must stay close to a worker without it.
+    target('nodejs_compat without imports: cold start p50 over the same worker without the flag', 'flag.coldMs.p50 − plain.coldMs.p50', '<=', 3, 'ms', plain === undefined || flag === undefined ? undefined : flag - plain),
+    target('nodejs_compat without imports: heap per live isolate over without the flag', 'flag.heapPerIsolateMB − plain.heapPerIsolateMB', '<=', 0.5, 'MB', Number(values['flag.heapPerIsolateMB']) - Number(values['plain.heapPerIsolateMB'])),
+  ];
+  return { snapshotPath, samples, values, references: {}, targets, tables, notes };
 }
 
 if (import.meta.main) await runQuestion('node-compat', body, { fullMs: 5 * 60_000, quickMs: 90_000 });

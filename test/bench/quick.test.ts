@@ -18,6 +18,7 @@ const EXPECTED_SAMPLES: Partial<Record<(typeof QUESTIONS)[number], string[]>> = 
   throughput: ['hello.edgefn.1.latency', 'hello.bare node.64.latency', 'hono.node whatwg.16.latency'],
   uploads: ['edgefn.ms', 'bareNode.ms'],
   regions: ['forwarded', 'direct', 'convergence'],
+  'node-compat': ['plain.coldMs', 'flag.coldMs', 'every.coldMs', 'snapshot.prelude.isolateAndContextMs'],
 };
 const out = mkdtempSync(join(tmpdir(), 'edgefn-bench-quick-'));
 
