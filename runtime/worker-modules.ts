@@ -15,6 +15,7 @@ import type { Plugin } from 'esbuild';
 import { posix } from 'node:path';
 import { EdgefnError } from './errors.ts';
 import { bundleModule, MAX_SCRIPT_BYTES, type PreparedScript } from './worker-script.ts';
+import { withNodeRequire } from './node-compat/bundle.ts';
 
 export const MODULE_TYPES = ['esm', 'wasm', 'text', 'data', 'json'] as const;
 export type ModuleType = (typeof MODULE_TYPES)[number];
@@ -95,7 +96,7 @@ export function checkModuleSet(modules: unknown, main: unknown): ModuleSet {
 const NS = 'edgefn-module';
 const BYTES_NS = 'edgefn-module-bytes';
 
-function modulePlugin(set: ModuleSet): Plugin {
+function modulePlugin(set: ModuleSet, flags: readonly string[] = []): Plugin {
   const byName = new Map(set.modules.map((m) => [m.name, m]));
   return {
     name: 'edgefn-modules',
@@ -121,7 +122,7 @@ function modulePlugin(set: ModuleSet): Plugin {
         const bytes = `import bytes from ${JSON.stringify(m.name)};`;
         switch (m.type) {
           case 'esm':
-            return { contents: m.content, loader: 'js' };
+            return { contents: withNodeRequire(m.content, flags), loader: 'js' };
           case 'text':
             return { contents: m.content, loader: 'text' };
           case 'json':
@@ -140,5 +141,5 @@ function modulePlugin(set: ModuleSet): Plugin {
 
 /** Bundles a checked module set into one script (see the file comment). Throws ERR_SCRIPT_COMPILE. */
 export function prepareModules(set: ModuleSet, flags: readonly string[] = []): Promise<PreparedScript> {
-  return bundleModule({ entryPoints: [set.main], plugins: [modulePlugin(set)] }, flags);
+  return bundleModule({ entryPoints: [set.main], plugins: [modulePlugin(set, flags)] }, flags);
 }

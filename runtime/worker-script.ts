@@ -8,7 +8,7 @@
 import { build, type BuildOptions, type Message } from 'esbuild';
 import { EdgefnError } from './errors.ts';
 import type { WorkerFormat } from './function-source.ts';
-import { needsAsyncLowering, nodeCompatOptions } from './node-compat/bundle.ts';
+import { needsAsyncLowering, nodeCompatOptions, withNodeRequire } from './node-compat/bundle.ts';
 import { hasNodeCompat } from './node-compat/flags.ts';
 
 /** Scripts larger than this are refused (10 MB). */
@@ -37,7 +37,7 @@ export async function prepareScript(source: string, format: WorkerFormat, filena
     if (hasNodeCompat(flags)) throw new EdgefnError('ERR_INVALID_INPUT', 'the "nodejs_compat" compatibility flag needs a module worker ("format": "module"): a service-worker script cannot import Node.js modules');
     return { code: source, format };
   }
-  return bundleModule({ stdin: { contents: source, loader: 'js', sourcefile: filename } }, flags);
+  return bundleModule({ stdin: { contents: withNodeRequire(source, flags), loader: 'js', sourcefile: filename } }, flags);
 }
 
 /**

@@ -21,6 +21,8 @@ const fileOf = (name: string): string => `${ISOLATE_DIR}${name}.ts`;
 /** Subpath modules Node has that map onto one of ours. */
 const SUBPATHS: Record<string, string> = { 'path/posix': 'path' };
 const ASYNC_HOOKS = fileOf('async_hooks');
+/** The specifier withNodeRequire() imports isolate/require.ts by (a worker given as text has no directory to resolve a path from). */
+const NODE_REQUIRE = 'edgefn:node-require';
 /** The project root, from which the ports in node_modules resolve. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -46,6 +48,7 @@ function nodeBuiltins(enabled: boolean): Plugin {
   return {
     name: 'edgefn-node-builtins',
     setup(b) {
+      if (enabled) b.onResolve({ filter: /^edgefn:node-require$/ }, () => ({ path: fileOf('require') }));
       if (enabled) b.onResolve({ filter: UTIL_SHIMS }, (args) => (UTIL_DIR.test(args.importer) ? { path: `${ISOLATE_DIR}shims/${args.path}.cjs` } : undefined));
       b.onResolve({ filter: SPECIFIER }, (args) => {
         const m = SPECIFIER.exec(args.path)!;
@@ -88,4 +91,18 @@ export function nodeCompatOptions(flags: readonly string[] | undefined, lowerAsy
 /** Whether a nodejs_compat bundle contains node:async_hooks, and so must be built again with async code lowered. */
 export function needsAsyncLowering(metafile: Metafile | undefined): boolean {
   return metafile !== undefined && Object.keys(metafile.inputs).some((input) => fileURLToPath(new URL(input, `file://${ROOT}`)) === ASYNC_HOOKS);
+}
+
+/**
+ * A worker's own source, with `require` bound to the built-ins' CommonJS
+ * require (isolate/require.ts) when it uses the name without declaring it:
+ * a pre-bundled ESM worker's `__require` shim (esbuild's output for a
+ * CommonJS dependency's require('events')) and a direct `require('util')`
+ * then get what Node's require gives. The import goes last (imports are
+ * hoisted) so that line numbers in stack traces stay the worker's.
+ */
+export function withNodeRequire(source: string, flags: readonly string[] | undefined): string {
+  if (!hasNodeCompat(flags) || !/\brequire\b/.test(source)) return source;
+  if (/\b(?:var|let|const|function|class|import)\s+(?:\{[^}]*\b)?require\b/.test(source)) return source;
+  return `${source}\nimport { __edgefn_require as require } from '${NODE_REQUIRE}';\n`;
 }

@@ -174,6 +174,32 @@ describe('Node.js built-in modules with nodejs_compat', () => {
   });
 });
 
+describe('require() of the built-ins, for CommonJS code', () => {
+  it("gives what Node's require gives, directly and through the __require shim of a pre-bundled ESM worker", async () => {
+    // What esbuild's ESM output carries for a CommonJS dependency's require('events').
+    const shim = `var __require = ((x) => typeof require !== "undefined" ? require : typeof Proxy !== "undefined" ? new Proxy(x, { get: (a, b) => (typeof require !== "undefined" ? require : a)[b] }) : x)(function(x) { if (typeof require !== "undefined") return require.apply(this, arguments); throw Error('Dynamic require of "' + x + '" is not supported'); });`;
+    const w = await start(`${shim}
+      const EE = __require('events');
+      const { format } = require('node:util');
+      const path = require('path');
+      export default { fetch() {
+        let missing;
+        try { require('fs'); } catch (err) { missing = err.message; }
+        const e = new EE();
+        let got; e.on('x', (v) => (got = v)); e.emit('x', 7);
+        return Response.json({ ee: typeof EE, sameClass: EE === EE.EventEmitter, got, format: format('%d-%s', 1, 'a'), join: path.join('a', 'b'), buffer: typeof require('buffer').Buffer.from, missing });
+      } }`);
+    const body = await json(w);
+    expect(body).toMatchObject({ ee: 'function', sameClass: true, got: 7, format: '1-a', join: 'a/b', buffer: 'function' });
+    expect(body['missing']).toMatch(/^Cannot find module 'fs': only the Node.js built-ins nodejs_compat provides can be required/);
+  });
+
+  it('leaves a worker that declares its own require alone', async () => {
+    const w = await start(`const require = (id) => 'mine:' + id; export default { fetch() { return new Response(require('events')); } }`);
+    expect((await call(w)).body).toBe('mine:events');
+  });
+});
+
 describe('the platform hand-over', () => {
   it('leaves nothing on the global scope: the hidden global is taken before the worker runs, and no __ names remain', async () => {
     const w = await start(`
