@@ -102,7 +102,8 @@ export function needsAsyncLowering(metafile: Metafile | undefined): boolean {
  * hoisted) so that line numbers in stack traces stay the worker's.
  */
 export function withNodeRequire(source: string, flags: readonly string[] | undefined): string {
-  if (!hasNodeCompat(flags) || !/\brequire\b/.test(source)) return source;
+  // A call, or the shim's `typeof require` test: not the word in a comment, which would cost the worker every module.
+  if (!hasNodeCompat(flags) || !/\brequire\s*\(|\btypeof\s+require\b/.test(source)) return source;
   if (/\b(?:var|let|const|function|class|import)\s+(?:\{[^}]*\b)?require\b/.test(source)) return source;
   return `${source}\nimport { __edgefn_require as require } from '${NODE_REQUIRE}';\n`;
 }
