@@ -7,7 +7,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, DEFAULT_OUT, parseArgs, referencesTable, renderMarkdown, targetsTable, type QuestionResult } from './lib/report.ts';
 
-export const QUESTIONS = ['cold-start', 'cold-http', 'throughput', 'uploads', 'density', 'budgets', 'regions', 'attacks'] as const;
+export const QUESTIONS = ['cold-start', 'cold-http', 'throughput', 'uploads', 'density', 'budgets', 'regions', 'attacks', 'node-compat'] as const;
 
 function runOne(question: string, quick: boolean, out: string): Promise<number> {
   return new Promise((resolve) => {

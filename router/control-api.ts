@@ -3,7 +3,7 @@
 
 import { Hono, type Context } from 'hono';
 import { timingSafeEqual } from 'node:crypto';
-import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseLimits, WORKER_FORMATS, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
+import { checkModuleSet, EdgefnError, MAX_SCRIPT_BYTES, parseCompatibilityFlags, parseLimits, WORKER_FORMATS, type CompatibilityFlag, type ModuleSet, type WorkerFormat } from '../runtime/index.ts';
 import { FUNCTION_NAME_PATTERN, REGION_PATTERN, type DeployResponse, type FunctionInfo, type ModulesDeployRequest, type PlacementInfo, type RegionsResponse, type RoutingResponse, type ScriptDeployRequest, type StickyKey, type TrafficShare, type VersionsResponse } from '../sdk/wire.ts';
 import { nearEndpoint } from './cluster/near.ts';
 import { parseRoutes } from './route-table.ts';
@@ -89,6 +89,8 @@ export interface ValidDeploy {
   crons: string[];
   /** KV bindings: binding name → namespace. */
   kv: Record<string, string>;
+  /** Compatibility flags, checked (runtime/node-compat/flags.ts); [] for none. */
+  compatibilityFlags: CompatibilityFlag[];
 }
 
 function placementNear(value: unknown): string | null {
@@ -139,7 +141,7 @@ function stringMap(value: unknown, field: string): Record<string, string> {
 export function validateDeploy(body: unknown): ValidDeploy {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new EdgefnError('ERR_INVALID_INPUT', 'the body must be a JSON object like { "script": "…" }');
   const b = body as Partial<Record<keyof ScriptDeployRequest | keyof ModulesDeployRequest, unknown>> & { format?: WorkerFormat };
-  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky', 'tags', 'routes', 'triggers', 'kv'];
+  const known = ['script', 'modules', 'main', 'format', 'vars', 'secrets', 'limits', 'regions', 'placement', 'percent', 'sticky', 'tags', 'routes', 'triggers', 'kv', 'compatibilityFlags'];
   for (const k of Object.keys(b)) if (!known.includes(k)) throw new EdgefnError('ERR_INVALID_INPUT', `unknown field "${k}" (known: ${known.join(', ')})`);
   const format = b.format ?? 'module';
   if (!(WORKER_FORMATS as readonly string[]).includes(format)) throw new EdgefnError('ERR_INVALID_INPUT', `"format" must be one of ${WORKER_FORMATS.join(', ')}`);
@@ -179,6 +181,7 @@ export function validateDeploy(body: unknown): ValidDeploy {
     routes: parseRoutes((body as { routes?: unknown }).routes),
     crons,
     kv,
+    compatibilityFlags: parseCompatibilityFlags((body as { compatibilityFlags?: unknown }).compatibilityFlags),
   };
 }
 
@@ -245,9 +248,13 @@ const STATUS: Partial<Record<string, 400 | 404 | 409 | 500 | 503>> = {
   ERR_STORE_UNAVAILABLE: 503,
 };
 
-function describeBindings(b: VersionBindings | undefined): Pick<FunctionInfo, 'triggers' | 'kv'> {
+function describeBindings(b: VersionBindings | undefined): Pick<FunctionInfo, 'triggers' | 'kv' | 'compatibilityFlags'> {
   if (b === undefined) return {};
-  return { ...(b.crons.length > 0 ? { triggers: { crons: b.crons } } : {}), ...(Object.keys(b.kv).length > 0 ? { kv: b.kv } : {}) };
+  return {
+    ...(b.crons.length > 0 ? { triggers: { crons: b.crons } } : {}),
+    ...(Object.keys(b.kv).length > 0 ? { kv: b.kv } : {}),
+    ...(b.compatibilityFlags !== undefined && b.compatibilityFlags.length > 0 ? { compatibilityFlags: b.compatibilityFlags } : {}),
+  };
 }
 
 /** A KV store's refusal as our 400. */

@@ -65,7 +65,7 @@ export type ToHost =
   | { t: 'route'; id: number; name: string; version: number | null; traffic?: TrafficShare[] | null; sticky?: StickyKey | null }
   /** The custom routes of a function (router/route-table.ts; [] removes them). Answered with 'routed' once in effect. */
   | { t: 'patterns'; id: number; name: string; patterns: string[] }
-  | { t: 'validate'; id: number; name: string; format: WorkerFormat; code: string; env: Record<string, string>; limits: Partial<Limits> }
+  | { t: 'validate'; id: number; name: string; format: WorkerFormat; code: string; env: Record<string, string>; limits: Partial<Limits>; compatibilityFlags?: string[] }
   /** Drop the function's warm isolates, except those of the versions in `keep` (still receiving traffic). */
   | { t: 'forget'; name: string; keep?: number[] }
   /** The front door's data-plane URL, once it listens (cluster nodes only: see router/host/reroute.ts). */

@@ -604,13 +604,13 @@ export class HostSupervisor {
   }
 
   /** Compile and check a script in a throwaway isolate on some host; resolves with its code cache. */
-  async validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>): Promise<Uint8Array | undefined> {
+  async validate(name: string, format: WorkerFormat, code: string, env: Record<string, string>, limits: Partial<Limits>, compatibilityFlags: string[] = []): Promise<Uint8Array | undefined> {
     const h = await this.#someHost();
     if (h === undefined) throw new EdgefnError('ERR_HOST_RESTART', 'no isolate host is ready to validate the script; retry');
     const id = nextId++;
     return new Promise((resolve, reject) => {
       h.validations.set(id, { resolve, reject });
-      h.send({ t: 'validate', id, name, format, code, env, limits });
+      h.send({ t: 'validate', id, name, format, code, env, limits, ...(compatibilityFlags.length > 0 ? { compatibilityFlags } : {}) });
     });
   }
 

@@ -327,12 +327,13 @@ export class EdgeNode {
       const taken = d.routes === undefined ? undefined : this.#patterns.conflict(name, d.routes);
       if (taken !== undefined) throw routeConflict(taken.pattern, taken.owner);
       const src = d.source;
-      const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`) : await prepareModules(src);
-      const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits);
+      const flags = d.compatibilityFlags;
+      const prepared = src.kind === 'script' ? await prepareScript(src.script, d.format, `${name}.js`, flags) : await prepareModules(src, flags);
+      const cache = await this.supervisor.validate(name, prepared.format, prepared.code, { ...d.vars, ...d.secrets }, d.limits, flags);
       const source = src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules });
       if (this.#cluster !== undefined) {
         // Recorded in PostgreSQL; this node (like every other) installs it from there.
-        const bindings = d.crons.length > 0 || Object.keys(d.kv).length > 0 ? JSON.stringify({ crons: d.crons, kv: d.kv }) : null;
+        const bindings = d.crons.length > 0 || Object.keys(d.kv).length > 0 || flags.length > 0 ? JSON.stringify({ crons: d.crons, kv: d.kv, ...(flags.length > 0 ? { compatibilityFlags: flags } : {}) }) : null;
         const result = await this.#cluster.deploy({ name, regions: d.regions, near: d.near, format: prepared.format, source, code: prepared.code, vars: JSON.stringify(d.vars), secrets: JSON.stringify(d.secrets), limits: JSON.stringify(d.limits), rollout: d.rollout ?? undefined, routes: d.routes, bindings });
         this.#tags.set(name, d.tags);
         // Installed from PostgreSQL by #applyRoutes, which keeps a split's warm versions.
@@ -341,7 +342,7 @@ export class EdgeNode {
       }
       if (d.near !== null) throw new EdgefnError('ERR_INVALID_INPUT', '"placement.near" chooses among regions: this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it has one region and the field cannot apply');
       if (d.regions !== null && !d.regions.includes(this.config.region)) throw new EdgefnError('ERR_INVALID_INPUT', `"regions" must include "${this.config.region}": this node is not part of a cluster (EDGEFN_DATABASE_URL is not set), so it can only run functions in its own region`);
-      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache, crons: d.crons, kv: d.kv }, d.rollout ?? undefined, d.routes);
+      const result = this.#store.deploy({ name, format: prepared.format, source: src.kind === 'script' ? src.script : JSON.stringify({ main: src.main, modules: src.modules }), code: prepared.code, vars: d.vars, secrets: d.secrets, limits: d.limits, cache, crons: d.crons, kv: d.kv, compatibilityFlags: flags }, d.rollout ?? undefined, d.routes);
       this.#tags.set(name, d.tags);
       // Acknowledged only once every host routes to the new version (and its
       // routes lead there: set after the version, so they never lead nowhere).

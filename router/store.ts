@@ -45,12 +45,16 @@ export interface NewVersion {
   crons?: string[] | undefined;
   /** KV bindings: binding name → namespace. */
   kv?: Record<string, string> | undefined;
+  /** Compatibility flags (runtime/node-compat/flags.ts), checked. */
+  compatibilityFlags?: readonly string[] | undefined;
 }
 
 /** A version's triggers and KV bindings (kept beside the version, in its own table). */
 export interface VersionBindings {
   crons: string[];
   kv: Record<string, string>;
+  /** Compatibility flags ([] for none). */
+  compatibilityFlags?: string[];
 }
 
 /**
@@ -123,6 +127,14 @@ CREATE TABLE IF NOT EXISTS version_bindings (
   kv TEXT NOT NULL,
   PRIMARY KEY (name, version)
 );
+-- A version's compatibility flags, JSON ["nodejs_compat", …]; no row: none.
+-- Its own table, so files from before flags existed need no migration.
+CREATE TABLE IF NOT EXISTS version_flags (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  flags TEXT NOT NULL,
+  PRIMARY KEY (name, version)
+);
 `;
 
 function parseRouting(current: number, row: Record<string, unknown> | undefined): Routing {
@@ -140,6 +152,10 @@ function parseRouting(current: number, row: Record<string, unknown> | undefined)
 function rowToBindings(row: Record<string, unknown> | undefined): VersionBindings {
   if (row === undefined) return { crons: [], kv: {} };
   return { crons: JSON.parse(row['crons'] as string) as string[], kv: JSON.parse(row['kv'] as string) as Record<string, string> };
+}
+
+function rowToFlags(row: Record<string, unknown> | undefined): string[] {
+  return row === undefined ? [] : (JSON.parse(row['flags'] as string) as string[]);
 }
 
 function rowToFunction(row: Record<string, unknown>): StoredFunction {
@@ -267,6 +283,10 @@ export class FunctionStore {
       setBindings: this.#db.prepare(`INSERT OR REPLACE INTO version_bindings (name, version, crons, kv) VALUES (?, ?, ?, ?)`),
       pruneBindings: this.#db.prepare(`DELETE FROM version_bindings WHERE name = ? AND version NOT IN (SELECT version FROM versions WHERE name = ?)`),
       deleteBindings: this.#db.prepare(`DELETE FROM version_bindings WHERE name = ?`),
+      setFlags: this.#db.prepare(`INSERT OR REPLACE INTO version_flags (name, version, flags) VALUES (?, ?, ?)`),
+      pruneFlags: this.#db.prepare(`DELETE FROM version_flags WHERE name = ? AND version NOT IN (SELECT version FROM versions WHERE name = ?)`),
+      deleteFlags: this.#db.prepare(`DELETE FROM version_flags WHERE name = ?`),
+      flags: this.#db.prepare(`SELECT flags FROM version_flags WHERE name = ? AND version = ?`),
       bindings: this.#db.prepare(`SELECT crons, kv FROM version_bindings WHERE name = ? AND version = ?`),
       schedules: this.#db.prepare(
         `SELECT f.name, f.version, b.crons FROM functions f JOIN version_bindings b ON b.name = f.name AND b.version = f.version WHERE b.crons <> '[]' ORDER BY f.name`,
@@ -526,6 +546,7 @@ export class FunctionStore {
       this.#stmts['deleteRollout']!.run(name);
       this.#stmts['deleteRoutes']!.run(name);
       this.#stmts['deleteBindings']!.run(name);
+      this.#stmts['deleteFlags']!.run(name);
       this.#db.exec('COMMIT');
       return changed;
     } catch (err) {
@@ -569,14 +590,17 @@ export class FunctionStore {
   }
 
   /** After the version itself is written and old versions pruned: bindings live as long as their version. */
-  #writeBindings(name: string, version: number, v: Pick<NewVersion, 'crons' | 'kv'>): void {
+  #writeBindings(name: string, version: number, v: Pick<NewVersion, 'crons' | 'kv' | 'compatibilityFlags'>): void {
     this.#stmts['pruneBindings']!.run(name, name);
     this.#stmts['setBindings']!.run(name, version, JSON.stringify(v.crons ?? []), JSON.stringify(v.kv ?? {}));
+    this.#stmts['pruneFlags']!.run(name, name);
+    if (v.compatibilityFlags !== undefined && v.compatibilityFlags.length > 0) this.#stmts['setFlags']!.run(name, version, JSON.stringify(v.compatibilityFlags));
   }
 
   /** A version's cron triggers and KV bindings (none for versions deployed before they existed). */
   bindings(name: string, version: number): VersionBindings {
-    return rowToBindings(this.#stmts['bindings']!.get(name, version) as Record<string, unknown> | undefined);
+    const b = rowToBindings(this.#stmts['bindings']!.get(name, version) as Record<string, unknown> | undefined);
+    return { ...b, compatibilityFlags: rowToFlags(this.#stmts['flags']!.get(name, version) as Record<string, unknown> | undefined) };
   }
 
   /** Every function whose current version has cron triggers. */
@@ -635,6 +659,11 @@ export class VersionReader {
     this.#bindings ??= this.#db.prepare(`SELECT crons, kv FROM version_bindings WHERE name = ? AND version = ?`);
     const row = this.#bindings.get(name, version) as Record<string, unknown> | undefined;
     return rowToBindings(row).kv;
+  }
+
+  /** A version's compatibility flags ([] for none; prepared on first use, like kvBindings). */
+  compatibilityFlags(name: string, version: number): string[] {
+    return rowToFlags(this.#db.prepare(`SELECT flags FROM version_flags WHERE name = ? AND version = ?`).get(name, version) as Record<string, unknown> | undefined);
   }
 
   /** Every function's current version, for a host's route table at start-up. */

@@ -18,6 +18,8 @@ export interface FunctionSource {
   /** KV bindings: the name the worker sees in `env` → the namespace the host's `kv` op opens for it. */
   kv?: Record<string, string> | undefined;
   limits: Limits;
+  /** Compatibility flags it was deployed with (runtime/node-compat/flags.ts); absent: none. */
+  compatibilityFlags?: readonly string[] | undefined;
 }
 
 export function functionKey(name: string, version: number): string {

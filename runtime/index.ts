@@ -11,3 +11,4 @@ export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/in
 export { entryWatchBuffer, monotonicMs, onLongEntry } from './entry-watch.ts';
 export { CACHE_DEFAULTS, type CacheOptions } from './host-ops/index.ts';
 export { CacheStore } from './host-ops/cache-store.ts';
+export { parseCompatibilityFlags, COMPATIBILITY_FLAGS, type CompatibilityFlag } from './node-compat/flags.ts';

@@ -24,6 +24,7 @@ import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
 import { CHARGED_OPS, WASM_IN_USE } from './host-ops/index.ts';
 import { RequestBody } from './request-body.ts';
+import { enterNodeCompat } from './node-compat/host.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 
 export interface LiveIsolateHooks {
@@ -209,6 +210,7 @@ export class LiveIsolate implements IsolateOwner {
     let exports: ivm.Reference<unknown>;
     try {
       entryBegin(this.#hooks.startupCpuMs, this.fn.limits.memoryMb);
+      enterNodeCompat(this.#entries.nodeCompat, fn, this.#hooks.startupCpuMs);
       exports = script.runSync(context, { reference: true, timeout: this.#hooks.startupCpuMs }) as ivm.Reference<unknown>;
     } catch (err) {
       this.#die();

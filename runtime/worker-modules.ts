@@ -15,6 +15,7 @@ import type { Plugin } from 'esbuild';
 import { posix } from 'node:path';
 import { EdgefnError } from './errors.ts';
 import { bundleModule, MAX_SCRIPT_BYTES, type PreparedScript } from './worker-script.ts';
+import { withNodeRequire } from './node-compat/bundle.ts';
 
 export const MODULE_TYPES = ['esm', 'wasm', 'text', 'data', 'json'] as const;
 export type ModuleType = (typeof MODULE_TYPES)[number];
@@ -95,13 +96,15 @@ export function checkModuleSet(modules: unknown, main: unknown): ModuleSet {
 const NS = 'edgefn-module';
 const BYTES_NS = 'edgefn-module-bytes';
 
-function modulePlugin(set: ModuleSet): Plugin {
+function modulePlugin(set: ModuleSet, flags: readonly string[] = []): Plugin {
   const byName = new Map(set.modules.map((m) => [m.name, m]));
   return {
     name: 'edgefn-modules',
     setup(b) {
       b.onResolve({ filter: /.*/ }, (args) => {
         if (args.kind === 'entry-point') return { path: set.main, namespace: NS };
+        // Imports inside the Node.js built-ins a nodejs_compat worker gets (node-compat/bundle.ts) are theirs to resolve.
+        if (args.namespace === 'file') return undefined;
         // The wrapper a wasm/data module becomes imports its own bytes.
         const bytesOf = (args.pluginData as { bytesOf?: string } | undefined)?.bytesOf;
         if (bytesOf !== undefined) return { path: bytesOf, namespace: BYTES_NS };
@@ -119,7 +122,7 @@ function modulePlugin(set: ModuleSet): Plugin {
         const bytes = `import bytes from ${JSON.stringify(m.name)};`;
         switch (m.type) {
           case 'esm':
-            return { contents: m.content, loader: 'js' };
+            return { contents: withNodeRequire(m.content, flags), loader: 'js' };
           case 'text':
             return { contents: m.content, loader: 'text' };
           case 'json':
@@ -137,6 +140,6 @@ function modulePlugin(set: ModuleSet): Plugin {
 }
 
 /** Bundles a checked module set into one script (see the file comment). Throws ERR_SCRIPT_COMPILE. */
-export function prepareModules(set: ModuleSet): Promise<PreparedScript> {
-  return bundleModule({ entryPoints: [set.main], plugins: [modulePlugin(set)] });
+export function prepareModules(set: ModuleSet, flags: readonly string[] = []): Promise<PreparedScript> {
+  return bundleModule({ entryPoints: [set.main], plugins: [modulePlugin(set, flags)] }, flags);
 }

@@ -8,6 +8,8 @@
 import { build, type BuildOptions, type Message } from 'esbuild';
 import { EdgefnError } from './errors.ts';
 import type { WorkerFormat } from './function-source.ts';
+import { needsAsyncLowering, nodeCompatOptions, withNodeRequire } from './node-compat/bundle.ts';
+import { hasNodeCompat } from './node-compat/flags.ts';
 
 /** Scripts larger than this are refused (10 MB). */
 export const MAX_SCRIPT_BYTES = 10 * 1024 * 1024;
@@ -24,13 +26,18 @@ function describe(messages: Message[]): string {
     .join('\n');
 }
 
-export async function prepareScript(source: string, format: WorkerFormat, filename = 'worker.js'): Promise<PreparedScript> {
+/** `flags`: the deploy's compatibility flags (nodejs_compat changes the bundle: node-compat/bundle.ts). */
+export async function prepareScript(source: string, format: WorkerFormat, filename = 'worker.js', flags: readonly string[] = []): Promise<PreparedScript> {
   const size = Buffer.byteLength(source);
   if (size > MAX_SCRIPT_BYTES) {
     throw new EdgefnError('ERR_INVALID_INPUT', `script is ${size} bytes; the limit is ${MAX_SCRIPT_BYTES} bytes (10 MB)`);
   }
-  if (format === 'service-worker') return { code: source, format };
-  return bundleModule({ stdin: { contents: source, loader: 'js', sourcefile: filename } });
+  if (format === 'service-worker') {
+    // Node's modules are imported, and a classic script imports nothing.
+    if (hasNodeCompat(flags)) throw new EdgefnError('ERR_INVALID_INPUT', 'the "nodejs_compat" compatibility flag needs a module worker ("format": "module"): a service-worker script cannot import Node.js modules');
+    return { code: source, format };
+  }
+  return bundleModule({ stdin: { contents: withNodeRequire(source, flags), loader: 'js', sourcefile: filename } }, flags);
 }
 
 /**
@@ -38,26 +45,35 @@ export async function prepareScript(source: string, format: WorkerFormat, filena
  * plugin) into the wrapped classic script a module-format worker runs as.
  * Bundling errors become ERR_SCRIPT_COMPILE with esbuild's file:line:column.
  */
-export async function bundleModule(input: Pick<BuildOptions, 'stdin' | 'entryPoints' | 'plugins'>): Promise<PreparedScript> {
+export async function bundleModule(input: Pick<BuildOptions, 'stdin' | 'entryPoints' | 'plugins'>, flags: readonly string[] = []): Promise<PreparedScript> {
   let out: string;
   try {
-    const result = await build({
-      ...input,
-      bundle: true,
-      write: false,
-      format: 'cjs',
-      platform: 'neutral',
-      target: 'es2023',
-      logLevel: 'silent',
-      // Keep the user's code readable in stack traces.
-      minify: false,
-    });
+    let result = await build(bundleOptions(input, flags, false));
+    if (needsAsyncLowering(result.metafile)) result = await build(bundleOptions(input, flags, true));
     out = result.outputFiles[0]?.text ?? '';
   } catch (err) {
     const errors = (err as { errors?: Message[] }).errors;
     throw new EdgefnError('ERR_SCRIPT_COMPILE', errors ? describe(errors) : String(err), { cause: err });
   }
   return { code: wrapBundle(out), format: 'module' };
+}
+
+function bundleOptions(input: Pick<BuildOptions, 'stdin' | 'entryPoints' | 'plugins'>, flags: readonly string[], lowerAsync: boolean): BuildOptions & { write: false } {
+  const compat = nodeCompatOptions(flags, lowerAsync);
+  return {
+    ...input,
+    ...compat,
+    // The built-ins' resolver goes first: the module set's own resolver answers every import.
+    plugins: [...(compat.plugins ?? []), ...(input.plugins ?? [])],
+    bundle: true,
+    write: false,
+    format: 'cjs',
+    platform: 'neutral',
+    target: 'es2023',
+    logLevel: 'silent',
+    // Keep the user's code readable in stack traces.
+    minify: false,
+  };
 }
 
 /** esbuild's CommonJS output as a classic script whose completion value is the exports. */

@@ -34,6 +34,23 @@ export interface WireLimits {
 }
 
 /**
+ * Compatibility flags a deploy may set (`compatibilityFlags`), named as in
+ * Cloudflare Workers:
+ * - `nodejs_compat`: Node.js built-in modules (`node:buffer`, `node:events`,
+ *   `node:async_hooks`, …, also under their bare names) and the `Buffer` and
+ *   `process` globals; see the README's "Node.js compatibility".
+ * - `nodejs_compat_populate_process_env`: `process.env` holds the worker's
+ *   vars and secrets (the default with `nodejs_compat`, as in Workers since
+ *   compatibility date 2025-04-01); `nodejs_compat_do_not_populate_process_env`
+ *   leaves it empty.
+ */
+export const COMPATIBILITY_FLAGS = ['nodejs_compat', 'nodejs_compat_populate_process_env', 'nodejs_compat_do_not_populate_process_env'] as const;
+export type CompatibilityFlag = (typeof COMPATIBILITY_FLAGS)[number];
+
+/** The Node.js built-in modules `nodejs_compat` provides, importable as `node:<name>` and as `<name>`. */
+export const NODEJS_COMPAT_MODULES = ['assert', 'async_hooks', 'buffer', 'crypto', 'events', 'path', 'process', 'stream', 'string_decoder', 'url', 'util'] as const;
+
+/**
  * Module types of a multiple-module worker (workerd's modules format):
  * `esm` an ES module; `wasm` a WebAssembly module, imported as a
  * `WebAssembly.Module`; `text` imported as a string; `data` imported as an
@@ -81,6 +98,8 @@ export interface DeployOptions extends RolloutOptions {
   triggers?: TriggersConfig;
   /** KV bindings: the name the worker sees in `env` → the namespace it opens (see KV storage). */
   kv?: Record<string, string>;
+  /** Compatibility flags (COMPATIBILITY_FLAGS), e.g. `["nodejs_compat"]`; an unknown one is refused with 400. */
+  compatibilityFlags?: string[];
 }
 
 export const TAG_NAME_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -140,6 +159,8 @@ export interface FunctionInfo {
   triggers?: TriggersConfig;
   /** Its KV bindings, binding name → namespace (absent when it has none). */
   kv?: Record<string, string>;
+  /** Its compatibility flags (absent when it has none). */
+  compatibilityFlags?: string[];
 }
 
 /** Where a function runs. */

@@ -117,7 +117,7 @@ export interface VersionPayload {
   vars: string;
   secrets: string;
   limits: string;
-  /** JSON { crons, kv } (store.ts VersionBindings); null or absent for none. */
+  /** JSON { crons, kv, compatibilityFlags? } (store.ts VersionBindings); null or absent for none. */
   bindings?: string | null;
 }
 

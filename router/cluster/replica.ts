@@ -31,7 +31,7 @@ function toVersion(name: string, version: number, p: VersionPayload): NewVersion
     secrets: JSON.parse(p.secrets) as Record<string, string>,
     limits: JSON.parse(p.limits) as Partial<Limits>,
     cache: undefined,
-    ...(p.bindings == null ? {} : (JSON.parse(p.bindings) as { crons: string[]; kv: Record<string, string> })),
+    ...(p.bindings == null ? {} : (JSON.parse(p.bindings) as { crons: string[]; kv: Record<string, string>; compatibilityFlags?: string[] })),
   };
 }
 

@@ -92,7 +92,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;
-      return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, kv: reader.kvBindings(name, version), limits: resolveLimits(config.defaults, v.limits) };
+      return { name, version, format: v.format, code: v.code, cache: v.cache, env: { ...v.vars, ...v.secrets }, kv: reader.kvBindings(name, version), limits: resolveLimits(config.defaults, v.limits), compatibilityFlags: reader.compatibilityFlags(name, version) };
     },
     log: (fn, level, message, requestId) => send({ t: 'log', name: fn.name, version: fn.version, level, message, time: Date.now(), requestId }),
     codeCache: (fn, cache) => send({ t: 'cache', name: fn.name, version: fn.version, cache }),
@@ -161,7 +161,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
         sendNow({ t: 'routed', id: msg.id });
         return;
       case 'validate': {
-        const fn: FunctionSource = { name: msg.name, version: 0, format: msg.format, code: msg.code, env: msg.env, limits: resolveLimits(config.defaults, msg.limits) };
+        const fn: FunctionSource = { name: msg.name, version: 0, format: msg.format, code: msg.code, env: msg.env, limits: resolveLimits(config.defaults, msg.limits), compatibilityFlags: msg.compatibilityFlags };
         try {
           const cache = rt.validate(fn);
           send({ t: 'validated', id: msg.id, ok: true, cache });

@@ -4,6 +4,7 @@
 import { compressionClose, compressionStep } from './compression.ts';
 import { subtleOp } from './crypto.ts';
 import { idna } from './idna.ts';
+import { nodeCryptoOp } from '../node-compat/crypto-op.ts';
 import type { HostOp, HostOpSync } from './types.ts';
 
 export type { HostOp, HostOpSync, OpContext } from './types.ts';
@@ -28,6 +29,8 @@ export const CHARGED_OPS: ReadonlySet<string> = new Set(['subtle', 'compression'
 export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   idna,
   'compression.close': compressionClose,
+  // node:crypto's hashes, for nodejs_compat workers (runtime/node-compat/).
+  'node-crypto': nodeCryptoOp,
   // wasm.ts says so once per isolate, when it first tracks a WebAssembly.Memory.
   'wasm-in-use': (_payload, ctx) => void ctx.isolate.set(WASM_IN_USE, true),
 };

@@ -12,7 +12,9 @@
 //  - wasmMemory: bytes of every live WebAssembly.Memory (wasm.ts), which isolated-vm does not count.
 //  - resumeResponse: the client caught up; carry on streaming the response.
 //  - scheduled: run the worker's scheduled handler (a cron trigger fired).
+//  - nodeCompat: before a nodejs_compat worker's script runs, hand its bundle
+//    process.env and its host op (node-compat.ts).
 
-export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled'] as const;
+export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled', 'nodeCompat'] as const;
 
 export type EntryName = (typeof ENTRY_NAMES)[number];

@@ -13,6 +13,7 @@ import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
 import { captureBootIntrinsics } from './intrinsics.ts';
 import { installAtomics } from './atomics.ts';
+import { nodeCompat } from './node-compat.ts';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
@@ -60,6 +61,7 @@ function boot(
     wasmMemory: wasmMemoryBytes,
     resumeResponse,
     scheduled,
+    nodeCompat,
   };
   return entries;
 }

@@ -43,6 +43,8 @@ export type Command =
       sticky: StickyKey | undefined;
       /** Custom routes (`--route`, repeatable); absent: the function keeps the routes it has. */
       routes?: string[];
+      /** `--compatibility-flag`, repeatable (e.g. nodejs_compat); checked by the node. */
+      compatibilityFlags?: string[];
     }
   | { kind: 'versions'; connection: Connection; name: string }
   | { kind: 'rollback'; connection: Connection; name: string; to: number | undefined }
@@ -65,6 +67,8 @@ export type Command =
       secrets: Record<string, string>;
       limits: WireLimits;
       noLimits: boolean;
+      /** `--compatibility-flag`, repeatable. */
+      compatibilityFlags?: string[];
     }
   | { kind: 'trigger'; connection: Connection; name: string; cron: string }
   | { kind: 'kv-get'; connection: Connection; namespace: string; key: string }
@@ -112,6 +116,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'sticky-header': { type: 'string' },
       'sticky-cookie': { type: 'string' },
       route: { type: 'string', multiple: true },
+      'compatibility-flag': { type: 'string', multiple: true },
     },
     positionals: ['path'],
   },
@@ -134,6 +139,7 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'memory-mb': { type: 'string' },
       'wall-ms': { type: 'string' },
       'no-limits': { type: 'boolean' },
+      'compatibility-flag': { type: 'string', multiple: true },
     },
     positionals: ['path'],
   },
@@ -287,7 +293,8 @@ export function parseCommandLine(argv: readonly string[], env: Env): Command {
       if (sticky !== undefined && percent === undefined) throw fail(`--sticky-${'header' in sticky ? 'header' : 'cookie'} keeps clients on one version of a split: it needs --percent`);
       // Patterns are checked by the node, which names what is wrong in its 400.
       const routes = parsed.strings.get('route');
-      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near'), percent, sticky, ...(routes === undefined ? {} : { routes }) };
+      const flags = parsed.strings.get('compatibility-flag');
+      return { kind: 'deploy', connection, path: parsed.positionals[0] ?? '', modules, name: checkName(name, fail), format, vars, secrets, limits, regions, near: single('near'), percent, sticky, ...(routes === undefined ? {} : { routes }), ...(flags === undefined ? {} : { compatibilityFlags: flags }) };
     }
   }
 }
@@ -312,7 +319,8 @@ function devCommand(parsed: Parsed, single: (name: string) => string | undefined
   }
   const noLimits = parsed.booleans.has('no-limits');
   if (noLimits && Object.keys(limits).length > 0) throw fail('--no-limits relaxes every budget; it cannot be combined with --cpu-ms, --memory-mb or --wall-ms');
-  return { kind: 'dev', path: parsed.positionals[0] ?? '', port, name: name === undefined ? undefined : checkName(name, fail), format, vars, secrets, limits, noLimits };
+  const flags = parsed.strings.get('compatibility-flag');
+  return { kind: 'dev', path: parsed.positionals[0] ?? '', port, name: name === undefined ? undefined : checkName(name, fail), format, vars, secrets, limits, noLimits, ...(flags === undefined ? {} : { compatibilityFlags: flags }) };
 }
 
 function tokenize(args: string[], options: Record<string, OptionSpec>, fail: (message: string) => CliError): Parsed {

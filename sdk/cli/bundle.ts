@@ -9,7 +9,7 @@
 import { build, type BuildOptions, type Message, type Plugin } from 'esbuild';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, extname, resolve } from 'node:path';
-import type { WorkerFormat } from '../wire.ts';
+import { NODEJS_COMPAT_MODULES, type WorkerFormat } from '../wire.ts';
 import { CliError } from './cli-error.ts';
 
 const TYPESCRIPT_EXTENSIONS = new Set(['.ts', '.mts', '.cts', '.tsx']);
@@ -89,9 +89,26 @@ const assetPlugin: Plugin = {
   },
 };
 
-/** Bundles the entry and everything it imports into one script. */
-export async function bundleEntry(file: string, format: WorkerFormat = 'module'): Promise<string> {
-  const files = await runEsbuild({ ...baseOptions(file, format), plugins: [assetPlugin], loader: { '.txt': 'text' } }, file);
+/**
+ * Node.js built-ins are the node's to provide (with the `nodejs_compat`
+ * flag, which the node checks and names when it is missing): `node:` imports
+ * stay imports in the bundle, and so do the bare names of the modules the
+ * flag provides when it is given. A CommonJS `require()` of one inside a
+ * dependency cannot stay (esbuild's ESM output has no require); import them.
+ */
+function builtinsPlugin(flags: readonly string[]): Plugin {
+  const bare = flags.includes('nodejs_compat') ? new Set<string>(NODEJS_COMPAT_MODULES) : new Set<string>();
+  return {
+    name: 'edgefn-node-builtins',
+    setup(b) {
+      b.onResolve({ filter: /^node:|^[a-z_]+(\/[a-z_]+)?$/ }, (args) => (args.path.startsWith('node:') || bare.has(args.path.split('/')[0]!) ? { path: args.path, external: true } : undefined));
+    },
+  };
+}
+
+/** Bundles the entry and everything it imports into one script. `flags`: the deploy's compatibility flags. */
+export async function bundleEntry(file: string, format: WorkerFormat = 'module', flags: readonly string[] = []): Promise<string> {
+  const files = await runEsbuild({ ...baseOptions(file, format), plugins: [builtinsPlugin(flags), assetPlugin], loader: { '.txt': 'text' } }, file);
   const out = files[0];
   if (out === undefined || files.length !== 1) {
     throw new CliError('ERR_BUNDLE', `esbuild produced ${files.length} output files for ${file}; expected exactly one`);
@@ -100,11 +117,14 @@ export async function bundleEntry(file: string, format: WorkerFormat = 'module')
 }
 
 /** Reads the entry and returns the script to upload: the file as written, or its bundle. */
-export async function prepareWorker(file: string, format: WorkerFormat = 'module'): Promise<PreparedWorker> {
+export async function prepareWorker(file: string, format: WorkerFormat = 'module', flags: readonly string[] = []): Promise<PreparedWorker> {
   const path = resolve(file);
   const source = await readEntry(path, file);
-  if (!needsBundle(await analyzeEntry(path, format))) return { script: source, bundled: false };
-  return { script: await bundleEntry(path, format), bundled: true };
+  // A single file whose only imports are Node.js built-ins goes as written too: the node resolves them.
+  const imports = (await analyzeEntry(path, format)).imports;
+  const analysis = { typescript: TYPESCRIPT_EXTENSIONS.has(extname(path).toLowerCase()), imports: imports.filter((i) => !i.startsWith('node:')) };
+  if (!needsBundle(analysis)) return { script: source, bundled: false };
+  return { script: await bundleEntry(path, format, flags), bundled: true };
 }
 
 async function readEntry(path: string, file: string): Promise<string> {
@@ -121,12 +141,13 @@ async function readEntry(path: string, file: string): Promise<string> {
  * entry and, when bundled, each input esbuild read: its metafile's inputs),
  * as absolute paths, for `edgefn dev` to watch.
  */
-export async function prepareWorkerWithInputs(file: string, format: WorkerFormat = 'module'): Promise<PreparedWorker & { inputs: string[] }> {
+export async function prepareWorkerWithInputs(file: string, format: WorkerFormat = 'module', flags: readonly string[] = []): Promise<PreparedWorker & { inputs: string[] }> {
   const path = resolve(file);
   const source = await readEntry(path, file);
-  if (!needsBundle(await analyzeEntry(path, format))) return { script: source, bundled: false, inputs: [path] };
+  const imports = (await analyzeEntry(path, format)).imports;
+  if (!needsBundle({ typescript: TYPESCRIPT_EXTENSIONS.has(extname(path).toLowerCase()), imports: imports.filter((i) => !i.startsWith('node:')) })) return { script: source, bundled: false, inputs: [path] };
   const inputs = new Set<string>([path]);
-  const result = await runEsbuildWithMeta({ ...baseOptions(path, format), plugins: [assetPlugin], loader: { '.txt': 'text' }, metafile: true }, file);
+  const result = await runEsbuildWithMeta({ ...baseOptions(path, format), plugins: [builtinsPlugin(flags), assetPlugin], loader: { '.txt': 'text' }, metafile: true }, file);
   for (const input of Object.keys(result.metafile.inputs)) {
     // Keys are paths relative to the working directory, or `namespace:path`
     // for files a plugin loaded (the raw bytes behind a .wasm import).

@@ -63,7 +63,7 @@ export async function runDev(cmd: DevCommand, io: DevIo): Promise<void> {
   const rel = relative(process.cwd(), project.entry);
   const shown = rel === '' || rel.startsWith('..') ? project.entry : rel;
   // A worker that does not even bundle fails before a node is started for it.
-  let built = await prepareWorkerWithInputs(project.entry, format);
+  let built = await prepareWorkerWithInputs(project.entry, format, cmd.compatibilityFlags);
 
   const dataDir = mkdtempSync(join(tmpdir(), 'edgefn-dev-'));
   const token = randomBytes(24).toString('base64url');
@@ -86,6 +86,7 @@ export async function runDev(cmd: DevCommand, io: DevIo): Promise<void> {
       if (Object.keys(cmd.vars).length > 0) body.vars = cmd.vars;
       if (Object.keys(cmd.secrets).length > 0) body.secrets = cmd.secrets;
       if (Object.keys(limits).length > 0) body.limits = limits;
+      if (cmd.compatibilityFlags !== undefined) body.compatibilityFlags = cmd.compatibilityFlags;
       const started = performance.now();
       try {
         const r = await client.deploy(name, body);
@@ -105,7 +106,7 @@ export async function runDev(cmd: DevCommand, io: DevIo): Promise<void> {
       do {
         queued = false;
         try {
-          built = await prepareWorkerWithInputs(project.entry, format);
+          built = await prepareWorkerWithInputs(project.entry, format, cmd.compatibilityFlags);
           watcher?.set(built.inputs);
         } catch (err) {
           io.stderr(`edgefn dev: ${err instanceof CliError ? err.message : String(err)}\n`);

@@ -54,7 +54,7 @@ async function execute(command: Command, io: CliIo): Promise<void> {
         body = { modules: set.modules, main: set.main, format };
         how = ` (${set.modules.length} modules, main ${set.main})`;
       } else {
-        const { script, bundled } = await prepareWorker(project.entry, format);
+        const { script, bundled } = await prepareWorker(project.entry, format, command.compatibilityFlags);
         body = { script, format };
         how = bundled ? ' (bundled with esbuild)' : '';
       }
@@ -66,6 +66,7 @@ async function execute(command: Command, io: CliIo): Promise<void> {
       if (command.percent !== undefined) body.percent = command.percent;
       if (command.sticky !== undefined) body.sticky = command.sticky;
       if (command.routes !== undefined) body.routes = command.routes;
+      if (command.compatibilityFlags !== undefined) body.compatibilityFlags = command.compatibilityFlags;
       const result = await client.deploy(command.name, body);
       const share = command.percent === undefined || command.percent === 100 ? '' : `, on ${command.percent}% of traffic`;
       io.stderr(`${result.created ? 'Created' : 'Updated'} ${result.name}, version ${result.version}${how}${share}\n`);

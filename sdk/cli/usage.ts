@@ -72,6 +72,9 @@ Options:
   --route <pattern>        also answer on a host/path pattern such as api.example.com/*,
                            *.example.com/* or example.com/blog/* (repeatable; replaces
                            the function's routes; without --route they are kept)
+  --compatibility-flag <flag>
+                           a compatibility flag such as nodejs_compat (Node.js
+                           built-in modules, Buffer and process; repeatable)
 
 ${CONNECTION}`,
 
@@ -148,6 +151,8 @@ Options:
   --wall-ms <n>            wall time per request, in milliseconds
   --no-limits              relax every budget to its maximum (for a debugger or
                            a slow first build); not combinable with the above
+  --compatibility-flag <flag>
+                           a compatibility flag such as nodejs_compat (repeatable)
   -h, --help               show this help`,
 
 

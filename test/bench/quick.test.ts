@@ -19,6 +19,7 @@ const EXPECTED_SAMPLES: Partial<Record<(typeof QUESTIONS)[number], string[]>> = 
   uploads: ['edgefn.ms', 'bareNode.ms'],
   regions: ['forwarded', 'direct', 'convergence'],
   attacks: ['neighbour.quiet', 'neighbour.cpu-spin', 'neighbour.heap-bomb', 'neighbour.flood', 'neighbour.idle-connections', 'node.rssMB'],
+  'node-compat': ['plain.coldMs', 'flag.coldMs', 'every.coldMs', 'snapshot.prelude.isolateAndContextMs'],
 };
 const out = mkdtempSync(join(tmpdir(), 'edgefn-bench-quick-'));
 

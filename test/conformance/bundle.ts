@@ -23,6 +23,8 @@ export async function bundleWorkers(cases: readonly ConformanceCase[]): Promise<
         conditions: ['workerd', 'worker', 'browser'],
         mainFields: ['module', 'main'],
         target: 'es2023',
+        // Node's built-ins are the runtime's to provide (nodejs_compat), as wrangler leaves them.
+        ...(c.compatibilityFlags?.includes('nodejs_compat') === true ? { external: ['node:*'] } : {}),
         logLevel: 'silent',
       });
       const text = result.outputFiles[0]?.text;

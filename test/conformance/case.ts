@@ -51,6 +51,8 @@ export interface ConformanceCase {
   format?: WorkerFormat;
   /** Vars (module: env; service-worker: globals). `origin` is the URL of the suite's local origin server. */
   vars?: (ctx: { origin: string }) => Record<string, string>;
+  /** Compatibility flags, given to both sides (e.g. nodejs_compat); its `node:` imports are left to them. */
+  compatibilityFlags?: readonly string[];
   requests: readonly ConformanceRequest[];
 }
 

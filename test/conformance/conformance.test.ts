@@ -52,9 +52,10 @@ beforeAll(async () => {
     // answers like workerd's HTTP front (an uncaught exception is a 500, not a
     // rejection as with getWorker().fetch).
     const routes = [`${c.name}.localhost/*`];
+    const flags = c.compatibilityFlags === undefined ? {} : { compatibilityFlags: [...c.compatibilityFlags] };
     return c.format === 'service-worker'
-      ? { name: c.name, script, compatibilityDate: COMPATIBILITY_DATE, bindings, routes }
-      : { name: c.name, modules: true, script, compatibilityDate: COMPATIBILITY_DATE, bindings, routes };
+      ? { name: c.name, script, compatibilityDate: COMPATIBILITY_DATE, bindings, routes, ...flags }
+      : { name: c.name, modules: true, script, compatibilityDate: COMPATIBILITY_DATE, bindings, routes, ...flags };
   });
   mf = new Miniflare({ workers });
   const deployed = await Promise.all(
@@ -69,6 +70,7 @@ beforeAll(async () => {
         // file, workerd and another test file) a cold Hono start can pass the
         // default 50 ms and turn a comparison into a 503.
         limits: { cpuMs: 2_000 },
+        ...(c.compatibilityFlags === undefined ? {} : { compatibilityFlags: c.compatibilityFlags }),
       }),
     })),
   );

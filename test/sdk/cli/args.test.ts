@@ -55,6 +55,13 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['list'], { EDGEFN_TOKEN: '' })).toEqual({ kind: 'list', connection: { api: DEFAULT_API, token: undefined } });
   });
 
+  it('takes --compatibility-flag more than once, for deploy and dev', () => {
+    expect(deploy(['w.js', '--name', 'a', '--compatibility-flag', 'nodejs_compat', '--compatibility-flag=nodejs_compat_do_not_populate_process_env']).compatibilityFlags).toEqual(['nodejs_compat', 'nodejs_compat_do_not_populate_process_env']);
+    expect(deploy(['w.js', '--name', 'a']).compatibilityFlags).toBeUndefined();
+    const dev = parseCommandLine(['dev', 'w.js', '--compatibility-flag', 'nodejs_compat'], ENV);
+    expect(dev.kind === 'dev' ? dev.compatibilityFlags : undefined).toEqual(['nodejs_compat']);
+  });
+
   it('takes --region more than once, and names a bad region', () => {
     expect(deploy(['w.js', '--name', 'a', '--region', 'eu-west', '--region', 'us-east']).regions).toEqual(['eu-west', 'us-east']);
     expect(usageError(['deploy', 'w.js', '--name', 'a', '--region', 'EU West']).message).toBe('--region "EU West" is not a region name: use 1 to 63 characters of a-z, 0-9 and -');

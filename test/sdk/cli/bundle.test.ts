@@ -121,6 +121,21 @@ describe('bundling', () => {
     expect(err.message).toContain('./nowhere.ts');
   });
 
+  it('leaves Node.js built-ins for the node: node: imports always, bare names with nodejs_compat', async () => {
+    const only = `import { Buffer } from 'node:buffer';\nexport default { fetch: () => new Response(Buffer.from('x')) };\n`;
+    // Nothing but built-ins to resolve: sent as written.
+    expect(await prepareWorker(await file('only-node.js', only))).toEqual({ script: only, bundled: false });
+    const helper = await file('helper.ts', `import { EventEmitter } from 'events';\nexport const e: unknown = EventEmitter;\n`);
+    const entry = await file('uses-node.ts', `import { createHash } from 'node:crypto';\nimport { e } from './${'helper.ts'}';\nexport default { fetch: () => new Response(String(e) + createHash('sha256')) };\n`);
+    const withFlag = await prepareWorker(entry, 'module', ['nodejs_compat']);
+    expect(withFlag.bundled).toBe(true);
+    expect(withFlag.script).toMatch(/from "node:crypto"/);
+    expect(withFlag.script).toMatch(/from "events"/);
+    // Without the flag a bare name is an npm package like any other, and there is none here.
+    expect((await errorOf(prepareWorker(entry))).message).toContain('"events"');
+    void helper;
+  });
+
   it('reports a missing entry as ERR_READ_ENTRY', async () => {
     const err = await errorOf(prepareWorker(join(dir, 'nope.ts')));
     expect(err.code).toBe('ERR_READ_ENTRY');
