@@ -3,6 +3,7 @@
 
 import { compressionClose, compressionStep } from './compression.ts';
 import { subtleOp } from './crypto.ts';
+import { htmlRewriterModule } from './html-rewriter.ts';
 import { idna } from './idna.ts';
 import type { HostOp, HostOpSync } from './types.ts';
 
@@ -28,6 +29,7 @@ export const CHARGED_OPS: ReadonlySet<string> = new Set(['subtle', 'compression'
 export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   idna,
   'compression.close': compressionClose,
+  'html-rewriter.module': htmlRewriterModule,
   // wasm.ts says so once per isolate, when it first tracks a WebAssembly.Memory.
   'wasm-in-use': (_payload, ctx) => void ctx.isolate.set(WASM_IN_USE, true),
 };

@@ -263,6 +263,27 @@ function isModule(v: unknown): v is WebAssembly.Module {
   return typeof v === 'object' && v !== null && apply(weakMapGet, moduleInfo, [v]) !== undefined;
 }
 
+/**
+ * Instantiate a module the platform supplies itself (HTMLRewriter's lol-html,
+ * html-rewriter-wasm.ts), with its memories counted against the function's
+ * budget like a tenant's: the host hands over the compiled module, so it
+ * never passed through compileSync and its exported memory is adopted here.
+ */
+export function instantiatePlatformModule(mod: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Instance {
+  const instance = construct(NativeInstance as Function, [mod, imports]) as WebAssembly.Instance;
+  const values = objectValues(apply(instanceExports, instance, []) as object);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (memoryBytes(v) !== undefined) adopt(v as WebAssembly.Memory, 'HTMLRewriter');
+  }
+  return instance;
+}
+
+/** `memory.buffer` through the getter captured at boot (a tenant may redefine the shared one). */
+export function platformMemoryBuffer(m: WebAssembly.Memory): ArrayBuffer {
+  return apply(memoryBuffer, m, []) as ArrayBuffer;
+}
+
 // ---- the replacements ----
 
 const methods = {
