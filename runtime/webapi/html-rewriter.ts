@@ -409,6 +409,13 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
   let offset = 0;
   /** Set while the rewriting waits for the reader to ask for more. */
   let wake: (() => void) | undefined;
+  /**
+   * A read is waiting that no output has answered yet. Not desiredSize: with
+   * a high-water mark of 0 it is 0 whether or not a read waits, and a write
+   * that produced nothing (a tag split across chunks) must go on to the next
+   * chunk, while one whose output answered the read must wait for the next.
+   */
+  let demand = false;
 
   const dispose = (): void => {
     if (rw === undefined || busy) return;
@@ -449,8 +456,12 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
       () => {
         busy = false;
         if (cancelled) return dispose();
-        flush();
-        if ((controller.desiredSize ?? 0) > 0) return undefined;
+        if (pending > 0) {
+          // Cleared first: enqueue may call pull() at once for a further read.
+          demand = false;
+          flush();
+        }
+        if (demand) return undefined;
         return new PromiseCtor<void>((resolve) => {
           wake = resolve;
         });
@@ -486,6 +497,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
         controller = c;
       },
       pull() {
+        demand = true;
         if (wake !== undefined) {
           const w = wake;
           wake = undefined;

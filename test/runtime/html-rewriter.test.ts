@@ -172,4 +172,19 @@ describe('HTMLRewriter in isolates', () => {
     const r = await call(rt, 'kept');
     expect(JSON.parse(r.body ?? JSON.stringify(r))).toEqual({ ok: true, late: 'TypeError: This Element is no longer valid: it can only be used inside its handler.' });
   });
+
+  it('goes on to the next upstream chunk when one produced no output (a tag split across chunks)', async () => {
+    // Regression: the rewriter waited for the reader's next pull after every
+    // write, but a write whose output was empty had not answered the pending
+    // read, so no pull came and the response hung until the wall limit.
+    const rt = await setup({
+      split: `export default { fetch() {
+        const bytes = new TextEncoder().encode('<a href="http://x/">x</a>'.repeat(50));
+        let at = 0;
+        const upstream = new ReadableStream({ pull(c) { if (at >= bytes.length) return c.close(); c.enqueue(bytes.slice(at, at + 3)); at += 3; } });
+        return new HTMLRewriter().on('a', { element(e) { e.setAttribute('href', 'https://x/'); } }).transform(new Response(upstream));
+      } };`,
+    });
+    expect(await call(rt, 'split')).toMatchObject({ status: 200, body: '<a href="https://x/">x</a>'.repeat(50) });
+  });
 });
