@@ -79,8 +79,7 @@ export class Instance {
     this.#heap[34] = true;
     this.#heap[35] = false;
     this.#heapNext = 36;
-    const instance = instantiatePlatformModule(mod, { __wbindgen_placeholder__: this.#imports() });
-    this.x = instance.exports as unknown as Exports;
+    this.x = instantiatePlatformModule(mod, { __wbindgen_placeholder__: this.#imports() }) as Exports;
     this.#stackBase = this.x.__wbindgen_add_to_stack_pointer!(0);
   }
 
@@ -133,15 +132,18 @@ export class Instance {
   str(ptr: number, len: number): string {
     return utf8toString(new Uint8ArrayCtor(platformMemoryBuffer(this.x.memory), ptr, len));
   }
-  /** Copy `s` (UTF-8) into linear memory: [ptr, len]. */
-  passString(s: string): [number, number] {
+  /** Length of what passString/passBytes copied last (wasm-bindgen's WASM_VECTOR_LEN; no array to destructure, whose iterator a worker can replace). */
+  len = 0;
+  /** Copy `s` (UTF-8) into linear memory; returns the pointer, the length is `len`. */
+  passString(s: string): number {
     return this.passBytes(utf8Encode(s));
   }
-  passBytes(bytes: Uint8Array): [number, number] {
+  passBytes(bytes: Uint8Array): number {
     const len = typedArrayByteLength(bytes);
     const ptr = this.x.__wbindgen_malloc!(len);
     typedArraySet(this.u8(), bytes, ptr);
-    return [ptr, len];
+    this.len = len;
+    return ptr;
   }
   /** A string an export writes as (ptr, len) through a return slot on the shadow stack; frees it. */
   retString(call: (retptr: number) => void): string {
@@ -250,7 +252,8 @@ export class Instance {
     const flag = (v: unknown): number => (v === undefined || v === null ? 0xffffff : v ? 1 : 0);
     const member = (obj: unknown, name: string): number => this.optional((obj as Record<string, unknown>)[name]);
     const writeString = (retptr: number, s: string): void => {
-      const [ptr, len] = this.passString(s);
+      const ptr = this.passString(s);
+      const len = this.len;
       const i32 = this.i32();
       i32[retptr / 4 + 1] = len;
       i32[retptr / 4] = ptr;
@@ -354,7 +357,8 @@ export class WasmRewriter {
 
   /** Throws lol-html's TypeError for a selector it cannot parse (the instance stays usable: nothing ran yet). */
   on(selector: string, handlers: object): void {
-    const [ptr, len] = this.inst.passString(selector);
+    const ptr = this.inst.passString(selector);
+    const len = this.inst.len;
     this.inst.x.htmlrewriter_on!(this.#ptr, ptr, len, this.inst.add(handlers));
   }
 
@@ -364,7 +368,8 @@ export class WasmRewriter {
 
   write(chunk: Uint8Array): Promise<void> {
     const inst = this.inst;
-    const [ptr, len] = inst.passBytes(chunk);
+    const ptr = inst.passBytes(chunk);
+    const len = inst.len;
     const rw = this.#ptr;
     // Asyncify rewinds by calling the export again with the same arguments.
     return inst.drive(this.#stackPtr, () => void inst.x.htmlrewriter_write!(rw, ptr, len));

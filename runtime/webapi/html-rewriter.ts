@@ -16,7 +16,7 @@
 import { defineLazyGlobal } from './define.ts';
 import { headersFromFlat } from './headers.ts';
 import { acquireInstance, attributesIterator, contentOptions, type Instance, registerTokens, releaseInstance, WasmRewriter } from './html-rewriter-wasm.ts';
-import { apply, arrayPush, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayPush, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
 
@@ -87,7 +87,8 @@ function make(): HTMLRewriterClass {
     const ptr = live(t);
     const inst = instOf(t);
     const opts = contentOptions(inst, options);
-    const [sp, sl] = inst.passString(String(value));
+    const sp = inst.passString(String(value));
+    const sl = inst.len;
     inst.x[op]!(ptr, sp, sl, opts);
   }
 
@@ -100,14 +101,15 @@ function make(): HTMLRewriterClass {
   function stringSetter(t: Token, op: string, value: unknown): void {
     const ptr = live(t);
     const inst = instOf(t);
-    const [sp, sl] = inst.passString(String(value));
+    const sp = inst.passString(String(value));
+    const sl = inst.len;
     inst.x[op]!(ptr, sp, sl);
   }
 
-  function object(t: Token, op: string, ...args: number[]): unknown {
+  function object(t: Token, op: string): unknown {
     const ptr = live(t);
     const inst = instOf(t);
-    return inst.take(inst.x[op]!(ptr, ...args));
+    return inst.take(inst.x[op]!(ptr));
   }
 
   function flag(t: Token, op: string): boolean {
@@ -165,27 +167,32 @@ function make(): HTMLRewriterClass {
     getAttribute(name: string): string | null {
       const inst = instOf(this);
       const ptr = live(this);
-      const [np, nl] = inst.passString(String(name));
+      const np = inst.passString(String(name));
+      const nl = inst.len;
       return inst.take(inst.x.element_getAttribute!(ptr, np, nl)) as string | null;
     }
     hasAttribute(name: string): boolean {
       const inst = instOf(this);
       const ptr = live(this);
-      const [np, nl] = inst.passString(String(name));
+      const np = inst.passString(String(name));
+      const nl = inst.len;
       return inst.x.element_hasAttribute!(ptr, np, nl) !== 0;
     }
     setAttribute(name: string, value: string): this {
       const inst = instOf(this);
       const ptr = live(this);
-      const [np, nl] = inst.passString(String(name));
-      const [vp, vl] = inst.passString(String(value));
+      const np = inst.passString(String(name));
+      const nl = inst.len;
+      const vp = inst.passString(String(value));
+      const vl = inst.len;
       inst.x.element_setAttribute!(ptr, np, nl, vp, vl);
       return this;
     }
     removeAttribute(name: string): this {
       const inst = instOf(this);
       const ptr = live(this);
-      const [np, nl] = inst.passString(String(name));
+      const np = inst.passString(String(name));
+      const nl = inst.len;
       inst.x.element_removeAttribute!(ptr, np, nl);
       return this;
     }
@@ -295,17 +302,22 @@ function make(): HTMLRewriterClass {
     }
   }
 
-  for (const [cls, name] of [
+  // make() runs on first touch, after the worker's top level: index loops and
+  // captured functions only, nothing a worker may have replaced by then.
+  const NAMED: ReadonlyArray<readonly [Function & { prototype: object }, string]> = [
     [Element, 'Element'],
     [EndTag, 'EndTag'],
     [Comment, 'Comment'],
     [TextChunk, 'Text'],
     [Doctype, 'Doctype'],
     [DocumentEnd, 'DocumentEnd'],
-  ] as const) {
+  ];
+  for (let i = 0; i < NAMED.length; i++) {
+    const cls = NAMED[i]![0];
+    const name = NAMED[i]![1];
     // Minified class names would show in logs otherwise (define.ts says why names matter).
-    Object.defineProperty(cls, 'name', { value: name, configurable: true });
-    Object.defineProperty(cls.prototype, Symbol.toStringTag, { value: name, configurable: true });
+    defineProperty(cls, 'name', { value: name, configurable: true });
+    defineProperty(cls.prototype, Symbol.toStringTag, { value: name, configurable: true });
   }
 
   registerTokens({
@@ -373,7 +385,7 @@ function make(): HTMLRewriterClass {
     }
   }
 
-  Object.defineProperty(HTMLRewriter.prototype, Symbol.toStringTag, { value: 'HTMLRewriter', configurable: true });
+  defineProperty(HTMLRewriter.prototype, Symbol.toStringTag, { value: 'HTMLRewriter', configurable: true });
 
   made = HTMLRewriter;
   return made;
@@ -531,7 +543,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
           if (finished || cancelled) return;
           const total = typedArrayByteLength(bytes);
           if (offset >= total) return end();
-          const to = Math.min(offset + SLICE, total);
+          const to = offset + SLICE < total ? offset + SLICE : total;
           const piece = slice(bytes, offset, to);
           offset = to;
           promiseThen(feed(piece), next, fail);

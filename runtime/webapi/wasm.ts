@@ -268,15 +268,18 @@ function isModule(v: unknown): v is WebAssembly.Module {
  * html-rewriter-wasm.ts), with its memories counted against the function's
  * budget like a tenant's: the host hands over the compiled module, so it
  * never passed through compileSync and its exported memory is adopted here.
+ * Returns the instance's exports.
  */
-export function instantiatePlatformModule(mod: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Instance {
+export function instantiatePlatformModule(mod: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Exports {
   const instance = construct(NativeInstance as Function, [mod, imports]) as WebAssembly.Instance;
-  const values = objectValues(apply(instanceExports, instance, []) as object);
+  // Through the getter captured at boot: the shared one is a worker's to redefine.
+  const exports = apply(instanceExports, instance, []) as WebAssembly.Exports;
+  const values = objectValues(exports);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (memoryBytes(v) !== undefined) adopt(v as WebAssembly.Memory, 'HTMLRewriter');
   }
-  return instance;
+  return exports;
 }
 
 /** `memory.buffer` through the getter captured at boot (a tenant may redefine the shared one). */

@@ -187,4 +187,21 @@ describe('HTMLRewriter in isolates', () => {
     });
     expect(await call(rt, 'split')).toMatchObject({ status: 200, body: '<a href="https://x/">x</a>'.repeat(50) });
   });
+
+  it('works for a worker that replaced the built-ins it could reach before first touching HTMLRewriter', async () => {
+    // What the platform's own code would otherwise call: array iteration and
+    // destructuring, Object.defineProperty, Math.min, the exports getter.
+    const rt = await setup({
+      hostile: `
+        Array.prototype[Symbol.iterator] = function* () { throw new Error('array iterator used'); };
+        Object.defineProperty = () => { throw new Error('Object.defineProperty used'); };
+        Math.min = () => 0;
+        Object.defineProperty(WebAssembly.Instance.prototype, 'exports', { get() { throw new Error('exports getter used'); } });
+        export default { async fetch() {
+          const res = new HTMLRewriter().on('a[href]', { element(e) { e.setAttribute('href', 'https://x/'); } }).transform(new Response('<a href="http://x/">x</a>'.repeat(3)));
+          return new Response(await res.text());
+        } };`.replace("Object.defineProperty(WebAssembly", "Reflect.defineProperty(WebAssembly"),
+    });
+    expect(await call(rt, 'hostile')).toMatchObject({ status: 200, body: '<a href="https://x/">x</a>'.repeat(3) });
+  });
 });
