@@ -1,16 +1,39 @@
 // HTMLRewriter through a real node: lol-html runs inside the function's
 // isolate (runtime/webapi/html-rewriter.ts) and the rewritten body streams to
 // the client as the upstream body streams in.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type StartedNode } from '../helpers/node.ts';
 
+const ORIGIN_PAGE = '<html><body>' + '<a href="http://origin.example/p">p</a> <img src="http://origin.example/i.png">\n'.repeat(2000) + '</body></html>';
+
 let node: StartedNode;
+let origin: Server;
+let originUrl: string;
 beforeAll(async () => {
-  node = await startNode();
+  // An origin that sends its page in pieces, as a real upstream would.
+  origin = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(Buffer.byteLength(ORIGIN_PAGE)) });
+    const bytes = Buffer.from(ORIGIN_PAGE);
+    let at = 0;
+    const next = (): void => {
+      if (at >= bytes.length) return void res.end();
+      res.write(bytes.subarray(at, at + 8192));
+      at += 8192;
+      setImmediate(next);
+    };
+    next();
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  // Outbound fetch refuses loopback unless allowed; the origin is on 127.0.0.1.
+  node = await startNode({ env: { EDGEFN_FETCH_ALLOW: '127.0.0.1' } });
 });
 afterAll(async () => {
   await node.close();
+  await new Promise((resolve) => origin.close(resolve));
 });
 
 /** Deploy `script` (a module worker) as `name` and return the text of GET `path`. */
@@ -233,5 +256,23 @@ describe('HTMLRewriter on a node', () => {
     expect(failed.status).toBe(500);
     expect(await failed.text()).toBe('caught handler broke');
     expect(await (await node.call('hr-throw')).text()).toBe('<p ok="">x</p>');
+  });
+
+  it('rewrites a page fetched from an origin as it arrives', async () => {
+    const script = `export default { async fetch(req, env) {
+        const upstream = await fetch(env.ORIGIN + '/page');
+        return new HTMLRewriter()
+          .on('a[href], img[src]', { element(el) {
+            const name = el.tagName === 'a' ? 'href' : 'src';
+            el.setAttribute(name, el.getAttribute(name).replace('http://', 'https://'));
+          } })
+          .transform(upstream);
+      } };`;
+    const d = await node.deploy('hr-origin', { script, vars: { ORIGIN: originUrl }, limits: { cpuMs: 10_000 } });
+    expect(d.status, JSON.stringify(d.json)).toBe(201);
+    const res = await node.call('hr-origin');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await res.text()).toBe(ORIGIN_PAGE.replaceAll('http://origin.example/', 'https://origin.example/'));
   });
 });
