@@ -332,8 +332,16 @@ export function acquireInstance(): Instance {
   return new Instance(compiled);
 }
 
+/**
+ * An instance whose memory grew past this is not kept: linear memory never
+ * shrinks, and an idle instance's memory stays counted against the function
+ * (a dropped one stops counting once the GC has collected it).
+ */
+const IDLE_MAX_BYTES = 4 * 1024 * 1024;
+
 export function releaseInstance(inst: Instance): void {
   if (inst.broken || idle !== undefined) return;
+  if (typedArrayByteLength(inst.u8()) > IDLE_MAX_BYTES) return;
   inst.resetStack();
   idle = inst;
 }
