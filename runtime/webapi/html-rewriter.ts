@@ -444,9 +444,9 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
     controller.enqueue(chunk);
   };
   const fail = (err: unknown): void => {
+    dispose();
     if (finished) return;
     finished = true;
-    dispose();
     if (!cancelled) controller.error(err);
   };
   const start = (): void => {
@@ -490,7 +490,8 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
       (rw as WasmRewriter).end(),
       () => {
         busy = false;
-        if (finished) return;
+        // Cancelled while a handler of the end held it: free it now.
+        if (finished) return dispose();
         flush();
         finished = true;
         dispose();
