@@ -504,7 +504,28 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
     );
   };
 
-  return new (streams().ReadableStream)<Uint8Array>(
+  /** The rewriter, made when the first chunk is wanted; false when the stream is already over. */
+  const ready = (): boolean => {
+    if (cancelled || finished) return false;
+    if (rw === undefined) {
+      try {
+        start();
+      } catch (err) {
+        fail(err);
+        return false;
+      }
+    }
+    return true;
+  };
+  /** Undefined once a read waits; else a promise that settles when one does. */
+  const wanted = (): Promise<void> | undefined => {
+    if (demand) return undefined;
+    return new PromiseCtor<void>((resolve) => {
+      wake = resolve;
+    });
+  };
+
+  const out = new (streams().ReadableStream)<Uint8Array>(
     {
       start(c) {
         controller = c;
@@ -517,27 +538,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
           w();
           return;
         }
-        if (rw !== undefined || finished) return;
-        try {
-          start();
-        } catch (err) {
-          fail(err);
-          return;
-        }
-        if (!isView(source)) {
-          source$ = drain(
-            source,
-            (chunk) => {
-              if (!isView(chunk)) throw new TypeError('HTMLRewriter: the body being transformed produced a chunk that is not bytes');
-              return feed(bytesOf(chunk));
-            },
-            (err) => {
-              if (err !== undefined) fail(err);
-              else if (!cancelled) end();
-            },
-          );
-          return;
-        }
+        if (!isView(source) || rw !== undefined || !ready()) return;
         // A known body: one slice per read.
         const bytes = source as Uint8Array;
         const next = (): void => {
@@ -567,6 +568,26 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
     // Pulled only when a reader asks: nothing is read upstream ahead of the client.
     { highWaterMark: 0 },
   );
+  if (!isView(source)) {
+    // The upstream is locked and read from now, as in workerd (its Response
+    // is bodyUsed after transform()); the pipe holds its first chunk until the
+    // new body is read.
+    source$ = drain(
+      source,
+      (chunk) => {
+        if (!isView(chunk)) throw new TypeError('HTMLRewriter: the body being transformed produced a chunk that is not bytes');
+        const bytes = bytesOf(chunk);
+        const go = (): Promise<void> | undefined => (ready() ? feed(bytes) : undefined);
+        const w = wanted();
+        return w === undefined ? go() : promiseThen(w, go);
+      },
+      (err) => {
+        if (err !== undefined) return fail(err);
+        if (ready()) end();
+      },
+    );
+  }
+  return out;
 }
 
 defineLazyGlobal('HTMLRewriter', make);

@@ -206,4 +206,18 @@ describe('HTMLRewriter in isolates', () => {
     });
     expect(await call(rt, 'hostile')).toMatchObject({ status: 200, body: '<a href="https://x/">x</a>'.repeat(3) });
   });
+
+  it('leaves the transformed Response bodyUsed, as workerd does, and answers a null body with a null body', async () => {
+    const rt = await setup({
+      used: `export default { async fetch() {
+        const fromBytes = new Response('<p>x</p>');
+        const fromStream = new Response(new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('<p>y</p>')); c.close(); } }));
+        const a = new HTMLRewriter().transform(fromBytes);
+        const b = new HTMLRewriter().transform(fromStream);
+        const empty = new HTMLRewriter().transform(new Response(null, { status: 204 }));
+        return Response.json([fromBytes.bodyUsed, fromStream.bodyUsed, fromStream.body.locked, await a.text(), await b.text(), empty.body, empty.status]);
+      } };`,
+    });
+    expect(JSON.parse((await call(rt, 'used')).body!)).toEqual([true, true, true, '<p>x</p>', '<p>y</p>', null, 204]);
+  });
 });
