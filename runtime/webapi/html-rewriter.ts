@@ -15,7 +15,7 @@
 
 import { defineLazyGlobal } from './define.ts';
 import { headersFromFlat } from './headers.ts';
-import { acquireInstance, attributesIterator, contentOptions, type Instance, registerTokens, releaseInstance, WasmRewriter } from './html-rewriter-wasm.ts';
+import { acquireInstance, attributesIterator, contentOptions, type Instance, newRewriter, registerTokens, releaseInstance, type WasmRewriter } from './html-rewriter-wasm.ts';
 import { apply, arrayPush, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
@@ -340,7 +340,7 @@ function make(): HTMLRewriterClass {
   /** Parse `selector` with lol-html now, so a bad one fails at on() with lol-html's message, as in workerd. */
   function checkSelector(selector: string): void {
     const inst = acquireInstance();
-    const probe = new WasmRewriter(inst, () => {});
+    const probe = newRewriter(inst, () => {});
     try {
       probe.on(selector, {});
     } finally {
@@ -450,7 +450,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
     if (!cancelled) controller.error(err);
   };
   const start = (): void => {
-    rw = new WasmRewriter(acquireInstance(), (chunk) => {
+    rw = newRewriter(acquireInstance(), (chunk) => {
       arrayPush(pieces, chunk);
       pending += typedArrayByteLength(chunk);
     });
