@@ -3,6 +3,7 @@
 
 import { compressionClose, compressionStep } from './compression.ts';
 import { subtleOp } from './crypto.ts';
+import { htmlRewriterModule } from './html-rewriter.ts';
 import { idna } from './idna.ts';
 import { nodeCryptoOp } from '../node-compat/crypto-op.ts';
 import type { HostOp, HostOpSync } from './types.ts';
@@ -31,6 +32,7 @@ export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   'compression.close': compressionClose,
   // node:crypto's hashes, for nodejs_compat workers (runtime/node-compat/).
   'node-crypto': nodeCryptoOp,
+  'html-rewriter.module': htmlRewriterModule,
   // wasm.ts says so once per isolate, when it first tracks a WebAssembly.Memory.
   'wasm-in-use': (_payload, ctx) => void ctx.isolate.set(WASM_IN_USE, true),
 };

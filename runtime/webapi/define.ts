@@ -5,6 +5,10 @@
 // writable, configurable, not enumerable. `lazy` defers building a value until
 // the first touch, so code that a function never uses stays unparsed in the
 // snapshot and costs no heap (see docs/web-platform-libs.md: lazy globals).
+// A lazy global is made on first touch, after the worker's top level ran, so
+// it is defined with the captured defineProperty, never the worker's.
+
+import { defineProperty } from './intrinsics.ts';
 
 export function defineGlobal(name: string, value: unknown): void {
   // The prelude is minified, which renames classes and functions (`Headers`
@@ -12,12 +16,12 @@ export function defineGlobal(name: string, value: unknown): void {
   // `err.constructor.name`, in logs and in stack traces, and Web IDL gives each
   // interface object and operation its own name, so a global carries the name
   // it is installed under.
-  if (typeof value === 'function' && value.name !== name) Object.defineProperty(value, 'name', { value: name, configurable: true });
-  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
+  if (typeof value === 'function' && value.name !== name) defineProperty(value, 'name', { value: name, configurable: true });
+  defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: false });
 }
 
 export function defineLazyGlobal(name: string, make: () => unknown): void {
-  Object.defineProperty(globalThis, name, {
+  defineProperty(globalThis, name, {
     configurable: true,
     enumerable: false,
     get() {

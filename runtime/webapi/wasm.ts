@@ -263,6 +263,30 @@ function isModule(v: unknown): v is WebAssembly.Module {
   return typeof v === 'object' && v !== null && apply(weakMapGet, moduleInfo, [v]) !== undefined;
 }
 
+/**
+ * Instantiate a module the platform supplies itself (HTMLRewriter's lol-html,
+ * html-rewriter-wasm.ts), with its memories counted against the function's
+ * budget like a tenant's: the host hands over the compiled module, so it
+ * never passed through compileSync and its exported memory is adopted here.
+ * Returns the instance's exports.
+ */
+export function instantiatePlatformModule(mod: WebAssembly.Module, imports: WebAssembly.Imports): WebAssembly.Exports {
+  const instance = construct(NativeInstance as Function, [mod, imports]) as WebAssembly.Instance;
+  // Through the getter captured at boot: the shared one is a worker's to redefine.
+  const exports = apply(instanceExports, instance, []) as WebAssembly.Exports;
+  const values = objectValues(exports);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (memoryBytes(v) !== undefined) adopt(v as WebAssembly.Memory, 'HTMLRewriter');
+  }
+  return exports;
+}
+
+/** `memory.buffer` through the getter captured at boot (a tenant may redefine the shared one). */
+export function platformMemoryBuffer(m: WebAssembly.Memory): ArrayBuffer {
+  return apply(memoryBuffer, m, []) as ArrayBuffer;
+}
+
 // ---- the replacements ----
 
 const methods = {

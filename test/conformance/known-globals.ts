@@ -14,7 +14,6 @@ export const EDGEFN_ONLY_GLOBALS: Record<string, string> = {
 export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   // Deliberately absent.
   Cloudflare: 'Cloudflare-specific namespace (compatibility flags)',
-  HTMLRewriter: 'Cloudflare-specific streaming HTML rewriter (lol-html); not planned',
   FixedLengthStream: 'Cloudflare-specific stream class; not implemented',
   IdentityTransformStream: 'Cloudflare-specific stream class; not implemented',
   TailEvent: 'tail workers are not supported',
