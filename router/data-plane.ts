@@ -11,6 +11,7 @@ import type { TrafficSplit } from './traffic-split.ts';
 import { LIMIT_KINDS, type LimitKind } from './function-report.ts';
 import type { MeteredRequest } from './host/request-meter.ts';
 import { targetPath } from './route-table.ts';
+import type { ServerSocket, UpgradeContext, WebSocketAcceptor } from './host/websocket.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -67,6 +68,8 @@ export interface DataPlaneDeps {
   requestIds?: { for(given: string | string[] | undefined): string } | undefined;
   /** Told about every function request once it is over (router/host/request-meter.ts). */
   meter?: { record(name: string, version: number, r: MeteredRequest): void } | undefined;
+  /** Completes the upgrades workers accept with a WebSocket (router/host/websocket.ts); absent: a 101 from a worker is refused. */
+  webSockets?: WebSocketAcceptor | undefined;
 }
 
 const LIMIT_HEADERS = new Set<string>(LIMIT_KINDS);
@@ -138,8 +141,13 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
   res.end(body);
 }
 
-export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+/**
+ * The data plane's handler. `upgrade`: the request came as an HTTP upgrade
+ * (node:http's 'upgrade' event), `res` writes to its bare socket, and a
+ * worker may take the connection over with a WebSocket.
+ */
+export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse, upgrade?: UpgradeContext) => void {
+  return (req, res, upgrade) => {
     const socket = req.socket;
     deps.watch?.start(socket);
     // One 'end' per request for the ledger: the response finished, or the
@@ -237,6 +245,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       let limit: LimitKind | undefined;
       let metered = false;
       let lastTiming: Timing | undefined;
+      /** Bytes of WebSocket messages from the client (those to it count in `egress`). */
+      let ingressWs = 0;
       const meter = (timing: Timing): void => {
         if (metered || deps.meter === undefined) return;
         metered = true;
@@ -247,7 +257,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           wallMs,
           headMs: headMs || wallMs,
           coldMs: timing.coldMs,
-          ingressBytes: body instanceof Uint8Array ? body.byteLength : received,
+          ingressBytes: (body instanceof Uint8Array ? body.byteLength : received) + ingressWs,
           egressBytes: egress,
           subrequests: timing.subrequests ?? 0,
           limit,
@@ -257,6 +267,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       let streaming = false;
       let finished = false;
       let handle: RequestHandle | undefined;
+      /** The worker's WebSocket, once it took the connection over. */
+      let webSocket: ServerSocket | undefined;
       // Streamed request bodies are pushed as they arrive, up to the runtime's
       // credit window (REQUEST_WINDOW_BYTES); past it the socket is paused
       // until the runtime has room again (sink.pull), so an upload never sits
@@ -332,6 +344,11 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           const [errStatus, errHeader] = HTTP_ERRORS[err.code];
           if (LIMIT_HEADERS.has(errHeader)) limit = errHeader as LimitKind;
           lastTiming = timing;
+          if (webSocket !== undefined) {
+            // A budget, the wall time or the isolate's end, after the upgrade: the socket says why.
+            webSocket.fail(err.message);
+            return;
+          }
           if (headSent) {
             res.destroy(err);
             return;
@@ -346,6 +363,47 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         pull() {
           if (!bodyEnded && !finished) req.resume();
         },
+        upgrade(headers, timing) {
+          if (upgrade === undefined || deps.webSockets === undefined) {
+            this.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker answered with a WebSocket (status 101), but the request was not a WebSocket upgrade'), timing);
+            return false;
+          }
+          headSent = true;
+          deps.watch?.head(socket);
+          headMs = performance.now() - t0;
+          answered = 101;
+          const extra = ['server-timing', serverTiming(timing, headMs)];
+          if (requestId !== undefined) extra.push('edgefn-request-id', requestId);
+          if (deps.region !== undefined) extra.push('edgefn-region', deps.region);
+          extra.push('edgefn-version', versionHeader);
+          // From here ws owns the socket; the ServerResponse must not write to it or report its close.
+          upgrade.release();
+          webSocket = deps.webSockets.accept(req, upgrade.socket, upgrade.head, headers, extra, {
+            message: (data) => {
+              ingressWs += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+              handle?.socketMessage(data);
+            },
+            error: (message) => handle?.socketError(message),
+            closed: (code, reason, wasClean) => {
+              handle?.socketClosed(code, reason, wasClean);
+              watchEnd();
+            },
+          });
+          if (webSocket === undefined) {
+            // Not a valid handshake: ws answered 400 and closed the connection.
+            answered = 400;
+            upgrade.socket.once('close', watchEnd);
+            return false;
+          }
+          return true;
+        },
+        socketSend(data) {
+          egress += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+          webSocket?.send(data);
+        },
+        socketClose(code, reason) {
+          webSocket?.close(code, reason);
+        },
         done(timing) {
           finished = true;
           meter(timing);
@@ -354,7 +412,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             headSent = true;
             deps.watch?.head(socket);
             sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region, { version: versionHeader, requestId });
-          } else if (!res.writableEnded) res.end();
+          } else if (webSocket === undefined && !res.writableEnded) res.end();
           if (!bodyEnded) {
             req.off('data', onData);
             drainRequest(req, res);

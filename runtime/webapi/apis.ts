@@ -23,3 +23,4 @@ import './performance.ts';
 import './scheduler.ts';
 import './global-scope.ts';
 import './cache.ts';
+import './websocket.ts';

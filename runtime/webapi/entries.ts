@@ -12,7 +12,8 @@
 //  - wasmMemory: bytes of every live WebAssembly.Memory (wasm.ts), which isolated-vm does not count.
 //  - resumeResponse: the client caught up; carry on streaming the response.
 //  - scheduled: run the worker's scheduled handler (a cron trigger fired).
+//  - socketEvent: a message, close or error on an upgraded request's WebSocket (websocket.ts).
 
-export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled'] as const;
+export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled', 'socketEvent'] as const;
 
 export type EntryName = (typeof ENTRY_NAMES)[number];

@@ -12,6 +12,7 @@ import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
 import { captureBootIntrinsics } from './intrinsics.ts';
+import { socketEvent } from './websocket.ts';
 import { installAtomics } from './atomics.ts';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
@@ -60,6 +61,7 @@ function boot(
     wasmMemory: wasmMemoryBytes,
     resumeResponse,
     scheduled,
+    socketEvent,
   };
   return entries;
 }
