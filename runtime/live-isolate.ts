@@ -22,7 +22,7 @@ import { checkResponseHead, splitHeaderLines } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
-import { CHARGED_OPS, WASM_IN_USE } from './host-ops/index.ts';
+import { CHARGED_OPS, MESSAGE_OPS, WASM_IN_USE } from './host-ops/index.ts';
 import { RequestBody } from './request-body.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
 
@@ -693,7 +693,9 @@ export class LiveIsolate implements IsolateOwner {
     started.then(
       (value) => {
         charge();
-        if (r !== undefined && this.#requests.has(r.id)) this.#enter(r, this.#entries.settle, [callId, true, value]);
+        if (r === undefined || !this.#requests.has(r.id)) return;
+        if (MESSAGE_OPS.has(op)) this.#socketBudget(r);
+        this.#enter(r, this.#entries.settle, [callId, true, value]);
       },
       (err: unknown) => {
         charge();

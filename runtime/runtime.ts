@@ -13,6 +13,7 @@ import type { RequestHandle, ResponseSink, RuntimeRequest } from './request-type
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, type HostOp, type HostOpSync } from './host-ops/index.ts';
 import { createFetchOps, type FetchOptions } from './host-ops/index.ts';
 import { createCacheOps, type CacheOptions } from './host-ops/index.ts';
+import { createWebSocketOps } from './host-ops/index.ts';
 export type { HostOp, HostOpSync, OpContext } from './host-ops/index.ts';
 
 export interface RuntimeOptions {
@@ -96,8 +97,9 @@ export class Runtime {
     const maxLiveMb = positiveInt('maxLiveMb', options.maxLiveMb, 2048);
     const cache = createCacheOps(options.cache);
     this.#closeCache = cache.close;
-    this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...cache.ops, ...options.hostOps };
-    this.#opsSync = { ...BUILTIN_SYNC_OPS, ...options.hostOpsSync };
+    const webSockets = createWebSocketOps({ allow: options.fetch?.allow, subrequests: options.fetch?.subrequests, timeoutMs: options.fetch?.timeoutMs, lookup: options.fetch?.lookup });
+    this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...cache.ops, ...webSockets.ops, ...options.hostOps };
+    this.#opsSync = { ...BUILTIN_SYNC_OPS, ...webSockets.sync, ...options.hostOpsSync };
     this.#snapshot = loadSnapshot(prelude, options.snapshotDir);
     if (this.#snapshot.path === 'prelude') {
       console.warn(`edgefn: V8 snapshot unavailable (${this.#snapshot.reason}); every isolate will evaluate the prelude itself`);

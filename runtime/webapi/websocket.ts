@@ -14,18 +14,26 @@
 // Text crosses as a string, binary as a copy of its bytes, delivered to the
 // worker as an ArrayBuffer, as in Workers.
 //
+// The client side: `new WebSocket(url)` (open, events as in browsers) and
+// `fetch(url, { headers: { Upgrade: 'websocket' } })`, whose 101 response's
+// `webSocket` the worker accept()s. The host dials through fetch's SSRF guard
+// (runtime/host-ops/websocket.ts); what the remote sends comes in through one
+// pending 'websocket.receive' host call per socket, each answer an entry with
+// a fresh CPU budget, and sends are synchronous host calls.
+//
 // What is left out: the hibernation API (state.acceptWebSocket), `binaryType`
-// other than 'arraybuffer', Blob messages, and a pair whose ends talk to each
-// other inside one isolate with neither returned (their messages wait for a
-// peer that never comes).
+// other than 'arraybuffer', Blob messages, returning an outbound socket to the
+// client (proxying), and a pair whose ends talk to each other inside one
+// isolate with neither returned (their messages wait for a peer that never comes).
 
 import { defineGlobal } from './define.ts';
 import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
 import { reportError } from './console.ts';
-import { host, setCurrentRequest } from './bridge.ts';
+import { host, requestCall, setCurrentRequest } from './bridge.ts';
 import { DOMException } from './dom-exception.ts';
 import { utf8Encode } from './encoding.ts';
-import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, isView, SafeMap, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
+import { parseAbsoluteURL } from './url.ts';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -168,6 +176,43 @@ let isClientEnd: (ws: unknown) => boolean;
 let deliver: (ws: WebSocket, event: Event) => void;
 let closed: (ws: WebSocket, code: number, reason: string, wasClean: boolean) => void;
 let makePair: () => [WebSocket, WebSocket];
+let isSocket: (ws: unknown) => boolean;
+let openOutbound: (ws: WebSocket, href: string, protocols: string[], headers: string[]) => Promise<WebSocket>;
+let startReceiving: (ws: WebSocket) => void;
+let forFetch: (href: string, headers: string[]) => Promise<WebSocket>;
+let nextOutbound = 1;
+
+/** The ArrayBuffer behind bytes the host sent (a fresh copy made for this isolate, so all of it is the message). */
+function typedBuffer(bytes: Uint8Array): ArrayBuffer {
+  return typedArrayBuffer(bytes) as ArrayBuffer;
+}
+
+/** `input` as a ws:/wss: URL; http(s) is mapped to ws(s) (as fetch's upgrade takes it). Throws SyntaxError as the WebSocket constructor does. */
+function socketURL(input: string, fromFetch: boolean): string {
+  const parsed = parseAbsoluteURL(input);
+  if (parsed === null) throw new DOMException(`Failed to construct 'WebSocket': The URL '${input}' is invalid.`, 'SyntaxError');
+  let href = parsed.href;
+  const scheme = parsed.protocol;
+  if (scheme === 'http:' || scheme === 'https:') href = `ws${stringSlice(href, 4)}`;
+  else if (scheme !== 'ws:' && scheme !== 'wss:') throw new DOMException(`Failed to construct 'WebSocket': The URL's scheme must be 'ws', 'wss', 'http' or 'https'; '${scheme}' is not allowed.`, 'SyntaxError');
+  if (parsed.hash !== '' && !fromFetch) throw new DOMException(`Failed to construct 'WebSocket': The URL contains a fragment identifier ('${parsed.hash}'). Fragment identifiers are not allowed in WebSocket URLs.`, 'SyntaxError');
+  return href;
+}
+
+/**
+ * fetch() of a request with `Upgrade: websocket` (fetch.ts): dial `url` with
+ * the request's headers; resolves with the socket (not yet accepted) once the
+ * handshake is done, rejects with the reason it failed.
+ */
+export function connectForFetch(url: string, headers: string[]): Promise<WebSocket> {
+  let href: string;
+  try {
+    href = socketURL(url, true);
+  } catch (err) {
+    return rejectedWith(err);
+  }
+  return forFetch(href, headers);
+}
 /** The server end of the pair whose client end `ws` is, marking the client used; undefined when `ws` is not an unused client end. */
 let useClient: (ws: unknown) => WebSocket | undefined;
 
@@ -191,22 +236,34 @@ export class WebSocket extends EventTarget {
   /** The client end was returned in a response (it can be only once). */
   #used = false;
   #handlers = new SafeMap<string, unknown>();
+  /** An outbound socket's id in the host's table (0: an end of a pair). */
+  #outbound = 0;
+  #url: string | null = null;
+  #protocol = '';
+  #receiving = false;
 
-  constructor(url?: string | URL, _protocols?: string | string[]) {
-    if ((url as unknown) !== INTERNAL) {
-      throw new TypeError("Failed to construct 'WebSocket': edgefn does not open outbound WebSockets yet; a worker accepts them with new WebSocketPair().");
-    }
+  constructor(url?: string | URL, protocols?: string | string[]) {
     super();
+    if ((url as unknown) === INTERNAL) return;
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+    const href = socketURL(`${url as string}`, false);
+    const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : copyArray(protocols as string[]);
+    for (let i = 0; i < list.length; i++) list[i] = `${list[i] as string}`;
+    // Browser-style: events flow without accept(), and 'open' says when send() may start.
+    this.#accepted = true;
+    this.#queued = undefined;
+    // Failure reaches the worker as error and close events.
+    ignoreRejection(openOutbound(this, href, list, []));
   }
 
   get readyState(): number {
     return this.#state;
   }
   get url(): string | null {
-    return null;
+    return this.#url;
   }
   get protocol(): string {
-    return '';
+    return this.#protocol;
   }
   get extensions(): string {
     return '';
@@ -229,10 +286,12 @@ export class WebSocket extends EventTarget {
     const queued = this.#queued;
     this.#queued = undefined;
     if (queued !== undefined) for (let i = 0; i < queued.length; i++) this.#fire(queued[i] as Event);
+    if (this.#outbound !== 0 && this.#state === OPEN) startReceiving(this);
   }
 
   send(message: string | ArrayBuffer | ArrayBufferView): void {
     if (!this.#accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
+    if (this.#state === CONNECTING) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
     if (this.#state !== OPEN) throw new TypeError("Can't call WebSocket send() after close().");
     let out: string | Uint8Array;
     if (typeof message === 'string') out = message;
@@ -289,6 +348,11 @@ export class WebSocket extends EventTarget {
   }
 
   #out(item: Outgoing): void {
+    if (this.#outbound !== 0) {
+      if (item.kind === 'ws-send') host().callSync('websocket.send', box({ id: this.#outbound, data: item.a }));
+      else host().callSync('websocket.close', box({ id: this.#outbound, code: item.a, reason: item.b }));
+      return;
+    }
     const link = this.#link;
     if (link === undefined) return;
     if (link.request === 0) arrayPush(link.pending, item);
@@ -311,6 +375,11 @@ export class WebSocket extends EventTarget {
   static {
     getLink = (ws) => ws.#link;
     isClientEnd = (ws) => typeof ws === 'object' && ws !== null && #peer in ws && ws.#peer !== undefined && ws.#peer.#link !== undefined;
+    isSocket = (ws) => typeof ws === 'object' && ws !== null && #peer in ws;
+    forFetch = (href, headers) => {
+      const ws = new WebSocket(INTERNAL as unknown as string);
+      return openOutbound(ws, href, [], headers);
+    };
     deliver = (ws, event) => {
       if (ws.#queued !== undefined) arrayPush(ws.#queued, event);
       else ws.#fire(event);
@@ -319,6 +388,60 @@ export class WebSocket extends EventTarget {
       if (ws.#state === CLOSED) return;
       ws.#state = CLOSED;
       deliver(ws, new CloseEvent('close', box({ code, reason, wasClean })));
+    };
+    openOutbound = (ws, href, protocols, headers) => {
+      const id = nextOutbound++;
+      ws.#outbound = id;
+      ws.#url = href;
+      ws.#state = CONNECTING;
+      return promiseThen(
+        requestCall('websocket.connect', box({ id, url: href, protocols, headers })),
+        (result) => {
+          const v = result.value as { protocol?: unknown };
+          ws.#protocol = typeof v.protocol === 'string' ? v.protocol : '';
+          if (ws.#state === CONNECTING) ws.#state = OPEN;
+          if (ws.#accepted) {
+            deliver(ws, new Event('open'));
+            startReceiving(ws);
+          }
+          return ws;
+        },
+        (err: unknown) => {
+          const message = err instanceof Error ? err.message : `${err as string}`;
+          deliver(ws, new ErrorEvent('error', box({ message, error: err })));
+          closed(ws, 1006, '', false);
+          throw err;
+        },
+      );
+    };
+    startReceiving = (ws) => {
+      if (ws.#receiving) return;
+      ws.#receiving = true;
+      const id = ws.#outbound;
+      const next = (): void => {
+        promiseThen(
+          requestCall('websocket.receive', box({ id })),
+          (result) => {
+            const e = result.value as { kind: string; data?: unknown; message?: string; code?: number; reason?: string; wasClean?: boolean };
+            if (e.kind === 'message') {
+              const d = e.data;
+              // Binary arrives as bytes; the worker gets an ArrayBuffer, as for an accepted socket.
+              deliver(ws, new MessageEvent('message', box({ data: typeof d === 'string' ? d : typedBuffer(d as Uint8Array) })));
+              next();
+            } else if (e.kind === 'error') {
+              deliver(ws, new ErrorEvent('error', box({ message: `${e.message ?? ''}` })));
+              next();
+            } else {
+              closed(ws, Number(e.code), `${e.reason ?? ''}`, e.wasClean === true);
+            }
+          },
+          (err: unknown) => {
+            // The request that opened it ended, or the host dropped the socket.
+            closed(ws, 1006, err instanceof Error ? err.message : '', false);
+          },
+        );
+      };
+      next();
     };
     makePair = () => {
       const client = new WebSocket(INTERNAL as unknown as string);
@@ -355,9 +478,9 @@ export class WebSocketPair {
   }
 }
 
-/** Whether `value` is a WebSocket end a Response may carry (response.ts's check of `webSocket`). */
+/** Whether `value` is a WebSocket a Response may carry (response.ts's check of `webSocket`). */
 export function isWebSocket(value: unknown): boolean {
-  return isClientEnd(value);
+  return isSocket(value);
 }
 
 /**
@@ -367,7 +490,7 @@ export function isWebSocket(value: unknown): boolean {
  */
 export function bindSocket(client: unknown, id: number, gone: () => void): string | undefined {
   const server = useClient(client);
-  if (server === undefined) return 'the WebSocket in the response is not the client end of an unused WebSocketPair';
+  if (server === undefined) return isClientEnd(client) ? 'the WebSocket in the response was already used (returned before, or accepted in the worker)' : 'the WebSocket in the response is not the client end of a WebSocketPair (an outbound WebSocket cannot be handed to the client)';
   const link = getLink(server) as Link;
   link.request = id;
   link.gone = gone;

@@ -3,12 +3,13 @@
 // sockets of one isolate talking through its memory, a worker blowing its CPU
 // budget in a message handler, and the byte caps.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startNode, type StartedNode } from '../helpers/node.ts';
 
 let node: StartedNode;
 beforeAll(async () => {
-  node = await startNode({ env: { EDGEFN_WEBSOCKET_BUFFER_BYTES: String(256 * 1024) } });
+  // Loopback allowed for the client-side cases, whose upstream runs in this process.
+  node = await startNode({ env: { EDGEFN_WEBSOCKET_BUFFER_BYTES: String(256 * 1024), EDGEFN_FETCH_ALLOW: '127.0.0.1' } });
 });
 afterAll(async () => {
   await node.close();
@@ -219,5 +220,90 @@ describe('WebSockets: budgets and bounds', () => {
     c.ws.send(Buffer.alloc(1024 * 1024 + 1));
     const closed = await c.closed;
     expect(closed.code).toBe(1009);
+  });
+});
+
+const RELAY = `
+export default {
+  async fetch(request, env) {
+    const mode = new URL(request.url).searchParams.get('mode');
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    let upstream;
+    if (mode === 'fetch') {
+      const res = await fetch(env.UPSTREAM.replace(/^ws/, 'http'), { headers: { Upgrade: 'websocket', 'x-relay': 'fetch' } });
+      if (res.status !== 101 || res.webSocket === null) return new Response('no socket', { status: 502 });
+      upstream = res.webSocket;
+      upstream.accept();
+    } else {
+      upstream = new WebSocket(env.UPSTREAM);
+      await new Promise((resolve, reject) => {
+        upstream.addEventListener('open', resolve);
+        upstream.addEventListener('error', (e) => reject(new Error(e.message)));
+      });
+    }
+    upstream.addEventListener('message', (e) => server.send(e.data));
+    upstream.addEventListener('close', (e) => server.close(e.code, e.reason));
+    server.addEventListener('message', (e) => upstream.send(e.data));
+    server.addEventListener('close', () => upstream.close(1000, 'client left'));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};`;
+
+describe('WebSockets: client side', () => {
+  let upstream: WebSocketServer;
+  let upstreamUrl: string;
+  const seenHeaders: Array<string | undefined> = [];
+  beforeAll(async () => {
+    upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    upstream.on('connection', (ws, req) => {
+      seenHeaders.push(req.headers['x-relay'] as string | undefined);
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary && data.toString() === 'bye') ws.close(4002, 'upstream done');
+        else ws.send(isBinary ? Buffer.concat([Buffer.from([0]), data as Buffer]) : `upstream:${data.toString()}`, { binary: isBinary });
+      });
+    });
+    await new Promise<void>((resolve) => upstream.once('listening', () => resolve()));
+    upstreamUrl = `ws://127.0.0.1:${(upstream.address() as { port: number }).port}/`;
+    await node.deploy('relay', { script: RELAY, vars: { UPSTREAM: upstreamUrl } });
+  });
+  afterAll(async () => {
+    for (const c of upstream.clients) c.terminate();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  for (const mode of ['new WebSocket', 'fetch'] as const) {
+    it(`relays both ways to a WebSocket the worker opens with ${mode === 'fetch' ? 'fetch(…, { headers: { Upgrade } })' : 'new WebSocket(url)'}, and passes the upstream's close on`, async () => {
+      const c = await open('relay', `/?mode=${mode === 'fetch' ? 'fetch' : 'ctor'}`);
+      c.ws.send('one');
+      expect(await c.next()).toBe('upstream:one');
+      c.ws.send(Buffer.from([7, 8]));
+      expect([...((await c.next()) as Buffer)]).toEqual([0, 7, 8]);
+      c.ws.send('bye');
+      expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
+    });
+  }
+
+  it('sends the worker’s request headers on a fetch() upgrade', () => {
+    expect(seenHeaders).toContain('fetch');
+  });
+
+  it('refuses a private address under the same SSRF guard as fetch()', async () => {
+    await node.deploy('ws-ssrf', {
+      script: `export default { async fetch() {
+        const viaCtor = await new Promise((resolve) => {
+          const ws = new WebSocket('ws://10.1.2.3/');
+          ws.addEventListener('error', (e) => resolve(e.message));
+          ws.addEventListener('open', () => resolve('opened'));
+        });
+        let viaFetch;
+        try { await fetch('http://169.254.169.254/', { headers: { Upgrade: 'websocket' } }); viaFetch = 'opened'; } catch (e) { viaFetch = e.name + ': ' + e.message; }
+        return Response.json({ viaCtor, viaFetch });
+      } }`,
+    });
+    const res = await node.call('ws-ssrf');
+    const body = (await res.json()) as { viaCtor: string; viaFetch: string };
+    expect(body.viaCtor).toMatch(/WebSocket to 10\.1\.2\.3 refused: 10\.1\.2\.3 is a private address/);
+    expect(body.viaFetch).toMatch(/^TypeError: WebSocket to 169\.254\.169\.254 refused/);
   });
 });
