@@ -11,7 +11,8 @@ import type { TrafficSplit } from './traffic-split.ts';
 import { LIMIT_KINDS, type LimitKind } from './function-report.ts';
 import type { MeteredRequest } from './host/request-meter.ts';
 import { targetPath } from './route-table.ts';
-import type { ServerSocket, UpgradeContext, WebSocketAcceptor } from './host/websocket.ts';
+import type { ServerSocket, WebSocketAcceptor } from './host/websocket.ts';
+import type { UpgradeContext } from './http-upgrade.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -61,7 +62,7 @@ export interface DataPlaneDeps {
    * forwards it to a region that holds the function), false for a 404.
    * `onHead` must be called just before the response head is written.
    */
-  elsewhere?(req: IncomingMessage, res: ServerResponse, onHead: () => void): boolean;
+  elsewhere?(req: IncomingMessage, res: ServerResponse, onHead: () => void, upgrade?: UpgradeContext): boolean;
   /** Admission control for routes with `admission` limits (router/host/admission.ts). */
   admit?(route: Route, done: Admit): void;
   /** Gives each request its `edgefn-request-id` (the client's, when valid); none: no ids. */
@@ -163,6 +164,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     };
     res.once('finish', watchEnd);
     res.once('close', watchEnd);
+    // An upgrade taken over (a WebSocket, a proxied upgrade) detaches `res`: the socket's end is the request's.
+    upgrade?.socket.once('close', watchEnd);
     if (deps.draining?.()) res.shouldKeepAlive = false;
 
     const requestId = deps.requestIds?.for(req.headers['edgefn-request-id']);
@@ -188,7 +191,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       }
     }
     if (route === undefined) {
-      if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket)) === true) return;
+      if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket), upgrade) === true) return;
       const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain} and no route claims ${req.headers.host ?? ''}${targetPath(req.url ?? '/')}` : `no function named "${name}"`;
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);

@@ -22,7 +22,8 @@ import { serverTimeouts } from '../http-timeouts.ts';
 import { startWatchdog } from './watchdog.ts';
 import { Rerouter } from './reroute.ts';
 import { RequestIds, RequestMeter } from './request-meter.ts';
-import { serveUpgrades, WebSocketAcceptor } from './websocket.ts';
+import { WebSocketAcceptor } from './websocket.ts';
+import { serveUpgrades } from '../http-upgrade.ts';
 
 let runtime: Runtime | undefined;
 let outbox: FromHost[] = [];
@@ -126,7 +127,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
         end: (socket) => ledger.end(socket),
       },
       draining: () => ledger.draining,
-      ...(rerouter === undefined ? {} : { elsewhere: (req, res, onHead) => rerouter.take(req, res, onHead) }),
+      ...(rerouter === undefined ? {} : { elsewhere: (req, res, onHead, up) => rerouter.take(req, res, onHead, up) }),
       requestIds: new RequestIds(),
       meter,
       webSockets,
