@@ -9,7 +9,9 @@ import { startNode, type StartedNode } from '../helpers/node.ts';
 let node: StartedNode;
 beforeAll(async () => {
   // Loopback allowed for the client-side cases, whose upstream runs in this process.
-  node = await startNode({ env: { EDGEFN_WEBSOCKET_BUFFER_BYTES: String(256 * 1024), EDGEFN_FETCH_ALLOW: '127.0.0.1' } });
+  // A short connection wall time (6 s) for the wall-budget case; every other socket here lives well under it.
+  node = await startNode({ env: { EDGEFN_WEBSOCKET_BUFFER_BYTES: String(256 * 1024), EDGEFN_FETCH_ALLOW: '127.0.0.1', EDGEFN_WEBSOCKET_WALL_MS: '6000' } });
+  await node.deploy('echo', { script: ECHO });
 });
 afterAll(async () => {
   await node.close();
@@ -80,7 +82,6 @@ async function logText(name: string): Promise<string> {
 
 describe('WebSockets: server side', () => {
   it('echoes text and binary, with the worker’s headers on the 101', async () => {
-    await node.deploy('echo', { script: ECHO });
     const c = await open('echo');
     expect(c.headers['x-from-worker']).toBe('yes');
     expect(c.headers['edgefn-version']).toBe('1');
@@ -132,6 +133,53 @@ export default {
     return new Response(null, { status: 101, webSocket: client });
   },
 };`;
+
+describe('WebSockets: the API’s checks', () => {
+  it('refuses 101 without a webSocket and a webSocket without 101, bad close codes and reasons, and send before accept', async () => {
+    await node.deploy('ws-api', {
+      script: `export default { fetch() {
+        const out = {};
+        const t = (k, f) => { try { f(); out[k] = 'ok'; } catch (e) { out[k] = e.name + ': ' + e.message; } };
+        const [client, server] = Object.values(new WebSocketPair());
+        t('status101', () => new Response(null, { status: 101 }));
+        t('socketOn200', () => new Response(null, { status: 200, webSocket: client }));
+        t('notASocket', () => new Response(null, { status: 101, webSocket: {} }));
+        t('sendBeforeAccept', () => server.send('x'));
+        server.accept();
+        t('badCode', () => server.close(1005));
+        t('longReason', () => server.close(1000, 'x'.repeat(124)));
+        t('ok', () => server.send('fine'));
+        out.types = [typeof WebSocket, typeof WebSocketPair, typeof MessageEvent, typeof CloseEvent, new Response(null, { status: 101, webSocket: client }).webSocket === client];
+        return Response.json(out);
+      } }`,
+    });
+    const res = await node.call('ws-api');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      status101: "RangeError: Failed to construct 'Response': a response with status 101 must carry a webSocket.",
+      socketOn200: "RangeError: Failed to construct 'Response': a response carrying a webSocket must have status 101.",
+      notASocket: "TypeError: Failed to construct 'Response': webSocket must be the client end of a WebSocketPair.",
+      sendBeforeAccept: 'TypeError: You must call accept() on this WebSocket before sending messages.',
+      badCode: expect.stringMatching(/^InvalidAccessError: .*close code/),
+      longReason: expect.stringMatching(/^SyntaxError: .*123 UTF-8 bytes/),
+      ok: 'ok',
+      types: ['function', 'function', 'function', 'function', true],
+    });
+  });
+
+  it('refuses a WebSocket response to a request that is not an upgrade, with 502 bad-response', async () => {
+    await node.deploy('ws-always', {
+      script: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const res = await node.call('ws-always');
+    expect(res.headers.get('edgefn-error')).toBe('bad-response');
+    expect(await res.text()).toMatch(/WebSocket \(status 101\), but the request was not a WebSocket upgrade/);
+  });
+});
 
 describe('WebSockets: sockets sharing an isolate', () => {
   it('relays messages between two clients of one function through the isolate’s memory', async () => {
@@ -213,6 +261,20 @@ describe('WebSockets: budgets and bounds', () => {
     await expect.poll(() => logText('ws-flood'), { timeout: 20_000 }).toMatch(/flood closed 1011 the client is not reading/);
     c.ws.terminate();
   });
+
+  it('closes with 1011 at the connection’s wall budget (EDGEFN_WEBSOCKET_WALL_MS), and the worker hears it', async () => {
+    const c = await open('echo');
+    const t0 = performance.now();
+    expect(await c.next()).toBe('hello');
+    const closed = await c.closed;
+    const openMs = performance.now() - t0;
+    expect(closed).toEqual({ code: 1011, reason: 'WebSocket wall time limit of 6000 ms exceeded' });
+    // Measured from the handshake: not before the budget, and not long after it on a loaded machine.
+    expect(openMs).toBeGreaterThan(5_500);
+    expect(openMs).toBeLessThan(20_000);
+    // The worker's socket closed too, as a connection cut by the platform (1006, not clean).
+    await expect.poll(() => logText('echo'), { timeout: 10_000 }).toMatch(/closed 1006 WebSocket wall time limit of 6000 ms exceeded false/);
+  }, 30_000);
 
   it('closes with 1009 a client message larger than the message bound', async () => {
     const c = await open('echo');
