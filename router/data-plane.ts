@@ -387,17 +387,19 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
               handle?.socketMessage(data);
             },
             error: (message) => handle?.socketError(message),
-            closed: (code, reason, wasClean) => {
-              handle?.socketClosed(code, reason, wasClean);
-              watchEnd();
-            },
+            closed: (code, reason, wasClean) => handle?.socketClosed(code, reason, wasClean),
           });
           if (webSocket === undefined) {
             // Not a valid handshake: ws answered 400 and closed the connection.
             answered = 400;
-            upgrade.socket.once('close', watchEnd);
             return false;
           }
+          // The HTTP exchange is over: for the host's ledger (ticks to the
+          // front door every TICK_MS while anything is in flight, and the
+          // watchdog's answers) an open socket is an idle connection, not a
+          // request that could still be answered, and the admission slot goes
+          // back. A draining host closes it like any idle connection.
+          watchEnd();
           return true;
         },
         socketSend(data) {
