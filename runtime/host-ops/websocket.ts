@@ -64,7 +64,7 @@ class ClientSocket {
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       // A compact copy: ws's buffers can be views into a larger one.
-      this.#push({ kind: 'message', data: isBinary ? Uint8Array.prototype.slice.call(bytes) : bytes.toString('utf8') }, bytes.byteLength);
+      this.#push({ kind: 'message', data: isBinary ? new Uint8Array(bytes) : bytes.toString('utf8') }, bytes.byteLength);
     });
     ws.on('error', (err: Error) => this.#push({ kind: 'error', message: err.message }, 0));
     ws.on('close', (code: number, reason: Buffer) => this.#push({ kind: 'close', code, reason: reason.toString('utf8'), wasClean: code !== 1006 }, 0));
