@@ -7,8 +7,8 @@
 //  - a message is at most `maxMessageBytes` either way (the client's larger
 //    ones close the socket with 1009, as ws does; the worker's too);
 //  - a client that does not read cannot make the host buffer the worker's
-//    messages past `maxBufferedBytes`: the socket is closed with 1011 then
-//    (ws destroys it if the close handshake does not finish in 30 s);
+//    messages past `maxBufferedBytes`: the connection is dropped then (its
+//    1011 close frame sent for form), and the worker's close event says why;
 //  - what the client sends is handed to the isolate as it arrives, in the
 //    same turn: the host keeps no queue of its own.
 
