@@ -191,7 +191,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       }
     }
     if (route === undefined) {
-      if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket), upgrade) === true) return;
+      // A proxied upgrade releases the socket once it is spliced: from then on, as for a worker's own socket, an idle connection to the ledger.
+      const spliced: UpgradeContext | undefined = upgrade === undefined ? undefined : {
+        ...upgrade,
+        release: () => {
+          upgrade.release();
+          watchEnd();
+        },
+      };
+      if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket), spliced) === true) return;
       const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain} and no route claims ${req.headers.host ?? ''}${targetPath(req.url ?? '/')}` : `no function named "${name}"`;
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);
