@@ -48,6 +48,18 @@ export interface NodeConfig {
   http: NodeHttpConfig;
   /** Live data-plane connections one client address may hold (EDGEFN_MAX_CONNECTIONS_PER_CLIENT); 0: no cap. Default 512. */
   maxConnectionsPerClient: number;
+  /** Workers' WebSockets; see NodeWebSocketConfig. */
+  webSocket: NodeWebSocketConfig;
+}
+
+/** Bounds on the WebSockets workers accept (README: WebSockets). */
+export interface NodeWebSocketConfig {
+  /** ms a WebSocket may stay open (EDGEFN_WEBSOCKET_WALL_MS); past it the socket closes with 1011. Default 3,600,000 (1 hour). */
+  wallMs: number;
+  /** Largest message either way, bytes (EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES). Default 1,048,576. */
+  maxMessageBytes: number;
+  /** The worker's messages held unsent for a client that does not read, bytes (EDGEFN_WEBSOCKET_BUFFER_BYTES); past it the socket closes with 1011. Default 4,194,304. */
+  maxBufferedBytes: number;
 }
 
 /** What one client connection may cost the node: how long it may take, and how many may be open. */
@@ -206,6 +218,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     http: httpConfig(env),
     // Above a peer node's forwarding pool (256 connections, router/cluster/forwarder.ts) and its probes.
     maxConnectionsPerClient: int(env, 'EDGEFN_MAX_CONNECTIONS_PER_CLIENT', 512, 0, 1_000_000),
+    webSocket: {
+      wallMs: int(env, 'EDGEFN_WEBSOCKET_WALL_MS', 3_600_000, 1_000, 7 * 24 * 3_600_000),
+      maxMessageBytes: int(env, 'EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 128 * 1024 * 1024),
+      maxBufferedBytes: int(env, 'EDGEFN_WEBSOCKET_BUFFER_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    },
     logBytes: int(env, 'EDGEFN_LOG_BYTES', 256 * 1024, 1024, 64 * 1024 * 1024),
     logHeartbeatMs: int(env, 'EDGEFN_LOG_HEARTBEAT_MS', 15_000, 100, 600_000),
     metricsPublic: flag(env, 'EDGEFN_METRICS_PUBLIC'),

@@ -11,6 +11,8 @@ import type { TrafficSplit } from './traffic-split.ts';
 import { LIMIT_KINDS, type LimitKind } from './function-report.ts';
 import type { MeteredRequest } from './host/request-meter.ts';
 import { targetPath } from './route-table.ts';
+import type { ServerSocket, WebSocketAcceptor } from './host/websocket.ts';
+import type { UpgradeContext } from './http-upgrade.ts';
 
 /** Request bodies up to this size are sent to the isolate whole; larger ones stream. */
 const WHOLE_BODY_MAX = 64 * 1024;
@@ -60,13 +62,15 @@ export interface DataPlaneDeps {
    * forwards it to a region that holds the function), false for a 404.
    * `onHead` must be called just before the response head is written.
    */
-  elsewhere?(req: IncomingMessage, res: ServerResponse, onHead: () => void): boolean;
+  elsewhere?(req: IncomingMessage, res: ServerResponse, onHead: () => void, upgrade?: UpgradeContext): boolean;
   /** Admission control for routes with `admission` limits (router/host/admission.ts). */
   admit?(route: Route, done: Admit): void;
   /** Gives each request its `edgefn-request-id` (the client's, when valid); none: no ids. */
   requestIds?: { for(given: string | string[] | undefined): string } | undefined;
   /** Told about every function request once it is over (router/host/request-meter.ts). */
   meter?: { record(name: string, version: number, r: MeteredRequest): void } | undefined;
+  /** Completes the upgrades workers accept with a WebSocket (router/host/websocket.ts); absent: a 101 from a worker is refused. */
+  webSockets?: WebSocketAcceptor | undefined;
 }
 
 const LIMIT_HEADERS = new Set<string>(LIMIT_KINDS);
@@ -138,8 +142,13 @@ export function sendError(res: ServerResponse, err: EdgefnError, timing?: Timing
   res.end(body);
 }
 
-export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+/**
+ * The data plane's handler. `upgrade`: the request came as an HTTP upgrade
+ * (node:http's 'upgrade' event), `res` writes to its bare socket, and a
+ * worker may take the connection over with a WebSocket.
+ */
+export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res: ServerResponse, upgrade?: UpgradeContext) => void {
+  return (req, res, upgrade) => {
     const socket = req.socket;
     deps.watch?.start(socket);
     // One 'end' per request for the ledger: the response finished, or the
@@ -155,6 +164,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
     };
     res.once('finish', watchEnd);
     res.once('close', watchEnd);
+    // An upgrade taken over (a WebSocket, a proxied upgrade) detaches `res`: the socket's end is the request's.
+    upgrade?.socket.once('close', watchEnd);
     if (deps.draining?.()) res.shouldKeepAlive = false;
 
     const requestId = deps.requestIds?.for(req.headers['edgefn-request-id']);
@@ -180,7 +191,15 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       }
     }
     if (route === undefined) {
-      if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket)) === true) return;
+      // A proxied upgrade releases the socket once it is spliced: from then on, as for a worker's own socket, an idle connection to the ledger.
+      const spliced: UpgradeContext | undefined = upgrade === undefined ? undefined : {
+        ...upgrade,
+        release: () => {
+          upgrade.release();
+          watchEnd();
+        },
+      };
+      if (name !== undefined && deps.elsewhere?.(req, res, () => deps.watch?.head(socket), spliced) === true) return;
       const what = name === undefined ? `host "${req.headers.host ?? ''}" is not <function>.${deps.baseDomain} and no route claims ${req.headers.host ?? ''}${targetPath(req.url ?? '/')}` : `no function named "${name}"`;
       closeIfLargeRemainder(req, res, 0);
       drainRequest(req, res);
@@ -237,6 +256,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       let limit: LimitKind | undefined;
       let metered = false;
       let lastTiming: Timing | undefined;
+      /** Bytes of WebSocket messages from the client (those to it count in `egress`). */
+      let ingressWs = 0;
       const meter = (timing: Timing): void => {
         if (metered || deps.meter === undefined) return;
         metered = true;
@@ -247,7 +268,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           wallMs,
           headMs: headMs || wallMs,
           coldMs: timing.coldMs,
-          ingressBytes: body instanceof Uint8Array ? body.byteLength : received,
+          ingressBytes: (body instanceof Uint8Array ? body.byteLength : received) + ingressWs,
           egressBytes: egress,
           subrequests: timing.subrequests ?? 0,
           limit,
@@ -257,6 +278,8 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
       let streaming = false;
       let finished = false;
       let handle: RequestHandle | undefined;
+      /** The worker's WebSocket, once it took the connection over. */
+      let webSocket: ServerSocket | undefined;
       // Streamed request bodies are pushed as they arrive, up to the runtime's
       // credit window (REQUEST_WINDOW_BYTES); past it the socket is paused
       // until the runtime has room again (sink.pull), so an upload never sits
@@ -332,6 +355,11 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           const [errStatus, errHeader] = HTTP_ERRORS[err.code];
           if (LIMIT_HEADERS.has(errHeader)) limit = errHeader as LimitKind;
           lastTiming = timing;
+          if (webSocket !== undefined) {
+            // A budget, the wall time or the isolate's end, after the upgrade: the socket says why.
+            webSocket.fail(err.message);
+            return;
+          }
           if (headSent) {
             res.destroy(err);
             return;
@@ -346,6 +374,49 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         pull() {
           if (!bodyEnded && !finished) req.resume();
         },
+        upgrade(headers, timing) {
+          if (upgrade === undefined || deps.webSockets === undefined) {
+            this.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker answered with a WebSocket (status 101), but the request was not a WebSocket upgrade'), timing);
+            return false;
+          }
+          headSent = true;
+          deps.watch?.head(socket);
+          headMs = performance.now() - t0;
+          answered = 101;
+          const extra = ['server-timing', serverTiming(timing, headMs)];
+          if (requestId !== undefined) extra.push('edgefn-request-id', requestId);
+          if (deps.region !== undefined) extra.push('edgefn-region', deps.region);
+          extra.push('edgefn-version', versionHeader);
+          // From here ws owns the socket; the ServerResponse must not write to it or report its close.
+          upgrade.release();
+          webSocket = deps.webSockets.accept(req, upgrade.socket, upgrade.head, headers, extra, {
+            message: (data) => {
+              ingressWs += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+              handle?.socketMessage(data);
+            },
+            error: (message) => handle?.socketError(message),
+            closed: (code, reason, wasClean) => handle?.socketClosed(code, reason, wasClean),
+          });
+          if (webSocket === undefined) {
+            // Not a valid handshake: ws answered 400 and closed the connection.
+            answered = 400;
+            return false;
+          }
+          // The HTTP exchange is over: for the host's ledger (ticks to the
+          // front door every TICK_MS while anything is in flight, and the
+          // watchdog's answers) an open socket is an idle connection, not a
+          // request that could still be answered, and the admission slot goes
+          // back. A draining host closes it like any idle connection.
+          watchEnd();
+          return true;
+        },
+        socketSend(data) {
+          egress += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+          webSocket?.send(data);
+        },
+        socketClose(code, reason) {
+          webSocket?.close(code, reason);
+        },
         done(timing) {
           finished = true;
           meter(timing);
@@ -354,7 +425,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             headSent = true;
             deps.watch?.head(socket);
             sendError(res, new EdgefnError('ERR_INTERNAL', 'the request ended without a response'), undefined, deps.region, { version: versionHeader, requestId });
-          } else if (!res.writableEnded) res.end();
+          } else if (webSocket === undefined && !res.writableEnded) res.end();
           if (!bodyEnded) {
             req.off('data', onData);
             drainRequest(req, res);

@@ -44,6 +44,8 @@ export interface HostConfig {
   requestTimeoutMs: number;
   /** A cluster node's region, named in every answer's `edgefn-region`; undefined on a standalone node. */
   region: string | undefined;
+  /** Bounds on workers' WebSockets (router/config.ts NodeWebSocketConfig); absent: the defaults. */
+  webSocket?: { wallMs: number; maxMessageBytes: number; maxBufferedBytes: number } | undefined;
 }
 
 /**

@@ -227,6 +227,7 @@ export class EdgeNode {
         fetch: this.config.fetch,
         cache: this.#cacheConfig(),
         region: this.#cluster === undefined ? undefined : this.config.region,
+        webSocket: this.config.webSocket,
       },
       onLog: (name, line) => {
         this.#logs.add(name, line);

@@ -22,7 +22,7 @@ import { checkResponseHead, splitHeaderLines } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
-import { CHARGED_OPS, WASM_IN_USE } from './host-ops/index.ts';
+import { CHARGED_OPS, MESSAGE_OPS, WASM_IN_USE } from './host-ops/index.ts';
 import { RequestBody } from './request-body.ts';
 import { enterNodeCompat } from './node-compat/host.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
@@ -37,6 +37,8 @@ export interface LiveIsolateHooks {
   /** A code cache was produced on load because none was given or it was rejected. */
   codeCache(fn: FunctionSource, cache: Uint8Array): void;
   startupCpuMs: number;
+  /** Wall time an upgraded request's WebSocket may stay open, in ms (RuntimeOptions.webSocketWallMs). */
+  webSocketWallMs: number;
 }
 
 export interface ColdBreakdown {
@@ -67,6 +69,10 @@ interface ActiveRequest {
   abort: AbortController | undefined;
   /** An error response the worker produced during the current entry, sent when it returns. */
   error: { err: EdgefnError; log: string } | undefined;
+  /** Answered with a WebSocket (101): from then on each message has a CPU budget of its own. */
+  upgraded?: boolean;
+  /** CPU charged to the socket's earlier messages, no longer in `cpuMs` (the current message's budget). */
+  socketCpuMs?: number;
 }
 
 const BODY_NONE = 0;
@@ -325,6 +331,23 @@ export class LiveIsolate implements IsolateOwner {
         r.pumpParked = false;
         this.#enter(r, this.#entries.resumeResponse, [id]);
       },
+      socketMessage: (data) => {
+        if (r.upgraded !== true || !this.#requests.has(id)) return;
+        this.#socketBudget(r);
+        // Binary arrives as a view of ws's receive buffer: the worker gets an
+        // ArrayBuffer of its own (Workers' MessageEvent.data for binary).
+        const value = typeof data === 'string' ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+        this.#enter(r, this.#entries.socketEvent, [id, 'message', value, null, null]);
+      },
+      socketError: (message) => {
+        if (r.upgraded !== true || !this.#requests.has(id)) return;
+        this.#enter(r, this.#entries.socketEvent, [id, 'error', message, null, null]);
+      },
+      socketClosed: (code, reason, wasClean) => {
+        if (r.upgraded !== true || !this.#requests.has(id)) return;
+        this.#socketBudget(r);
+        this.#enter(r, this.#entries.socketEvent, [id, 'close', code, reason, wasClean]);
+      },
     };
   }
 
@@ -358,6 +381,17 @@ export class LiveIsolate implements IsolateOwner {
     };
     this.#requests.set(r.id, r);
     return r;
+  }
+
+  /** A message arrived on r's socket: what the last one used is set aside, and this one starts with the whole budget. */
+  #socketBudget(r: ActiveRequest): void {
+    r.socketCpuMs = (r.socketCpuMs ?? 0) + r.cpuMs;
+    r.cpuMs = 0;
+  }
+
+  /** The request's whole charge: its current budget's use plus, for a socket, its earlier messages'. */
+  #totalCpuMs(r: ActiveRequest): number {
+    return r.cpuMs + (r.socketCpuMs ?? 0);
   }
 
   #timing(r: ActiveRequest): Timing {
@@ -572,7 +606,44 @@ export class LiveIsolate implements IsolateOwner {
       case 'done':
         queueMicrotask(() => this.#finish(r));
         return;
+      case 'upgrade':
+        this.#upgrade(r, typeof a === 'string' ? splitHeaderLines(a) : []);
+        return;
+      case 'ws-send':
+        if (r.upgraded === true && (typeof a === 'string' || a instanceof Uint8Array)) this.#hostWork(() => r.sink.socketSend?.(a));
+        return;
+      case 'ws-close':
+        if (r.upgraded === true) this.#hostWork(() => r.sink.socketClose?.(Number(a), String(b ?? '')));
+        return;
     }
+  }
+
+  /**
+   * The worker answered r with a WebSocket. The request now lives as long as
+   * the socket, under the connection's wall budget instead of the request's.
+   */
+  #upgrade(r: ActiveRequest, headers: string[]): void {
+    r.responded = true;
+    const timing = this.#checkpoint(r);
+    if (r.sink.upgrade === undefined) {
+      r.sink.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker answered with a WebSocket (status 101), which only a WebSocket upgrade request can take'), timing);
+    } else {
+      let accepted = false;
+      this.#hostWork(() => {
+        accepted = r.sink.upgrade!(headers, timing);
+      });
+      if (accepted) {
+        r.upgraded = true;
+        clearTimeout(r.wall);
+        r.wall = setTimeout(() => this.#wallLimit(r), this.#hooks.webSocketWallMs);
+        return;
+      }
+    }
+    // Refused and answered by the sink: the worker's end closes as if the
+    // connection dropped, which lets the request finish.
+    queueMicrotask(() => {
+      if (this.#requests.has(r.id)) this.#enter(r, this.#entries.socketEvent, [r.id, 'close', 1006, 'the WebSocket upgrade did not complete', false]);
+    });
   }
 
   #opContext(r: ActiveRequest | undefined): OpContext {
@@ -613,7 +684,9 @@ export class LiveIsolate implements IsolateOwner {
     started.then(
       (value) => {
         charge();
-        if (r !== undefined && this.#requests.has(r.id)) this.#enter(r, this.#entries.settle, [callId, true, value]);
+        if (r === undefined || !this.#requests.has(r.id)) return;
+        if (MESSAGE_OPS.has(op)) this.#socketBudget(r);
+        this.#enter(r, this.#entries.settle, [callId, true, value]);
       },
       (err: unknown) => {
         charge();
@@ -675,7 +748,7 @@ export class LiveIsolate implements IsolateOwner {
 
   #wallLimit(r: ActiveRequest): void {
     if (!this.#requests.has(r.id)) return;
-    const err = new EdgefnError('ERR_WALL_LIMIT', `wall time limit of ${this.fn.limits.wallMs} ms exceeded`);
+    const err = new EdgefnError('ERR_WALL_LIMIT', r.upgraded === true ? `WebSocket wall time limit of ${this.#hooks.webSocketWallMs} ms exceeded` : `wall time limit of ${this.fn.limits.wallMs} ms exceeded`);
     r.sink.fail(err, this.#timing(r));
     this.#enter(r, this.#entries.cancel, [r.id, err.message]);
     this.#finish(r);
@@ -687,7 +760,7 @@ export class LiveIsolate implements IsolateOwner {
     clearTimeout(r.wall);
     this.#dropBody(r);
     r.abort?.abort(new EdgefnError('ERR_CLOSED', 'the request ended'));
-    r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs, subrequests: subrequestsOf(r) });
+    r.sink.done?.({ coldMs: r.coldMs, cpuMs: this.#totalCpuMs(r), subrequests: subrequestsOf(r) });
     if (this.#state === 'retiring' && this.#requests.size === 0) this.#die();
   }
 
@@ -708,7 +781,7 @@ export class LiveIsolate implements IsolateOwner {
       this.#dropBody(r);
       r.abort?.abort(err);
       r.sink.fail(err, { coldMs: r.coldMs, cpuMs: r.cpuMs });
-      r.sink.done?.({ coldMs: r.coldMs, cpuMs: r.cpuMs, subrequests: subrequestsOf(r) });
+      r.sink.done?.({ coldMs: r.coldMs, cpuMs: this.#totalCpuMs(r), subrequests: subrequestsOf(r) });
     }
   }
 

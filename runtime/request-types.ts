@@ -41,6 +41,21 @@ export interface ResponseSink {
   pull?(): void;
   /** The request, its response and its waitUntil work are over; cpuMs is the final charge. */
   done?(timing: Timing): void;
+  /**
+   * The worker answered with status 101 and the client end of a
+   * WebSocketPair (runtime/webapi/websocket.ts): complete the upgrade, with
+   * the worker's response `headers`. From here the request lives on as the
+   * socket: messages go out through socketSend, the worker's close through
+   * socketClose, and what the client sends comes in through the handle's
+   * socketMessage / socketClosed / socketError. Return false when this
+   * request cannot be upgraded (it was not a WebSocket handshake): the
+   * worker's socket then closes with 1006. Absent: no request can be.
+   */
+  upgrade?(headers: string[], timing: Timing): boolean;
+  /** A message from the worker on the upgraded socket: text as a string, binary as bytes. */
+  socketSend?(data: string | Uint8Array): void;
+  /** The worker closed the upgraded socket with `code` and `reason`. */
+  socketClose?(code: number, reason: string): void;
 }
 
 /** Streamed response bytes a request may have sent and not yet had acknowledged (1 MB). */
@@ -72,4 +87,15 @@ export interface RequestHandle {
    * and parks the worker's response stream past that.
    */
   ackResponse(bytes: number): void;
+  /**
+   * An upgraded request's socket (ResponseSink.upgrade): a message from the
+   * client. Each one runs the worker's handlers as an entry with a CPU budget
+   * of its own (the function's cpuMs), which the entries it leads to
+   * (timers, host calls) then draw from.
+   */
+  socketMessage(data: string | Uint8Array): void;
+  /** The upgraded socket had a protocol error (a close follows). */
+  socketError(message: string): void;
+  /** The upgraded socket is closed, by either side; the request finishes once the worker's waitUntil work settles. */
+  socketClosed(code: number, reason: string, wasClean: boolean): void;
 }

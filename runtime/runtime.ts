@@ -13,6 +13,7 @@ import type { RequestHandle, ResponseSink, RuntimeRequest } from './request-type
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, type HostOp, type HostOpSync } from './host-ops/index.ts';
 import { createFetchOps, type FetchOptions } from './host-ops/index.ts';
 import { createCacheOps, type CacheOptions } from './host-ops/index.ts';
+import { createWebSocketOps } from './host-ops/index.ts';
 export type { HostOp, HostOpSync, OpContext } from './host-ops/index.ts';
 
 export interface RuntimeOptions {
@@ -45,6 +46,8 @@ export interface RuntimeOptions {
   fetch?: FetchOptions | undefined;
   /** The Cache API's store: file, total and per-entry bytes (see host-ops/cache.ts for defaults). */
   cache?: CacheOptions | undefined;
+  /** Wall time an upgraded request's WebSocket may stay open, in ms; past it the socket closes with 1011. Default 3,600,000 (1 hour). */
+  webSocketWallMs?: number | undefined;
 }
 
 export interface RuntimeStats {
@@ -70,6 +73,7 @@ export class Runtime {
   readonly #snapshot: SnapshotResult;
   readonly #live: LRUCache<string, LiveIsolate>;
   readonly #startupCpuMs: number;
+  readonly #webSocketWallMs: number;
   readonly #ops: Record<string, HostOp>;
   readonly #opsSync: Record<string, HostOpSync>;
   readonly #closeCache: () => void;
@@ -88,12 +92,14 @@ export class Runtime {
   private constructor(options: RuntimeOptions, prelude: Prelude) {
     this.#options = options;
     this.#startupCpuMs = positiveInt('startupCpuMs', options.startupCpuMs, 1000);
+    this.#webSocketWallMs = positiveInt('webSocketWallMs', options.webSocketWallMs, 3_600_000);
     const maxLive = positiveInt('maxLive', options.maxLive, 1000);
     const maxLiveMb = positiveInt('maxLiveMb', options.maxLiveMb, 2048);
     const cache = createCacheOps(options.cache);
     this.#closeCache = cache.close;
-    this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...cache.ops, ...options.hostOps };
-    this.#opsSync = { ...BUILTIN_SYNC_OPS, ...options.hostOpsSync };
+    const webSockets = createWebSocketOps({ allow: options.fetch?.allow, subrequests: options.fetch?.subrequests, timeoutMs: options.fetch?.timeoutMs, lookup: options.fetch?.lookup });
+    this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...cache.ops, ...webSockets.ops, ...options.hostOps };
+    this.#opsSync = { ...BUILTIN_SYNC_OPS, ...webSockets.sync, ...options.hostOpsSync };
     this.#snapshot = loadSnapshot(prelude, options.snapshotDir);
     if (this.#snapshot.path === 'prelude') {
       console.warn(`edgefn: V8 snapshot unavailable (${this.#snapshot.reason}); every isolate will evaluate the prelude itself`);
@@ -162,6 +168,7 @@ export class Runtime {
       },
       codeCache: (fn, cache) => this.#options.codeCache?.(fn, cache),
       startupCpuMs: this.#startupCpuMs,
+      webSocketWallMs: this.#webSocketWallMs,
     };
   }
 

@@ -29,7 +29,8 @@ import { functionName, sendError } from '../data-plane.ts';
 import { HTTP_ERRORS } from '../http-errors.ts';
 import type { PeerState } from './membership.ts';
 import { PROBE_HOST, PROBE_PATH } from './membership.ts';
-import { FORWARDED_HEADER, hasBody, proxyRequest, REROUTED_HEADER } from './proxy.ts';
+import { FORWARDED_HEADER, hasBody, proxyRequest, proxyUpgrade, REROUTED_HEADER } from './proxy.ts';
+import { serveUpgrades, type UpgradeContext } from '../http-upgrade.ts';
 import type { Placement } from './replica.ts';
 
 export { FORWARDED_HEADER };
@@ -82,12 +83,15 @@ export class Forwarder {
 
   constructor(deps: ForwarderDeps) {
     this.#deps = deps;
-    this.#server = createServer({ requestTimeout: 0, headersTimeout: deps.headersTimeoutMs, keepAliveTimeout: deps.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1_000, deps.headersTimeoutMs / 2), noDelay: true }, (req, res) => {
-      this.#handle(req, res).catch((err: unknown) => {
+    const handle = (req: IncomingMessage, res: ServerResponse, up?: UpgradeContext): void => {
+      this.#handle(req, res, up).catch((err: unknown) => {
         if (!res.headersSent) sendError(res, new EdgefnError('ERR_INTERNAL', err instanceof Error ? err.message : String(err)), undefined, deps.region);
         else res.destroy();
       });
-    });
+    };
+    this.#server = createServer({ requestTimeout: 0, headersTimeout: deps.headersTimeoutMs, keepAliveTimeout: deps.keepAliveTimeoutMs, connectionsCheckingInterval: Math.min(1_000, deps.headersTimeoutMs / 2), noDelay: true }, handle);
+    // A WebSocket handshake is decided like any request, then proxied as an upgrade (proxy.ts).
+    serveUpgrades(this.#server, handle);
     // Never listens: the front door feeds it the connections it diverts. But
     // node:http starts checking headersTimeout only on 'listening' (it tracks
     // connections from then on), so without this a client could hold a
@@ -114,7 +118,7 @@ export class Forwarder {
     return p;
   }
 
-  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #handle(req: IncomingMessage, res: ServerResponse, up?: UpgradeContext): Promise<void> {
     const d = this.#deps;
     if (req.headers.host === PROBE_HOST && req.url === PROBE_PATH) {
       req.resume();
@@ -145,7 +149,7 @@ export class Forwarder {
         sendError(res, new EdgefnError('ERR_REGION_UNAVAILABLE', `function "${name}" is moving into region "${d.region}" (its placement is changing); retry the request`), undefined, d.region);
         return;
       }
-      await this.#proxy(req, res, d.selfUrl(), { region: d.region, hop: false });
+      await this.#proxy(req, res, d.selfUrl(), { region: d.region, hop: false }, up);
       return;
     }
     const entry = verifyMarker(d.secret(), req.headers[FORWARDED_HEADER] as string | undefined);
@@ -165,7 +169,7 @@ export class Forwarder {
     const retryable = (req.method === 'GET' || req.method === 'HEAD') && !hasBody(req);
     for (let attempt = 0; ; attempt++) {
       const target = candidates[attempt]!;
-      const failure = await this.#proxy(req, res, target.advertiseUrl, { region: target.region, hop: true });
+      const failure = await this.#proxy(req, res, target.advertiseUrl, { region: target.region, hop: true }, up);
       if (failure === undefined) return;
       d.reportFailure(target.id, failure);
       if (res.headersSent || res.destroyed) return;
@@ -185,10 +189,10 @@ export class Forwarder {
    * upstream could not be reached (before any answer came), or undefined once
    * the answer is on its way to the client.
    */
-  async #proxy(req: IncomingMessage, res: ServerResponse, url: string, to: { region: string; hop: boolean }): Promise<string | undefined> {
+  async #proxy(req: IncomingMessage, res: ServerResponse, url: string, to: { region: string; hop: boolean }, up?: UpgradeContext): Promise<string | undefined> {
     const d = this.#deps;
     const secret = d.secret();
-    return proxyRequest(this.#pool(url), req, res, {
+    const options: Parameters<typeof proxyRequest>[3] = {
       ...(to.hop && secret !== undefined ? { extraHeaders: { [FORWARDED_HEADER]: signMarker(secret, d.region) } } : {}),
       decorate: (out, started) => {
         if (out[REGION_HEADER] === undefined) out[REGION_HEADER] = to.region;
@@ -197,7 +201,8 @@ export class Forwarder {
         const theirs = out['server-timing'];
         out['server-timing'] = theirs === undefined ? ours : [...(Array.isArray(theirs) ? theirs : [theirs]), ours];
       },
-    });
+    };
+    return up === undefined ? proxyRequest(this.#pool(url), req, res, options) : proxyUpgrade(url, req, res, up, options);
   }
 
   close(): void {

@@ -6,8 +6,9 @@
 // stream and the upstream body is piped to the client, so backpressure holds
 // end to end and nothing is buffered whole.
 
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { pipeline, type Duplex } from 'node:stream';
+import type { UpgradeContext } from '../http-upgrade.ts';
 import type { Pool } from 'undici';
 
 export const FORWARDED_HEADER = 'edgefn-forwarded';
@@ -90,4 +91,73 @@ export async function proxyRequest(pool: Pool, req: IncomingMessage, res: Server
   res.writeHead(upstream.statusCode, out);
   pipeline(upstream.body, res, () => res.off('close', onClose));
   return undefined;
+}
+
+/**
+ * Send upgrade request `req` (a WebSocket handshake) to the data plane at
+ * `url` on a connection of its own, and when the upstream switches
+ * protocols, write its 101 to the client and splice the two connections:
+ * from then on the bytes flow both ways untouched, with TCP's backpressure
+ * end to end (pipe pauses the faster side). Any other answer (an error, a
+ * worker's 426) goes to `res` like a proxied response. Returns why the
+ * upstream could not be reached (before any answer came), or undefined.
+ */
+export function proxyUpgrade(url: string, req: IncomingMessage, res: ServerResponse, up: UpgradeContext, o: ProxyOptions = {}): Promise<string | undefined> {
+  const target = new URL(url);
+  const headers: OutgoingHeaders = requestHeaders(req);
+  if (o.extraHeaders !== undefined) Object.assign(headers, o.extraHeaders);
+  headers['connection'] = 'Upgrade';
+  headers['upgrade'] = req.headers.upgrade ?? 'websocket';
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let answered = false;
+    const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url ?? '/', headers });
+    const onClientClose = () => {
+      if (!answered) upstream.destroy();
+    };
+    up.socket.once('close', onClientClose);
+    upstream.once('upgrade', (upRes: IncomingMessage, upSocket: Duplex, upHead: Buffer) => {
+      answered = true;
+      up.socket.off('close', onClientClose);
+      const out = responseHeaders(upRes.headers);
+      o.decorate?.(out, started);
+      o.onHead?.();
+      up.release();
+      const lines = [`HTTP/1.1 101 ${upRes.statusMessage || 'Switching Protocols'}`, 'Connection: Upgrade', `Upgrade: ${upRes.headers.upgrade ?? 'websocket'}`];
+      for (const [k, v] of Object.entries(out)) for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${one}`);
+      up.socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (upHead.byteLength > 0) up.socket.write(upHead);
+      if (up.head.byteLength > 0) upSocket.write(up.head);
+      // Either side's end or failure ends the other.
+      const both = [up.socket, upSocket];
+      for (const s of both) {
+        s.on('error', () => {
+          for (const t of both) t.destroy();
+        });
+        s.once('close', () => {
+          for (const t of both) t.destroy();
+        });
+      }
+      up.socket.pipe(upSocket);
+      upSocket.pipe(up.socket);
+      resolve(undefined);
+    });
+    upstream.once('response', (upRes: IncomingMessage) => {
+      answered = true;
+      up.socket.off('close', onClientClose);
+      const out = responseHeaders(upRes.headers);
+      o.decorate?.(out, started);
+      o.onHead?.();
+      res.writeHead(upRes.statusCode ?? 502, out);
+      pipeline(upRes, res, () => {});
+      resolve(undefined);
+    });
+    upstream.once('error', (err: Error & { code?: string }) => {
+      if (answered) return;
+      answered = true;
+      up.socket.off('close', onClientClose);
+      resolve(up.socket.destroyed ? undefined : err.code === undefined ? err.message : `${err.code}: ${err.message}`);
+    });
+    upstream.end();
+  });
 }

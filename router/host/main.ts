@@ -22,6 +22,8 @@ import { serverTimeouts } from '../http-timeouts.ts';
 import { startWatchdog } from './watchdog.ts';
 import { Rerouter } from './reroute.ts';
 import { RequestIds, RequestMeter } from './request-meter.ts';
+import { WebSocketAcceptor } from './websocket.ts';
+import { serveUpgrades } from '../http-upgrade.ts';
 
 let runtime: Runtime | undefined;
 let outbox: FromHost[] = [];
@@ -89,6 +91,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     fetch: config.fetch,
     hostOps: { kv: createKvOp(clusterKv ?? kv) },
     cache: config.cache,
+    webSocketWallMs: config.webSocket?.wallMs,
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;
@@ -104,10 +107,9 @@ async function main(config: HostConfig): Promise<OnMessage> {
   rt.warmPool();
   const rerouter = config.region === undefined ? undefined : new Rerouter(config.region);
   const meter = new RequestMeter();
+  const webSockets = new WebSocketAcceptor(config.webSocket === undefined ? {} : { maxMessageBytes: config.webSocket.maxMessageBytes, maxBufferedBytes: config.webSocket.maxBufferedBytes });
 
-  const server = createServer(
-    { ...serverTimeouts(config), noDelay: true },
-    createDataPlane({
+  const dataPlane = createDataPlane({
       baseDomain: config.baseDomain,
       region: config.region,
       route: (name) => routes.get(name),
@@ -127,11 +129,14 @@ async function main(config: HostConfig): Promise<OnMessage> {
         end: (socket) => ledger.end(socket),
       },
       draining: () => ledger.draining,
-      ...(rerouter === undefined ? {} : { elsewhere: (req, res, onHead) => rerouter.take(req, res, onHead) }),
+      ...(rerouter === undefined ? {} : { elsewhere: (req, res, onHead, up) => rerouter.take(req, res, onHead, up) }),
       requestIds: new RequestIds(),
       meter,
-    }),
-  );
+      webSockets,
+    });
+  const server = createServer({ ...serverTimeouts(config), noDelay: true }, dataPlane);
+  // Upgrade requests reach the same data plane; a worker that answers with a WebSocket takes the connection.
+  serveUpgrades(server, dataPlane);
   // This server never listens: its connections arrive from the front door.
   // node:http starts its headers-timeout checks (slow-loris protection) on
   // 'listening', so that is said here by hand.

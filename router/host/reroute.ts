@@ -9,12 +9,14 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Pool } from 'undici';
-import { proxyRequest, REROUTED_HEADER } from '../cluster/proxy.ts';
+import { proxyRequest, proxyUpgrade, REROUTED_HEADER } from '../cluster/proxy.ts';
+import type { UpgradeContext } from '../http-upgrade.ts';
 import { sendError } from '../data-plane.ts';
 import { EdgefnError } from '../../runtime/index.ts';
 
 export class Rerouter {
   #pool: Pool | undefined;
+  #front: string | undefined;
   readonly #region: string;
 
   constructor(region: string) {
@@ -24,15 +26,17 @@ export class Rerouter {
   /** The front door's data plane, once it listens. */
   setFront(url: string): void {
     void this.#pool?.close().catch(() => {});
+    this.#front = url;
     this.#pool = new Pool(url, { connections: 64, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 30_000 });
   }
 
   /** See DataPlaneDeps.elsewhere. */
-  take(req: IncomingMessage, res: ServerResponse, onHead: () => void): boolean {
+  take(req: IncomingMessage, res: ServerResponse, onHead: () => void, up?: UpgradeContext): boolean {
     // Came back from the front door: it believes this node serves the
     // function, this host does not (a deploy is landing). A 404 ends it.
-    if (this.#pool === undefined || req.headers[REROUTED_HEADER] !== undefined) return false;
-    proxyRequest(this.#pool, req, res, { extraHeaders: { [REROUTED_HEADER]: '1' }, onHead }).then(
+    if (this.#pool === undefined || this.#front === undefined || req.headers[REROUTED_HEADER] !== undefined) return false;
+    const options = { extraHeaders: { [REROUTED_HEADER]: '1' }, onHead };
+    (up === undefined ? proxyRequest(this.#pool, req, res, options) : proxyUpgrade(this.#front, req, res, up, options)).then(
       (failure) => {
         if (failure === undefined || res.headersSent || res.destroyed) return;
         if (!req.complete) req.resume();

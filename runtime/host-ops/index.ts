@@ -27,6 +27,15 @@ export const BUILTIN_OPS: Record<string, HostOp> = {
  */
 export const CHARGED_OPS: ReadonlySet<string> = new Set(['subtle', 'compression']);
 
+/**
+ * Ops whose result is a message arriving for the worker (an outbound
+ * WebSocket's next event): its entry starts a fresh CPU budget, as a message
+ * on an accepted socket does (live-isolate.ts).
+ */
+export const MESSAGE_OPS: ReadonlySet<string> = new Set(['websocket.receive']);
+// Outbound WebSockets share fetch's guard and subrequest count.
+export { createWebSocketOps, type WebSocketClientOptions } from './websocket.ts';
+
 export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   idna,
   'compression.close': compressionClose,

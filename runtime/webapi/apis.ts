@@ -24,3 +24,4 @@ import './scheduler.ts';
 import './global-scope.ts';
 import './cache.ts';
 import './html-rewriter.ts';
+import './websocket.ts';

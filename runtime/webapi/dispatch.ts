@@ -13,6 +13,8 @@ import { createIncomingRequest, isResponse, responseParts } from './fetch-api.ts
 import { drain, streams, type Drain } from './streams.ts';
 import { createSignal, signalAbort, type AbortSignal } from './abort.ts';
 import { kvBinding } from './kv.ts';
+import { responseWebSocket, type Response } from './response.ts';
+import { bindSocket, flushSocket, socketGone } from './websocket.ts';
 import {
   apply,
   arrayIndexOf,
@@ -381,6 +383,20 @@ function respond(id: number, state: Inflight, r: unknown): void {
   }
   state.responded = true;
   const { status, headers, body } = parts;
+  const webSocket = responseWebSocket(r as unknown as Response);
+  if (webSocket !== null) {
+    // A 101 with the client end of a pair: the request lives on as the
+    // socket, and finishes once the socket is over (websocket.ts).
+    const problem = bindSocket(webSocket, id, () => finish(id, state));
+    if (problem !== undefined) {
+      host().emit(id, 'error', 'bad-response', problem);
+      finish(id, state);
+      return;
+    }
+    host().emit(id, 'upgrade', arrayJoin(headers, '\n'));
+    flushSocket(id);
+    return;
+  }
   if (body === null || body instanceof Uint8Array) {
     host().emit(id, 'head', status, arrayJoin(headers, '\n'), body);
     finish(id, state);
@@ -512,6 +528,8 @@ export function cancel(id: number, reason: string): void {
   state.drain?.stop(err);
   if (state.abort !== undefined) signalAbort(state.abort, err);
   else state.cancelled = err;
+  // An upgraded request's socket goes with it (1006: no close frame was exchanged).
+  socketGone(id, 1006, reason, false);
 }
 
 /**

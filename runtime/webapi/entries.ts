@@ -14,7 +14,8 @@
 //  - scheduled: run the worker's scheduled handler (a cron trigger fired).
 //  - nodeCompat: before a nodejs_compat worker's script runs, hand its bundle
 //    process.env and its host op (node-compat.ts).
+//  - socketEvent: a message, close or error on an upgraded request's WebSocket (websocket.ts).
 
-export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled', 'nodeCompat'] as const;
+export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled', 'nodeCompat', 'socketEvent'] as const;
 
 export type EntryName = (typeof ENTRY_NAMES)[number];

@@ -10,7 +10,8 @@ import { defineGlobal } from './define.ts';
 import { registerErrorFactory, requestCall } from './bridge.ts';
 import { Request, requestParts, type RequestParts } from './request.ts';
 import { Response, responseHeaders } from './response.ts';
-import { freezeHeaders, headerList } from './headers.ts';
+import { freezeHeaders, headerList, rawGet } from './headers.ts';
+import { connectForFetch } from './websocket.ts';
 import { addAbortAlgorithm, signalAborted, signalReason } from './abort.ts';
 import { drain, isReadableStream, streams, type Drain } from './streams.ts';
 import { hostBody, type HostBody } from './host-body.ts';
@@ -27,6 +28,7 @@ import {
   resolvedWith,
   stringIndexOf,
   stringSlice,
+  stringToLowerCase,
   typedArrayBuffer,
   typedArrayByteLength,
   typedArrayByteOffset,
@@ -122,6 +124,14 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
   const signal = request.signal;
   if (signalAborted(signal)) return Promise.reject(signalReason(signal));
   if (stringSlice(request.url, 0, 5) === 'data:') return fetchDataUrl(request.url);
+  // Workers' client side of a WebSocket: the 101 response carries the socket (websocket.ts).
+  const upgrade = rawGet(request.headers, 'upgrade');
+  if (upgrade !== null && stringToLowerCase(upgrade) === 'websocket') {
+    const headers = copyArray(headerList(request.headers));
+    return new Promise<globalThis.Response>((resolve, reject) => {
+      promiseThen(connectForFetch(request.url, headers), (ws) => resolve(new Response(null, box({ status: 101, webSocket: ws }) as ResponseInit) as unknown as globalThis.Response), reject);
+    });
+  }
   const id = nextId++;
   // The promise the worker gets is a plain one; everything below chains on the platform's own.
   return new Promise<globalThis.Response>((resolve, reject) => {

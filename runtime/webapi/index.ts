@@ -12,6 +12,7 @@ import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
 import { captureBootIntrinsics } from './intrinsics.ts';
+import { socketEvent } from './websocket.ts';
 import { installAtomics } from './atomics.ts';
 import { nodeCompat } from './node-compat.ts';
 
@@ -62,6 +63,7 @@ function boot(
     resumeResponse,
     scheduled,
     nodeCompat,
+    socketEvent,
   };
   return entries;
 }

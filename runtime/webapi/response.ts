@@ -21,6 +21,7 @@ import {
 import { utf8Encode } from './encoding.ts';
 import { copyArray } from './intrinsics.ts';
 import { parseAbsoluteURL } from './url.ts';
+import { isWebSocket } from './websocket.ts';
 
 // Fetch "null body status": such a response may not carry a body.
 function isNullBodyStatus(s: number): boolean {
@@ -43,6 +44,8 @@ export let isResponse: (value: unknown) => value is Response;
 /** A Response's Headers, read from the private field (the getter is a tenant's to redefine). */
 export let responseHeaders: (r: Response) => Headers;
 export let responseParts: (r: Response) => ResponseParts;
+/** A Response's webSocket (null for none), read from the private field. */
+export let responseWebSocket: (r: Response) => unknown;
 
 export class Response implements globalThis.Response {
   #status = 200;
@@ -50,6 +53,7 @@ export class Response implements globalThis.Response {
   #type: ResponseType = 'default';
   #headers: Headers;
   #body: BodyState | null = null;
+  #webSocket: unknown = null;
 
   constructor(body?: BodyInit | null, init?: ResponseInit) {
     if ((body as unknown) === INTERNAL) {
@@ -58,13 +62,21 @@ export class Response implements globalThis.Response {
     }
     if (init !== undefined && init !== null && typeof init !== 'object') throw new TypeError("Failed to construct 'Response': The provided value is not of type 'ResponseInit'.");
     if (init !== undefined && init !== null) {
+      // Workers' extension: a 101 answering a WebSocket upgrade carries the pair's client end (websocket.ts).
+      const webSocket = (init as { webSocket?: unknown }).webSocket;
+      if (webSocket !== undefined && webSocket !== null) {
+        if (!isWebSocket(webSocket)) throw new TypeError("Failed to construct 'Response': webSocket must be the client end of a WebSocketPair.");
+        this.#webSocket = webSocket;
+      }
       if (init.status !== undefined) {
         // WebIDL unsigned short, then Fetch's range check.
         const s = Number(init.status);
         const status = Number.isFinite(s) ? Math.trunc(s) % 65536 : 0;
-        if (status < 200 || status > 599) throw new RangeError(`Failed to construct 'Response': The status provided (${status}) is outside the range [200, 599].`);
+        if (status === 101 && this.#webSocket === null) throw new RangeError("Failed to construct 'Response': a response with status 101 must carry a webSocket.");
+        if (status !== 101 && (status < 200 || status > 599)) throw new RangeError(`Failed to construct 'Response': The status provided (${status}) is outside the range [200, 599].`);
         this.#status = status;
       }
+      if (this.#webSocket !== null && this.#status !== 101) throw new RangeError("Failed to construct 'Response': a response carrying a webSocket must have status 101.");
       if (init.statusText !== undefined) {
         const t = String(init.statusText);
         if (!REASON_PHRASE.test(t)) throw new TypeError("Failed to construct 'Response': Invalid statusText.");
@@ -129,6 +141,10 @@ export class Response implements globalThis.Response {
   get ok(): boolean {
     return this.#status >= 200 && this.#status <= 299;
   }
+  /** The WebSocket a 101 response hands the client (Workers' extension); null otherwise. */
+  get webSocket(): unknown {
+    return this.#webSocket;
+  }
   get statusText(): string {
     return this.#statusText;
   }
@@ -164,6 +180,7 @@ export class Response implements globalThis.Response {
 
   clone(): Response {
     if (isUnusable(this.#body)) throw new TypeError("Failed to execute 'clone' on 'Response': Response body is already used");
+    if (this.#webSocket !== null) throw new TypeError("Failed to execute 'clone' on 'Response': a response carrying a WebSocket cannot be cloned.");
     const r = new Response(INTERNAL as unknown as null);
     r.#status = this.#status;
     r.#statusText = this.#statusText;
@@ -176,6 +193,7 @@ export class Response implements globalThis.Response {
   static {
     isResponse = (value): value is Response => typeof value === 'object' && value !== null && #status in value;
     responseHeaders = (r) => r.#headers;
+    responseWebSocket = (r) => r.#webSocket;
     responseParts = (r) => {
       const state = r.#body;
       let body: ResponseParts['body'] = null;

@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Miniflare, type RequestInit as MiniflareRequestInit, type WorkerOptions } from 'miniflare';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNode, type StartedNode } from '../helpers/node.ts';
 import { bundleWorkers } from './bundle.ts';
@@ -173,5 +174,63 @@ describe('globals', () => {
     const workerdOnly = [...workerd].filter((n) => !edgefn.has(n)).sort();
     expect(edgefnOnly.filter((n) => !(n in EDGEFN_ONLY_GLOBALS)), 'globals only edgefn has, not documented in known-globals.ts').toEqual([]);
     expect(workerdOnly.filter((n) => !(n in WORKERD_ONLY_GLOBALS)), 'workerd globals edgefn lacks, not documented in known-globals.ts').toEqual([]);
+  });
+});
+
+/** What one side of the WebSocket echo said, in order: messages (binary as byte lists) and the close. */
+type Transcript = Array<string | number[] | { close: number; reason: string }>;
+
+/** The conversation the echo case has on each side: a text, a binary message, then a request to close. */
+const ECHO_SCRIPT: Array<string | Uint8Array<ArrayBuffer>> = ['ping', new Uint8Array([1, 2, 3, 250]), 'close please'];
+/** Messages the script expects back before the close: the greeting and one echo per message but the last. */
+const ECHO_REPLIES = ECHO_SCRIPT.length;
+
+/** The echo case over a real WebSocket to edgefn's data plane (the ws package as client). */
+function echoEdgefn(): Promise<Transcript> {
+  return new Promise((resolve, reject) => {
+    const out: Transcript = [];
+    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/`, { headers: { host: `websocket-echo.localhost:${node.port}` } });
+    let sent = 0;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      out.push(isBinary ? [...data] : data.toString('utf8'));
+      if (sent < ECHO_SCRIPT.length) ws.send(ECHO_SCRIPT[sent++]!);
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      out.push({ close: code, reason: reason.toString('utf8') });
+      resolve(out);
+    });
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`edgefn answered ${res.statusCode}, not 101`)));
+    ws.on('error', reject);
+  });
+}
+
+/** The same conversation with workerd, through Miniflare's own client side (dispatchFetch with Upgrade, then accept()). */
+async function echoWorkerd(): Promise<Transcript> {
+  const res = await mf.dispatchFetch(`http://websocket-echo.localhost:${node.port}/`, { headers: { upgrade: 'websocket' } });
+  const ws = res.webSocket;
+  if (res.status !== 101 || ws === null) throw new Error(`workerd answered ${res.status}, not 101 with a webSocket`);
+  return new Promise((resolve) => {
+    const out: Transcript = [];
+    let sent = 0;
+    ws.addEventListener('message', (e) => {
+      const d = e.data;
+      out.push(typeof d === 'string' ? d : [...new Uint8Array(d as ArrayBuffer)]);
+      if (sent < ECHO_SCRIPT.length) ws.send(ECHO_SCRIPT[sent++]!);
+    });
+    ws.addEventListener('close', (e) => {
+      out.push({ close: e.code, reason: e.reason });
+      resolve(out);
+    });
+    ws.accept();
+  });
+}
+
+describe('WebSocket echo', () => {
+  it('says the same over a real upgrade on both: greeting, text and binary echoes, then the worker’s close code and reason', async () => {
+    const [edgefn, workerd] = await Promise.all([echoEdgefn(), echoWorkerd()]);
+    // The case's own expectation, so both failing alike cannot pass.
+    expect(workerd.length, 'workerd transcript (the case expects the greeting, two echoes and a close)').toBe(ECHO_REPLIES + 1);
+    expect(workerd.at(-1), 'workerd close').toEqual({ close: 4001, reason: 'asked to' });
+    expect(edgefn, 'edgefn transcript vs workerd transcript').toEqual(workerd);
   });
 });

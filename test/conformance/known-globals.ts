@@ -19,15 +19,10 @@ export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   TailEvent: 'tail workers are not supported',
   TraceEvent: 'tail workers are not supported (alias of TailEvent)',
   // Not implemented yet.
-  WebSocket: 'WebSockets not implemented',
-  WebSocketPair: 'WebSockets not implemented',
   WebSocketRequestResponsePair: 'WebSockets not implemented (Durable Object hibernation API)',
-  CloseEvent: 'WebSockets not implemented',
-  MessageEvent: 'WebSockets not implemented',
   EventSource: 'EventSource not implemented',
   // Small members of the global scope edgefn does not model.
   Body: 'legacy mixin class workerd exposes; edgefn has no Body global',
-  ErrorEvent: 'not implemented (edgefn reports uncaught errors to the function log)',
   PromiseRejectionEvent: 'not implemented (no unhandledrejection events)',
   ExtendableEvent: "not exposed (edgefn's FetchEvent is not an Event subclass)",
   reportError: 'not exposed as a global (edgefn reports to the function log internally)',

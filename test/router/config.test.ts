@@ -49,3 +49,21 @@ describe('loadConfig: admission limits', () => {
     expect(() => loadConfig(env)).toThrow(message);
   });
 });
+
+describe('loadConfig: WebSockets', () => {
+  it('defaults to an hour per socket, 1 MiB messages and 4 MiB unsent', () => {
+    expect(loadConfig({}).webSocket).toEqual({ wallMs: 3_600_000, maxMessageBytes: 1024 * 1024, maxBufferedBytes: 4 * 1024 * 1024 });
+  });
+
+  it('reads the three settings', () => {
+    expect(loadConfig({ EDGEFN_WEBSOCKET_WALL_MS: '60000', EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES: '65536', EDGEFN_WEBSOCKET_BUFFER_BYTES: '1048576' }).webSocket).toEqual({ wallMs: 60_000, maxMessageBytes: 65_536, maxBufferedBytes: 1_048_576 });
+  });
+
+  it.each([
+    [{ EDGEFN_WEBSOCKET_WALL_MS: '10' }, /^EDGEFN_WEBSOCKET_WALL_MS must be an integer from 1000 to/],
+    [{ EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES: '1.5' }, /^EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES must be an integer/],
+    [{ EDGEFN_WEBSOCKET_BUFFER_BYTES: 'lots' }, /^EDGEFN_WEBSOCKET_BUFFER_BYTES must be an integer/],
+  ])('refuses %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(message);
+  });
+});

@@ -1,0 +1,553 @@
+// WebSocket, WebSocketPair, MessageEvent and CloseEvent as Cloudflare Workers
+// has them, for the server side of an upgrade:
+//
+//   const [client, server] = Object.values(new WebSocketPair());
+//   server.accept();
+//   server.addEventListener('message', (e) => server.send(e.data));
+//   return new Response(null, { status: 101, webSocket: client });
+//
+// The `client` end leaves in the 101 response (dispatch.ts binds it to the
+// request); the host then completes the handshake and the `server` end talks
+// to the real client through it. Frames go out through the bridge's emit
+// ('ws-send', 'ws-close' for the request the socket belongs to) and come in
+// as `socketEvent` entries, each a budgeted entry of its own (live-isolate.ts).
+// Text crosses as a string, binary as a copy of its bytes, delivered to the
+// worker as an ArrayBuffer, as in Workers.
+//
+// The client side: `new WebSocket(url)` (open, events as in browsers) and
+// `fetch(url, { headers: { Upgrade: 'websocket' } })`, whose 101 response's
+// `webSocket` the worker accept()s. The host dials through fetch's SSRF guard
+// (runtime/host-ops/websocket.ts); what the remote sends comes in through one
+// pending 'websocket.receive' host call per socket, each answer an entry with
+// a fresh CPU budget, and sends are synchronous host calls.
+//
+// What is left out: the hibernation API (state.acceptWebSocket), `binaryType`
+// other than 'arraybuffer', Blob messages, returning an outbound socket to the
+// client (proxying), and a pair whose ends talk to each other inside one
+// isolate with neither returned (their messages wait for a peer that never comes).
+
+import { defineGlobal } from './define.ts';
+import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
+import { reportError } from './console.ts';
+import { host, requestCall, setCurrentRequest } from './bridge.ts';
+import { DOMException } from './dom-exception.ts';
+import { utf8Encode } from './encoding.ts';
+import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
+import { parseAbsoluteURL } from './url.ts';
+
+const CONNECTING = 0;
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+
+/** Longest close reason, in UTF-8 bytes (RFC 6455 §5.5: a control frame's payload is at most 125 bytes, 2 of them the code). */
+const MAX_REASON_BYTES = 123;
+
+// MessageEvent and CloseEvent (HTML §9.3, WebSockets §4): plain data events.
+
+interface MessageEventInit extends EventInit {
+  data?: unknown;
+  origin?: string;
+  lastEventId?: string;
+}
+
+export class MessageEvent extends Event {
+  #data: unknown;
+  #origin: string;
+  #lastEventId: string;
+  constructor(type: string, init?: MessageEventInit) {
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'MessageEvent': 1 argument required, but only 0 present.");
+    super(type, init);
+    this.#data = init?.data ?? null;
+    this.#origin = init?.origin === undefined ? '' : `${init.origin}`;
+    this.#lastEventId = init?.lastEventId === undefined ? '' : `${init.lastEventId}`;
+  }
+  get data(): unknown {
+    return this.#data;
+  }
+  get origin(): string {
+    return this.#origin;
+  }
+  get lastEventId(): string {
+    return this.#lastEventId;
+  }
+  get source(): null {
+    return null;
+  }
+  get ports(): never[] {
+    return [];
+  }
+}
+Object.defineProperty(MessageEvent.prototype, Symbol.toStringTag, { value: 'MessageEvent', configurable: true });
+
+interface CloseEventInit extends EventInit {
+  code?: number;
+  reason?: string;
+  wasClean?: boolean;
+}
+
+export class CloseEvent extends Event {
+  #code: number;
+  #reason: string;
+  #wasClean: boolean;
+  constructor(type: string, init?: CloseEventInit) {
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'CloseEvent': 1 argument required, but only 0 present.");
+    super(type, init);
+    this.#code = init?.code === undefined ? 0 : Number(init.code) & 0xffff;
+    this.#reason = init?.reason === undefined ? '' : `${init.reason}`;
+    this.#wasClean = Boolean(init?.wasClean);
+  }
+  get code(): number {
+    return this.#code;
+  }
+  get reason(): string {
+    return this.#reason;
+  }
+  get wasClean(): boolean {
+    return this.#wasClean;
+  }
+}
+Object.defineProperty(CloseEvent.prototype, Symbol.toStringTag, { value: 'CloseEvent', configurable: true });
+
+interface ErrorEventInit extends EventInit {
+  message?: string;
+  error?: unknown;
+}
+
+export class ErrorEvent extends Event {
+  #message: string;
+  #error: unknown;
+  constructor(type: string, init?: ErrorEventInit) {
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'ErrorEvent': 1 argument required, but only 0 present.");
+    super(type, init);
+    this.#message = init?.message === undefined ? '' : `${init.message}`;
+    this.#error = init?.error;
+  }
+  get message(): string {
+    return this.#message;
+  }
+  get error(): unknown {
+    return this.#error;
+  }
+  get filename(): string {
+    return '';
+  }
+  get lineno(): number {
+    return 0;
+  }
+  get colno(): number {
+    return 0;
+  }
+}
+Object.defineProperty(ErrorEvent.prototype, Symbol.toStringTag, { value: 'ErrorEvent', configurable: true });
+
+/** What a socket end sends out, as the bridge's emit kind and its arguments (a null-prototype record). */
+interface Outgoing {
+  kind: 'ws-send' | 'ws-close';
+  a: string | Uint8Array | number;
+  b: string | undefined;
+}
+
+/**
+ * The connection behind a pair: the host side of one upgraded request, once
+ * the client end has left in a 101 response.
+ */
+interface Link {
+  /** The request the socket belongs to; 0 until the client end is returned. */
+  request: number;
+  /** Sends made before the client end was returned, in order. */
+  pending: Outgoing[];
+  /** The request is told the socket is over (dispatch.ts finishes it). */
+  gone: (() => void) | undefined;
+}
+
+const INTERNAL = Symbol('internal');
+
+/** Request id → the server end whose connection it is. */
+const sockets = new SafeMap<number, WebSocket>();
+
+/** Close codes an endpoint may send (RFC 6455 §7.4: 1004-1006 and 1015 are never sent; 3000-4999 are for applications). */
+function sendableCode(code: number): boolean {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+let getLink: (ws: WebSocket) => Link | undefined;
+let isClientEnd: (ws: unknown) => boolean;
+let deliver: (ws: WebSocket, event: Event) => void;
+let closed: (ws: WebSocket, code: number, reason: string, wasClean: boolean) => void;
+let makePair: () => [WebSocket, WebSocket];
+let isSocket: (ws: unknown) => boolean;
+let openOutbound: (ws: WebSocket, href: string, protocols: string[], headers: string[]) => Promise<WebSocket>;
+let startReceiving: (ws: WebSocket) => void;
+let forFetch: (href: string, headers: string[]) => Promise<WebSocket>;
+let nextOutbound = 1;
+
+/** The ArrayBuffer behind bytes the host sent (a fresh copy made for this isolate, so all of it is the message). */
+function typedBuffer(bytes: Uint8Array): ArrayBuffer {
+  return typedArrayBuffer(bytes) as ArrayBuffer;
+}
+
+/** `input` as a ws:/wss: URL; http(s) is mapped to ws(s) (as fetch's upgrade takes it). Throws SyntaxError as the WebSocket constructor does. */
+function socketURL(input: string, fromFetch: boolean): string {
+  const parsed = parseAbsoluteURL(input);
+  if (parsed === null) throw new DOMException(`Failed to construct 'WebSocket': The URL '${input}' is invalid.`, 'SyntaxError');
+  let href = parsed.href;
+  const scheme = parsed.protocol;
+  if (scheme === 'http:' || scheme === 'https:') href = `ws${stringSlice(href, 4)}`;
+  else if (scheme !== 'ws:' && scheme !== 'wss:') throw new DOMException(`Failed to construct 'WebSocket': The URL's scheme must be 'ws', 'wss', 'http' or 'https'; '${scheme}' is not allowed.`, 'SyntaxError');
+  if (parsed.hash !== '' && !fromFetch) throw new DOMException(`Failed to construct 'WebSocket': The URL contains a fragment identifier ('${parsed.hash}'). Fragment identifiers are not allowed in WebSocket URLs.`, 'SyntaxError');
+  return href;
+}
+
+/**
+ * fetch() of a request with `Upgrade: websocket` (fetch.ts): dial `url` with
+ * the request's headers; resolves with the socket (not yet accepted) once the
+ * handshake is done, rejects with the reason it failed.
+ */
+export function connectForFetch(url: string, headers: string[]): Promise<WebSocket> {
+  let href: string;
+  try {
+    href = socketURL(url, true);
+  } catch (err) {
+    return rejectedWith(err);
+  }
+  return forFetch(href, headers);
+}
+/** The server end of the pair whose client end `ws` is, marking the client used; undefined when `ws` is not an unused client end. */
+let useClient: (ws: unknown) => WebSocket | undefined;
+
+export class WebSocket extends EventTarget {
+  static readonly CONNECTING = CONNECTING;
+  static readonly OPEN = OPEN;
+  static readonly CLOSING = CLOSING;
+  static readonly CLOSED = CLOSED;
+  readonly CONNECTING = CONNECTING;
+  readonly OPEN = OPEN;
+  readonly CLOSING = CLOSING;
+  readonly CLOSED = CLOSED;
+
+  #state = OPEN;
+  #accepted = false;
+  /** Events that arrived before accept(), delivered by it. */
+  #queued: Event[] | undefined = [];
+  /** The server end holds the link; the client end only names its peer. */
+  #link: Link | undefined;
+  #peer: WebSocket | undefined;
+  /** The client end was returned in a response (it can be only once). */
+  #used = false;
+  #handlers = new SafeMap<string, unknown>();
+  /** An outbound socket's id in the host's table (0: an end of a pair). */
+  #outbound = 0;
+  #url: string | null = null;
+  #protocol = '';
+  #receiving = false;
+
+  constructor(url?: string | URL, protocols?: string | string[]) {
+    super();
+    if ((url as unknown) === INTERNAL) return;
+    if (arguments.length === 0) throw new TypeError("Failed to construct 'WebSocket': 1 argument required, but only 0 present.");
+    const href = socketURL(`${url as string}`, false);
+    const list = protocols === undefined ? [] : typeof protocols === 'string' ? [protocols] : copyArray(protocols as string[]);
+    for (let i = 0; i < list.length; i++) list[i] = `${list[i] as string}`;
+    // Browser-style: events flow without accept(), and 'open' says when send() may start.
+    this.#accepted = true;
+    this.#queued = undefined;
+    // Failure reaches the worker as error and close events.
+    ignoreRejection(openOutbound(this, href, list, []));
+  }
+
+  get readyState(): number {
+    return this.#state;
+  }
+  get url(): string | null {
+    return this.#url;
+  }
+  get protocol(): string {
+    return this.#protocol;
+  }
+  get extensions(): string {
+    return '';
+  }
+  get binaryType(): string {
+    return 'arraybuffer';
+  }
+  set binaryType(value: string) {
+    if (`${value}` !== 'arraybuffer') throw new DOMException(`binaryType "${value}" is not supported; messages arrive as ArrayBuffer`, 'NotSupportedError');
+  }
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  /** Start receiving events on this end (Workers: required before send, and events wait until then). */
+  accept(): void {
+    if (this.#used) throw new TypeError("Can't accept() WebSocket that was already used in a response.");
+    if (this.#accepted) return;
+    this.#accepted = true;
+    const queued = this.#queued;
+    this.#queued = undefined;
+    if (queued !== undefined) for (let i = 0; i < queued.length; i++) this.#fire(queued[i] as Event);
+    if (this.#outbound !== 0 && this.#state === OPEN) startReceiving(this);
+  }
+
+  send(message: string | ArrayBuffer | ArrayBufferView): void {
+    if (!this.#accepted) throw new TypeError('You must call accept() on this WebSocket before sending messages.');
+    if (this.#state === CONNECTING) throw new DOMException("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.", 'InvalidStateError');
+    if (this.#state !== OPEN) throw new TypeError("Can't call WebSocket send() after close().");
+    let out: string | Uint8Array;
+    if (typeof message === 'string') out = message;
+    else if (isView(message)) out = bytesOf(message);
+    else {
+      let length = -1;
+      try {
+        length = arrayBufferByteLength(message as ArrayBuffer);
+      } catch {
+        // not an ArrayBuffer: sent as its string, as the WebSocket IDL's union converts it
+      }
+      out = length >= 0 ? new Uint8ArrayCtor(message as ArrayBuffer, 0, length) : `${message as unknown as string}`;
+    }
+    this.#out(box<Outgoing>({ kind: 'ws-send', a: out, b: undefined }));
+  }
+
+  close(code?: number, reason?: string): void {
+    if (!this.#accepted) throw new TypeError('You must call accept() on this WebSocket before closing it.');
+    let c = 1000;
+    if (code !== undefined) {
+      c = Math.trunc(Number(code));
+      if (!sendableCode(c)) throw new DOMException(`Failed to execute 'close' on 'WebSocket': The close code must be 1000 or in the range 3000-4999 (or a registered code), got ${String(code)}.`, 'InvalidAccessError');
+    }
+    const r = reason === undefined ? '' : `${reason}`;
+    if (utf8Encode(r).byteLength > MAX_REASON_BYTES) throw new DOMException(`Failed to execute 'close' on 'WebSocket': The close reason must not be longer than ${MAX_REASON_BYTES} UTF-8 bytes.`, 'SyntaxError');
+    if (this.#state === CLOSING || this.#state === CLOSED) return;
+    this.#state = CLOSING;
+    this.#out(box<Outgoing>({ kind: 'ws-close', a: c, b: r }));
+  }
+
+  get onmessage(): unknown {
+    return this.#handlers.get('message') ?? null;
+  }
+  set onmessage(fn: unknown) {
+    this.#handlers.set('message', fn);
+  }
+  get onclose(): unknown {
+    return this.#handlers.get('close') ?? null;
+  }
+  set onclose(fn: unknown) {
+    this.#handlers.set('close', fn);
+  }
+  get onerror(): unknown {
+    return this.#handlers.get('error') ?? null;
+  }
+  set onerror(fn: unknown) {
+    this.#handlers.set('error', fn);
+  }
+  get onopen(): unknown {
+    return this.#handlers.get('open') ?? null;
+  }
+  set onopen(fn: unknown) {
+    this.#handlers.set('open', fn);
+  }
+
+  #out(item: Outgoing): void {
+    if (this.#outbound !== 0) {
+      if (item.kind === 'ws-send') host().callSync('websocket.send', box({ id: this.#outbound, data: item.a }));
+      else host().callSync('websocket.close', box({ id: this.#outbound, code: item.a, reason: item.b }));
+      return;
+    }
+    const link = this.#link;
+    if (link === undefined) return;
+    if (link.request === 0) arrayPush(link.pending, item);
+    else host().emit(link.request, item.kind, item.a, item.b);
+  }
+
+  /** Listeners first, then the on… handler (registered once, as the last listener, in effect). */
+  #fire(event: Event): void {
+    dispatchEvent(this, event);
+    const handler = this.#handlers.get(eventType(event));
+    if (typeof handler === 'function') {
+      try {
+        apply(handler as (e: Event) => void, this, [event]);
+      } catch (err) {
+        reportError(err);
+      }
+    }
+  }
+
+  static {
+    getLink = (ws) => ws.#link;
+    isClientEnd = (ws) => typeof ws === 'object' && ws !== null && #peer in ws && ws.#peer !== undefined && ws.#peer.#link !== undefined;
+    isSocket = (ws) => typeof ws === 'object' && ws !== null && #peer in ws;
+    forFetch = (href, headers) => {
+      const ws = new WebSocket(INTERNAL as unknown as string);
+      return openOutbound(ws, href, [], headers);
+    };
+    deliver = (ws, event) => {
+      if (ws.#queued !== undefined) arrayPush(ws.#queued, event);
+      else ws.#fire(event);
+    };
+    closed = (ws, code, reason, wasClean) => {
+      if (ws.#state === CLOSED) return;
+      ws.#state = CLOSED;
+      deliver(ws, new CloseEvent('close', box({ code, reason, wasClean })));
+    };
+    openOutbound = (ws, href, protocols, headers) => {
+      const id = nextOutbound++;
+      ws.#outbound = id;
+      ws.#url = href;
+      ws.#state = CONNECTING;
+      return promiseThen(
+        requestCall('websocket.connect', box({ id, url: href, protocols, headers })),
+        (result) => {
+          const v = result.value as { protocol?: unknown };
+          ws.#protocol = typeof v.protocol === 'string' ? v.protocol : '';
+          if (ws.#state === CONNECTING) ws.#state = OPEN;
+          if (ws.#accepted) {
+            deliver(ws, new Event('open'));
+            startReceiving(ws);
+          }
+          return ws;
+        },
+        (err: unknown) => {
+          const message = err instanceof Error ? err.message : `${err as string}`;
+          deliver(ws, new ErrorEvent('error', box({ message, error: err })));
+          closed(ws, 1006, '', false);
+          throw err;
+        },
+      );
+    };
+    startReceiving = (ws) => {
+      if (ws.#receiving) return;
+      ws.#receiving = true;
+      const id = ws.#outbound;
+      const next = (): void => {
+        promiseThen(
+          requestCall('websocket.receive', box({ id })),
+          (result) => {
+            const e = result.value as { kind: string; data?: unknown; message?: string; code?: number; reason?: string; wasClean?: boolean };
+            if (e.kind === 'message') {
+              const d = e.data;
+              // Binary arrives as bytes; the worker gets an ArrayBuffer, as for an accepted socket.
+              deliver(ws, new MessageEvent('message', box({ data: typeof d === 'string' ? d : typedBuffer(d as Uint8Array) })));
+              next();
+            } else if (e.kind === 'error') {
+              deliver(ws, new ErrorEvent('error', box({ message: `${e.message ?? ''}` })));
+              next();
+            } else {
+              closed(ws, Number(e.code), `${e.reason ?? ''}`, e.wasClean === true);
+            }
+          },
+          (err: unknown) => {
+            // The request that opened it ended, or the host dropped the socket.
+            closed(ws, 1006, err instanceof Error ? err.message : '', false);
+          },
+        );
+      };
+      next();
+    };
+    makePair = () => {
+      const client = new WebSocket(INTERNAL as unknown as string);
+      const server = new WebSocket(INTERNAL as unknown as string);
+      server.#link = { request: 0, pending: [], gone: undefined };
+      client.#peer = server;
+      server.#peer = client;
+      return [client, server];
+    };
+    useClient = (ws) => {
+      if (!isClientEnd(ws)) return undefined;
+      const client = ws as WebSocket;
+      if (client.#used || client.#accepted) return undefined;
+      client.#used = true;
+      return client.#peer;
+    };
+  }
+}
+Object.defineProperty(WebSocket.prototype, Symbol.toStringTag, { value: 'WebSocket', configurable: true });
+
+// The event's type, read through the platform's own getter (a tenant can redefine `type` on its events).
+const typeGetter = (Object.getOwnPropertyDescriptor(Event.prototype, 'type') as PropertyDescriptor).get as (this: Event) => string;
+function eventType(event: Event): string {
+  return apply(typeGetter, event, []);
+}
+
+
+export class WebSocketPair {
+  constructor() {
+    const [client, server] = makePair();
+    // Own enumerable 0 and 1, so Object.values() gives [client, server] as in Workers.
+    defineProperty(this, 0, { value: client, enumerable: true, writable: true, configurable: true });
+    defineProperty(this, 1, { value: server, enumerable: true, writable: true, configurable: true });
+  }
+}
+
+/** Whether `value` is a WebSocket a Response may carry (response.ts's check of `webSocket`). */
+export function isWebSocket(value: unknown): boolean {
+  return isSocket(value);
+}
+
+/**
+ * The worker answered request `id` with a 101 carrying `client`: bind the
+ * pair's connection to the request. Returns the server end, or a message
+ * saying why `client` cannot be returned. `gone` runs once the socket is over.
+ */
+export function bindSocket(client: unknown, id: number, gone: () => void): string | undefined {
+  const server = useClient(client);
+  if (server === undefined) return isClientEnd(client) ? 'the WebSocket in the response was already used (returned before, or accepted in the worker)' : 'the WebSocket in the response is not the client end of a WebSocketPair (an outbound WebSocket cannot be handed to the client)';
+  const link = getLink(server) as Link;
+  link.request = id;
+  link.gone = gone;
+  sockets.set(id, server);
+  return undefined;
+}
+
+/** After the 101 went out: what the worker sent before it follows, in order. */
+export function flushSocket(id: number): void {
+  const server = sockets.get(id);
+  if (server === undefined) return;
+  const link = getLink(server) as Link;
+  const pending = copyArray(link.pending);
+  link.pending = [];
+  for (let i = 0; i < pending.length; i++) {
+    const item = pending[i] as Outgoing;
+    host().emit(id, item.kind, item.a, item.b);
+  }
+}
+
+const KIND_MESSAGE = 'message';
+const KIND_CLOSE = 'close';
+const KIND_ERROR = 'error';
+
+/**
+ * Entry: something happened on request `id`'s socket. 'message' with the
+ * data (a string, or an ArrayBuffer copy of binary); 'close' with code,
+ * reason and wasClean (the socket is over: the request finishes once its
+ * waitUntil work settles); 'error' with a message (a close follows).
+ */
+export function socketEvent(id: number, kind: string, a: unknown, b: unknown, c: unknown): void {
+  const server = sockets.get(id);
+  if (server === undefined) return;
+  setCurrentRequest(id);
+  if (kind === KIND_MESSAGE) {
+    deliver(server, new MessageEvent('message', box({ data: a })));
+  } else if (kind === KIND_ERROR) {
+    deliver(server, new ErrorEvent('error', box({ message: `${a as string}` })));
+  } else if (kind === KIND_CLOSE) {
+    socketGone(id, Number(a), `${b as string}`, c === true);
+  }
+}
+
+/** Request `id` is over (closed by either side, cancelled, or past its wall time): the worker sees `close`, and the request may finish. */
+export function socketGone(id: number, code: number, reason: string, wasClean: boolean): void {
+  const server = sockets.get(id);
+  if (server === undefined) return;
+  sockets.delete(id);
+  const link = getLink(server) as Link;
+  const gone = link.gone;
+  link.gone = undefined;
+  closed(server, code, reason, wasClean);
+  gone?.();
+}
+
+defineGlobal('WebSocket', WebSocket);
+defineGlobal('WebSocketPair', WebSocketPair);
+defineGlobal('MessageEvent', MessageEvent);
+defineGlobal('CloseEvent', CloseEvent);
+defineGlobal('ErrorEvent', ErrorEvent);

@@ -1,0 +1,10 @@
+import { defineCase } from '../case.ts';
+
+export default defineCase({
+  name: 'websocket-echo',
+  worker: 'websocket-echo.ts',
+  requests: [
+    // The socket conversation is compared in conformance.test.ts ('WebSocket echo'), over a real upgrade on both sides.
+    { name: 'a plain request to a WebSocket worker gets its 426', path: '/', status: 426, headers_compared: ['content-type'] },
+  ],
+});

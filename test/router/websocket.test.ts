@@ -1,0 +1,371 @@
+// Workers' WebSockets on a real node, driven by a real client (the ws package):
+// the echo round trip both ways, close codes and reasons both ways, two
+// sockets of one isolate talking through its memory, a worker blowing its CPU
+// budget in a message handler, and the byte caps.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { startNode, type StartedNode } from '../helpers/node.ts';
+
+let node: StartedNode;
+beforeAll(async () => {
+  // Loopback allowed for the client-side cases, whose upstream runs in this process.
+  // A short connection wall time (6 s) for the wall-budget case; every other socket here lives well under it.
+  node = await startNode({ env: { EDGEFN_WEBSOCKET_BUFFER_BYTES: String(256 * 1024), EDGEFN_FETCH_ALLOW: '127.0.0.1', EDGEFN_WEBSOCKET_WALL_MS: '6000' } });
+  await node.deploy('echo', { script: ECHO });
+});
+afterAll(async () => {
+  await node.close();
+});
+
+const ECHO = `
+export default {
+  fetch(request) {
+    if (request.headers.get('upgrade') !== 'websocket') return new Response('expected a WebSocket', { status: 426 });
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener('message', (e) => {
+      if (e.data === 'close please') server.close(4001, 'asked to');
+      else if (typeof e.data === 'string') server.send('echo:' + e.data);
+      else server.send(new Uint8Array(e.data).reverse());
+    });
+    server.addEventListener('close', (e) => console.log('closed', e.code, e.reason, e.wasClean));
+    server.send('hello');
+    return new Response(null, { status: 101, webSocket: client, headers: { 'x-from-worker': 'yes' } });
+  },
+};`;
+
+interface Opened {
+  ws: WebSocket;
+  headers: Record<string, string | string[] | undefined>;
+  /** Messages received so far, in order (binary as Buffer). */
+  messages: Array<string | Buffer>;
+  /** Resolves with the next message not yet taken by next(). */
+  next(): Promise<string | Buffer>;
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** Open a WebSocket to function `name` and collect what arrives. */
+function open(name: string, path = '/'): Promise<Opened> {
+  const ws = new WebSocket(`${node.dataUrl.replace(/^http/, 'ws')}${path}`, { headers: { host: `${name}.localhost` } });
+  const messages: Array<string | Buffer> = [];
+  const waiters: Array<(m: string | Buffer) => void> = [];
+  let taken = 0;
+  ws.on('message', (data: Buffer, isBinary: boolean) => {
+    messages.push(isBinary ? data : data.toString('utf8'));
+    const w = waiters.shift();
+    if (w !== undefined) w(messages[taken++]!);
+  });
+  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  return new Promise((resolve, reject) => {
+    ws.once('upgrade', (res) => {
+      ws.once('open', () =>
+        resolve({
+          ws,
+          headers: res.headers,
+          messages,
+          closed,
+          next: () => (taken < messages.length ? Promise.resolve(messages[taken++]!) : new Promise((r) => waiters.push(r))),
+        }),
+      );
+    });
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`no upgrade: ${res.statusCode} ${res.headers['edgefn-error'] ?? ''}`)));
+    ws.once('error', reject);
+  });
+}
+
+/** Function `name`'s log lines, joined. */
+async function logText(name: string): Promise<string> {
+  const res = await node.api(`/v1/functions/${name}/logs`);
+  const body = (await res.json()) as { logs: Array<{ message: string }> };
+  return body.logs.map((l) => l.message).join('\n');
+}
+
+describe('WebSockets: server side', () => {
+  it('echoes text and binary, with the worker’s headers on the 101', async () => {
+    const c = await open('echo');
+    expect(c.headers['x-from-worker']).toBe('yes');
+    expect(c.headers['edgefn-version']).toBe('1');
+    expect(await c.next()).toBe('hello');
+    c.ws.send('ping');
+    expect(await c.next()).toBe('echo:ping');
+    c.ws.send(Buffer.from([1, 2, 3, 250]));
+    const bin = await c.next();
+    expect(Buffer.isBuffer(bin)).toBe(true);
+    expect([...(bin as Buffer)]).toEqual([250, 3, 2, 1]);
+    c.ws.close(4000, 'bye from client');
+    expect(await c.closed).toEqual({ code: 4000, reason: 'bye from client' });
+    // The worker saw the client's code and reason in its close event.
+    await expect.poll(() => logText('echo'), { timeout: 10_000 }).toMatch(/closed 4000 bye from client true/);
+  });
+
+  it('closes from the worker with its code and reason', async () => {
+    const c = await open('echo');
+    expect(await c.next()).toBe('hello');
+    c.ws.send('close please');
+    expect(await c.closed).toEqual({ code: 4001, reason: 'asked to' });
+  });
+
+  it('answers a plain request to a WebSocket worker over HTTP, and an upgrade it declines with its response', async () => {
+    const res = await node.call('echo');
+    expect(res.status).toBe(426);
+    await res.text();
+    await node.deploy('no-ws', { script: `export default { fetch() { return new Response('not here', { status: 404 }); } }` });
+    await expect(open('no-ws')).rejects.toThrow(/no upgrade: 404/);
+  });
+});
+
+const CHAT = `
+const members = new Set();
+export default {
+  fetch(request) {
+    const name = new URL(request.url).searchParams.get('name');
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    for (const m of members) m.send(name + ' joined');
+    members.add(server);
+    server.addEventListener('message', (e) => {
+      for (const m of members) if (m !== server) m.send(name + ': ' + e.data);
+    });
+    server.addEventListener('close', () => {
+      members.delete(server);
+      for (const m of members) m.send(name + ' left');
+    });
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};`;
+
+describe('WebSockets: the API’s checks', () => {
+  it('refuses 101 without a webSocket and a webSocket without 101, bad close codes and reasons, and send before accept', async () => {
+    await node.deploy('ws-api', {
+      script: `export default { fetch() {
+        const out = {};
+        const t = (k, f) => { try { f(); out[k] = 'ok'; } catch (e) { out[k] = e.name + ': ' + e.message; } };
+        const [client, server] = Object.values(new WebSocketPair());
+        t('status101', () => new Response(null, { status: 101 }));
+        t('socketOn200', () => new Response(null, { status: 200, webSocket: client }));
+        t('notASocket', () => new Response(null, { status: 101, webSocket: {} }));
+        t('sendBeforeAccept', () => server.send('x'));
+        server.accept();
+        t('badCode', () => server.close(1005));
+        t('longReason', () => server.close(1000, 'x'.repeat(124)));
+        t('ok', () => server.send('fine'));
+        out.types = [typeof WebSocket, typeof WebSocketPair, typeof MessageEvent, typeof CloseEvent, new Response(null, { status: 101, webSocket: client }).webSocket === client];
+        return Response.json(out);
+      } }`,
+    });
+    const res = await node.call('ws-api');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      status101: "RangeError: Failed to construct 'Response': a response with status 101 must carry a webSocket.",
+      socketOn200: "RangeError: Failed to construct 'Response': a response carrying a webSocket must have status 101.",
+      notASocket: "TypeError: Failed to construct 'Response': webSocket must be the client end of a WebSocketPair.",
+      sendBeforeAccept: 'TypeError: You must call accept() on this WebSocket before sending messages.',
+      badCode: expect.stringMatching(/^InvalidAccessError: .*close code/),
+      longReason: expect.stringMatching(/^SyntaxError: .*123 UTF-8 bytes/),
+      ok: 'ok',
+      types: ['function', 'function', 'function', 'function', true],
+    });
+  });
+
+  it('refuses a WebSocket response to a request that is not an upgrade, with 502 bad-response', async () => {
+    await node.deploy('ws-always', {
+      script: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const res = await node.call('ws-always');
+    expect(res.headers.get('edgefn-error')).toBe('bad-response');
+    expect(await res.text()).toMatch(/WebSocket \(status 101\), but the request was not a WebSocket upgrade/);
+  });
+});
+
+describe('WebSockets: sockets sharing an isolate', () => {
+  it('relays messages between two clients of one function through the isolate’s memory', async () => {
+    await node.deploy('chat', { script: CHAT });
+    // The first socket makes the function live on one host; the front door
+    // places later connections where it is live, so both sockets share an isolate.
+    const alice = await open('chat', '/?name=alice');
+    const bob = await open('chat', '/?name=bob');
+    expect(await alice.next()).toBe('bob joined');
+    alice.ws.send('hi bob');
+    expect(await bob.next()).toBe('alice: hi bob');
+    bob.ws.send('hi alice');
+    expect(await alice.next()).toBe('bob: hi alice');
+    bob.ws.close(1000, 'done');
+    expect(await alice.next()).toBe('bob left');
+    alice.ws.close();
+    await alice.closed;
+  });
+});
+
+describe('WebSockets: budgets and bounds', () => {
+  it('closes with 1011 and the CPU limit as reason when a message handler spins, while a neighbour keeps serving', async () => {
+    await node.deploy('ws-spin', {
+      script: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.addEventListener('message', (e) => { if (e.data === 'spin') while (true) {} else server.send('ok ' + e.data); });
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+      limits: { cpuMs: 50 },
+    });
+    await node.deploy('ws-neighbour', { script: ECHO });
+    const spinner = await open('ws-spin');
+    const neighbour = await open('ws-neighbour');
+    expect(await neighbour.next()).toBe('hello');
+    // Each message has the whole budget: 30 quick messages together cost more
+    // CPU than one 50 ms budget would allow only if the budget were per socket.
+    for (let i = 0; i < 30; i++) {
+      spinner.ws.send(String(i));
+      expect(await spinner.next()).toBe(`ok ${i}`);
+    }
+    const t0 = performance.now();
+    spinner.ws.send('spin');
+    const closed = await spinner.closed;
+    expect(closed.code).toBe(1011);
+    expect(closed.reason).toMatch(/CPU time limit of 50 ms exceeded/);
+    // Stopped by the budget, not by the connection's wall time (an hour).
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    neighbour.ws.send('still there?');
+    expect(await neighbour.next()).toBe('echo:still there?');
+    const res = await node.call('ws-neighbour');
+    expect(res.status).toBe(426);
+    await res.text();
+    neighbour.ws.close();
+    await neighbour.closed;
+  });
+
+  it('closes with 1011 when a client does not read what the worker sends past the buffer bound', async () => {
+    // The node runs with EDGEFN_WEBSOCKET_BUFFER_BYTES=256 KiB; the worker
+    // sends 64 KiB messages on a timer to a client that has paused reading.
+    await node.deploy('ws-flood', {
+      script: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        const chunk = new Uint8Array(64 * 1024);
+        let sent = 0;
+        const tick = () => { try { for (let i = 0; i < 16; i++) { server.send(chunk); sent++; } setTimeout(tick, 5); } catch { console.log('stopped after', sent); } };
+        server.addEventListener('message', () => tick());
+        server.addEventListener('close', (e) => console.log('flood closed', e.code, e.reason));
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+      limits: { cpuMs: 200 },
+    });
+    const c = await open('ws-flood');
+    // Stop reading: the kernel's buffers fill, then the host's.
+    (c.ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    c.ws.send('go');
+    // The worker's close event carries the host's 1011 and why.
+    await expect.poll(() => logText('ws-flood'), { timeout: 20_000 }).toMatch(/flood closed 1011 the client is not reading/);
+    c.ws.terminate();
+  });
+
+  it('closes with 1011 at the connection’s wall budget (EDGEFN_WEBSOCKET_WALL_MS), and the worker hears it', async () => {
+    const c = await open('echo');
+    const t0 = performance.now();
+    expect(await c.next()).toBe('hello');
+    const closed = await c.closed;
+    const openMs = performance.now() - t0;
+    expect(closed).toEqual({ code: 1011, reason: 'WebSocket wall time limit of 6000 ms exceeded' });
+    // Measured from the handshake: not before the budget, and not long after it on a loaded machine.
+    expect(openMs).toBeGreaterThan(5_500);
+    expect(openMs).toBeLessThan(20_000);
+    // The worker's socket closed too, as a connection cut by the platform (1006, not clean).
+    await expect.poll(() => logText('echo'), { timeout: 10_000 }).toMatch(/closed 1006 WebSocket wall time limit of 6000 ms exceeded false/);
+  }, 30_000);
+
+  it('closes with 1009 a client message larger than the message bound', async () => {
+    const c = await open('echo');
+    expect(await c.next()).toBe('hello');
+    c.ws.send(Buffer.alloc(1024 * 1024 + 1));
+    const closed = await c.closed;
+    expect(closed.code).toBe(1009);
+  });
+});
+
+const RELAY = `
+export default {
+  async fetch(request, env) {
+    const mode = new URL(request.url).searchParams.get('mode');
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    let upstream;
+    if (mode === 'fetch') {
+      const res = await fetch(env.UPSTREAM.replace(/^ws/, 'http'), { headers: { Upgrade: 'websocket', 'x-relay': 'fetch' } });
+      if (res.status !== 101 || res.webSocket === null) return new Response('no socket', { status: 502 });
+      upstream = res.webSocket;
+      upstream.accept();
+    } else {
+      upstream = new WebSocket(env.UPSTREAM);
+      await new Promise((resolve, reject) => {
+        upstream.addEventListener('open', resolve);
+        upstream.addEventListener('error', (e) => reject(new Error(e.message)));
+      });
+    }
+    upstream.addEventListener('message', (e) => server.send(e.data));
+    upstream.addEventListener('close', (e) => server.close(e.code, e.reason));
+    server.addEventListener('message', (e) => upstream.send(e.data));
+    server.addEventListener('close', () => upstream.close(1000, 'client left'));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};`;
+
+describe('WebSockets: client side', () => {
+  let upstream: WebSocketServer;
+  let upstreamUrl: string;
+  const seenHeaders: Array<string | undefined> = [];
+  beforeAll(async () => {
+    upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    upstream.on('connection', (ws, req) => {
+      seenHeaders.push(req.headers['x-relay'] as string | undefined);
+      ws.on('message', (data, isBinary) => {
+        if (!isBinary && data.toString() === 'bye') ws.close(4002, 'upstream done');
+        else ws.send(isBinary ? Buffer.concat([Buffer.from([0]), data as Buffer]) : `upstream:${data.toString()}`, { binary: isBinary });
+      });
+    });
+    await new Promise<void>((resolve) => upstream.once('listening', () => resolve()));
+    upstreamUrl = `ws://127.0.0.1:${(upstream.address() as { port: number }).port}/`;
+    await node.deploy('relay', { script: RELAY, vars: { UPSTREAM: upstreamUrl } });
+  });
+  afterAll(async () => {
+    for (const c of upstream.clients) c.terminate();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  for (const mode of ['new WebSocket', 'fetch'] as const) {
+    it(`relays both ways to a WebSocket the worker opens with ${mode === 'fetch' ? 'fetch(…, { headers: { Upgrade } })' : 'new WebSocket(url)'}, and passes the upstream's close on`, async () => {
+      const c = await open('relay', `/?mode=${mode === 'fetch' ? 'fetch' : 'ctor'}`);
+      c.ws.send('one');
+      expect(await c.next()).toBe('upstream:one');
+      c.ws.send(Buffer.from([7, 8]));
+      expect([...((await c.next()) as Buffer)]).toEqual([0, 7, 8]);
+      c.ws.send('bye');
+      expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
+    });
+  }
+
+  it('sends the worker’s request headers on a fetch() upgrade', () => {
+    expect(seenHeaders).toContain('fetch');
+  });
+
+  it('refuses a private address under the same SSRF guard as fetch()', async () => {
+    await node.deploy('ws-ssrf', {
+      script: `export default { async fetch() {
+        const viaCtor = await new Promise((resolve) => {
+          const ws = new WebSocket('ws://10.1.2.3/');
+          ws.addEventListener('error', (e) => resolve(e.message));
+          ws.addEventListener('open', () => resolve('opened'));
+        });
+        let viaFetch;
+        try { await fetch('http://169.254.169.254/', { headers: { Upgrade: 'websocket' } }); viaFetch = 'opened'; } catch (e) { viaFetch = e.name + ': ' + e.message; }
+        return Response.json({ viaCtor, viaFetch });
+      } }`,
+    });
+    const res = await node.call('ws-ssrf');
+    const body = (await res.json()) as { viaCtor: string; viaFetch: string };
+    expect(body.viaCtor).toMatch(/WebSocket to 10\.1\.2\.3 refused: 10\.1\.2\.3 is a private address/);
+    expect(body.viaFetch).toMatch(/^TypeError: WebSocket to 169\.254\.169\.254 refused/);
+  });
+});
