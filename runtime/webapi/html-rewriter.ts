@@ -8,15 +8,16 @@
 // parses its selector, as workerd does) or `transform()` asks the host for the
 // compiled module once per isolate and instantiates it.
 //
-// transform() returns at once; nothing runs until the new body is read. Each
-// read pulls one input chunk through lol-html (a known body goes in 64 KB
-// slices), so the output streams out as the input streams in, and a slow
-// client stops the upstream reads (the body stream pulls only on demand).
+// transform() returns at once. No handler runs until the new body is read
+// (a streamed upstream is locked at once and its first chunk read, as in
+// workerd); each read then pulls one input chunk through lol-html (a known
+// body goes in 64 KB slices), so the output streams out as the input streams
+// in, and a slow client stops the upstream reads.
 
 import { defineLazyGlobal } from './define.ts';
 import { headersFromFlat } from './headers.ts';
 import { acquireInstance, attributesIterator, contentOptions, type Instance, newRewriter, registerTokens, releaseInstance, type WasmRewriter } from './html-rewriter-wasm.ts';
-import { apply, arrayPush, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayPush, box, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
 
@@ -26,8 +27,6 @@ const SLICE = 64 * 1024;
 interface ContentOptions {
   html?: boolean;
 }
-
-// ---- the objects handlers receive ----
 
 /** lol-html's registrations: `selector` null for onDocument. */
 interface Registration {
@@ -51,6 +50,8 @@ let made: HTMLRewriterClass | undefined;
 function make(): HTMLRewriterClass {
   if (made !== undefined) return made;
   const KEY = Symbol('token');
+  // Token kinds (lol-html's names) as the API names them.
+  const DISPLAY: Record<string, string> = box({ element: 'Element', endtag: 'EndTag', comment: 'Comment', textchunk: 'Text', doctype: 'Doctype', documentend: 'DocumentEnd' });
   let release: (t: unknown) => void;
   let live: (t: Token) => number;
   let instOf: (t: Token) => Instance;
@@ -76,7 +77,7 @@ function make(): HTMLRewriterClass {
       };
       live = (t) => {
         const token = t as Token;
-        if (token.#ptr === 0) throw new TypeError(`This ${token.#kind === 'documentend' ? 'DocumentEnd' : token.constructor.name} is no longer valid: it can only be used inside its handler.`);
+        if (token.#ptr === 0) throw new TypeError(`This ${DISPLAY[token.#kind] ?? 'token'} is no longer valid: it can only be used inside its handler.`);
         return token.#ptr;
       };
       instOf = (t) => (t as Token).#inst;
