@@ -5,10 +5,13 @@
 // the worker's own code.
 //
 // A digest is fed in steps of at most MAX_STEP_BYTES ('begin', 'update'…,
-// 'final'): isolated-vm's timeout does not run while a host callback does, so
-// one call over a 100 MB buffer would hold the host's thread far past the
-// budget; between steps the isolate is back in control and its timeout can
-// stop it. The open digest lives in the isolate's op state, dropped with it.
+// 'final'), and the time the steps take is added up per request: isolated-vm's
+// timeout does not run while a host callback does, and the CPU charge is only
+// settled when the entry returns, so without this one digest of a 100 MB
+// buffer would hold the host's thread for as long as it takes, past any
+// budget (and past the host watchdog's grace). Once a request's hashing alone
+// has used its CPU budget, the next step throws; the overshoot is one step.
+// The open digest lives in the isolate's op state, dropped with it.
 
 import { createHash, createHmac, getHashes, type Hash, type Hmac } from 'node:crypto';
 import { EdgefnError } from '../errors.ts';
@@ -21,6 +24,8 @@ export const MAX_STEP_BYTES = 1024 * 1024;
 /** Digests open at once in one isolate: digest() opens and closes one within a single synchronous loop. */
 const MAX_OPEN = 16;
 const OPEN = 'node-crypto.open';
+/** ms spent hashing, in the request's op state (or the isolate's, at the top level). */
+const SPENT = 'node-crypto.ms';
 
 interface Payload {
   op?: unknown;
@@ -71,7 +76,12 @@ export const nodeCryptoOp: HostOpSync = (payload, ctx) => {
       const h = open(ctx).get(Number(p.id));
       if (h === undefined) throw invalid('node-crypto: no such digest');
       if (!(p.data instanceof Uint8Array) || p.data.byteLength > MAX_STEP_BYTES) throw invalid(`node-crypto: a step must be at most ${MAX_STEP_BYTES} bytes`);
+      const state = ctx.request ?? ctx.isolate;
+      const spent = (state.get(SPENT) as number | undefined) ?? 0;
+      if (spent > ctx.fn.limits.cpuMs) throw new EdgefnError('ERR_CPU_LIMIT', `node:crypto: hashing has used the CPU time limit of ${ctx.fn.limits.cpuMs} ms`);
+      const t = performance.now();
       h.update(p.data);
+      state.set(SPENT, spent + (performance.now() - t));
       return undefined;
     }
     case 'final': {
