@@ -4,39 +4,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BUILTIN_SYNC_OPS, type HostOpSync } from '../../runtime/host-ops/index.ts';
 import { DEFAULT_LIMITS, prepareScript, Runtime, type FunctionSource } from '../../runtime/index.ts';
+import { callRuntime, type RuntimeResult } from '../helpers/runtime-call.ts';
 
 const runtimes: Runtime[] = [];
 afterEach(() => {
   for (const r of runtimes.splice(0)) r.destroy();
 });
 
-interface Result {
-  status?: number;
-  body?: string;
-  error?: string;
-  message?: string;
-}
 
-function call(rt: Runtime, name: string, path = '/'): Promise<Result> {
-  return new Promise((resolve) => {
-    const decoder = new TextDecoder();
-    let status = 0;
-    let text = '';
-    rt.handle(name, 1, { method: 'GET', url: `http://${name}.localhost${path}`, headers: ['host', `${name}.localhost`], body: null }, {
-      head(s, _h, body) {
-        status = s;
-        if (body instanceof Uint8Array) resolve({ status: s, body: decoder.decode(body) });
-        else if (body === null) resolve({ status: s, body: '' });
-      },
-      chunk(c: Uint8Array) {
-        text += decoder.decode(c, { stream: true });
-        return true;
-      },
-      end: () => resolve({ status, body: text }),
-      fail: (err) => resolve({ error: err.code, message: err.message }),
-    });
-  });
-}
+const call = callRuntime;
 
 /** Sync host ops as the runtime has them, with a record of which function asked for the module and which reported wasm memory. */
 function recordingOps(): { ops: Record<string, HostOpSync>; moduleAsks: string[]; wasmInUse: string[] } {

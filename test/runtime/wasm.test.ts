@@ -3,29 +3,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, prepareScript, Runtime, type FunctionSource } from '../../runtime/index.ts';
 import { addModule, bytesLiteral, growModule, importMemoryModule } from '../helpers/wasm-bytes.ts';
+import { callRuntime, type RuntimeResult } from '../helpers/runtime-call.ts';
 
 const runtimes: Runtime[] = [];
 afterEach(() => {
   for (const r of runtimes.splice(0)) r.destroy();
 });
 
-interface Result {
-  status?: number;
-  body?: string;
-  error?: string;
-  message?: string;
-}
 
-function call(rt: Runtime, name: string, path = '/'): Promise<Result> {
-  return new Promise((resolve) => {
-    rt.handle(name, 1, { method: 'GET', url: `http://${name}.localhost${path}`, headers: ['host', `${name}.localhost`], body: null }, {
-      head: (status, _h, body) => resolve({ status, body: body instanceof Uint8Array ? new TextDecoder().decode(body) : String(body) }),
-      chunk() {},
-      end() {},
-      fail: (err) => resolve({ error: err.code, message: err.message }),
-    });
-  });
-}
+const call = callRuntime;
 
 /** One function per source, each with a 64 MB memory budget. */
 async function setup(sources: Record<string, string>): Promise<Runtime> {
