@@ -10,7 +10,7 @@ let node: StartedNode;
 beforeAll(async () => {
   // Loopback allowed for the client-side cases, whose upstream runs in this process.
   // A short connection wall time (6 s) for the wall-budget case; every other socket here lives well under it.
-  node = await startNode({ env: { EDGEFN_WEBSOCKET_BUFFER_BYTES: String(256 * 1024), EDGEFN_FETCH_ALLOW: '127.0.0.1', EDGEFN_WEBSOCKET_WALL_MS: '6000' } });
+  node = await startNode({ env: { EDGEFN_WEBSOCKET_BUFFER_BYTES: String(256 * 1024), EDGEFN_FETCH_ALLOW: '127.0.0.1', EDGEFN_WEBSOCKET_WALL_MS: '6000', EDGEFN_USAGE_FLUSH_MS: '200' } });
   await node.deploy('echo', { script: ECHO });
 });
 afterAll(async () => {
@@ -55,7 +55,13 @@ function open(name: string, path = '/'): Promise<Opened> {
     const w = waiters.shift();
     if (w !== undefined) w(messages[taken++]!);
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => {
+      resolve({ code, reason: reason.toString() });
+      // A test waiting for a message sees the close instead of hanging.
+      for (const w of waiters.splice(0)) w(`[closed ${code} ${reason.toString()}]`);
+    }),
+  );
   return new Promise((resolve, reject) => {
     ws.once('upgrade', (res) => {
       ws.once('open', () =>
@@ -236,6 +242,51 @@ describe('WebSockets: budgets and bounds', () => {
     neighbour.ws.close();
     await neighbour.closed;
   });
+
+  it('gives each message the whole CPU budget: a socket whose messages add up to three budgets stays open, and is charged the sum', async () => {
+    // What one message's work costs is measured first, as HTTP requests to a
+    // copy of the worker running the same loop (their Server-Timing cpu).
+    // The budget is then at least eight times that, and the socket is sent
+    // enough messages to add up to three budgets: a budget per socket would
+    // close it with 1011 a third of the way; a budget per message keeps it
+    // open, and usage metering then shows the socket charged more than one
+    // budget in all (so the messages did cost what was assumed).
+    const script = `const work = () => { let x = 0; for (let i = 0; i < 5_000_000; i++) x = (x + i) | 0; return x !== 1; };
+      export default { fetch(request) {
+        if (request.headers.get('upgrade') !== 'websocket') return new Response(String(work()));
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.addEventListener('message', (e) => server.send(e.data + ' ' + work()));
+        return new Response(null, { status: 101, webSocket: client });
+      } }`;
+    await node.deploy('ws-work-cal', { script, limits: { cpuMs: 5_000 } });
+    const cpu: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await node.call('ws-work-cal');
+      expect(await res.text()).toBe('true');
+      cpu.push(Number(/cpu;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1]));
+    }
+    // The warmest run: the loop's cost once compiled, as most messages will run it.
+    const perMessage = Math.max(0.5, Math.min(...cpu));
+    const budget = Math.max(100, Math.ceil(8 * perMessage));
+    const messages = Math.ceil((3 * budget) / perMessage);
+    await node.deploy('ws-work', { script, limits: { cpuMs: budget } });
+    const c = await open('ws-work');
+    // All at once: the socket's time is then its CPU, not round trips (its wall budget here is 6 s).
+    for (let i = 0; i < messages; i++) c.ws.send(String(i));
+    for (let i = 0; i < messages; i++) {
+      expect(await c.next(), `message ${i} of ${messages}, with a ${budget} ms budget, each ~${perMessage} ms`).toBe(`${i} true`);
+    }
+    c.ws.close(1000);
+    expect(await c.closed).toEqual({ code: 1000, reason: '' });
+    // Usage is written every EDGEFN_USAGE_FLUSH_MS (200 ms here) once the socket's request is over.
+    await expect
+      .poll(async () => {
+        const rows = ((await (await node.api('/v1/usage')).json()) as { usage: Array<{ function: string; cpuMs: number }> }).usage;
+        return rows.filter((r) => r.function === 'ws-work').reduce((sum, r) => sum + r.cpuMs, 0);
+      }, { timeout: 15_000 })
+      .toBeGreaterThan(budget);
+  }, 60_000);
 
   it('closes with 1011 when a client does not read what the worker sends past the buffer bound', async () => {
     // The node runs with EDGEFN_WEBSOCKET_BUFFER_BYTES=256 KiB; the worker
