@@ -145,6 +145,10 @@ export class WebSocketAcceptor {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.#limits.maxMessageBytes,
+      // One message per turn of the host's event loop: a burst of frames in
+      // one read would otherwise run as back-to-back entries in one turn, and
+      // the host's other connections (other tenants) would wait for all of it.
+      allowSynchronousEvents: false,
       // The worker chooses, as in Workers: by the Sec-WebSocket-Protocol of its 101.
       handleProtocols: (offered) => {
         const chosen = this.#current?.protocol;

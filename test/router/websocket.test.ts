@@ -243,12 +243,14 @@ describe('WebSockets: budgets and bounds', () => {
     await neighbour.closed;
   });
 
-  it('gives each message the whole CPU budget: a socket whose messages add up to three budgets stays open, and is charged the sum', async () => {
+  it('gives each message the whole CPU budget: a socket whose messages add up to two budgets stays open, and is charged the sum', async () => {
     // What one message's work costs is measured first, as HTTP requests to a
     // copy of the worker running the same loop (their Server-Timing cpu).
-    // The budget is then at least eight times that, and the socket is sent
-    // enough messages to add up to three budgets: a budget per socket would
-    // close it with 1011 a third of the way; a budget per message keeps it
+    // The budget is then at least ten times that (roomy: the in-entry guard
+    // is wall time stretched by the thread's recent CPU share, so a loaded
+    // machine needs margin), and the socket is sent enough messages to add
+    // up to two budgets: a budget per socket would close it with 1011 half
+    // way; a budget per message keeps it
     // open, and usage metering then shows the socket charged more than one
     // budget in all (so the messages did cost what was assumed).
     const script = `const work = () => { let x = 0; for (let i = 0; i < 20_000_000; i++) x = (x + i) | 0; return x !== 1; };
@@ -268,8 +270,8 @@ describe('WebSockets: budgets and bounds', () => {
     }
     // The warmest run: the loop's cost once compiled, as most messages will run it.
     const perMessage = Math.max(0.5, Math.min(...cpu));
-    const budget = Math.max(100, Math.ceil(8 * perMessage));
-    const messages = Math.ceil((3 * budget) / perMessage);
+    const budget = Math.max(300, Math.ceil(10 * perMessage));
+    const messages = Math.ceil((2 * budget) / perMessage);
     await node.deploy('ws-work', { script, limits: { cpuMs: budget } });
     const c = await open('ws-work');
     // All at once: the socket's time is then its CPU, not round trips (its wall budget here is 10 s).
