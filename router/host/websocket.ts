@@ -9,8 +9,9 @@
 //  - a client that does not read cannot make the host buffer the worker's
 //    messages past `maxBufferedBytes`: the connection is dropped then (its
 //    1011 close frame sent for form), and the worker's close event says why;
-//  - what the client sends is handed to the isolate as it arrives, in the
-//    same turn: the host keeps no queue of its own.
+//  - what the client sends is handed to the isolate one message per turn of
+//    the event loop; meanwhile ws stops reading the socket past its small
+//    receive buffer, so the host keeps no queue of its own.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -145,6 +146,10 @@ export class WebSocketAcceptor {
       clientTracking: false,
       perMessageDeflate: false,
       maxPayload: this.#limits.maxMessageBytes,
+      // One message per turn of the host's event loop: a burst of frames in
+      // one read would otherwise run as back-to-back entries in one turn, and
+      // the host's other connections (other tenants) would wait for all of it.
+      allowSynchronousEvents: false,
       // The worker chooses, as in Workers: by the Sec-WebSocket-Protocol of its 101.
       handleProtocols: (offered) => {
         const chosen = this.#current?.protocol;

@@ -190,6 +190,8 @@ export function createWebSocketOps(options: WebSocketClientOptions = {}): { ops:
       maxPayload: maxMessageBytes,
       perMessageDeflate: false,
       followRedirects: false,
+      // One message per turn of the event loop, as on the server side (router/host/websocket.ts).
+      allowSynchronousEvents: false,
     });
     const socket = new ClientSocket(ws, maxBufferedBytes, maxMessageBytes);
     const key = `websocket:${p.id}`;
