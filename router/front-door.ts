@@ -46,12 +46,18 @@ export interface FrontDoorOptions {
  * descriptor keeps alive.
  */
 export type FrontDoor = Server & {
-  /** `ifSilent`: what to answer (then close) if the connection has no byte to read at once. */
-  readmit(socket: Socket, ifSilent?: string): void;
+  /**
+   * `closeIfSilent`: close the connection, answering nothing, if it has no
+   * byte to read at once (the dead host may have read a request from it in
+   * its last moments, or answered it whole: neither can be told from here,
+   * and a 503 written after a whole response would be taken by the client as
+   * the answer to its next request).
+   */
+  readmit(socket: Socket, closeIfSilent?: boolean): void;
 };
 
 /**
- * How long a readmitted connection with `ifSilent` has to show a byte (ms).
+ * How long a readmitted connection with `closeIfSilent` has to show a byte (ms).
  * Bytes that waited in the socket buffer are read in the loop's next poll
  * phase; the check after this delay waits for one more poll (setImmediate
  * runs after it), since a process that was descheduled for longer than the
@@ -157,9 +163,9 @@ export function createFrontDoor(options: FrontDoorOptions): FrontDoor {
   /**
    * Read the first request head off `socket` (or, when `readmitted`, the next
    * one, on a connection its dead host left behind), within `deadlineMs`, and
-   * hand the connection on. `ifSilent`: see FrontDoor's readmit.
+   * hand the connection on. `closeIfSilent`: see FrontDoor's readmit.
    */
-  function readHead(socket: Socket, deadlineMs: number, readmitted: boolean, ifSilent?: string): void {
+  function readHead(socket: Socket, deadlineMs: number, readmitted: boolean, closeIfSilent = false): void {
     let head: Buffer | undefined;
     // A deadline from the connection's start, not an idle timer: a client
     // sending a byte a second (slow loris) would reset an idle timer forever.
@@ -170,13 +176,13 @@ export function createFrontDoor(options: FrontDoorOptions): FrontDoor {
       else refuse(socket, rawErrorResponse('ERR_REQUEST_TIMEOUT', `the request head did not arrive within ${deadlineMs} ms${readmitted ? '' : ' (EDGEFN_HEADERS_TIMEOUT_MS)'}`));
     }, deadlineMs);
     socket.once('close', () => clearTimeout(deadline));
-    if (ifSilent !== undefined) {
+    if (closeIfSilent) {
       setTimeout(() => {
         setImmediate(() => {
           if (head !== undefined || socket.destroyed) return;
           socket.off('data', onData);
           clearTimeout(deadline);
-          refuse(socket, ifSilent);
+          socket.destroy();
         });
       }, READMIT_SETTLE_MS).unref();
     }
@@ -215,14 +221,14 @@ export function createFrontDoor(options: FrontDoorOptions): FrontDoor {
   }
 
   return Object.assign(server, {
-    readmit(socket: Socket, ifSilent?: string): void {
+    readmit(socket: Socket, closeIfSilent = false): void {
       if (socket.destroyed) return;
       // front-door.ts stopped the handle itself when it handed the socket over
       // (socket.pause() alone leaves node:net's reading flag set, so
       // resume() would not restart it).
       (socket as Socket & { _handle?: { readStart(): number } })._handle?.readStart();
       socket.resume();
-      readHead(socket, options.readmitIdleMs ?? options.headersTimeoutMs, true, ifSilent);
+      readHead(socket, options.readmitIdleMs ?? options.headersTimeoutMs, true, closeIfSilent);
     },
   });
 }

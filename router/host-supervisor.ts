@@ -36,10 +36,10 @@ export interface SupervisorOptions {
   /**
    * Take back a connection a dead host left with no request known to be in
    * flight: read its next request head and place it again (front-door.ts
-   * readmit). `ifSilent`, when given, is what to answer if nothing arrives at
-   * once. Absent: such connections are closed.
+   * readmit). `closeIfSilent`: close it if nothing arrives at once. Absent:
+   * such connections are closed.
    */
-  readmit?(socket: Socket, ifSilent?: string): void;
+  readmit?(socket: Socket, closeIfSilent?: boolean): void;
 }
 
 /** How long a connection (or a validation) waits for a starting host when no host is ready, as when every host is being replaced (ms). A host starts in about a second; on a loaded machine, far more. */
@@ -389,7 +389,9 @@ export class HostSupervisor {
     //   may be a request the host started within a tick of dying, which no
     //   tick reported; when the host was serving at its death (and not ended
     //   by its watchdog, which answered every started request), a connection
-    //   that has nothing to read at once is answered 503 host-restart.
+    //   that has nothing to read at once is closed. It is not answered: its
+    //   response may have gone out whole, and a 503 after it would be read as
+    //   the answer to the client's next request.
     const watchdog = why === WATCHDOG_SIGNAL;
     const answer = rawErrorResponse(err.code, err.message, undefined, RETRY_AFTER);
     const again: Array<[Socket, { head: Uint8Array; key: string }]> = [];
@@ -401,7 +403,7 @@ export class HostSupervisor {
       else if (h.waiting.has(id) || h.streaming.has(id) || this.#closed || this.#options.readmit === undefined) socket.destroy();
       else readmit.push(socket);
     }
-    const ifSilent = h.active && !watchdog ? answer : undefined;
+    const closeIfSilent = h.active && !watchdog;
     h.conns.clear();
     h.waiting.clear();
     h.streaming.clear();
@@ -422,7 +424,7 @@ export class HostSupervisor {
       this.#hosts.splice(i, 1);
     }
     for (const [socket, first] of again) this.#place(socket, first.head, first.key, false);
-    for (const socket of readmit) this.#options.readmit!(socket, ifSilent);
+    for (const socket of readmit) this.#options.readmit!(socket, closeIfSilent);
   }
 
   #drain(h: IsolateHost, why: string): void {

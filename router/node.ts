@@ -241,7 +241,7 @@ export class EdgeNode {
       },
       onHostEvent: (event) => process.stderr.write(`edgefn: ${event}\n`),
       // The front door starts after the hosts; until it does, no connection can be left to readmit.
-      readmit: (socket, ifSilent) => (this.#data === undefined ? socket.destroy() : this.#data.readmit(socket, ifSilent)),
+      readmit: (socket, closeIfSilent) => (this.#data === undefined ? socket.destroy() : this.#data.readmit(socket, closeIfSilent)),
     }));
     await supervisor.ready();
     const scheduler = (this.#scheduler = new Scheduler({
