@@ -273,7 +273,11 @@ describe('a cluster of regions', () => {
       expect(shown!.rttMs['a']).toBeGreaterThan(shown!.rttMs['b']!);
       // c's view is one node's; a and b read the figures on their own
       // heartbeats, so each is waited for until it too runs near-fn in b.
-      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in b`, async () => (await n.node.call('near-fn')).headers.get('edgefn-region') === 'b', 5_000);
+      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in b`, async () => {
+        const res = await n.node.call('near-fn');
+        await res.text();
+        return res.status === 200 && res.headers.get('edgefn-region') === 'b';
+      }, 5_000);
       for (const n of [a, b, c]) {
         const res = await n.node.call('near-fn');
         await res.text();
@@ -286,7 +290,11 @@ describe('a cluster of regions', () => {
       // that does not yet serve it is answered 503 region-unavailable (one
       // hop at most). Once all agree, every entry goes to a.
       // a too: until its own heartbeat reads the figures it still forwards to b.
-      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in a`, async () => (await n.node.call('near-fn')).headers.get('edgefn-region') === 'a', 5_000);
+      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in a`, async () => {
+        const res = await n.node.call('near-fn');
+        await res.text();
+        return res.status === 200 && res.headers.get('edgefn-region') === 'a';
+      }, 5_000);
       for (const n of [a, b, c]) {
         const res = await n.node.call('near-fn');
         await res.text();
