@@ -261,13 +261,16 @@ describe('WebSockets: budgets and bounds', () => {
       } }`;
     await node.deploy('ws-work-cal', { script, limits: { cpuMs: 5_000 } });
     const cpu: number[] = [];
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 30; i++) {
       const res = await node.call('ws-work-cal');
       expect(await res.text()).toBe('true');
       cpu.push(Number(/cpu;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1]));
     }
-    // The warmest run: the loop's cost once compiled, as most messages will run it.
-    const perMessage = Math.max(0.5, Math.min(...cpu));
+    // The loop's cost once V8 has optimised it, as most messages will run it:
+    // the last runs of thirty (five were too few: the socket's messages ran
+    // ten times faster than the calibration said, and added up to less than
+    // a budget).
+    const perMessage = Math.max(0.5, Math.min(...cpu.slice(-10)));
     const budget = Math.max(1000, Math.ceil(10 * perMessage));
     const messages = Math.ceil((1.5 * budget) / perMessage);
     await node.deploy('ws-work', { script, limits: { cpuMs: budget } });
