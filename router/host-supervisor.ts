@@ -387,11 +387,14 @@ export class HostSupervisor {
     //   kernel's socket buffer, which the front door's descriptor keeps): read
     //   again by the front door and placed like new connections. Among these
     //   may be a request the host started within a tick of dying, which no
-    //   tick reported; when the host was serving at its death (and not ended
-    //   by its watchdog, which answered every started request), a connection
-    //   that has nothing to read at once is closed. It is not answered: its
-    //   response may have gone out whole, and a 503 after it would be read as
-    //   the answer to the client's next request.
+    //   tick reported (a host quiet by its last tick may have taken a request
+    //   since). So unless the host was ended by its watchdog, which answered
+    //   every started request, a connection that has nothing to read at once
+    //   is closed: it is idle, or the host took its request, and the two
+    //   cannot be told apart here. It is not answered: its response may have
+    //   gone out whole, and a 503 after it would be read as the answer to the
+    //   client's next request; nor kept, or a taken request would wait for
+    //   an answer until the keep-alive timeout.
     const watchdog = why === WATCHDOG_SIGNAL;
     const answer = rawErrorResponse(err.code, err.message, undefined, RETRY_AFTER);
     const again: Array<[Socket, { head: Uint8Array; key: string }]> = [];
@@ -403,7 +406,7 @@ export class HostSupervisor {
       else if (h.waiting.has(id) || h.streaming.has(id) || this.#closed || this.#options.readmit === undefined) socket.destroy();
       else readmit.push(socket);
     }
-    const closeIfSilent = h.active && !watchdog;
+    const closeIfSilent = !watchdog;
     h.conns.clear();
     h.waiting.clear();
     h.streaming.clear();

@@ -94,10 +94,21 @@ describe('limits.concurrency', () => {
 
   it('counts across every host: 4 requests on connections spread over both hosts with concurrency 1 serve exactly 1', async () => {
     expect((await node.deploy('one-at-once', { script: waits(1500), limits: { concurrency: 1 } })).status).toBe(201);
-    // Cold: placement spreads these connections over the hosts with the
-    // fewest connections. They stay open until the hosts are checked.
+    // Each connection's first request names no function, so placement
+    // spreads the connections over the hosts with the fewest (placing them
+    // by one-at-once itself raced its cold start: once it was live, the later
+    // connections went where it was, all to one host). They stay open, on
+    // their hosts, until the hosts are checked.
     const clients = Array.from({ length: 4 }, () => new Client(`http://127.0.0.1:${node.port}`));
     try {
+      const openers = await Promise.all(
+        clients.map(async (client) => {
+          const res = await client.request({ path: '/', method: 'GET', headers: { host: 'no-such-function.localhost' } });
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
+      expect(openers).toEqual([404, 404, 404, 404]);
       const answers = await Promise.all(
         clients.map(async (client) => {
           const res = await client.request({ path: '/', method: 'GET', headers: { host: 'one-at-once.localhost' } });
