@@ -245,7 +245,14 @@ process.once('message', (raw: unknown) => {
       else handler(one, socket);
     }
   });
+  // A front door that went away while this host was starting (its pool fill
+  // can take seconds) left no one to serve: main's own 'disconnect' handler
+  // is not registered yet, and without this the process lived on, orphaned.
+  process.once('disconnect', () => {
+    if (handler === undefined) process.exit(0);
+  });
   main(msg.config).then((onMessage) => {
+    if (!process.connected) process.exit(0);
     handler = onMessage;
     for (const [one, socket] of early.splice(0)) onMessage(one, socket);
     const s = runtime!.stats();
