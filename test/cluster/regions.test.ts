@@ -258,6 +258,20 @@ describe('a cluster of regions', () => {
     });
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     const near = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/health`;
+    // Every node answers near-fn from `region`: waited for (each node reads
+    // the figures on its own heartbeat), then asserted once more.
+    const allRunIn = async (region: string) => {
+      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in ${region}`, async () => {
+        const res = await n.node.call('near-fn');
+        await res.text();
+        return res.status === 200 && res.headers.get('edgefn-region') === region;
+      }, 5_000);
+      for (const n of [a, b, c]) {
+        const res = await n.node.call('near-fn');
+        await res.text();
+        expect([n.region, res.status, res.headers.get('edgefn-region')]).toEqual([n.region, 200, region]);
+      }
+    };
     const nearOf = async () => ((await (await c.node.api('/v1/functions/near-fn')).json()) as { placement: { near?: { url: string; region: string | null; rttMs: Record<string, number> } } }).placement.near;
     try {
       const bad = await a.node.deploy('near-fn', { script: ECHO, regions: ['a', 'b'], placement: { near: 'db.example' } });
@@ -273,16 +287,7 @@ describe('a cluster of regions', () => {
       expect(shown!.rttMs['a']).toBeGreaterThan(shown!.rttMs['b']!);
       // c's view is one node's; a and b read the figures on their own
       // heartbeats, so each is waited for until it too runs near-fn in b.
-      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in b`, async () => {
-        const res = await n.node.call('near-fn');
-        await res.text();
-        return res.status === 200 && res.headers.get('edgefn-region') === 'b';
-      }, 5_000);
-      for (const n of [a, b, c]) {
-        const res = await n.node.call('near-fn');
-        await res.text();
-        expect([n.region, res.status, res.headers.get('edgefn-region')]).toEqual([n.region, 200, 'b']);
-      }
+      await allRunIn('b');
       delays['b'] = 300;
       await waitFor('the cluster to move near-fn to a', async () => (await nearOf())?.region === 'a', 15_000);
       // Each node reads the figures with its own heartbeat (every 500 ms), so
@@ -290,16 +295,7 @@ describe('a cluster of regions', () => {
       // that does not yet serve it is answered 503 region-unavailable (one
       // hop at most). Once all agree, every entry goes to a.
       // a too: until its own heartbeat reads the figures it still forwards to b.
-      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in a`, async () => {
-        const res = await n.node.call('near-fn');
-        await res.text();
-        return res.status === 200 && res.headers.get('edgefn-region') === 'a';
-      }, 5_000);
-      for (const n of [a, b, c]) {
-        const res = await n.node.call('near-fn');
-        await res.text();
-        expect([n.region, res.status, res.headers.get('edgefn-region')]).toEqual([n.region, 200, 'a']);
-      }
+      await allRunIn('a');
     } finally {
       await new Promise((r) => backend.close(r));
     }
