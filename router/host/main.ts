@@ -58,6 +58,7 @@ async function main(config: HostConfig): Promise<OnMessage> {
     blockedMs: BLOCKED_ENTRY_MS,
     connections: ledger.table.buffer as SharedArrayBuffer,
     answer: rawErrorResponse('ERR_HOST_RESTART', HOST_STUCK_MESSAGE, undefined, 'retry-after: 1\r\n'),
+    parentPid: process.ppid,
   });
   // Sent at once (the IPC write goes out before the entry blocks this thread).
   onLongEntry(LONG_ENTRY_MS, (until) => sendNow({ t: 'long-entry', until }));

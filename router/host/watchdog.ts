@@ -30,7 +30,19 @@ export interface WatchdogOptions {
    */
   blockedFd?: number | undefined;
   blockedMs?: number;
+  /**
+   * The front door's pid. When this process's parent is no longer it (the
+   * front door died and the host was re-parented), the host is ended after
+   * ORPHAN_GRACE_MS, whatever its main thread is doing: that thread is meant
+   * to exit on the IPC channel's disconnect, but it cannot while inside a
+   * long entry, and once it was seen stuck in its exit (a futex, isolated-vm
+   * threads), holding the deleted data directory's files for good.
+   */
+  parentPid?: number | undefined;
 }
+
+/** How long an orphaned host may take to end on its own before it is killed (ms). */
+export const ORPHAN_GRACE_MS = 2000;
 
 /** How often the watchdog looks at the current entry for the blocked report (ms). */
 const BLOCKED_CHECK_MS = 10;
@@ -100,7 +112,17 @@ function watch(o: WatchdogOptions): void {
   const state = new Int32Array(o.buffer);
   let seenEntry = 0;
   let rssAtEntry = 0;
+  let orphanedAt = 0;
   setInterval(() => {
+    // process.ppid is read afresh here (in a worker thread; the main thread's is not).
+    if (o.parentPid !== undefined && process.ppid !== o.parentPid) {
+      const t = Number(process.hrtime.bigint() / 1_000_000n);
+      if (orphanedAt === 0) orphanedAt = t;
+      else if (t - orphanedAt >= ORPHAN_GRACE_MS) {
+        process.stderr.write(`edgefn isolate host ${process.pid}: the front door (pid ${o.parentPid}) is gone and this host did not end within ${ORPHAN_GRACE_MS} ms; killing it\n`);
+        process.kill(process.pid, 'SIGKILL');
+      }
+    }
     const deadline = Atomics.load(state, 0);
     // runtime/entry-watch.ts's clock (CLOCK_MONOTONIC, shared by threads), which a wall-clock step does not move.
     const now = Number(process.hrtime.bigint() / 1_000_000n) - o.base;

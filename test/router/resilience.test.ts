@@ -208,3 +208,37 @@ describe('node restart', () => {
     }
   });
 });
+
+describe('front door death', () => {
+  // What is measured: how long the isolate hosts outlive a front door killed
+  // with SIGKILL while one of them is inside a 30 s CPU-bound entry, which
+  // keeps its main thread from seeing the IPC channel close. The watchdog
+  // thread notices the re-parenting and ends the host 2 s later; the bound
+  // leaves room for a loaded machine, and is far below the entry's 30 s.
+  it('ends every isolate host soon after the front door dies, even one stuck in a long entry', async () => {
+    node = await startNode();
+    expect((await node.deploy('spin', { script: 'export default { fetch() { for (;;) {} } }', limits: { cpuMs: 30_000, wallMs: 60_000 } })).status).toBe(201);
+    const pids = await hostPids(node);
+    expect(pids.length).toBeGreaterThan(0);
+    node.call('spin').catch(() => {});
+    // Wait until a host reports being inside the entry (blocked).
+    const deadline = Date.now() + 15_000;
+    while (!(await node.hosts()).some((h) => h.blocked) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await node.hosts()).some((h) => h.blocked)).toBe(true);
+    const n = node;
+    node = undefined;
+    await n.kill('SIGKILL');
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const killedAt = Date.now();
+    while (pids.some(alive) && Date.now() - killedAt < 12_000) await new Promise((r) => setTimeout(r, 100));
+    expect(pids.filter(alive)).toEqual([]);
+    rmSync(n.dataDir, { recursive: true, force: true });
+  });
+});
