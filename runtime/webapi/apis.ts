@@ -25,3 +25,4 @@ import './global-scope.ts';
 import './cache.ts';
 import './html-rewriter.ts';
 import './websocket.ts';
+import './eventsource.ts';

@@ -206,3 +206,6 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
 }
 
 defineGlobal('fetch', fetch);
+
+/** fetch() for the platform's own use (EventSource): the global is the worker's to replace. */
+export { fetch as platformFetch };

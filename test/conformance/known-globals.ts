@@ -20,7 +20,6 @@ export const WORKERD_ONLY_GLOBALS: Record<string, string> = {
   TraceEvent: 'tail workers are not supported (alias of TailEvent)',
   // Not implemented yet.
   WebSocketRequestResponsePair: 'WebSockets not implemented (Durable Object hibernation API)',
-  EventSource: 'EventSource not implemented',
   // Small members of the global scope edgefn does not model.
   Body: 'legacy mixin class workerd exposes; edgefn has no Body global',
   PromiseRejectionEvent: 'not implemented (no unhandledrejection events)',
