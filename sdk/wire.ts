@@ -16,7 +16,7 @@ export const FUNCTION_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;
 /** A region name (a node's EDGEFN_REGION, a deploy's `regions`) is one DNS label too. */
 export const REGION_PATTERN = /^[a-z0-9-]{1,63}$/;
 
-export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs', 'concurrency', 'rps'] as const;
+export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs', 'concurrency', 'rps', 'websocketWallMs', 'websocketMessagesPerSecond'] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
 /** Per-function budgets; each absent field falls back to the node's default. */
@@ -31,6 +31,10 @@ export interface WireLimits {
   concurrency?: number;
   /** Requests per second on a node (token bucket, burst a tenth of it, at least 1), 1 to 100 000; past it 429 `edgefn-error: rate-limited`. */
   rps?: number;
+  /** How long one WebSocket may stay open, in milliseconds, 1 000 to 604 800 000; past it the socket closes with 1011. */
+  websocketWallMs?: number;
+  /** Messages per second one WebSocket's client may send, 1 to 100 000 (a bucket holding one second's worth); past it the socket closes with 1008. */
+  websocketMessagesPerSecond?: number;
 }
 
 /**

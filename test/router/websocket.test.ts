@@ -441,3 +441,60 @@ describe('WebSockets: the connection’s wall budget', () => {
       .toMatch(/closed 1006 WebSocket wall time limit of 3000 ms exceeded false/);
   }, 30_000);
 });
+
+const COUNTING = `
+export default {
+  fetch(request) {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    let seen = 0;
+    server.addEventListener('message', (e) => server.send('n:' + ++seen));
+    server.addEventListener('close', (e) => console.log('closed', e.code, e.reason, e.wasClean, 'seen', seen));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};`;
+
+describe('WebSockets: per-function limits', () => {
+  it('closes with 1011 at the function’s own limits.websocketWallMs, below the node’s hour', async () => {
+    expect((await node.deploy('ws-short', { script: ECHO, limits: { websocketWallMs: 2000 } })).status).toBe(201);
+    const info = (await (await node.api('/v1/functions/ws-short')).json()) as { limits: Record<string, number> };
+    expect(info.limits).toEqual({ websocketWallMs: 2000 });
+    const c = await open('ws-short');
+    const t0 = performance.now();
+    expect(await c.next()).toBe('hello');
+    expect(await c.closed).toEqual({ code: 1011, reason: 'WebSocket wall time limit of 2000 ms exceeded' });
+    // Measured from the handshake: not before the function's budget, and far below the node's hour.
+    const openMs = performance.now() - t0;
+    expect(openMs).toBeGreaterThan(1_500);
+    expect(openMs).toBeLessThan(20_000);
+  }, 30_000);
+
+  it('closes with 1008 a client past limits.websocketMessagesPerSecond, before the excess reaches the worker', async () => {
+    expect((await node.deploy('ws-rate', { script: COUNTING, limits: { websocketMessagesPerSecond: 5 } })).status).toBe(201);
+    const c = await open('ws-rate');
+    const t0 = performance.now();
+    // A burst of one second's worth is admitted whole.
+    for (let i = 0; i < 5; i++) c.ws.send(`m${i}`);
+    for (let i = 1; i <= 5; i++) expect(await c.next()).toBe(`n:${i}`);
+    // Then 50 at once: far past 5 a second however slowly this machine sends them.
+    for (let i = 0; i < 50; i++) c.ws.send(`flood${i}`);
+    const reason = 'more than 5 messages per second from the client (limits.websocketMessagesPerSecond)';
+    expect(await c.closed).toEqual({ code: 1008, reason });
+    const elapsedS = (performance.now() - t0) / 1000;
+    // The worker's close event carries the host's reason; it saw at most the bucket's burst plus its refill while the socket was open.
+    await expect.poll(() => logText('ws-rate'), { timeout: 10_000 }).toMatch(/closed 1008 more than 5 messages per second from the client \(limits\.websocketMessagesPerSecond\) true seen \d+/);
+    const seen = Number(/seen (\d+)/.exec(await logText('ws-rate'))![1]);
+    expect(seen).toBeGreaterThanOrEqual(5);
+    expect(seen).toBeLessThanOrEqual(5 + Math.ceil(5 * elapsedS));
+    expect(seen).toBeLessThan(55);
+  }, 30_000);
+
+  it('leaves a function without a message rate free to take a burst', async () => {
+    const c = await open('echo');
+    expect(await c.next()).toBe('hello');
+    for (let i = 0; i < 50; i++) c.ws.send(`b${i}`);
+    for (let i = 0; i < 50; i++) expect(await c.next()).toBe(`echo:b${i}`);
+    c.ws.close(1000);
+    await c.closed;
+  });
+});
