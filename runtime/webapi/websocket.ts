@@ -21,9 +21,15 @@
 // pending 'websocket.receive' host call per socket, each answer an entry with
 // a fresh CPU budget, and sends are synchronous host calls.
 //
-// What is left out: the hibernation API (state.acceptWebSocket), `binaryType`
-// other than 'arraybuffer', Blob messages, returning an outbound socket to the
-// client (proxying), and a pair whose ends talk to each other inside one
+// `binaryType` is 'arraybuffer' by default, as in workerd before its
+// `websocket_standard_binary_type` compatibility date (spring 2026); set to
+// 'blob', binary messages arrive as Blobs, and other values are ignored (a
+// WebIDL enum attribute), as workerd does. `send(blob)` sends the text
+// "[object Blob]": workerd's send() takes a string or bytes, and a Blob
+// converts to its string (checked against workerd 1.20260730).
+//
+// What is left out: the hibernation API (state.acceptWebSocket), returning an
+// outbound socket to the client (proxying), and a pair whose ends talk to each other inside one
 // isolate with neither returned (their messages wait for a peer that never comes).
 
 import { defineGlobal } from './define.ts';
@@ -31,6 +37,7 @@ import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
 import { reportError } from './console.ts';
 import { host, requestCall, setCurrentRequest } from './bridge.ts';
 import { DOMException } from './dom-exception.ts';
+import { blobFromBytes, type Blob as EdgefnBlob } from './blob.ts';
 import { utf8Encode } from './encoding.ts';
 import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
 import { parseAbsoluteURL } from './url.ts';
@@ -173,6 +180,8 @@ function sendableCode(code: number): boolean {
 
 let getLink: (ws: WebSocket) => Link | undefined;
 let isClientEnd: (ws: unknown) => boolean;
+/** A binary message as the worker receives it on `ws`: the ArrayBuffer, or a Blob of it when binaryType is "blob". */
+let binaryData: (ws: WebSocket, buffer: ArrayBuffer) => ArrayBuffer | EdgefnBlob;
 let deliver: (ws: WebSocket, event: Event) => void;
 let closed: (ws: WebSocket, code: number, reason: string, wasClean: boolean) => void;
 let makePair: () => [WebSocket, WebSocket];
@@ -241,6 +250,8 @@ export class WebSocket extends EventTarget {
   #url: string | null = null;
   #protocol = '';
   #receiving = false;
+  /** How binary messages reach the worker: 'arraybuffer' (ArrayBuffer) or 'blob' (Blob). */
+  #binaryType: 'arraybuffer' | 'blob' = 'arraybuffer';
 
   constructor(url?: string | URL, protocols?: string | string[]) {
     super();
@@ -269,10 +280,12 @@ export class WebSocket extends EventTarget {
     return '';
   }
   get binaryType(): string {
-    return 'arraybuffer';
+    return this.#binaryType;
   }
   set binaryType(value: string) {
-    if (`${value}` !== 'arraybuffer') throw new DOMException(`binaryType "${value}" is not supported; messages arrive as ArrayBuffer`, 'NotSupportedError');
+    // A WebIDL enum attribute: a value outside the enum is ignored, not an error (workerd does the same).
+    const v = `${value}`;
+    if (v === 'arraybuffer' || v === 'blob') this.#binaryType = v;
   }
   get bufferedAmount(): number {
     return 0;
@@ -380,6 +393,7 @@ export class WebSocket extends EventTarget {
       const ws = new WebSocket(INTERNAL as unknown as string);
       return openOutbound(ws, href, [], headers);
     };
+    binaryData = (ws, buffer) => (ws.#binaryType === 'blob' ? blobFromBytes(new Uint8ArrayCtor(buffer), '') : buffer);
     deliver = (ws, event) => {
       if (ws.#queued !== undefined) arrayPush(ws.#queued, event);
       else ws.#fire(event);
@@ -425,8 +439,8 @@ export class WebSocket extends EventTarget {
             const e = result.value as { kind: string; data?: unknown; message?: string; code?: number; reason?: string; wasClean?: boolean };
             if (e.kind === 'message') {
               const d = e.data;
-              // Binary arrives as bytes; the worker gets an ArrayBuffer, as for an accepted socket.
-              deliver(ws, new MessageEvent('message', box({ data: typeof d === 'string' ? d : typedBuffer(d as Uint8Array) })));
+              // Binary arrives as bytes; the worker gets an ArrayBuffer (or a Blob), as for an accepted socket.
+              deliver(ws, new MessageEvent('message', box({ data: typeof d === 'string' ? d : binaryData(ws, typedBuffer(d as Uint8Array)) })));
               next();
             } else if (e.kind === 'error') {
               deliver(ws, new ErrorEvent('error', box({ message: `${e.message ?? ''}` })));
@@ -526,7 +540,7 @@ export function socketEvent(id: number, kind: string, a: unknown, b: unknown, c:
   if (server === undefined) return;
   setCurrentRequest(id);
   if (kind === KIND_MESSAGE) {
-    deliver(server, new MessageEvent('message', box({ data: a })));
+    deliver(server, new MessageEvent('message', box({ data: typeof a === 'string' ? a : binaryData(server, a as ArrayBuffer) })));
   } else if (kind === KIND_ERROR) {
     deliver(server, new ErrorEvent('error', box({ message: `${a as string}` })));
   } else if (kind === KIND_CLOSE) {

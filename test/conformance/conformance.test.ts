@@ -180,8 +180,8 @@ describe('globals', () => {
 /** What one side of the WebSocket echo said, in order: messages (binary as byte lists) and the close. */
 type Transcript = Array<string | number[] | { close: number; reason: string }>;
 
-/** The conversation the echo case has on each side: a text, a binary message, then a request to close. */
-const ECHO_SCRIPT: Array<string | Uint8Array<ArrayBuffer>> = ['ping', new Uint8Array([1, 2, 3, 250]), 'close please'];
+/** The conversation the echo case has on each side: a text, a binary message, binaryType (then a binary message received as a Blob), a Blob sent, then a request to close. */
+const ECHO_SCRIPT: Array<string | Uint8Array<ArrayBuffer>> = ['ping', new Uint8Array([1, 2, 3, 250]), 'binary type', new Uint8Array([7, 8, 9]), 'send a blob', 'close please'];
 /** Messages the script expects back before the close: the greeting and one echo per message but the last. */
 const ECHO_REPLIES = ECHO_SCRIPT.length;
 
@@ -229,7 +229,8 @@ describe('WebSocket echo', () => {
   it('says the same over a real upgrade on both: greeting, text and binary echoes, then the worker’s close code and reason', async () => {
     const [edgefn, workerd] = await Promise.all([echoEdgefn(), echoWorkerd()]);
     // The case's own expectation, so both failing alike cannot pass.
-    expect(workerd.length, 'workerd transcript (the case expects the greeting, two echoes and a close)').toBe(ECHO_REPLIES + 1);
+    expect(workerd.length, 'workerd transcript (the case expects the greeting, one answer per message but the last, and a close)').toBe(ECHO_REPLIES + 1);
+    expect(workerd.slice(3, 6), 'workerd: binaryType, a binary message as a Blob, a Blob sent').toEqual(['binaryType:arraybuffer,arraybuffer,blob', 'blob:3:"":7,8,9', '[object Blob]']);
     expect(workerd.at(-1), 'workerd close').toEqual({ close: 4001, reason: 'asked to' });
     expect(edgefn, 'edgefn transcript vs workerd transcript').toEqual(workerd);
   });

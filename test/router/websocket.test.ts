@@ -104,6 +104,30 @@ describe('WebSockets: server side', () => {
     await expect.poll(() => logText('echo'), { timeout: 10_000 }).toMatch(/closed 4000 bye from client true/);
   });
 
+  it('delivers binary messages as Blobs once the worker sets binaryType = "blob", and sends a Blob as the text "[object Blob]", as workerd does', async () => {
+    await node.deploy('ws-blob', {
+      script: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.binaryType = 'blob';
+        server.addEventListener('message', async (e) => {
+          if (e.data === 'send a blob') server.send(new Blob([new Uint8Array([1, 2])]));
+          else server.send(e.data instanceof Blob ? 'Blob ' + e.data.size + ' ' + JSON.stringify(e.data.type) + ' ' + await e.data.text() : typeof e.data);
+        });
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const c = await open('ws-blob');
+    c.ws.send(Buffer.from('xyz'));
+    expect(await c.next()).toBe('Blob 3 "" xyz');
+    c.ws.send('text stays a string');
+    expect(await c.next()).toBe('string');
+    c.ws.send('send a blob');
+    expect(await c.next()).toBe('[object Blob]');
+    c.ws.close(1000);
+    await c.closed;
+  });
+
   it('closes from the worker with its code and reason', async () => {
     const c = await open('echo');
     expect(await c.next()).toBe('hello');
@@ -385,6 +409,25 @@ describe('WebSockets: client side', () => {
       expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
     });
   }
+
+  it('hands binary messages from the remote to a worker that set binaryType = "blob" as Blobs', async () => {
+    await node.deploy('relay-blob', {
+      vars: { UPSTREAM: upstreamUrl },
+      script: `export default { async fetch(request, env) {
+        const ws = new WebSocket(env.UPSTREAM);
+        ws.binaryType = 'blob';
+        const got = await new Promise((resolve, reject) => {
+          ws.addEventListener('open', () => ws.send(new Uint8Array([1, 2])));
+          ws.addEventListener('message', async (e) => resolve(e.data instanceof Blob ? 'Blob ' + e.data.size + ' ' + [...new Uint8Array(await e.data.arrayBuffer())].join(',') : typeof e.data));
+          ws.addEventListener('error', (e) => reject(new Error(e.message)));
+        });
+        ws.close(1000);
+        return new Response(ws.binaryType + ' ' + got);
+      } }`,
+    });
+    const res = await node.call('relay-blob');
+    expect(await res.text()).toBe('blob Blob 3 0,1,2');
+  });
 
   it('sends the worker’s request headers on a fetch() upgrade', () => {
     expect(seenHeaders).toContain('fetch');
