@@ -28,8 +28,13 @@
 // "[object Blob]": workerd's send() takes a string or bytes, and a Blob
 // converts to its string (checked against workerd 1.20260730).
 //
-// What is left out: the hibernation API (state.acceptWebSocket), returning an
-// outbound socket to the client (proxying), and a pair whose ends talk to each other inside one
+// An outbound socket the worker has not accept()ed may be returned as a
+// response's webSocket (`return fetch(url, { headers: { Upgrade: 'websocket' } })`,
+// or `new Response(null, { status: 101, webSocket: r.webSocket })`): the
+// isolate relays it to the client through a pair of its own (bindSocket),
+// message for message and close for close, with no worker code in between.
+//
+// What is left out: the hibernation API (state.acceptWebSocket), and a pair whose ends talk to each other inside one
 // isolate with neither returned (their messages wait for a peer that never comes).
 
 import { defineGlobal } from './define.ts';
@@ -183,6 +188,10 @@ let isClientEnd: (ws: unknown) => boolean;
 /** A binary message as the worker receives it on `ws`: the ArrayBuffer, or a Blob of it when binaryType is "blob". */
 let binaryData: (ws: WebSocket, buffer: ArrayBuffer) => ArrayBuffer | EdgefnBlob;
 let deliver: (ws: WebSocket, event: Event) => void;
+/** A message arrived on `ws`: to the worker, or on to the other end of a proxied socket. */
+let incoming: (ws: WebSocket, data: string | ArrayBuffer) => void;
+/** An outbound socket returned as a response's webSocket: the client end of a pair that relays to it, or undefined when `ws` is not one that can be. */
+let relayOutbound: (ws: unknown) => WebSocket | undefined;
 let closed: (ws: WebSocket, code: number, reason: string, wasClean: boolean) => void;
 let makePair: () => [WebSocket, WebSocket];
 let isSocket: (ws: unknown) => boolean;
@@ -250,6 +259,8 @@ export class WebSocket extends EventTarget {
   #url: string | null = null;
   #protocol = '';
   #receiving = false;
+  /** A proxied socket (bindSocket): what arrives on this end goes out on that one, and its close closes that one. */
+  #relayTo: WebSocket | undefined;
   /** How binary messages reach the worker: 'arraybuffer' (ArrayBuffer) or 'blob' (Blob). */
   #binaryType: 'arraybuffer' | 'blob' = 'arraybuffer';
 
@@ -394,6 +405,35 @@ export class WebSocket extends EventTarget {
       return openOutbound(ws, href, [], headers);
     };
     binaryData = (ws, buffer) => (ws.#binaryType === 'blob' ? blobFromBytes(new Uint8ArrayCtor(buffer), '') : buffer);
+    incoming = (ws, data) => {
+      const to = ws.#relayTo;
+      if (to === undefined) {
+        deliver(ws, new MessageEvent('message', box({ data: typeof data === 'string' ? data : binaryData(ws, data) })));
+        return;
+      }
+      if (to.#state !== OPEN) return;
+      try {
+        to.#out(box<Outgoing>({ kind: 'ws-send', a: typeof data === 'string' ? data : new Uint8ArrayCtor(data), b: undefined }));
+      } catch {
+        // The other side is gone (the host dropped it): its close follows and ends this one.
+      }
+    };
+    relayOutbound = (ws) => {
+      if (!isSocket(ws)) return undefined;
+      const outbound = ws as WebSocket;
+      if (outbound.#outbound === 0 || outbound.#accepted || outbound.#used) return undefined;
+      const [client, server] = makePair();
+      outbound.#used = true;
+      outbound.#accepted = true;
+      outbound.#queued = undefined;
+      server.#accepted = true;
+      server.#queued = undefined;
+      outbound.#relayTo = server;
+      server.#relayTo = outbound;
+      // A fetch() upgrade resolves once the socket is open: receiving starts now, and what comes waits in the link until the 101 is out.
+      if (outbound.#state === OPEN) startReceiving(outbound);
+      return client;
+    };
     deliver = (ws, event) => {
       if (ws.#queued !== undefined) arrayPush(ws.#queued, event);
       else ws.#fire(event);
@@ -401,7 +441,22 @@ export class WebSocket extends EventTarget {
     closed = (ws, code, reason, wasClean) => {
       if (ws.#state === CLOSED) return;
       ws.#state = CLOSED;
-      deliver(ws, new CloseEvent('close', box({ code, reason, wasClean })));
+      const to = ws.#relayTo;
+      if (to === undefined) {
+        deliver(ws, new CloseEvent('close', box({ code, reason, wasClean })));
+        return;
+      }
+      if (to.#state !== OPEN && to.#state !== CONNECTING) return;
+      // The close goes on with its code and reason; the ones no endpoint may
+      // send (1005 no status, 1006 connection lost, 1015 TLS) become 1000 and 1011.
+      to.#state = CLOSING;
+      const c = sendableCode(code) ? code : code === 1005 ? 1000 : 1011;
+      const r = sendableCode(code) ? reason : code === 1005 ? '' : 'the proxied WebSocket closed abnormally';
+      try {
+        to.#out(box<Outgoing>({ kind: 'ws-close', a: c, b: r }));
+      } catch {
+        // Already gone on the host's side.
+      }
     };
     openOutbound = (ws, href, protocols, headers) => {
       const id = nextOutbound++;
@@ -440,7 +495,7 @@ export class WebSocket extends EventTarget {
             if (e.kind === 'message') {
               const d = e.data;
               // Binary arrives as bytes; the worker gets an ArrayBuffer (or a Blob), as for an accepted socket.
-              deliver(ws, new MessageEvent('message', box({ data: typeof d === 'string' ? d : binaryData(ws, typedBuffer(d as Uint8Array)) })));
+              incoming(ws, typeof d === 'string' ? d : typedBuffer(d as Uint8Array));
               next();
             } else if (e.kind === 'error') {
               deliver(ws, new ErrorEvent('error', box({ message: `${e.message ?? ''}` })));
@@ -503,8 +558,11 @@ export function isWebSocket(value: unknown): boolean {
  * saying why `client` cannot be returned. `gone` runs once the socket is over.
  */
 export function bindSocket(client: unknown, id: number, gone: () => void): string | undefined {
-  const server = useClient(client);
-  if (server === undefined) return isClientEnd(client) ? 'the WebSocket in the response was already used (returned before, or accepted in the worker)' : 'the WebSocket in the response is not the client end of a WebSocketPair (an outbound WebSocket cannot be handed to the client)';
+  const server = useClient(relayOutbound(client) ?? client);
+  if (server === undefined) {
+    if (isClientEnd(client)) return 'the WebSocket in the response was already used (returned before, or accepted in the worker)';
+    return "the WebSocket in the response is neither the client end of a WebSocketPair nor a fetch() upgrade's webSocket that was not accept()ed or returned before (a socket from new WebSocket(url), or one the worker accept()ed, cannot be handed to the client: relay it through a WebSocketPair)";
+  }
   const link = getLink(server) as Link;
   link.request = id;
   link.gone = gone;
@@ -540,7 +598,7 @@ export function socketEvent(id: number, kind: string, a: unknown, b: unknown, c:
   if (server === undefined) return;
   setCurrentRequest(id);
   if (kind === KIND_MESSAGE) {
-    deliver(server, new MessageEvent('message', box({ data: typeof a === 'string' ? a : binaryData(server, a as ArrayBuffer) })));
+    incoming(server, a as string | ArrayBuffer);
   } else if (kind === KIND_ERROR) {
     deliver(server, new ErrorEvent('error', box({ message: `${a as string}` })));
   } else if (kind === KIND_CLOSE) {

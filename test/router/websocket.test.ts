@@ -376,14 +376,38 @@ export default {
   },
 };`;
 
+const PROXY = `
+export default {
+  async fetch(request, env) {
+    const mode = new URL(request.url).searchParams.get('mode');
+    const url = env.UPSTREAM.replace(/^ws/, 'http');
+    if (mode === 'direct') return fetch(url, { headers: { Upgrade: 'websocket', 'x-relay': 'proxy' } });
+    if (mode === 'wrap') {
+      const r = await fetch(url, { headers: { Upgrade: 'websocket' } });
+      return new Response(null, { status: 101, webSocket: r.webSocket, headers: { 'x-wrapped': 'yes' } });
+    }
+    if (mode === 'accepted') {
+      const r = await fetch(url, { headers: { Upgrade: 'websocket' } });
+      r.webSocket.accept();
+      return new Response(null, { status: 101, webSocket: r.webSocket });
+    }
+    const ws = new WebSocket(env.UPSTREAM);
+    await new Promise((resolve) => ws.addEventListener('open', resolve));
+    return new Response(null, { status: 101, webSocket: ws });
+  },
+};`;
+
 describe('WebSockets: client side', () => {
   let upstream: WebSocketServer;
   let upstreamUrl: string;
   const seenHeaders: Array<string | undefined> = [];
+  /** Each upstream connection's close as the upstream saw it: "code reason". */
+  const upstreamCloses: string[] = [];
   beforeAll(async () => {
     upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     upstream.on('connection', (ws, req) => {
       seenHeaders.push(req.headers['x-relay'] as string | undefined);
+      ws.on('close', (code, reason) => upstreamCloses.push(`${code} ${reason.toString()}`));
       ws.on('message', (data, isBinary) => {
         if (!isBinary && data.toString() === 'bye') ws.close(4002, 'upstream done');
         else ws.send(isBinary ? Buffer.concat([Buffer.from([0]), data as Buffer]) : `upstream:${data.toString()}`, { binary: isBinary });
@@ -392,6 +416,7 @@ describe('WebSockets: client side', () => {
     await new Promise<void>((resolve) => upstream.once('listening', () => resolve()));
     upstreamUrl = `ws://127.0.0.1:${(upstream.address() as { port: number }).port}/`;
     await node.deploy('relay', { script: RELAY, vars: { UPSTREAM: upstreamUrl } });
+    await node.deploy('proxy', { script: PROXY, vars: { UPSTREAM: upstreamUrl } });
   });
   afterAll(async () => {
     for (const c of upstream.clients) c.terminate();
@@ -427,6 +452,49 @@ describe('WebSockets: client side', () => {
     });
     const res = await node.call('relay-blob');
     expect(await res.text()).toBe('blob Blob 3 0,1,2');
+  });
+
+  it('proxies a fetch() upgrade the worker returns as its response, both ways, with the upstream’s close passed on', async () => {
+    const c = await open('proxy', '/?mode=direct');
+    c.ws.send('one');
+    expect(await c.next()).toBe('upstream:one');
+    c.ws.send(Buffer.from([7, 8]));
+    expect([...((await c.next()) as Buffer)]).toEqual([0, 7, 8]);
+    c.ws.send('bye');
+    expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
+    expect(seenHeaders).toContain('proxy');
+  });
+
+  it('proxies a fetch() upgrade’s webSocket put in a new 101 Response, with the worker’s headers, and passes the client’s close to the upstream', async () => {
+    const before = upstreamCloses.length;
+    const c = await open('proxy', '/?mode=wrap');
+    expect(c.headers['x-wrapped']).toBe('yes');
+    c.ws.send('two');
+    expect(await c.next()).toBe('upstream:two');
+    c.ws.close(4005, 'client bye');
+    expect(await c.closed).toEqual({ code: 4005, reason: 'client bye' });
+    await expect.poll(() => upstreamCloses.slice(before), { timeout: 10_000 }).toEqual(['4005 client bye']);
+  });
+
+  it('refuses with 500 bad-response to hand the client a socket the worker accept()ed or opened with new WebSocket(url)', async () => {
+    for (const mode of ['accepted', 'ctor']) {
+      await expect(open('proxy', `/?mode=${mode}`)).rejects.toThrow(/no upgrade: 500 bad-response/);
+    }
+    // The body says why, and what to do instead.
+    const ws = new WebSocket(`${node.dataUrl.replace(/^http/, 'ws')}/?mode=ctor`, { headers: { host: 'proxy.localhost' } });
+    const body = await new Promise<string>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve(text));
+      });
+      ws.once('open', () => reject(new Error('upgraded')));
+    });
+    // Ending a handshake that failed: ws reports it as an error, which is expected here.
+    ws.on('error', () => undefined);
+    ws.terminate();
+    expect(body).toMatch(/a socket from new WebSocket\(url\), or one the worker accept\(\)ed, cannot be handed to the client: relay it through a WebSocketPair/);
   });
 
   it('sends the worker’s request headers on a fetch() upgrade', () => {
