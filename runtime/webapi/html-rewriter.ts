@@ -17,15 +17,24 @@
 import { defineLazyGlobal } from './define.ts';
 import { headersFromFlat } from './headers.ts';
 import { acquireInstance, attributesIterator, contentOptions, type Instance, newRewriter, registerTokens, releaseInstance, type WasmRewriter } from './html-rewriter-wasm.ts';
-import { apply, arrayPush, box, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayPush, box, ignoreRejection, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
+import { isStreamContent, readContent } from './html-rewriter-content.ts';
 
 /** Bytes of a known body handed to lol-html per read. */
 const SLICE = 64 * 1024;
 
 interface ContentOptions {
   html?: boolean;
+}
+
+/** Content a handler gave after a stream, inserted in order once the stream has been read (html-rewriter-content.ts). */
+interface Deferred {
+  op: string;
+  /** The text, or the stream's text to come. */
+  content: string | Promise<string>;
+  html: boolean;
 }
 
 /** lol-html's registrations: `selector` null for onDocument. */
@@ -55,11 +64,17 @@ function make(): HTMLRewriterClass {
   let release: (t: unknown) => void;
   let live: (t: Token) => number;
   let instOf: (t: Token) => Instance;
+  let deferredOf: (t: Token) => Deferred[] | undefined;
+  let defer: (t: Token, item: Deferred) => void;
+  let undefer: (t: Token) => void;
+  let settle: (t: unknown, ret: unknown) => unknown;
 
   class Token {
     #inst: Instance;
     #ptr: number;
     readonly #kind: string;
+    /** Content given since the handler's first stream, waiting to go in after it, in order. */
+    #deferred: Deferred[] | undefined;
     constructor(key: symbol, inst: Instance, ptr: number, kind: string) {
       if (key !== KEY) throw new TypeError('Illegal constructor');
       this.#inst = inst;
@@ -81,14 +96,69 @@ function make(): HTMLRewriterClass {
         return token.#ptr;
       };
       instOf = (t) => (t as Token).#inst;
+      deferredOf = (t) => (t as Token).#deferred;
+      defer = (t, item) => {
+        const token = t as Token;
+        if (token.#deferred === undefined) token.#deferred = [];
+        arrayPush(token.#deferred, item);
+      };
+      undefer = (t) => {
+        (t as Token).#deferred = undefined;
+      };
+      settle = (t, ret) => {
+        if (typeof t !== 'object' || t === null || !(#ptr in t)) return ret;
+        const token = t as Token;
+        const thenable = typeof ret === 'object' && ret !== null && typeof (ret as { then?: unknown }).then === 'function';
+        if (!thenable && token.#deferred === undefined) return ret;
+        // Adopted through its own `then`, as `await` would; then what the handler deferred, in order, with the token still valid.
+        return promiseThen(new PromiseCtor<unknown>((resolve) => resolve(ret)), (value) => insertDeferred(token, value));
+      };
     }
   }
 
+  /** Insert `token`'s deferred content from `i` on, in order, each stream once it has been read; resolves with `value`. */
+  function insertDeferred(token: Token, value: unknown, i = 0): unknown {
+    const list = deferredOf(token);
+    if (list === undefined || i >= list.length) {
+      undefer(token);
+      return value;
+    }
+    const item = list[i]!;
+    return promiseThen(new PromiseCtor<string>((resolve) => resolve(item.content)), (text) => {
+      insert(token, item.op, text, item.html);
+      return insertDeferred(token, value, i + 1);
+    });
+  }
+
+  /** Ops that take no stream in workerd, which answers them with this (its own words, comments' message for the document end too). */
+  const noStreams = (op: string): boolean => op === 'comment_before' || op === 'comment_after' || op === 'comment_replace' || op === 'documentend_append';
+  const NO_STREAMS_MESSAGE = 'Replacing content in HTML comments using a ReadableStream or Response object is not implemented. You must provide a string.';
+
   function content(t: Token, op: string, value: unknown, options: unknown): void {
+    live(t);
+    const stream = isStreamContent(value);
+    if (!stream && deferredOf(t) === undefined) {
+      insert(t, op, String(value), options);
+      return;
+    }
+    // A stream, or anything after one in the same handler: it goes in once the stream has been read, in order.
+    if (stream && noStreams(op)) throw new TypeError(NO_STREAMS_MESSAGE);
+    if (options !== undefined && options !== null && typeof options !== 'object') throw new TypeError('The content options must be an object, e.g. { html: true }');
+    const html = options !== undefined && options !== null && Boolean((options as { html?: unknown }).html);
+    let text: string | Promise<string>;
+    if (stream) {
+      text = readContent(value);
+      // Rejections reach the rewriter through insertDeferred; this one is not "unhandled" before then.
+      ignoreRejection(text);
+    } else text = String(value);
+    defer(t, { op, content: text, html });
+  }
+
+  function insert(t: Token, op: string, text: string, options: unknown): void {
     const ptr = live(t);
     const inst = instOf(t);
-    const opts = contentOptions(inst, options);
-    const sp = inst.passString(String(value));
+    const opts = contentOptions(inst, typeof options === 'boolean' ? (options ? box({ html: true }) : undefined) : options);
+    const sp = inst.passString(text);
     const sl = inst.len;
     inst.x[op]!(ptr, sp, sl, opts);
   }
@@ -329,6 +399,7 @@ function make(): HTMLRewriterClass {
     doctype: (inst, ptr) => new Doctype(KEY, inst, ptr, 'doctype'),
     documentEnd: (inst, ptr) => new DocumentEnd(KEY, inst, ptr, 'documentend'),
     release: (t) => release(t),
+    settle: (t, ret) => settle(t, ret),
   });
 
   // ---- HTMLRewriter ----

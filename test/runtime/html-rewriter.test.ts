@@ -196,4 +196,52 @@ describe('HTMLRewriter in isolates', () => {
     });
     expect(JSON.parse((await call(rt, 'used')).body!)).toEqual([true, true, true, '<p>x</p>', '<p>y</p>', null, 204]);
   });
+
+  it('takes a ReadableStream or a Response as content: read as UTF-8, inserted in order with the strings around it, the token valid until then', async () => {
+    const rt = await setup({
+      streamed: `
+        const enc = new TextEncoder();
+        const stream = (...parts) => new ReadableStream({ async start(c) { for (const p of parts) { await new Promise((r) => setTimeout(r, 2)); c.enqueue(typeof p === 'string' ? enc.encode(p) : p); } c.close(); } });
+        async function run(input, rewriter) {
+          try { return await rewriter.transform(new Response(input)).text(); } catch (e) { return e.name + ': ' + e.message; }
+        }
+        export default { async fetch() {
+          const kept = [];
+          const lines = [
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(stream('<b>', 'S</b>')); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(stream('<b>', 'S</b>'), { html: true }); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append('a'); e.append(stream('S1', 'S2')); e.append('b'); e.prepend(stream('P')); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.setInnerContent(new Response('<i>r</i>'), { html: true }); } })),
+            await run('<p>hello</p>', new HTMLRewriter().on('p', { text(t) { if (t.text) t.replace(stream('T')); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { async element(e) { await new Promise((r) => setTimeout(r, 2)); e.after(stream('AFTER')); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(stream(new Uint8Array([0xc3]), new Uint8Array([0xa9]))); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(stream(new Uint8Array([0xff]))); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(new ReadableStream({ start(c) { c.error(new RangeError('the stream broke')); } })); } })),
+            await run('<p><!--c--></p>', new HTMLRewriter().on('p', { comments(c) { c.before(stream('B')); } })),
+            await run('<p>x</p>', new HTMLRewriter().onDocument({ end(e) { e.append(stream('END')); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { const s = stream('late'); e.append(s); kept.push(s.locked); } })),
+          ];
+          return new Response(lines.join('\\n') + '\\n' + kept.join());
+        } };`,
+    });
+    const r = await call(rt, 'streamed');
+    expect(r.status).toBe(200);
+    // workerd's output for each (miniflare 4.20260730, compatibility date 2025-01-01); the conformance case compares them live.
+    expect(r.body!.split('\n')).toEqual([
+      '<p>x&lt;b&gt;S&lt;/b&gt;</p>',
+      '<p>x<b>S</b></p>',
+      '<p>PxaS1S2b</p>',
+      '<p><i>r</i></p>',
+      '<p>T</p>',
+      '<p>x</p>AFTER',
+      '<p>xé</p>',
+      'TypeError: Parser error: Invalid UTF-8',
+      'RangeError: the stream broke',
+      'TypeError: Replacing content in HTML comments using a ReadableStream or Response object is not implemented. You must provide a string.',
+      'TypeError: Replacing content in HTML comments using a ReadableStream or Response object is not implemented. You must provide a string.',
+      '<p>xlate</p>',
+      // The stream is locked as soon as it is given, as in workerd.
+      'true',
+    ]);
+  });
 });

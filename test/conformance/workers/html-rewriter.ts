@@ -5,6 +5,8 @@
 interface ContentOptions {
   html?: boolean;
 }
+/** Content: a string, or (Workers' streamed content) a ReadableStream or a Response read as UTF-8. */
+type Content = string | ReadableStream | Response;
 interface RewriterElement {
   tagName: string;
   readonly attributes: IterableIterator<[string, string]>;
@@ -12,12 +14,12 @@ interface RewriterElement {
   hasAttribute(name: string): boolean;
   setAttribute(name: string, value: string): this;
   removeAttribute(name: string): this;
-  before(content: string, options?: ContentOptions): this;
-  after(content: string, options?: ContentOptions): this;
-  prepend(content: string, options?: ContentOptions): this;
-  append(content: string, options?: ContentOptions): this;
-  replace(content: string, options?: ContentOptions): this;
-  setInnerContent(content: string, options?: ContentOptions): this;
+  before(content: Content, options?: ContentOptions): this;
+  after(content: Content, options?: ContentOptions): this;
+  prepend(content: Content, options?: ContentOptions): this;
+  append(content: Content, options?: ContentOptions): this;
+  replace(content: Content, options?: ContentOptions): this;
+  setInnerContent(content: Content, options?: ContentOptions): this;
   remove(): this;
   removeAndKeepContent(): this;
   onEndTag(handler: (end: { name: string; before(c: string, o?: ContentOptions): unknown; after(c: string, o?: ContentOptions): unknown }) => void | Promise<void>): void;
@@ -25,11 +27,12 @@ interface RewriterElement {
 interface RewriterText {
   readonly text: string;
   readonly lastInTextNode: boolean;
-  replace(content: string, options?: ContentOptions): this;
+  replace(content: Content, options?: ContentOptions): this;
 }
 interface RewriterComment {
   text: string;
   remove(): this;
+  before(content: string, options?: ContentOptions): this;
 }
 interface ElementHandlers {
   element?(el: RewriterElement): void | Promise<void>;
@@ -38,7 +41,7 @@ interface ElementHandlers {
 }
 interface DocumentHandlers {
   doctype?(d: { name: string | null }): void;
-  end?(end: { append(content: string, options?: ContentOptions): unknown }): void | Promise<void>;
+  end?(end: { append(content: Content, options?: ContentOptions): unknown }): void | Promise<void>;
 }
 declare class HTMLRewriter {
   on(selector: string, handlers: ElementHandlers): HTMLRewriter;
@@ -63,9 +66,55 @@ function html(body: string | ReadableStream<Uint8Array>): Response {
   return new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } });
 }
 
+const encoder = new TextEncoder();
+
+/** A stream of `parts` (strings are encoded, bytes go as they are), one every few ms. */
+function slowStream(...parts: Array<string | Uint8Array>): ReadableStream {
+  return new ReadableStream({
+    async start(c) {
+      for (const p of parts) {
+        await new Promise((r) => setTimeout(r, 2));
+        c.enqueue(typeof p === 'string' ? encoder.encode(p) : p);
+      }
+      c.close();
+    },
+  });
+}
+
+/** The rewritten body of `input`, or the error that ended it, as one line. */
+async function outcome(input: string, rewriter: HTMLRewriter): Promise<string> {
+  try {
+    return await rewriter.transform(html(input)).text();
+  } catch (err) {
+    const e = err as Error;
+    return `${e.name}: ${e.message}`;
+  }
+}
+
+/** Streamed content (a ReadableStream or a Response given to before/append/…), each case's output on its own line. */
+async function streamedContent(): Promise<string> {
+  const lines = [
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream('<b>', 'S</b>')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream('<b>', 'S</b>'), { html: true }); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append('a'); e.append(slowStream('S1', 'S2')); e.append('b'); e.prepend(slowStream('P')); e.before('<i>', { html: true }); } })),
+    await outcome('<p>x</p><p>y</p>', new HTMLRewriter().on('p', { element(e) { e.setInnerContent(new Response('<i>r</i>'), { html: true }); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.replace(new Response(slowStream('re', 'placed'))); } })),
+    await outcome('<p>hello</p>', new HTMLRewriter().on('p', { text(t) { if (t.text !== '') t.replace(slowStream('T')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { async element(e) { await new Promise((r) => setTimeout(r, 2)); e.after(slowStream('AFTER')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(new ReadableStream({ start(c) { c.enqueue('str'); c.close(); } })); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream(new Uint8Array([0xc3]), new Uint8Array([0xa9]))); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream(new Uint8Array([0xff]))); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(new ReadableStream({ start(c) { c.error(new RangeError('the stream broke')); } })); } })),
+    await outcome('<p><!--c--></p>', new HTMLRewriter().on('p', { comments(c) { c.before(slowStream('B') as unknown as string); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().onDocument({ end(e) { e.append(slowStream('END')); } })),
+  ];
+  return lines.join('\n');
+}
+
 export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === '/streamed-content') return new Response(await streamedContent());
     if (url.pathname === '/links') {
       return new HTMLRewriter()
         .on('a[href]', {
