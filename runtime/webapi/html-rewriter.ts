@@ -21,6 +21,7 @@ import { apply, arrayPush, box, ignoreRejection, defineProperty, bytesOf, isView
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
 import { isStreamContent, readContent } from './html-rewriter-content.ts';
+import { transcoderFor, type Transcoder } from './html-rewriter-charset.ts';
 
 /** Bytes of a known body handed to lol-html per read. */
 const SLICE = 64 * 1024;
@@ -450,10 +451,12 @@ function make(): HTMLRewriterClass {
         flat[flat.length] = parts.headers[i + 1]!;
       }
       const init = { status: parts.status, statusText: parts.statusText, headers: headersFromFlat(flat, false) };
+      // The document's encoding, from the Content-Type's charset (html-rewriter-charset.ts); throws as workerd does for one it cannot rewrite.
+      const codec = transcoderFor(parts.headers);
       if (parts.body === null) return new Response(null, init);
       const regs: Registration[] = [];
       for (let i = 0; i < this.#registrations.length; i++) regs[i] = this.#registrations[i]!;
-      return new Response(rewrite(parts.body, regs), init);
+      return new Response(rewrite(parts.body, regs, codec), init);
     }
   }
 
@@ -480,7 +483,7 @@ function concat(pieces: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registration[]): ReadableStream<Uint8Array> {
+function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registration[], codec: Transcoder | undefined): ReadableStream<Uint8Array> {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let rw: WasmRewriter | undefined;
   let pieces: Uint8Array[] = [];
@@ -523,8 +526,9 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
   };
   const start = (): void => {
     rw = newRewriter(acquireInstance(), (chunk) => {
-      arrayPush(pieces, chunk);
-      pending += typedArrayByteLength(chunk);
+      const out = codec === undefined ? chunk : codec.encode(chunk);
+      arrayPush(pieces, out);
+      pending += typedArrayByteLength(out);
     });
     for (let i = 0; i < regs.length; i++) {
       const r = regs[i]!;
@@ -536,7 +540,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
   const feed = (chunk: Uint8Array): Promise<void> => {
     busy = true;
     return promiseThen(
-      (rw as WasmRewriter).write(chunk),
+      (rw as WasmRewriter).write(codec === undefined ? chunk : codec.decode(chunk)),
       () => {
         busy = false;
         if (cancelled) return dispose();

@@ -111,10 +111,45 @@ async function streamedContent(): Promise<string> {
   return lines.join('\n');
 }
 
+/** `bytes` rewritten as a document with Content-Type `contentType`, shown with its non-ASCII bytes as \\xNN, or the error. */
+async function inCharset(bytes: number[], contentType: string, rewriter: HTMLRewriter): Promise<string> {
+  try {
+    const out = new Uint8Array(await rewriter.transform(new Response(new Uint8Array(bytes), { headers: { 'content-type': contentType } })).arrayBuffer());
+    return [...out].map((b) => (b < 128 ? String.fromCharCode(b) : `\\x${b.toString(16)}`)).join('');
+  } catch (err) {
+    const e = err as Error;
+    return `${e.name}: ${e.message}`;
+  }
+}
+
+/** Documents in other encodings than UTF-8, by the Content-Type's charset; what the handlers saw last. */
+async function charsets(): Promise<string> {
+  // <p>é€</p> in windows-1252.
+  const P = [0x3c, 0x70, 0x3e, 0xe9, 0x80, 0x3c, 0x2f, 0x70, 0x3e];
+  const seen: string[] = [];
+  const lines = [
+    await inCharset(P, 'text/html; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc\u20ac'); e.setAttribute('t', '\u00e9'); }, text(t) { seen.push(t.text); } })),
+    await inCharset(P, 'text/html; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u3042<'); e.setAttribute('a', '\u3042"'); e.before('<i>\u3042</i>', { html: true }); } })),
+    await inCharset(P, 'text/html;charset="ISO-8859-1"', new HTMLRewriter().on('p', { element(e) { e.append('<!--x-->', { html: true }); } }).onDocument({ end(e) { e.append('\u00e9'); } })),
+    await inCharset(P, 'text/html; charset=latin1', new HTMLRewriter().on('p', { text(t) { if (t.text !== '') t.replace(t.text.toUpperCase()); } })),
+    await inCharset(P, 'text/html; charset=koi8-r', new HTMLRewriter().on('p', { element(e) { e.append('\u0436'); } })),
+    await inCharset(P, 'text/html; charset=x-user-defined', new HTMLRewriter().on('p', { element(e) { e.append('\uf780'); } })),
+    await inCharset([0x3c, 0x70, 0x3e, 0x81, 0x8d, 0xff, 0x3c, 0x2f, 0x70, 0x3e], 'text/html; charset=windows-1253', new HTMLRewriter().on('p', { element(e) { e.setAttribute('x', '1'); } })),
+    await inCharset(P, 'text/plain; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc'); } })),
+    await inCharset(P, 'text/html', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc'); } })),
+    await inCharset([0xef, 0xbb, 0xbf, ...P], 'text/html; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc'); } })),
+    await inCharset(P, 'text/html; charset=iso-2022-kr', new HTMLRewriter()),
+    await inCharset(P, 'text/html; charset=no-such-charset', new HTMLRewriter()),
+    await inCharset(P, 'text/html; charset=utf-16', new HTMLRewriter()),
+  ];
+  return `${lines.join('\n')}\n${seen.join('|')}`;
+}
+
 export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === '/streamed-content') return new Response(await streamedContent());
+    if (url.pathname === '/charset') return new Response(await charsets());
     if (url.pathname === '/links') {
       return new HTMLRewriter()
         .on('a[href]', {
