@@ -10,7 +10,14 @@ interface WorkersWebSocket extends WebSocket {
 declare const WebSocketPair: new () => { 0: WorkersWebSocket; 1: WorkersWebSocket };
 
 export default {
-  fetch(request: Request): Response {
+  async fetch(request: Request, env: { ORIGIN: string }): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    // The origin's socket handed to the client as it came from fetch(), or in a new 101 Response.
+    if (path === '/proxy') return fetch(`${env.ORIGIN}/ws`, { headers: { Upgrade: 'websocket' } });
+    if (path === '/proxy-wrap') {
+      const r = await fetch(`${env.ORIGIN}/ws`, { headers: { Upgrade: 'websocket' } });
+      return new Response(null, { status: 101, webSocket: (r as Response & { webSocket: WebSocket }).webSocket, headers: { 'x-wrapped': 'yes' } } as ResponseInit);
+    }
     if (request.headers.get('upgrade') !== 'websocket') return new Response('expected a WebSocket upgrade\n', { status: 426, headers: { 'content-type': 'text/plain' } });
     const [client, server] = Object.values(new WebSocketPair()) as [WorkersWebSocket, WorkersWebSocket];
     server.accept();
