@@ -44,7 +44,7 @@ import { host, requestCall, setCurrentRequest } from './bridge.ts';
 import { DOMException } from './dom-exception.ts';
 import { blobFromBytes, type Blob as EdgefnBlob } from './blob.ts';
 import { utf8Encode } from './encoding.ts';
-import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringIndexOf, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
 import { parseAbsoluteURL } from './url.ts';
 
 const CONNECTING = 0;
@@ -198,6 +198,33 @@ let isSocket: (ws: unknown) => boolean;
 let openOutbound: (ws: WebSocket, href: string, protocols: string[], headers: string[]) => Promise<WebSocket>;
 let startReceiving: (ws: WebSocket) => void;
 let forFetch: (href: string, headers: string[]) => Promise<WebSocket>;
+let upgradeHeaders: (ws: WebSocket) => [string, string][];
+
+/** The subprotocols a fetch() upgrade's `Sec-WebSocket-Protocol` headers offer (flat name/value list, names lower-case), in order. */
+function offeredProtocols(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i] !== 'sec-websocket-protocol') continue;
+    const value = headers[i + 1]!;
+    let from = 0;
+    while (from <= value.length) {
+      let to = stringIndexOf(value, ',', from);
+      if (to < 0) to = value.length;
+      let a = from;
+      let b = to;
+      while (a < b && (value[a] === ' ' || value[a] === '\t')) a++;
+      while (b > a && (value[b - 1] === ' ' || value[b - 1] === '\t')) b--;
+      if (b > a) arrayPush(out, stringSlice(value, a, b));
+      from = to + 1;
+    }
+  }
+  return out;
+}
+
+/** The headers of a fetch() upgrade's 101 Response for `ws`: the subprotocol the server chose, so that returning the response hands it on to the client. */
+export function fetchUpgradeHeaders(ws: WebSocket): [string, string][] {
+  return upgradeHeaders(ws);
+}
 let nextOutbound = 1;
 
 /** The ArrayBuffer behind bytes the host sent (a fresh copy made for this isolate, so all of it is the message). */
@@ -402,8 +429,9 @@ export class WebSocket extends EventTarget {
     isSocket = (ws) => typeof ws === 'object' && ws !== null && #peer in ws;
     forFetch = (href, headers) => {
       const ws = new WebSocket(INTERNAL as unknown as string);
-      return openOutbound(ws, href, [], headers);
+      return openOutbound(ws, href, offeredProtocols(headers), headers);
     };
+    upgradeHeaders = (ws) => (ws.#protocol === '' ? [] : [['sec-websocket-protocol', ws.#protocol]]);
     binaryData = (ws, buffer) => (ws.#binaryType === 'blob' ? blobFromBytes(new Uint8ArrayCtor(buffer), '') : buffer);
     incoming = (ws, data) => {
       const to = ws.#relayTo;
