@@ -34,8 +34,10 @@
 // isolate relays it to the client through a pair of its own (bindSocket),
 // message for message and close for close, with no worker code in between.
 //
-// What is left out: the hibernation API (state.acceptWebSocket), and a pair whose ends talk to each other inside one
-// isolate with neither returned (their messages wait for a peer that never comes).
+// What is left out: the hibernation API (state.acceptWebSocket), returning a
+// socket from new WebSocket(url) or an accepted one, and a pair whose ends
+// talk to each other inside one isolate with neither returned (their messages
+// wait for a peer that never comes).
 
 import { defineGlobal } from './define.ts';
 import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
@@ -225,6 +227,7 @@ function offeredProtocols(headers: string[]): string[] {
 export function fetchUpgradeHeaders(ws: WebSocket): [string, string][] {
   return upgradeHeaders(ws);
 }
+
 let nextOutbound = 1;
 
 /** The ArrayBuffer behind bytes the host sent (a fresh copy made for this isolate, so all of it is the message). */
