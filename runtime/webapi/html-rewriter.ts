@@ -33,8 +33,8 @@ interface ContentOptions {
 /** Content a handler gave after a stream, inserted in order once the stream has been read (html-rewriter-content.ts). */
 interface Deferred {
   op: string;
-  /** The text, or the stream's text to come. */
-  content: string | Promise<string>;
+  /** The text, or the stream's text to come; null for a removal (remove(), removeAndKeepContent()), which waits its turn too. */
+  content: string | Promise<string> | null;
   html: boolean;
 }
 
@@ -125,10 +125,25 @@ function make(): HTMLRewriterClass {
       return value;
     }
     const item = list[i]!;
-    return promiseThen(new PromiseCtor<string>((resolve) => resolve(item.content)), (text) => {
+    if (item.content === null) {
+      instOf(token).x[item.op]!(live(token));
+      return insertDeferred(token, value, i + 1);
+    }
+    return promiseThen(new PromiseCtor<string>((resolve) => resolve(item.content as string | Promise<string>)), (text) => {
       insert(token, item.op, text, item.html);
       return insertDeferred(token, value, i + 1);
     });
+  }
+
+  /**
+   * A removal: at once, or after the content a stream holds up (lol-html's
+   * result depends on the order: append then remove leaves nothing). A
+   * deferred one shows in `removed` only once it has been applied.
+   */
+  function mutate(t: Token, op: string): void {
+    live(t);
+    if (deferredOf(t) !== undefined) defer(t, { op, content: null, html: false });
+    else instOf(t).x[op]!(live(t));
   }
 
   /** Ops that take no stream in workerd, which answers them with this (its own words, comments' message for the document end too). */
@@ -214,11 +229,11 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.element_remove!(live(this));
+      mutate(this, 'element_remove');
       return this;
     }
     removeAndKeepContent(): this {
-      instOf(this).x.element_removeAndKeepContent!(live(this));
+      mutate(this, 'element_removeAndKeepContent');
       return this;
     }
     get removed(): boolean {
@@ -294,7 +309,7 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.endtag_remove!(live(this));
+      mutate(this, 'endtag_remove');
       return this;
     }
   }
@@ -322,7 +337,7 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.comment_remove!(live(this));
+      mutate(this, 'comment_remove');
       return this;
     }
   }
@@ -350,7 +365,7 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.textchunk_remove!(live(this));
+      mutate(this, 'textchunk_remove');
       return this;
     }
   }

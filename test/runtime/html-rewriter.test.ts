@@ -220,6 +220,9 @@ describe('HTMLRewriter in isolates', () => {
             await run('<p><!--c--></p>', new HTMLRewriter().on('p', { comments(c) { c.before(stream('B')); } })),
             await run('<p>x</p>', new HTMLRewriter().onDocument({ end(e) { e.append(stream('END')); } })),
             await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { const s = stream('late'); e.append(s); kept.push(s.locked); } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.onEndTag((t) => { t.before(stream('B')); t.after(stream('A')); }); } })),
+            await run('<p>xy</p>', new HTMLRewriter().on('p', { text(t) { if (t.text) { t.before(stream('<')); t.after(stream('>'), { html: true }); } } })),
+            await run('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(stream('1')); e.remove(); } })),
           ];
           return new Response(lines.join('\\n') + '\\n' + kept.join());
         } };`,
@@ -240,6 +243,10 @@ describe('HTMLRewriter in isolates', () => {
       'TypeError: Replacing content in HTML comments using a ReadableStream or Response object is not implemented. You must provide a string.',
       'TypeError: Replacing content in HTML comments using a ReadableStream or Response object is not implemented. You must provide a string.',
       '<p>xlate</p>',
+      '<p>xB</p>A',
+      '<p>&lt;xy></p>',
+      // A removal after streamed content waits its turn: append then remove leaves nothing, as in workerd.
+      '',
       // The stream is locked as soon as it is given, as in workerd.
       'true',
     ]);

@@ -22,11 +22,13 @@ interface RewriterElement {
   setInnerContent(content: Content, options?: ContentOptions): this;
   remove(): this;
   removeAndKeepContent(): this;
-  onEndTag(handler: (end: { name: string; before(c: string, o?: ContentOptions): unknown; after(c: string, o?: ContentOptions): unknown }) => void | Promise<void>): void;
+  onEndTag(handler: (end: { name: string; before(c: Content, o?: ContentOptions): unknown; after(c: Content, o?: ContentOptions): unknown }) => void | Promise<void>): void;
 }
 interface RewriterText {
   readonly text: string;
   readonly lastInTextNode: boolean;
+  before(content: Content, options?: ContentOptions): this;
+  after(content: Content, options?: ContentOptions): this;
   replace(content: Content, options?: ContentOptions): this;
 }
 interface RewriterComment {
@@ -107,6 +109,9 @@ async function streamedContent(): Promise<string> {
     await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(new ReadableStream({ start(c) { c.error(new RangeError('the stream broke')); } })); } })),
     await outcome('<p><!--c--></p>', new HTMLRewriter().on('p', { comments(c) { c.before(slowStream('B') as unknown as string); } })),
     await outcome('<p>x</p>', new HTMLRewriter().onDocument({ end(e) { e.append(slowStream('END')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.onEndTag((t) => { t.before(slowStream('B')); t.after(slowStream('A')); }); } })),
+    await outcome('<p>xy</p>', new HTMLRewriter().on('p', { text(t) { if (t.text !== '') { t.before(slowStream('<')); t.after(slowStream('>'), { html: true }); } } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream('1')); e.remove(); } })),
   ];
   return lines.join('\n');
 }
