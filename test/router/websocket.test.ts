@@ -596,9 +596,10 @@ describe('WebSockets: per-function limits', () => {
     const t0 = performance.now();
     expect(await c.next()).toBe('hello');
     expect(await c.closed).toEqual({ code: 1011, reason: 'WebSocket wall time limit of 2000 ms exceeded' });
-    // Measured from the handshake: not before the function's budget, and far below the node's hour.
+    // Measured from the client's open (the host's timer starts a little before, at the 101): not well
+    // before the function's 2 s, and far below the node's hour.
     const openMs = performance.now() - t0;
-    expect(openMs).toBeGreaterThan(1_500);
+    expect(openMs).toBeGreaterThan(1_000);
     expect(openMs).toBeLessThan(20_000);
   }, 30_000);
 
