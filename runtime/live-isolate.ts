@@ -230,7 +230,7 @@ export class LiveIsolate implements IsolateOwner {
     t = performance.now();
     let problem: unknown;
     try {
-      problem = this.#entries.install.applySync(undefined, [exports.derefInto(), fn.format, new ivm.ExternalCopy(fn.env).copyInto(), new ivm.ExternalCopy(Object.keys(fn.kv ?? {})).copyInto()] as never[], { timeout: this.#hooks.startupCpuMs });
+      problem = this.#entries.install.applySync(undefined, [exports.derefInto(), fn.format, new ivm.ExternalCopy(fn.env).copyInto(), new ivm.ExternalCopy(Object.keys(fn.kv ?? {})).copyInto(), new ivm.ExternalCopy([...(fn.compatibilityFlags ?? [])]).copyInto()] as never[], { timeout: this.#hooks.startupCpuMs });
     } catch (err) {
       this.#die();
       throw translateIsolateError(err);

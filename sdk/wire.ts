@@ -47,8 +47,12 @@ export interface WireLimits {
  *   vars and secrets (the default with `nodejs_compat`, as in Workers since
  *   compatibility date 2025-04-01); `nodejs_compat_do_not_populate_process_env`
  *   leaves it empty.
+ * - `websocket_standard_binary_type`: a WebSocket's `binaryType` starts as
+ *   `"blob"` (binary messages arrive as Blobs), as the WebSockets standard
+ *   and Workers from spring-2026 compatibility dates have it; without it,
+ *   `"arraybuffer"`.
  */
-export const COMPATIBILITY_FLAGS = ['nodejs_compat', 'nodejs_compat_populate_process_env', 'nodejs_compat_do_not_populate_process_env'] as const;
+export const COMPATIBILITY_FLAGS = ['nodejs_compat', 'nodejs_compat_populate_process_env', 'nodejs_compat_do_not_populate_process_env', 'websocket_standard_binary_type'] as const;
 export type CompatibilityFlag = (typeof COMPATIBILITY_FLAGS)[number];
 
 /** The Node.js built-in modules `nodejs_compat` provides, importable as `node:<name>` and as `<name>`. */

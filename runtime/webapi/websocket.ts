@@ -22,7 +22,8 @@
 // a fresh CPU budget, and sends are synchronous host calls.
 //
 // `binaryType` is 'arraybuffer' by default, as in workerd before its
-// `websocket_standard_binary_type` compatibility date (spring 2026); set to
+// `websocket_standard_binary_type` compatibility date (spring 2026), and
+// 'blob' with that flag (dispatch.ts install sets it per worker); set to
 // 'blob', binary messages arrive as Blobs, and other values are ignored (a
 // WebIDL enum attribute), as workerd does. `send(blob)` sends the text
 // "[object Blob]": workerd's send() takes a string or bytes, and a Blob
@@ -230,6 +231,12 @@ export function fetchUpgradeHeaders(ws: WebSocket): [string, string][] {
 
 let nextOutbound = 1;
 
+/** A new socket's binaryType: 'blob' with the websocket_standard_binary_type flag (install sets it), else 'arraybuffer'. */
+let defaultBinaryType: 'arraybuffer' | 'blob' = 'arraybuffer';
+export function setDefaultBinaryType(value: 'arraybuffer' | 'blob'): void {
+  defaultBinaryType = value;
+}
+
 /** The ArrayBuffer behind bytes the host sent (a fresh copy made for this isolate, so all of it is the message). */
 function typedBuffer(bytes: Uint8Array): ArrayBuffer {
   return typedArrayBuffer(bytes) as ArrayBuffer;
@@ -292,7 +299,7 @@ export class WebSocket extends EventTarget {
   /** A proxied socket (bindSocket): what arrives on this end goes out on that one, and its close closes that one. */
   #relayTo: WebSocket | undefined;
   /** How binary messages reach the worker: 'arraybuffer' (ArrayBuffer) or 'blob' (Blob). */
-  #binaryType: 'arraybuffer' | 'blob' = 'arraybuffer';
+  #binaryType: 'arraybuffer' | 'blob' = defaultBinaryType;
 
   constructor(url?: string | URL, protocols?: string | string[]) {
     super();

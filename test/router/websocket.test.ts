@@ -128,6 +128,29 @@ describe('WebSockets: server side', () => {
     await c.closed;
   });
 
+  it('starts binaryType at "blob" with the websocket_standard_binary_type compatibility flag, and at "arraybuffer" without', async () => {
+    const script = `export default { fetch(request) {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      server.send(server.binaryType + ' ' + new WebSocketPair()[0].binaryType);
+      server.addEventListener('message', async (e) => server.send(e.data instanceof Blob ? 'Blob ' + await e.data.text() : Object.prototype.toString.call(e.data)));
+      return new Response(null, { status: 101, webSocket: client });
+    } }`;
+    expect((await node.deploy('ws-standard', { script, compatibilityFlags: ['websocket_standard_binary_type'] })).status).toBe(201);
+    expect((await node.deploy('ws-classic', { script })).status).toBe(201);
+    const standard = await open('ws-standard');
+    expect(await standard.next()).toBe('blob blob');
+    standard.ws.send(Buffer.from('bin'));
+    expect(await standard.next()).toBe('Blob bin');
+    const classic = await open('ws-classic');
+    expect(await classic.next()).toBe('arraybuffer arraybuffer');
+    classic.ws.send(Buffer.from('bin'));
+    expect(await classic.next()).toBe('[object ArrayBuffer]');
+    standard.ws.close(1000);
+    classic.ws.close(1000);
+    await Promise.all([standard.closed, classic.closed]);
+  });
+
   it('closes from the worker with its code and reason', async () => {
     const c = await open('echo');
     expect(await c.next()).toBe('hello');
