@@ -54,7 +54,7 @@ export interface NodeConfig {
 
 /** Bounds on the WebSockets workers accept (README: WebSockets). */
 export interface NodeWebSocketConfig {
-  /** ms a WebSocket may stay open (EDGEFN_WEBSOCKET_WALL_MS); past it the socket closes with 1011. Default 3,600,000 (1 hour). */
+  /** ms a WebSocket may stay open (EDGEFN_WEBSOCKET_WALL_MS); past it the socket closes with 1011. Default 3,600,000 (1 hour). The node default of `limits.websocketWallMs`, which a function may set for itself (the same value as `limits.websocketWallMs` here). */
   wallMs: number;
   /** Largest message either way, bytes (EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES). Default 1,048,576. */
   maxMessageBytes: number;
@@ -178,6 +178,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
   // README's Limits section says why and how to choose.
   limits.concurrency = int(env, 'EDGEFN_FUNCTION_CONCURRENCY', DEFAULT_LIMITS.concurrency, 0, 10_000);
   limits.rps = int(env, 'EDGEFN_FUNCTION_RPS', DEFAULT_LIMITS.rps, 0, 100_000);
+  // WebSocket defaults for functions that set none (limits.websocketWallMs, limits.websocketMessagesPerSecond).
+  limits.websocketWallMs = int(env, 'EDGEFN_WEBSOCKET_WALL_MS', DEFAULT_LIMITS.websocketWallMs, 1_000, 7 * 24 * 3_600_000);
+  limits.websocketMessagesPerSecond = int(env, 'EDGEFN_WEBSOCKET_MESSAGES_PER_SECOND', DEFAULT_LIMITS.websocketMessagesPerSecond, 0, 100_000);
   // Twice the cores: a host blocked by a tenant spinning through its CPU
   // budget still leaves hosts free for everyone else (see host-supervisor.ts #pick).
   const hosts = int(env, 'EDGEFN_HOSTS', 2 * availableParallelism(), 1, 256);
@@ -219,7 +222,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NodeConfig {
     // Above a peer node's forwarding pool (256 connections, router/cluster/forwarder.ts) and its probes.
     maxConnectionsPerClient: int(env, 'EDGEFN_MAX_CONNECTIONS_PER_CLIENT', 512, 0, 1_000_000),
     webSocket: {
-      wallMs: int(env, 'EDGEFN_WEBSOCKET_WALL_MS', 3_600_000, 1_000, 7 * 24 * 3_600_000),
+      wallMs: limits.websocketWallMs,
       maxMessageBytes: int(env, 'EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES', 1024 * 1024, 1024, 128 * 1024 * 1024),
       maxBufferedBytes: int(env, 'EDGEFN_WEBSOCKET_BUFFER_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     },

@@ -374,7 +374,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
         pull() {
           if (!bodyEnded && !finished) req.resume();
         },
-        upgrade(headers, timing) {
+        upgrade(headers, timing, socketLimits) {
           if (upgrade === undefined || deps.webSockets === undefined) {
             this.fail(new EdgefnError('ERR_BAD_RESPONSE', 'the worker answered with a WebSocket (status 101), but the request was not a WebSocket upgrade'), timing);
             return false;
@@ -396,7 +396,7 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
             },
             error: (message) => handle?.socketError(message),
             closed: (code, reason, wasClean) => handle?.socketClosed(code, reason, wasClean),
-          });
+          }, socketLimits);
           if (webSocket === undefined) {
             // Not a valid handshake: ws answered 400 and closed the connection.
             answered = 400;

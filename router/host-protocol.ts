@@ -44,7 +44,11 @@ export interface HostConfig {
   requestTimeoutMs: number;
   /** A cluster node's region, named in every answer's `edgefn-region`; undefined on a standalone node. */
   region: string | undefined;
-  /** Bounds on workers' WebSockets (router/config.ts NodeWebSocketConfig); absent: the defaults. */
+  /**
+   * Bounds on workers' WebSockets (router/config.ts NodeWebSocketConfig); absent: the defaults.
+   * The host reads the byte bounds; the wall time reaches functions through
+   * `defaults.websocketWallMs` (a function may set its own), not from here.
+   */
   webSocket?: { wallMs: number; maxMessageBytes: number; maxBufferedBytes: number } | undefined;
 }
 

@@ -6,7 +6,7 @@ export { WORKER_FORMATS, functionKey, type FunctionSource, type WorkerFormat } f
 export { prepareScript, MAX_SCRIPT_BYTES, type PreparedScript } from './worker-script.ts';
 export { checkModuleSet, prepareModules, MODULE_TYPES, MAX_MODULES, type ModuleSet, type ModuleType, type WorkerModule } from './worker-modules.ts';
 export { buildPrelude, type Prelude } from './prelude.ts';
-export { REQUEST_WINDOW_BYTES, RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
+export { REQUEST_WINDOW_BYTES, RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type SocketLimits, type Timing } from './request-types.ts';
 export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';
 export { entryWatchBuffer, monotonicMs, onLongEntry } from './entry-watch.ts';
 export { CACHE_DEFAULTS, type CacheOptions } from './host-ops/index.ts';

@@ -19,9 +19,24 @@ export interface Limits {
   concurrency: number;
   /** Requests of the function admitted per second on the node (a token bucket), past which 429 rate-limited. 0: unlimited. Default 0. Router only, like `concurrency`. */
   rps: number;
+  /**
+   * How long one of the function's WebSockets may stay open, in
+   * milliseconds (the request's `wallMs` covers it until the 101); past it
+   * the socket closes with 1011. Default 3 600 000 (1 hour); the node's
+   * default is EDGEFN_WEBSOCKET_WALL_MS.
+   */
+  websocketWallMs: number;
+  /**
+   * Messages one WebSocket's client may send per second (a token bucket
+   * holding one second's worth), past which the host closes the socket with
+   * 1008 (policy violation). 0: unlimited. Default 0; the node's default is
+   * EDGEFN_WEBSOCKET_MESSAGES_PER_SECOND. Enforced by the host's framing
+   * (router/host/websocket.ts) before a message reaches the isolate.
+   */
+  websocketMessagesPerSecond: number;
 }
 
-export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ cpuMs: 50, memoryMb: 128, wallMs: 30_000, concurrency: 0, rps: 0 });
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({ cpuMs: 50, memoryMb: 128, wallMs: 30_000, concurrency: 0, rps: 0, websocketWallMs: 3_600_000, websocketMessagesPerSecond: 0 });
 
 const BOUNDS: Record<keyof Limits, readonly [number, number]> = {
   cpuMs: [1, 30_000],
@@ -32,10 +47,14 @@ const BOUNDS: Record<keyof Limits, readonly [number, number]> = {
   // what one node serves, so a typo's extra zeros are caught.
   concurrency: [1, 10_000],
   rps: [1, 100_000],
+  // A second to a week (a socket past a day is a long-poll that forgot to
+  // reconnect; a week still lets a deploy say "as long as the node allows").
+  websocketWallMs: [1_000, 7 * 24 * 3_600_000],
+  websocketMessagesPerSecond: [1, 100_000],
 };
 
 /** Limits that count requests, not time or bytes: whole numbers only. */
-const INTEGER_LIMITS: ReadonlySet<keyof Limits> = new Set(['concurrency', 'rps']);
+const INTEGER_LIMITS: ReadonlySet<keyof Limits> = new Set(['concurrency', 'rps', 'websocketMessagesPerSecond']);
 
 export const LIMIT_NAMES = Object.keys(BOUNDS) as (keyof Limits)[];
 
@@ -53,7 +72,7 @@ export function parseLimits(input: unknown, where = 'limits'): Partial<Limits> {
       throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} must be a number from ${bounds[0]} to ${bounds[1]}`);
     }
     if (INTEGER_LIMITS.has(key as keyof Limits) && !Number.isInteger(value)) {
-      throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} must be a whole number of requests from ${bounds[0]} to ${bounds[1]}, got ${value}`);
+      throw new EdgefnError('ERR_INVALID_INPUT', `${where}.${key} must be a whole number of ${key === 'websocketMessagesPerSecond' ? 'messages' : 'requests'} from ${bounds[0]} to ${bounds[1]}, got ${value}`);
     }
     out[key as keyof Limits] = value;
   }

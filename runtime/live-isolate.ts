@@ -37,8 +37,6 @@ export interface LiveIsolateHooks {
   /** A code cache was produced on load because none was given or it was rejected. */
   codeCache(fn: FunctionSource, cache: Uint8Array): void;
   startupCpuMs: number;
-  /** Wall time an upgraded request's WebSocket may stay open, in ms (RuntimeOptions.webSocketWallMs). */
-  webSocketWallMs: number;
 }
 
 export interface ColdBreakdown {
@@ -232,7 +230,7 @@ export class LiveIsolate implements IsolateOwner {
     t = performance.now();
     let problem: unknown;
     try {
-      problem = this.#entries.install.applySync(undefined, [exports.derefInto(), fn.format, new ivm.ExternalCopy(fn.env).copyInto(), new ivm.ExternalCopy(Object.keys(fn.kv ?? {})).copyInto()] as never[], { timeout: this.#hooks.startupCpuMs });
+      problem = this.#entries.install.applySync(undefined, [exports.derefInto(), fn.format, new ivm.ExternalCopy(fn.env).copyInto(), new ivm.ExternalCopy(Object.keys(fn.kv ?? {})).copyInto(), new ivm.ExternalCopy([...(fn.compatibilityFlags ?? [])]).copyInto()] as never[], { timeout: this.#hooks.startupCpuMs });
     } catch (err) {
       this.#die();
       throw translateIsolateError(err);
@@ -630,12 +628,12 @@ export class LiveIsolate implements IsolateOwner {
     } else {
       let accepted = false;
       this.#hostWork(() => {
-        accepted = r.sink.upgrade!(headers, timing);
+        accepted = r.sink.upgrade!(headers, timing, { messagesPerSecond: this.fn.limits.websocketMessagesPerSecond });
       });
       if (accepted) {
         r.upgraded = true;
         clearTimeout(r.wall);
-        r.wall = setTimeout(() => this.#wallLimit(r), this.#hooks.webSocketWallMs);
+        r.wall = setTimeout(() => this.#wallLimit(r), this.fn.limits.websocketWallMs);
         return;
       }
     }
@@ -748,7 +746,7 @@ export class LiveIsolate implements IsolateOwner {
 
   #wallLimit(r: ActiveRequest): void {
     if (!this.#requests.has(r.id)) return;
-    const err = new EdgefnError('ERR_WALL_LIMIT', r.upgraded === true ? `WebSocket wall time limit of ${this.#hooks.webSocketWallMs} ms exceeded` : `wall time limit of ${this.fn.limits.wallMs} ms exceeded`);
+    const err = new EdgefnError('ERR_WALL_LIMIT', r.upgraded === true ? `WebSocket wall time limit of ${this.fn.limits.websocketWallMs} ms exceeded` : `wall time limit of ${this.fn.limits.wallMs} ms exceeded`);
     r.sink.fail(err, this.#timing(r));
     this.#enter(r, this.#entries.cancel, [r.id, err.message]);
     this.#finish(r);

@@ -50,12 +50,19 @@ export interface ResponseSink {
    * socketMessage / socketClosed / socketError. Return false when this
    * request cannot be upgraded (it was not a WebSocket handshake): the
    * worker's socket then closes with 1006. Absent: no request can be.
+   * `socket` carries the function's own bounds on the socket.
    */
-  upgrade?(headers: string[], timing: Timing): boolean;
+  upgrade?(headers: string[], timing: Timing, socket: SocketLimits): boolean;
   /** A message from the worker on the upgraded socket: text as a string, binary as bytes. */
   socketSend?(data: string | Uint8Array): void;
   /** The worker closed the upgraded socket with `code` and `reason`. */
   socketClose?(code: number, reason: string): void;
+}
+
+/** A function's bounds on one of its upgraded sockets, from its limits. */
+export interface SocketLimits {
+  /** Messages per second the client may send (limits.websocketMessagesPerSecond); 0: unlimited. */
+  messagesPerSecond: number;
 }
 
 /** Streamed response bytes a request may have sent and not yet had acknowledged (1 MB). */

@@ -46,8 +46,6 @@ export interface RuntimeOptions {
   fetch?: FetchOptions | undefined;
   /** The Cache API's store: file, total and per-entry bytes (see host-ops/cache.ts for defaults). */
   cache?: CacheOptions | undefined;
-  /** Wall time an upgraded request's WebSocket may stay open, in ms; past it the socket closes with 1011. Default 3,600,000 (1 hour). */
-  webSocketWallMs?: number | undefined;
 }
 
 export interface RuntimeStats {
@@ -73,7 +71,6 @@ export class Runtime {
   readonly #snapshot: SnapshotResult;
   readonly #live: LRUCache<string, LiveIsolate>;
   readonly #startupCpuMs: number;
-  readonly #webSocketWallMs: number;
   readonly #ops: Record<string, HostOp>;
   readonly #opsSync: Record<string, HostOpSync>;
   readonly #closeCache: () => void;
@@ -92,7 +89,6 @@ export class Runtime {
   private constructor(options: RuntimeOptions, prelude: Prelude) {
     this.#options = options;
     this.#startupCpuMs = positiveInt('startupCpuMs', options.startupCpuMs, 1000);
-    this.#webSocketWallMs = positiveInt('webSocketWallMs', options.webSocketWallMs, 3_600_000);
     const maxLive = positiveInt('maxLive', options.maxLive, 1000);
     const maxLiveMb = positiveInt('maxLiveMb', options.maxLiveMb, 2048);
     const cache = createCacheOps(options.cache);
@@ -168,7 +164,6 @@ export class Runtime {
       },
       codeCache: (fn, cache) => this.#options.codeCache?.(fn, cache),
       startupCpuMs: this.#startupCpuMs,
-      webSocketWallMs: this.#webSocketWallMs,
     };
   }
 

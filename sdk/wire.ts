@@ -16,7 +16,7 @@ export const FUNCTION_NAME_PATTERN = /^[a-z0-9-]{1,63}$/;
 /** A region name (a node's EDGEFN_REGION, a deploy's `regions`) is one DNS label too. */
 export const REGION_PATTERN = /^[a-z0-9-]{1,63}$/;
 
-export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs', 'concurrency', 'rps'] as const;
+export const LIMIT_NAMES = ['cpuMs', 'memoryMb', 'wallMs', 'concurrency', 'rps', 'websocketWallMs', 'websocketMessagesPerSecond'] as const;
 export type LimitName = (typeof LIMIT_NAMES)[number];
 
 /** Per-function budgets; each absent field falls back to the node's default. */
@@ -31,6 +31,10 @@ export interface WireLimits {
   concurrency?: number;
   /** Requests per second on a node (token bucket, burst a tenth of it, at least 1), 1 to 100 000; past it 429 `edgefn-error: rate-limited`. */
   rps?: number;
+  /** How long one WebSocket may stay open, in milliseconds, 1 000 to 604 800 000; past it the socket closes with 1011. */
+  websocketWallMs?: number;
+  /** Messages per second one WebSocket's client may send, 1 to 100 000 (a bucket holding one second's worth); past it the socket closes with 1008. */
+  websocketMessagesPerSecond?: number;
 }
 
 /**
@@ -43,8 +47,12 @@ export interface WireLimits {
  *   vars and secrets (the default with `nodejs_compat`, as in Workers since
  *   compatibility date 2025-04-01); `nodejs_compat_do_not_populate_process_env`
  *   leaves it empty.
+ * - `websocket_standard_binary_type`: a WebSocket's `binaryType` starts as
+ *   `"blob"` (binary messages arrive as Blobs), as the WebSockets standard
+ *   and Workers from spring-2026 compatibility dates have it; without it,
+ *   `"arraybuffer"`.
  */
-export const COMPATIBILITY_FLAGS = ['nodejs_compat', 'nodejs_compat_populate_process_env', 'nodejs_compat_do_not_populate_process_env'] as const;
+export const COMPATIBILITY_FLAGS = ['nodejs_compat', 'nodejs_compat_populate_process_env', 'nodejs_compat_do_not_populate_process_env', 'websocket_standard_binary_type'] as const;
 export type CompatibilityFlag = (typeof COMPATIBILITY_FLAGS)[number];
 
 /** The Node.js built-in modules `nodejs_compat` provides, importable as `node:<name>` and as `<name>`. */

@@ -92,7 +92,6 @@ async function main(config: HostConfig): Promise<OnMessage> {
     fetch: config.fetch,
     hostOps: { kv: createKvOp(clusterKv ?? kv) },
     cache: config.cache,
-    webSocketWallMs: config.webSocket?.wallMs,
     source(name, version): FunctionSource | undefined {
       const v = reader.get(name, version);
       if (v === undefined) return undefined;

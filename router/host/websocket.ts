@@ -12,10 +12,15 @@
 //  - what the client sends is handed to the isolate one message per turn of
 //    the event loop; meanwhile ws stops reading the socket past its small
 //    receive buffer, so the host keeps no queue of its own.
+//  - a function may cap the messages per second its client sends
+//    (limits.websocketMessagesPerSecond): past it the socket closes with 1008
+//    and nothing more reaches the isolate, so a flood of small messages costs
+//    the function no CPU budget and the host no entries.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { SocketLimits } from '../../runtime/index.ts';
 
 export interface WebSocketLimits {
   /** Largest message either way, in bytes. Default 1 MiB (Workers' own limit). */
@@ -50,20 +55,63 @@ export function closeReason(reason: string): string {
   return `${out}…`;
 }
 
+/**
+ * A client's messages per second as a token bucket holding one second's
+ * worth: a burst of `perSecond` is admitted at once, and over any stretch of
+ * `t` seconds at most `perSecond × (1 + t)`. The clock is injectable for tests.
+ */
+export class MessageRate {
+  readonly #perSecond: number;
+  readonly #now: () => number;
+  #tokens: number;
+  #at: number;
+
+  constructor(perSecond: number, now: () => number = performance.now.bind(performance)) {
+    if (!Number.isInteger(perSecond) || perSecond < 1) throw new TypeError(`messages per second must be a positive whole number, got ${perSecond}`);
+    this.#perSecond = perSecond;
+    this.#now = now;
+    this.#tokens = perSecond;
+    this.#at = now();
+  }
+
+  /** Take one message's token; false when the client is over its rate. */
+  take(): boolean {
+    const now = this.#now();
+    this.#tokens = Math.min(this.#perSecond, this.#tokens + ((now - this.#at) * this.#perSecond) / 1000);
+    this.#at = now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
+  }
+}
+
 /** One accepted socket: the worker's side of it. */
 export class ServerSocket {
   readonly #ws: WebSocket;
   readonly #limits: WebSocketLimits;
   readonly #events: SocketEvents;
+  readonly #rate: MessageRate | undefined;
   /** The worker was told the socket is over (at most once). */
   #reported = false;
+  /** Why the host closed the socket on its own (the message rate): the worker's close event says this, whatever the client answers. */
+  #policy: { code: number; reason: string } | undefined;
 
-  constructor(ws: WebSocket, limits: WebSocketLimits, events: SocketEvents) {
+  constructor(ws: WebSocket, limits: WebSocketLimits, events: SocketEvents, socket: SocketLimits = { messagesPerSecond: 0 }) {
     this.#ws = ws;
     this.#limits = limits;
     this.#events = events;
+    this.#rate = socket.messagesPerSecond > 0 ? new MessageRate(socket.messagesPerSecond) : undefined;
     ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      if (this.#reported) return;
+      if (this.#reported || this.#policy !== undefined) return;
+      if (this.#rate !== undefined && !this.#rate.take()) {
+        // The message over the rate and every later one are dropped unread
+        // by the worker; the client gets 1008 and the usual closing handshake
+        // (ws drops a client that does not answer it after 30 s).
+        const reason = `more than ${socket.messagesPerSecond} messages per second from the client (limits.websocketMessagesPerSecond)`;
+        this.#policy = { code: 1008, reason: closeReason(reason) };
+        this.#close(1008, reason);
+        return;
+      }
       const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
       events.message(isBinary ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : bytes.toString('utf8'));
     });
@@ -71,7 +119,10 @@ export class ServerSocket {
       if (!this.#reported) events.error(err.message);
     });
     // 1006: the connection ended without a close frame (RFC 6455 §7.1.5), the only unclean end.
-    ws.on('close', (code: number, reason: Buffer) => this.#report(code, reason.toString('utf8'), code !== 1006));
+    ws.on('close', (code: number, reason: Buffer) => {
+      if (this.#policy !== undefined) this.#report(this.#policy.code, this.#policy.reason, code !== 1006);
+      else this.#report(code, reason.toString('utf8'), code !== 1006);
+    });
   }
 
   #report(code: number, reason: string, wasClean: boolean): void {
@@ -164,11 +215,12 @@ export class WebSocketAcceptor {
 
   /**
    * Complete the handshake of `req` on `socket` with the worker's 101
-   * `headers` and the platform's `extra` ones. Undefined when the request is
+   * `headers` and the platform's `extra` ones, under the function's
+   * `socketLimits` (none: no message rate). Undefined when the request is
    * not a valid WebSocket handshake: ws has then answered it (400/405) and
    * closed the connection.
    */
-  accept(req: IncomingMessage, socket: Duplex, head: Buffer, headers: string[], extra: string[], events: SocketEvents): ServerSocket | undefined {
+  accept(req: IncomingMessage, socket: Duplex, head: Buffer, headers: string[], extra: string[], events: SocketEvents, socketLimits?: SocketLimits): ServerSocket | undefined {
     const out: string[] = [];
     let protocol: string | undefined;
     for (let i = 0; i + 1 < headers.length; i += 2) {
@@ -184,7 +236,7 @@ export class WebSocketAcceptor {
     this.#current = { headers: out, protocol };
     try {
       this.#wss.handleUpgrade(req, socket, head, (ws) => {
-        accepted = new ServerSocket(ws, this.#limits, events);
+        accepted = new ServerSocket(ws, this.#limits, events, socketLimits);
       });
     } finally {
       this.#current = undefined;

@@ -22,7 +22,7 @@ export function parseCompatibilityFlags(value: unknown): CompatibilityFlag[] {
     }
     if (!out.includes(flag as CompatibilityFlag)) out.push(flag as CompatibilityFlag);
   }
-  const nodeOnly = out.filter((f) => f !== 'nodejs_compat');
+  const nodeOnly = out.filter((f) => f.startsWith('nodejs_compat_'));
   if (nodeOnly.length > 0 && !out.includes('nodejs_compat')) throw invalid(`compatibility flag "${nodeOnly[0]}" applies only with "nodejs_compat"`);
   if (out.includes('nodejs_compat_populate_process_env') && out.includes('nodejs_compat_do_not_populate_process_env')) {
     throw invalid('"nodejs_compat_populate_process_env" and "nodejs_compat_do_not_populate_process_env" contradict each other: give at most one');

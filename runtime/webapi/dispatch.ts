@@ -14,7 +14,7 @@ import { drain, streams, type Drain } from './streams.ts';
 import { createSignal, signalAbort, type AbortSignal } from './abort.ts';
 import { kvBinding } from './kv.ts';
 import { responseWebSocket, type Response } from './response.ts';
-import { bindSocket, flushSocket, socketGone } from './websocket.ts';
+import { bindSocket, flushSocket, setDefaultBinaryType, socketGone } from './websocket.ts';
 import {
   apply,
   arrayIndexOf,
@@ -186,9 +186,13 @@ function serviceWorkerHandler(request: Request, _env: Record<string, unknown>, c
  * Entry: bind the worker. `exports` is the completion value of the module
  * format's wrapped script (its export object). `kv` names the worker's KV
  * bindings, each of which becomes a namespace object beside its vars.
+ * `flags` are its compatibility flags (those the isolate reads at run time).
  * Returns '' or why the worker has no usable handler.
  */
-export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string, unknown>, kv?: string[]): string {
+export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string, unknown>, kv?: string[], flags?: string[]): string {
+  let standardBinaryType = false;
+  if (flags !== undefined) for (let i = 0; i < flags.length; i++) if (flags[i] === 'websocket_standard_binary_type') standardBinaryType = true;
+  setDefaultBinaryType(standardBinaryType ? 'blob' : 'arraybuffer');
   const bindings = copyRecord(vars);
   if (kv !== undefined) for (let i = 0; i < kv.length; i++) defineProperty(bindings, kv[i] as string, { value: kvBinding(kv[i] as string), writable: true, enumerable: true, configurable: true });
   env = objectFreeze(bindings);

@@ -11,7 +11,7 @@ import { registerErrorFactory, requestCall } from './bridge.ts';
 import { Request, requestParts, type RequestParts } from './request.ts';
 import { Response, responseHeaders } from './response.ts';
 import { freezeHeaders, headerList, rawGet } from './headers.ts';
-import { connectForFetch } from './websocket.ts';
+import { connectForFetch, fetchUpgradeHeaders } from './websocket.ts';
 import { addAbortAlgorithm, signalAborted, signalReason } from './abort.ts';
 import { drain, isReadableStream, streams, type Drain } from './streams.ts';
 import { hostBody, type HostBody } from './host-body.ts';
@@ -129,7 +129,7 @@ function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis
   if (upgrade !== null && stringToLowerCase(upgrade) === 'websocket') {
     const headers = copyArray(headerList(request.headers));
     return new Promise<globalThis.Response>((resolve, reject) => {
-      promiseThen(connectForFetch(request.url, headers), (ws) => resolve(new Response(null, box({ status: 101, webSocket: ws }) as ResponseInit) as unknown as globalThis.Response), reject);
+      promiseThen(connectForFetch(request.url, headers), (ws) => resolve(new Response(null, box({ status: 101, webSocket: ws, headers: fetchUpgradeHeaders(ws) }) as ResponseInit) as unknown as globalThis.Response), reject);
     });
   }
   const id = nextId++;

@@ -51,6 +51,12 @@ export interface TokenFactory {
   documentEnd(inst: Instance, ptr: number): object;
   /** Invalidate a token after its handler: its Box in linear memory is freed (wasm-bindgen would otherwise leak ~40 bytes per token). */
   release(token: unknown): void;
+  /**
+   * A handler's result `ret` for `token`, followed by the content the
+   * handler gave as streams (html-rewriter.ts): a promise that settles once
+   * that content is in, when there may be any; `ret` itself otherwise.
+   */
+  settle(token: unknown, ret: unknown): unknown;
 }
 
 let tokens: TokenFactory | undefined;
@@ -277,7 +283,7 @@ function defineClasses(): Classes {
       const t = tokens as TokenFactory;
       let ret: unknown;
       try {
-        ret = apply(this.get(fnIdx) as (a: unknown) => unknown, this.get(thisIdx), [arg]);
+        ret = t.settle(arg, apply(this.get(fnIdx) as (a: unknown) => unknown, this.get(thisIdx), [arg]));
       } catch (err) {
         t.release(arg);
         throw err;

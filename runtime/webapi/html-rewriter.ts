@@ -17,15 +17,25 @@
 import { defineLazyGlobal } from './define.ts';
 import { headersFromFlat } from './headers.ts';
 import { acquireInstance, attributesIterator, contentOptions, type Instance, newRewriter, registerTokens, releaseInstance, type WasmRewriter } from './html-rewriter-wasm.ts';
-import { apply, arrayPush, box, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayPush, box, ignoreRejection, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
+import { isStreamContent, readContent } from './html-rewriter-content.ts';
+import { transcoderFor, type Transcoder } from './html-rewriter-charset.ts';
 
 /** Bytes of a known body handed to lol-html per read. */
 const SLICE = 64 * 1024;
 
 interface ContentOptions {
   html?: boolean;
+}
+
+/** Content a handler gave after a stream, inserted in order once the stream has been read (html-rewriter-content.ts). */
+interface Deferred {
+  op: string;
+  /** The text, or the stream's text to come; null for a removal (remove(), removeAndKeepContent()), which waits its turn too. */
+  content: string | Promise<string> | null;
+  html: boolean;
 }
 
 /** lol-html's registrations: `selector` null for onDocument. */
@@ -55,11 +65,17 @@ function make(): HTMLRewriterClass {
   let release: (t: unknown) => void;
   let live: (t: Token) => number;
   let instOf: (t: Token) => Instance;
+  let deferredOf: (t: Token) => Deferred[] | undefined;
+  let defer: (t: Token, item: Deferred) => void;
+  let undefer: (t: Token) => void;
+  let settle: (t: unknown, ret: unknown) => unknown;
 
   class Token {
     #inst: Instance;
     #ptr: number;
     readonly #kind: string;
+    /** Content given since the handler's first stream, waiting to go in after it, in order. */
+    #deferred: Deferred[] | undefined;
     constructor(key: symbol, inst: Instance, ptr: number, kind: string) {
       if (key !== KEY) throw new TypeError('Illegal constructor');
       this.#inst = inst;
@@ -81,14 +97,84 @@ function make(): HTMLRewriterClass {
         return token.#ptr;
       };
       instOf = (t) => (t as Token).#inst;
+      deferredOf = (t) => (t as Token).#deferred;
+      defer = (t, item) => {
+        const token = t as Token;
+        if (token.#deferred === undefined) token.#deferred = [];
+        arrayPush(token.#deferred, item);
+      };
+      undefer = (t) => {
+        (t as Token).#deferred = undefined;
+      };
+      settle = (t, ret) => {
+        if (typeof t !== 'object' || t === null || !(#ptr in t)) return ret;
+        const token = t as Token;
+        const thenable = typeof ret === 'object' && ret !== null && typeof (ret as { then?: unknown }).then === 'function';
+        if (!thenable && token.#deferred === undefined) return ret;
+        // Adopted through its own `then`, as `await` would; then what the handler deferred, in order, with the token still valid.
+        return promiseThen(new PromiseCtor<unknown>((resolve) => resolve(ret)), (value) => insertDeferred(token, value));
+      };
     }
   }
 
+  /** Insert `token`'s deferred content from `i` on, in order, each stream once it has been read; resolves with `value`. */
+  function insertDeferred(token: Token, value: unknown, i = 0): unknown {
+    const list = deferredOf(token);
+    if (list === undefined || i >= list.length) {
+      undefer(token);
+      return value;
+    }
+    const item = list[i]!;
+    if (item.content === null) {
+      instOf(token).x[item.op]!(live(token));
+      return insertDeferred(token, value, i + 1);
+    }
+    return promiseThen(new PromiseCtor<string>((resolve) => resolve(item.content as string | Promise<string>)), (text) => {
+      insert(token, item.op, text, item.html);
+      return insertDeferred(token, value, i + 1);
+    });
+  }
+
+  /**
+   * A removal: at once, or after the content a stream holds up (lol-html's
+   * result depends on the order: append then remove leaves nothing). A
+   * deferred one shows in `removed` only once it has been applied.
+   */
+  function mutate(t: Token, op: string): void {
+    live(t);
+    if (deferredOf(t) !== undefined) defer(t, { op, content: null, html: false });
+    else instOf(t).x[op]!(live(t));
+  }
+
+  /** Ops that take no stream in workerd, which answers them with this (its own words, comments' message for the document end too). */
+  const noStreams = (op: string): boolean => op === 'comment_before' || op === 'comment_after' || op === 'comment_replace' || op === 'documentend_append';
+  const NO_STREAMS_MESSAGE = 'Replacing content in HTML comments using a ReadableStream or Response object is not implemented. You must provide a string.';
+
   function content(t: Token, op: string, value: unknown, options: unknown): void {
+    live(t);
+    const stream = isStreamContent(value);
+    if (!stream && deferredOf(t) === undefined) {
+      insert(t, op, String(value), options);
+      return;
+    }
+    // A stream, or anything after one in the same handler: it goes in once the stream has been read, in order.
+    if (stream && noStreams(op)) throw new TypeError(NO_STREAMS_MESSAGE);
+    if (options !== undefined && options !== null && typeof options !== 'object') throw new TypeError('The content options must be an object, e.g. { html: true }');
+    const html = options !== undefined && options !== null && Boolean((options as { html?: unknown }).html);
+    let text: string | Promise<string>;
+    if (stream) {
+      text = readContent(value);
+      // Rejections reach the rewriter through insertDeferred; this one is not "unhandled" before then.
+      ignoreRejection(text);
+    } else text = String(value);
+    defer(t, { op, content: text, html });
+  }
+
+  function insert(t: Token, op: string, text: string, options: unknown): void {
     const ptr = live(t);
     const inst = instOf(t);
-    const opts = contentOptions(inst, options);
-    const sp = inst.passString(String(value));
+    const opts = contentOptions(inst, typeof options === 'boolean' ? (options ? box({ html: true }) : undefined) : options);
+    const sp = inst.passString(text);
     const sl = inst.len;
     inst.x[op]!(ptr, sp, sl, opts);
   }
@@ -143,11 +229,11 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.element_remove!(live(this));
+      mutate(this, 'element_remove');
       return this;
     }
     removeAndKeepContent(): this {
-      instOf(this).x.element_removeAndKeepContent!(live(this));
+      mutate(this, 'element_removeAndKeepContent');
       return this;
     }
     get removed(): boolean {
@@ -223,7 +309,7 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.endtag_remove!(live(this));
+      mutate(this, 'endtag_remove');
       return this;
     }
   }
@@ -251,7 +337,7 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.comment_remove!(live(this));
+      mutate(this, 'comment_remove');
       return this;
     }
   }
@@ -279,7 +365,7 @@ function make(): HTMLRewriterClass {
       return this;
     }
     remove(): this {
-      instOf(this).x.textchunk_remove!(live(this));
+      mutate(this, 'textchunk_remove');
       return this;
     }
   }
@@ -329,6 +415,7 @@ function make(): HTMLRewriterClass {
     doctype: (inst, ptr) => new Doctype(KEY, inst, ptr, 'doctype'),
     documentEnd: (inst, ptr) => new DocumentEnd(KEY, inst, ptr, 'documentend'),
     release: (t) => release(t),
+    settle: (t, ret) => settle(t, ret),
   });
 
   // ---- HTMLRewriter ----
@@ -379,10 +466,12 @@ function make(): HTMLRewriterClass {
         flat[flat.length] = parts.headers[i + 1]!;
       }
       const init = { status: parts.status, statusText: parts.statusText, headers: headersFromFlat(flat, false) };
+      // The document's encoding, from the Content-Type's charset (html-rewriter-charset.ts); throws as workerd does for one it cannot rewrite.
+      const codec = transcoderFor(parts.headers);
       if (parts.body === null) return new Response(null, init);
       const regs: Registration[] = [];
       for (let i = 0; i < this.#registrations.length; i++) regs[i] = this.#registrations[i]!;
-      return new Response(rewrite(parts.body, regs), init);
+      return new Response(rewrite(parts.body, regs, codec), init);
     }
   }
 
@@ -409,7 +498,7 @@ function concat(pieces: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registration[]): ReadableStream<Uint8Array> {
+function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registration[], codec: Transcoder | undefined): ReadableStream<Uint8Array> {
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let rw: WasmRewriter | undefined;
   let pieces: Uint8Array[] = [];
@@ -452,8 +541,9 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
   };
   const start = (): void => {
     rw = newRewriter(acquireInstance(), (chunk) => {
-      arrayPush(pieces, chunk);
-      pending += typedArrayByteLength(chunk);
+      const out = codec === undefined ? chunk : codec.encode(chunk);
+      arrayPush(pieces, out);
+      pending += typedArrayByteLength(out);
     });
     for (let i = 0; i < regs.length; i++) {
       const r = regs[i]!;
@@ -465,7 +555,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
   const feed = (chunk: Uint8Array): Promise<void> => {
     busy = true;
     return promiseThen(
-      (rw as WasmRewriter).write(chunk),
+      (rw as WasmRewriter).write(codec === undefined ? chunk : codec.decode(chunk)),
       () => {
         busy = false;
         if (cancelled) return dispose();

@@ -21,18 +21,33 @@
 // pending 'websocket.receive' host call per socket, each answer an entry with
 // a fresh CPU budget, and sends are synchronous host calls.
 //
-// What is left out: the hibernation API (state.acceptWebSocket), `binaryType`
-// other than 'arraybuffer', Blob messages, returning an outbound socket to the
-// client (proxying), and a pair whose ends talk to each other inside one
-// isolate with neither returned (their messages wait for a peer that never comes).
+// `binaryType` is 'arraybuffer' by default, as in workerd before its
+// `websocket_standard_binary_type` compatibility date (spring 2026), and
+// 'blob' with that flag (dispatch.ts install sets it per worker); set to
+// 'blob', binary messages arrive as Blobs, and other values are ignored (a
+// WebIDL enum attribute), as workerd does. `send(blob)` sends the text
+// "[object Blob]": workerd's send() takes a string or bytes, and a Blob
+// converts to its string (checked against workerd 1.20260730).
+//
+// An outbound socket the worker has not accept()ed may be returned as a
+// response's webSocket (`return fetch(url, { headers: { Upgrade: 'websocket' } })`,
+// or `new Response(null, { status: 101, webSocket: r.webSocket })`): the
+// isolate relays it to the client through a pair of its own (bindSocket),
+// message for message and close for close, with no worker code in between.
+//
+// What is left out: the hibernation API (state.acceptWebSocket), returning a
+// socket from new WebSocket(url) or an accepted one, and a pair whose ends
+// talk to each other inside one isolate with neither returned (their messages
+// wait for a peer that never comes).
 
 import { defineGlobal } from './define.ts';
 import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
 import { reportError } from './console.ts';
 import { host, requestCall, setCurrentRequest } from './bridge.ts';
 import { DOMException } from './dom-exception.ts';
+import { blobFromBytes, type Blob as EdgefnBlob } from './blob.ts';
 import { utf8Encode } from './encoding.ts';
-import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringIndexOf, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
 import { parseAbsoluteURL } from './url.ts';
 
 const CONNECTING = 0;
@@ -173,14 +188,54 @@ function sendableCode(code: number): boolean {
 
 let getLink: (ws: WebSocket) => Link | undefined;
 let isClientEnd: (ws: unknown) => boolean;
+/** A binary message as the worker receives it on `ws`: the ArrayBuffer, or a Blob of it when binaryType is "blob". */
+let binaryData: (ws: WebSocket, buffer: ArrayBuffer) => ArrayBuffer | EdgefnBlob;
 let deliver: (ws: WebSocket, event: Event) => void;
+/** A message arrived on `ws`: to the worker, or on to the other end of a proxied socket. */
+let incoming: (ws: WebSocket, data: string | ArrayBuffer) => void;
+/** An outbound socket returned as a response's webSocket: the client end of a pair that relays to it, or undefined when `ws` is not one that can be. */
+let relayOutbound: (ws: unknown) => WebSocket | undefined;
 let closed: (ws: WebSocket, code: number, reason: string, wasClean: boolean) => void;
 let makePair: () => [WebSocket, WebSocket];
 let isSocket: (ws: unknown) => boolean;
 let openOutbound: (ws: WebSocket, href: string, protocols: string[], headers: string[]) => Promise<WebSocket>;
 let startReceiving: (ws: WebSocket) => void;
 let forFetch: (href: string, headers: string[]) => Promise<WebSocket>;
+let upgradeHeaders: (ws: WebSocket) => [string, string][];
+
+/** The subprotocols a fetch() upgrade's `Sec-WebSocket-Protocol` headers offer (flat name/value list, names lower-case), in order. */
+function offeredProtocols(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i] !== 'sec-websocket-protocol') continue;
+    const value = headers[i + 1]!;
+    let from = 0;
+    while (from <= value.length) {
+      let to = stringIndexOf(value, ',', from);
+      if (to < 0) to = value.length;
+      let a = from;
+      let b = to;
+      while (a < b && (value[a] === ' ' || value[a] === '\t')) a++;
+      while (b > a && (value[b - 1] === ' ' || value[b - 1] === '\t')) b--;
+      if (b > a) arrayPush(out, stringSlice(value, a, b));
+      from = to + 1;
+    }
+  }
+  return out;
+}
+
+/** The headers of a fetch() upgrade's 101 Response for `ws`: the subprotocol the server chose, so that returning the response hands it on to the client. */
+export function fetchUpgradeHeaders(ws: WebSocket): [string, string][] {
+  return upgradeHeaders(ws);
+}
+
 let nextOutbound = 1;
+
+/** A new socket's binaryType: 'blob' with the websocket_standard_binary_type flag (install sets it), else 'arraybuffer'. */
+let defaultBinaryType: 'arraybuffer' | 'blob' = 'arraybuffer';
+export function setDefaultBinaryType(value: 'arraybuffer' | 'blob'): void {
+  defaultBinaryType = value;
+}
 
 /** The ArrayBuffer behind bytes the host sent (a fresh copy made for this isolate, so all of it is the message). */
 function typedBuffer(bytes: Uint8Array): ArrayBuffer {
@@ -241,6 +296,10 @@ export class WebSocket extends EventTarget {
   #url: string | null = null;
   #protocol = '';
   #receiving = false;
+  /** A proxied socket (bindSocket): what arrives on this end goes out on that one, and its close closes that one. */
+  #relayTo: WebSocket | undefined;
+  /** How binary messages reach the worker: 'arraybuffer' (ArrayBuffer) or 'blob' (Blob). */
+  #binaryType: 'arraybuffer' | 'blob' = defaultBinaryType;
 
   constructor(url?: string | URL, protocols?: string | string[]) {
     super();
@@ -269,10 +328,12 @@ export class WebSocket extends EventTarget {
     return '';
   }
   get binaryType(): string {
-    return 'arraybuffer';
+    return this.#binaryType;
   }
   set binaryType(value: string) {
-    if (`${value}` !== 'arraybuffer') throw new DOMException(`binaryType "${value}" is not supported; messages arrive as ArrayBuffer`, 'NotSupportedError');
+    // A WebIDL enum attribute: a value outside the enum is ignored, not an error (workerd does the same).
+    const v = `${value}`;
+    if (v === 'arraybuffer' || v === 'blob') this.#binaryType = v;
   }
   get bufferedAmount(): number {
     return 0;
@@ -378,7 +439,38 @@ export class WebSocket extends EventTarget {
     isSocket = (ws) => typeof ws === 'object' && ws !== null && #peer in ws;
     forFetch = (href, headers) => {
       const ws = new WebSocket(INTERNAL as unknown as string);
-      return openOutbound(ws, href, [], headers);
+      return openOutbound(ws, href, offeredProtocols(headers), headers);
+    };
+    upgradeHeaders = (ws) => (ws.#protocol === '' ? [] : [['sec-websocket-protocol', ws.#protocol]]);
+    binaryData = (ws, buffer) => (ws.#binaryType === 'blob' ? blobFromBytes(new Uint8ArrayCtor(buffer), '') : buffer);
+    incoming = (ws, data) => {
+      const to = ws.#relayTo;
+      if (to === undefined) {
+        deliver(ws, new MessageEvent('message', box({ data: typeof data === 'string' ? data : binaryData(ws, data) })));
+        return;
+      }
+      if (to.#state !== OPEN) return;
+      try {
+        to.#out(box<Outgoing>({ kind: 'ws-send', a: typeof data === 'string' ? data : new Uint8ArrayCtor(data), b: undefined }));
+      } catch {
+        // The other side is gone (the host dropped it): its close follows and ends this one.
+      }
+    };
+    relayOutbound = (ws) => {
+      if (!isSocket(ws)) return undefined;
+      const outbound = ws as WebSocket;
+      if (outbound.#outbound === 0 || outbound.#accepted || outbound.#used) return undefined;
+      const [client, server] = makePair();
+      outbound.#used = true;
+      outbound.#accepted = true;
+      outbound.#queued = undefined;
+      server.#accepted = true;
+      server.#queued = undefined;
+      outbound.#relayTo = server;
+      server.#relayTo = outbound;
+      // A fetch() upgrade resolves once the socket is open: receiving starts now, and what comes waits in the link until the 101 is out.
+      if (outbound.#state === OPEN) startReceiving(outbound);
+      return client;
     };
     deliver = (ws, event) => {
       if (ws.#queued !== undefined) arrayPush(ws.#queued, event);
@@ -387,7 +479,22 @@ export class WebSocket extends EventTarget {
     closed = (ws, code, reason, wasClean) => {
       if (ws.#state === CLOSED) return;
       ws.#state = CLOSED;
-      deliver(ws, new CloseEvent('close', box({ code, reason, wasClean })));
+      const to = ws.#relayTo;
+      if (to === undefined) {
+        deliver(ws, new CloseEvent('close', box({ code, reason, wasClean })));
+        return;
+      }
+      if (to.#state !== OPEN && to.#state !== CONNECTING) return;
+      // The close goes on with its code and reason; the ones no endpoint may
+      // send (1005 no status, 1006 connection lost, 1015 TLS) become 1000 and 1011.
+      to.#state = CLOSING;
+      const c = sendableCode(code) ? code : code === 1005 ? 1000 : 1011;
+      const r = sendableCode(code) ? reason : code === 1005 ? '' : 'the proxied WebSocket closed abnormally';
+      try {
+        to.#out(box<Outgoing>({ kind: 'ws-close', a: c, b: r }));
+      } catch {
+        // Already gone on the host's side.
+      }
     };
     openOutbound = (ws, href, protocols, headers) => {
       const id = nextOutbound++;
@@ -425,8 +532,8 @@ export class WebSocket extends EventTarget {
             const e = result.value as { kind: string; data?: unknown; message?: string; code?: number; reason?: string; wasClean?: boolean };
             if (e.kind === 'message') {
               const d = e.data;
-              // Binary arrives as bytes; the worker gets an ArrayBuffer, as for an accepted socket.
-              deliver(ws, new MessageEvent('message', box({ data: typeof d === 'string' ? d : typedBuffer(d as Uint8Array) })));
+              // Binary arrives as bytes; the worker gets an ArrayBuffer (or a Blob), as for an accepted socket.
+              incoming(ws, typeof d === 'string' ? d : typedBuffer(d as Uint8Array));
               next();
             } else if (e.kind === 'error') {
               deliver(ws, new ErrorEvent('error', box({ message: `${e.message ?? ''}` })));
@@ -489,8 +596,11 @@ export function isWebSocket(value: unknown): boolean {
  * saying why `client` cannot be returned. `gone` runs once the socket is over.
  */
 export function bindSocket(client: unknown, id: number, gone: () => void): string | undefined {
-  const server = useClient(client);
-  if (server === undefined) return isClientEnd(client) ? 'the WebSocket in the response was already used (returned before, or accepted in the worker)' : 'the WebSocket in the response is not the client end of a WebSocketPair (an outbound WebSocket cannot be handed to the client)';
+  const server = useClient(relayOutbound(client) ?? client);
+  if (server === undefined) {
+    if (isClientEnd(client)) return 'the WebSocket in the response was already used (returned before, or accepted in the worker)';
+    return "the WebSocket in the response is neither the client end of a WebSocketPair nor a fetch() upgrade's webSocket that was not accept()ed or returned before (a socket from new WebSocket(url), or one the worker accept()ed, cannot be handed to the client: relay it through a WebSocketPair)";
+  }
   const link = getLink(server) as Link;
   link.request = id;
   link.gone = gone;
@@ -526,7 +636,7 @@ export function socketEvent(id: number, kind: string, a: unknown, b: unknown, c:
   if (server === undefined) return;
   setCurrentRequest(id);
   if (kind === KIND_MESSAGE) {
-    deliver(server, new MessageEvent('message', box({ data: a })));
+    incoming(server, a as string | ArrayBuffer);
   } else if (kind === KIND_ERROR) {
     deliver(server, new ErrorEvent('error', box({ message: `${a as string}` })));
   } else if (kind === KIND_CLOSE) {

@@ -94,7 +94,7 @@ const CONNECTION_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Record<string, OptionSpec>;
 
-const LIMIT_FLAGS = { 'cpu-ms': 'cpuMs', 'memory-mb': 'memoryMb', 'wall-ms': 'wallMs', concurrency: 'concurrency', rps: 'rps' } as const satisfies Record<string, LimitName>;
+const LIMIT_FLAGS = { 'cpu-ms': 'cpuMs', 'memory-mb': 'memoryMb', 'wall-ms': 'wallMs', concurrency: 'concurrency', rps: 'rps', 'websocket-wall-ms': 'websocketWallMs', 'websocket-messages-per-second': 'websocketMessagesPerSecond' } as const satisfies Record<string, LimitName>;
 
 const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; positionals: readonly string[] }> = {
   deploy: {
@@ -110,6 +110,8 @@ const SPECS: Record<CommandName, { options: Record<string, OptionSpec>; position
       'wall-ms': { type: 'string' },
       concurrency: { type: 'string' },
       rps: { type: 'string' },
+      'websocket-wall-ms': { type: 'string' },
+      'websocket-messages-per-second': { type: 'string' },
       region: { type: 'string', multiple: true },
       near: { type: 'string' },
       percent: { type: 'string' },

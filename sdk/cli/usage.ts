@@ -59,6 +59,11 @@ Options:
   --wall-ms <n>            wall time per request, in milliseconds
   --concurrency <n>        requests running at once on a node (past it: 503 overloaded)
   --rps <n>                requests per second on a node (past it: 429 rate-limited)
+  --websocket-wall-ms <n>  how long one WebSocket may stay open, in milliseconds
+                           (past it: closed with 1011)
+  --websocket-messages-per-second <n>
+                           messages one WebSocket's client may send per second
+                           (past it: closed with 1008)
   --region <region>        run only in this region (repeatable; default: every region
                            of the cluster, including ones added later)
   --near <url>             run in the one region, of those, measured nearest to this

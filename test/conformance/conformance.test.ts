@@ -180,20 +180,20 @@ describe('globals', () => {
 /** What one side of the WebSocket echo said, in order: messages (binary as byte lists) and the close. */
 type Transcript = Array<string | number[] | { close: number; reason: string }>;
 
-/** The conversation the echo case has on each side: a text, a binary message, then a request to close. */
-const ECHO_SCRIPT: Array<string | Uint8Array<ArrayBuffer>> = ['ping', new Uint8Array([1, 2, 3, 250]), 'close please'];
+/** The conversation the echo case has on each side: a text, a binary message, binaryType (then a binary message received as a Blob), a Blob sent, then a request to close. */
+const ECHO_SCRIPT: Array<string | Uint8Array<ArrayBuffer>> = ['ping', new Uint8Array([1, 2, 3, 250]), 'binary type', new Uint8Array([7, 8, 9]), 'send a blob', 'close please'];
 /** Messages the script expects back before the close: the greeting and one echo per message but the last. */
 const ECHO_REPLIES = ECHO_SCRIPT.length;
 
 /** The echo case over a real WebSocket to edgefn's data plane (the ws package as client). */
-function echoEdgefn(): Promise<Transcript> {
+function echoEdgefn(path = '/', script = ECHO_SCRIPT): Promise<Transcript> {
   return new Promise((resolve, reject) => {
     const out: Transcript = [];
-    const ws = new WebSocket(`ws://127.0.0.1:${node.port}/`, { headers: { host: `websocket-echo.localhost:${node.port}` } });
+    const ws = new WebSocket(`ws://127.0.0.1:${node.port}${path}`, { headers: { host: `websocket-echo.localhost:${node.port}` } });
     let sent = 0;
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       out.push(isBinary ? [...data] : data.toString('utf8'));
-      if (sent < ECHO_SCRIPT.length) ws.send(ECHO_SCRIPT[sent++]!);
+      if (sent < script.length) ws.send(script[sent++]!);
     });
     ws.on('close', (code: number, reason: Buffer) => {
       out.push({ close: code, reason: reason.toString('utf8') });
@@ -205,8 +205,8 @@ function echoEdgefn(): Promise<Transcript> {
 }
 
 /** The same conversation with workerd, through Miniflare's own client side (dispatchFetch with Upgrade, then accept()). */
-async function echoWorkerd(): Promise<Transcript> {
-  const res = await mf.dispatchFetch(`http://websocket-echo.localhost:${node.port}/`, { headers: { upgrade: 'websocket' } });
+async function echoWorkerd(path = '/', script = ECHO_SCRIPT): Promise<Transcript> {
+  const res = await mf.dispatchFetch(`http://websocket-echo.localhost:${node.port}${path}`, { headers: { upgrade: 'websocket' } });
   const ws = res.webSocket;
   if (res.status !== 101 || ws === null) throw new Error(`workerd answered ${res.status}, not 101 with a webSocket`);
   return new Promise((resolve) => {
@@ -215,7 +215,7 @@ async function echoWorkerd(): Promise<Transcript> {
     ws.addEventListener('message', (e) => {
       const d = e.data;
       out.push(typeof d === 'string' ? d : [...new Uint8Array(d as ArrayBuffer)]);
-      if (sent < ECHO_SCRIPT.length) ws.send(ECHO_SCRIPT[sent++]!);
+      if (sent < script.length) ws.send(script[sent++]!);
     });
     ws.addEventListener('close', (e) => {
       out.push({ close: e.code, reason: e.reason });
@@ -229,8 +229,23 @@ describe('WebSocket echo', () => {
   it('says the same over a real upgrade on both: greeting, text and binary echoes, then the worker’s close code and reason', async () => {
     const [edgefn, workerd] = await Promise.all([echoEdgefn(), echoWorkerd()]);
     // The case's own expectation, so both failing alike cannot pass.
-    expect(workerd.length, 'workerd transcript (the case expects the greeting, two echoes and a close)').toBe(ECHO_REPLIES + 1);
+    expect(workerd.length, 'workerd transcript (the case expects the greeting, one answer per message but the last, and a close)').toBe(ECHO_REPLIES + 1);
+    expect(workerd.slice(3, 6), 'workerd: binaryType, a binary message as a Blob, a Blob sent').toEqual(['binaryType:arraybuffer,arraybuffer,blob', 'blob:3:"":7,8,9', '[object Blob]']);
     expect(workerd.at(-1), 'workerd close').toEqual({ close: 4001, reason: 'asked to' });
     expect(edgefn, 'edgefn transcript vs workerd transcript').toEqual(workerd);
   });
+});
+
+/** The proxy case's conversation with the origin through the worker: a text, a binary message, then "bye", which the origin closes on. */
+const PROXY_SCRIPT: Array<string | Uint8Array<ArrayBuffer>> = ['one', new Uint8Array([7, 8]), 'bye'];
+
+describe('WebSocket proxy', () => {
+  for (const path of ['/proxy', '/proxy-wrap']) {
+    it(`says the same through ${path === '/proxy' ? 'a fetch() upgrade returned as the response' : 'a fetch() upgrade’s webSocket in a new 101 Response'}: the origin’s greeting and answers, then its close code and reason`, async () => {
+      const [edgefn, workerd] = await Promise.all([echoEdgefn(path, PROXY_SCRIPT), echoWorkerd(path, PROXY_SCRIPT)]);
+      // The case's own expectation, so both failing alike cannot pass.
+      expect(workerd, 'workerd transcript').toEqual(['origin hello', 'origin:one', [0, 7, 8], { close: 4002, reason: 'origin done' }]);
+      expect(edgefn, 'edgefn transcript vs workerd transcript').toEqual(workerd);
+    });
+  }
 });

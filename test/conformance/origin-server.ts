@@ -1,7 +1,11 @@
 // The local origin behind the reverse-proxy case: a 127.0.0.1 HTTP server
 // that echoes what reached it, so the suite can see what each proxy forwarded.
+// It also takes WebSocket upgrades (the WebSocket proxy case): it greets,
+// answers text with "origin:" before it and binary with a 0 byte before it,
+// and closes with 4002 "origin done" when sent "bye".
 
 import { createServer, type Server } from 'node:http';
+import { WebSocketServer } from 'ws';
 
 export interface OriginServer {
   url: string;
@@ -31,6 +35,15 @@ export async function startOrigin(): Promise<OriginServer> {
       res.end(body);
     });
   });
+  const sockets = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  sockets.on('connection', (ws) => {
+    ws.send('origin hello');
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      if (!isBinary && data.toString('utf8') === 'bye') ws.close(4002, 'origin done');
+      else ws.send(isBinary ? Buffer.concat([Buffer.from([0]), data]) : `origin:${data.toString('utf8')}`, { binary: isBinary });
+    });
+  });
+  server.on('upgrade', (req, socket, head) => sockets.handleUpgrade(req, socket, head, (ws) => sockets.emit('connection', ws, req)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('origin server has no port');
@@ -39,6 +52,8 @@ export async function startOrigin(): Promise<OriginServer> {
     url: `http://127.0.0.1:${address.port}`,
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
+        for (const ws of sockets.clients) ws.terminate();
+        sockets.close();
         server.close(() => resolve());
         server.closeAllConnections();
       })),

@@ -59,7 +59,13 @@ describe('loadConfig: WebSockets', () => {
     expect(loadConfig({ EDGEFN_WEBSOCKET_WALL_MS: '60000', EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES: '65536', EDGEFN_WEBSOCKET_BUFFER_BYTES: '1048576' }).webSocket).toEqual({ wallMs: 60_000, maxMessageBytes: 65_536, maxBufferedBytes: 1_048_576 });
   });
 
+  it('makes the wall time and the message rate the node defaults of limits.websocketWallMs and limits.websocketMessagesPerSecond', () => {
+    expect(loadConfig({}).limits).toMatchObject({ websocketWallMs: 3_600_000, websocketMessagesPerSecond: 0 });
+    expect(loadConfig({ EDGEFN_WEBSOCKET_WALL_MS: '60000', EDGEFN_WEBSOCKET_MESSAGES_PER_SECOND: '200' }).limits).toMatchObject({ websocketWallMs: 60_000, websocketMessagesPerSecond: 200 });
+  });
+
   it.each([
+    [{ EDGEFN_WEBSOCKET_MESSAGES_PER_SECOND: '-1' }, /^EDGEFN_WEBSOCKET_MESSAGES_PER_SECOND must be an integer from 0 to 100000, got "-1"$/],
     [{ EDGEFN_WEBSOCKET_WALL_MS: '10' }, /^EDGEFN_WEBSOCKET_WALL_MS must be an integer from 1000 to/],
     [{ EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES: '1.5' }, /^EDGEFN_WEBSOCKET_MAX_MESSAGE_BYTES must be an integer/],
     [{ EDGEFN_WEBSOCKET_BUFFER_BYTES: 'lots' }, /^EDGEFN_WEBSOCKET_BUFFER_BYTES must be an integer/],

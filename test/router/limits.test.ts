@@ -55,7 +55,7 @@ describe('deploy validation', () => {
     [{ rps: '10' }, /limits\.rps must be a number from 1 to 100000/],
     [{ rps: 2.5 }, /limits\.rps must be a whole number of requests from 1 to 100000, got 2\.5/],
     [{ rps: 1e9 }, /limits\.rps must be a number from 1 to 100000/],
-    [{ rpm: 10 }, /limits\.rpm is not a known limit \(known: cpuMs, memoryMb, wallMs, concurrency, rps\)/],
+    [{ rpm: 10 }, /limits\.rpm is not a known limit \(known: cpuMs, memoryMb, wallMs, concurrency, rps, websocketWallMs, websocketMessagesPerSecond\)/],
   ])('refuses limits %j with 400 naming the field', async (limits, message) => {
     const { status, json } = await node.deploy('bad-limits', { script: hello, limits });
     expect(status).toBe(400);

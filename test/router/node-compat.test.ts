@@ -65,7 +65,7 @@ describe('nodejs_compat on a node', () => {
   it('refuses an unknown flag with 400 naming it and the known ones', async () => {
     const dep = await node.deploy('bad-flag', { script: 'export default { fetch() { return new Response("x"); } }', compatibilityFlags: ['nodejs_compat', 'nodejs_als'] });
     expect(dep.status).toBe(400);
-    expect(dep.json).toEqual({ error: { code: 'ERR_INVALID_INPUT', message: 'unknown compatibility flag "nodejs_als" (known: nodejs_compat, nodejs_compat_populate_process_env, nodejs_compat_do_not_populate_process_env)' } });
+    expect(dep.json).toEqual({ error: { code: 'ERR_INVALID_INPUT', message: 'unknown compatibility flag "nodejs_als" (known: nodejs_compat, nodejs_compat_populate_process_env, nodejs_compat_do_not_populate_process_env, websocket_standard_binary_type)' } });
     const notArray = await node.deploy('bad-flag', { script: 'export default { fetch() { return new Response("x"); } }', compatibilityFlags: 'nodejs_compat' });
     expect(notArray.status).toBe(400);
     expect((notArray.json['error'] as { message: string }).message).toMatch(/"compatibilityFlags" must be an array/);

@@ -104,6 +104,53 @@ describe('WebSockets: server side', () => {
     await expect.poll(() => logText('echo'), { timeout: 10_000 }).toMatch(/closed 4000 bye from client true/);
   });
 
+  it('delivers binary messages as Blobs once the worker sets binaryType = "blob", and sends a Blob as the text "[object Blob]", as workerd does', async () => {
+    await node.deploy('ws-blob', {
+      script: `export default { fetch() {
+        const [client, server] = Object.values(new WebSocketPair());
+        server.accept();
+        server.binaryType = 'blob';
+        server.addEventListener('message', async (e) => {
+          if (e.data === 'send a blob') server.send(new Blob([new Uint8Array([1, 2])]));
+          else server.send(e.data instanceof Blob ? 'Blob ' + e.data.size + ' ' + JSON.stringify(e.data.type) + ' ' + await e.data.text() : typeof e.data);
+        });
+        return new Response(null, { status: 101, webSocket: client });
+      } }`,
+    });
+    const c = await open('ws-blob');
+    c.ws.send(Buffer.from('xyz'));
+    expect(await c.next()).toBe('Blob 3 "" xyz');
+    c.ws.send('text stays a string');
+    expect(await c.next()).toBe('string');
+    c.ws.send('send a blob');
+    expect(await c.next()).toBe('[object Blob]');
+    c.ws.close(1000);
+    await c.closed;
+  });
+
+  it('starts binaryType at "blob" with the websocket_standard_binary_type compatibility flag, and at "arraybuffer" without', async () => {
+    const script = `export default { fetch(request) {
+      const [client, server] = Object.values(new WebSocketPair());
+      server.accept();
+      server.send(server.binaryType + ' ' + new WebSocketPair()[0].binaryType);
+      server.addEventListener('message', async (e) => server.send(e.data instanceof Blob ? 'Blob ' + await e.data.text() : Object.prototype.toString.call(e.data)));
+      return new Response(null, { status: 101, webSocket: client });
+    } }`;
+    expect((await node.deploy('ws-standard', { script, compatibilityFlags: ['websocket_standard_binary_type'] })).status).toBe(201);
+    expect((await node.deploy('ws-classic', { script })).status).toBe(201);
+    const standard = await open('ws-standard');
+    expect(await standard.next()).toBe('blob blob');
+    standard.ws.send(Buffer.from('bin'));
+    expect(await standard.next()).toBe('Blob bin');
+    const classic = await open('ws-classic');
+    expect(await classic.next()).toBe('arraybuffer arraybuffer');
+    classic.ws.send(Buffer.from('bin'));
+    expect(await classic.next()).toBe('[object ArrayBuffer]');
+    standard.ws.close(1000);
+    classic.ws.close(1000);
+    await Promise.all([standard.closed, classic.closed]);
+  });
+
   it('closes from the worker with its code and reason', async () => {
     const c = await open('echo');
     expect(await c.next()).toBe('hello');
@@ -352,14 +399,42 @@ export default {
   },
 };`;
 
+const PROXY = `
+export default {
+  async fetch(request, env) {
+    const mode = new URL(request.url).searchParams.get('mode');
+    const url = env.UPSTREAM.replace(/^ws/, 'http');
+    if (mode === 'direct') return fetch(url, { headers: { Upgrade: 'websocket', 'x-relay': 'proxy' } });
+    if (mode === 'protocol') return fetch(url, { headers: { Upgrade: 'websocket', 'Sec-WebSocket-Protocol': request.headers.get('sec-websocket-protocol') } });
+    if (mode === 'wrap') {
+      const r = await fetch(url, { headers: { Upgrade: 'websocket' } });
+      return new Response(null, { status: 101, webSocket: r.webSocket, headers: { 'x-wrapped': 'yes' } });
+    }
+    if (mode === 'accepted') {
+      const r = await fetch(url, { headers: { Upgrade: 'websocket' } });
+      r.webSocket.accept();
+      return new Response(null, { status: 101, webSocket: r.webSocket });
+    }
+    const ws = new WebSocket(env.UPSTREAM);
+    await new Promise((resolve) => ws.addEventListener('open', resolve));
+    return new Response(null, { status: 101, webSocket: ws });
+  },
+};`;
+
 describe('WebSockets: client side', () => {
   let upstream: WebSocketServer;
   let upstreamUrl: string;
   const seenHeaders: Array<string | undefined> = [];
+  /** Each upstream connection's close as the upstream saw it: "code reason". */
+  const upstreamCloses: string[] = [];
+  /** Each upstream handshake's Sec-WebSocket-Protocol header, when it had one. */
+  const upstreamProtocols: string[] = [];
   beforeAll(async () => {
     upstream = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     upstream.on('connection', (ws, req) => {
       seenHeaders.push(req.headers['x-relay'] as string | undefined);
+      ws.on('close', (code, reason) => upstreamCloses.push(`${code} ${reason.toString()}`));
+      if (req.headers['sec-websocket-protocol'] !== undefined) upstreamProtocols.push(req.headers['sec-websocket-protocol']);
       ws.on('message', (data, isBinary) => {
         if (!isBinary && data.toString() === 'bye') ws.close(4002, 'upstream done');
         else ws.send(isBinary ? Buffer.concat([Buffer.from([0]), data as Buffer]) : `upstream:${data.toString()}`, { binary: isBinary });
@@ -368,6 +443,7 @@ describe('WebSockets: client side', () => {
     await new Promise<void>((resolve) => upstream.once('listening', () => resolve()));
     upstreamUrl = `ws://127.0.0.1:${(upstream.address() as { port: number }).port}/`;
     await node.deploy('relay', { script: RELAY, vars: { UPSTREAM: upstreamUrl } });
+    await node.deploy('proxy', { script: PROXY, vars: { UPSTREAM: upstreamUrl } });
   });
   afterAll(async () => {
     for (const c of upstream.clients) c.terminate();
@@ -385,6 +461,86 @@ describe('WebSockets: client side', () => {
       expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
     });
   }
+
+  it('hands binary messages from the remote to a worker that set binaryType = "blob" as Blobs', async () => {
+    await node.deploy('relay-blob', {
+      vars: { UPSTREAM: upstreamUrl },
+      script: `export default { async fetch(request, env) {
+        const ws = new WebSocket(env.UPSTREAM);
+        ws.binaryType = 'blob';
+        const got = await new Promise((resolve, reject) => {
+          ws.addEventListener('open', () => ws.send(new Uint8Array([1, 2])));
+          ws.addEventListener('message', async (e) => resolve(e.data instanceof Blob ? 'Blob ' + e.data.size + ' ' + [...new Uint8Array(await e.data.arrayBuffer())].join(',') : typeof e.data));
+          ws.addEventListener('error', (e) => reject(new Error(e.message)));
+        });
+        ws.close(1000);
+        return new Response(ws.binaryType + ' ' + got);
+      } }`,
+    });
+    const res = await node.call('relay-blob');
+    expect(await res.text()).toBe('blob Blob 3 0,1,2');
+  });
+
+  it('proxies a fetch() upgrade the worker returns as its response, both ways, with the upstream’s close passed on', async () => {
+    const c = await open('proxy', '/?mode=direct');
+    c.ws.send('one');
+    expect(await c.next()).toBe('upstream:one');
+    c.ws.send(Buffer.from([7, 8]));
+    expect([...((await c.next()) as Buffer)]).toEqual([0, 7, 8]);
+    c.ws.send('bye');
+    expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
+    expect(seenHeaders).toContain('proxy');
+  });
+
+  it('hands on the subprotocol the upstream chose from those the worker’s fetch() offered', async () => {
+    upstreamProtocols.length = 0;
+    const ws = new WebSocket(`${node.dataUrl.replace(/^http/, 'ws')}/?mode=protocol`, ['v2.chat', 'v1.chat'], { headers: { host: 'proxy.localhost' } });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    // ws's server picks the first offered: the client's list reached the upstream, and its choice came back on the 101.
+    expect(upstreamProtocols).toEqual(['v2.chat,v1.chat']);
+    expect(ws.protocol).toBe('v2.chat');
+    ws.send('three');
+    const reply = await new Promise<string>((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+    expect(reply).toBe('upstream:three');
+    ws.close(1000);
+    await new Promise((resolve) => ws.once('close', resolve));
+  });
+
+  it('proxies a fetch() upgrade’s webSocket put in a new 101 Response, with the worker’s headers, and passes the client’s close to the upstream', async () => {
+    const before = upstreamCloses.length;
+    const c = await open('proxy', '/?mode=wrap');
+    expect(c.headers['x-wrapped']).toBe('yes');
+    c.ws.send('two');
+    expect(await c.next()).toBe('upstream:two');
+    c.ws.close(4005, 'client bye');
+    expect(await c.closed).toEqual({ code: 4005, reason: 'client bye' });
+    // Other cases' upstream closes may land in between: this one's is the one with its code and reason.
+    await expect.poll(() => upstreamCloses.slice(before), { timeout: 10_000 }).toContain('4005 client bye');
+  });
+
+  it('refuses with 500 bad-response to hand the client a socket the worker accept()ed or opened with new WebSocket(url)', async () => {
+    for (const mode of ['accepted', 'ctor']) {
+      await expect(open('proxy', `/?mode=${mode}`)).rejects.toThrow(/no upgrade: 500 bad-response/);
+    }
+    // The body says why, and what to do instead.
+    const ws = new WebSocket(`${node.dataUrl.replace(/^http/, 'ws')}/?mode=ctor`, { headers: { host: 'proxy.localhost' } });
+    const body = await new Promise<string>((resolve, reject) => {
+      ws.once('unexpected-response', (_req, res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve(text));
+      });
+      ws.once('open', () => reject(new Error('upgraded')));
+    });
+    // Ending a handshake that failed: ws reports it as an error, which is expected here.
+    ws.on('error', () => undefined);
+    ws.terminate();
+    expect(body).toMatch(/a socket from new WebSocket\(url\), or one the worker accept\(\)ed, cannot be handed to the client: relay it through a WebSocketPair/);
+  });
 
   it('sends the worker’s request headers on a fetch() upgrade', () => {
     expect(seenHeaders).toContain('fetch');
@@ -440,4 +596,62 @@ describe('WebSockets: the connection’s wall budget', () => {
       .poll(async () => ((await (await short.api('/v1/functions/echo/logs')).json()) as { logs: Array<{ message: string }> }).logs.map((l) => l.message).join('\n'), { timeout: 10_000 })
       .toMatch(/closed 1006 WebSocket wall time limit of 3000 ms exceeded false/);
   }, 30_000);
+});
+
+const COUNTING = `
+export default {
+  fetch(request) {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    let seen = 0;
+    server.addEventListener('message', (e) => server.send('n:' + ++seen));
+    server.addEventListener('close', (e) => console.log('closed', e.code, e.reason, e.wasClean, 'seen', seen));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};`;
+
+describe('WebSockets: per-function limits', () => {
+  it('closes with 1011 at the function’s own limits.websocketWallMs, below the node’s hour', async () => {
+    expect((await node.deploy('ws-short', { script: ECHO, limits: { websocketWallMs: 2000 } })).status).toBe(201);
+    const info = (await (await node.api('/v1/functions/ws-short')).json()) as { limits: Record<string, number> };
+    expect(info.limits).toEqual({ websocketWallMs: 2000 });
+    const c = await open('ws-short');
+    const t0 = performance.now();
+    expect(await c.next()).toBe('hello');
+    expect(await c.closed).toEqual({ code: 1011, reason: 'WebSocket wall time limit of 2000 ms exceeded' });
+    // Measured from the client's open (the host's timer starts a little before, at the 101): not well
+    // before the function's 2 s, and far below the node's hour.
+    const openMs = performance.now() - t0;
+    expect(openMs).toBeGreaterThan(1_000);
+    expect(openMs).toBeLessThan(20_000);
+  }, 30_000);
+
+  it('closes with 1008 a client past limits.websocketMessagesPerSecond, before the excess reaches the worker', async () => {
+    expect((await node.deploy('ws-rate', { script: COUNTING, limits: { websocketMessagesPerSecond: 5 } })).status).toBe(201);
+    const c = await open('ws-rate');
+    const t0 = performance.now();
+    // A burst of one second's worth is admitted whole.
+    for (let i = 0; i < 5; i++) c.ws.send(`m${i}`);
+    for (let i = 1; i <= 5; i++) expect(await c.next()).toBe(`n:${i}`);
+    // Then 50 at once: far past 5 a second however slowly this machine sends them.
+    for (let i = 0; i < 50; i++) c.ws.send(`flood${i}`);
+    const reason = 'more than 5 messages per second from the client (limits.websocketMessagesPerSecond)';
+    expect(await c.closed).toEqual({ code: 1008, reason });
+    const elapsedS = (performance.now() - t0) / 1000;
+    // The worker's close event carries the host's reason; it saw at most the bucket's burst plus its refill while the socket was open.
+    await expect.poll(() => logText('ws-rate'), { timeout: 10_000 }).toMatch(/closed 1008 more than 5 messages per second from the client \(limits\.websocketMessagesPerSecond\) true seen \d+/);
+    const seen = Number(/seen (\d+)/.exec(await logText('ws-rate'))![1]);
+    expect(seen).toBeGreaterThanOrEqual(5);
+    expect(seen).toBeLessThanOrEqual(5 + Math.ceil(5 * elapsedS));
+    expect(seen).toBeLessThan(55);
+  }, 30_000);
+
+  it('leaves a function without a message rate free to take a burst', async () => {
+    const c = await open('echo');
+    expect(await c.next()).toBe('hello');
+    for (let i = 0; i < 50; i++) c.ws.send(`b${i}`);
+    for (let i = 0; i < 50; i++) expect(await c.next()).toBe(`echo:b${i}`);
+    c.ws.close(1000);
+    await c.closed;
+  });
 });

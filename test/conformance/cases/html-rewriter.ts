@@ -8,6 +8,8 @@ export default defineCase({
     { name: 'the same page arriving in 7-byte chunks gives the same bytes', path: '/links-streamed', status: 200, headers_compared: ['content-type'], body_compared: 'exact' },
     { name: 'element, text, comment and document mutations, escaped unless { html: true }', path: '/mutations', status: 200, body_compared: 'exact' },
     { name: 'async handlers are awaited in document order', path: '/async', status: 200, body_compared: 'exact' },
+    { name: 'a document in windows-1252, ISO-8859-1, KOI8-R, x-user-defined or windows-1253 (by its Content-Type charset) is decoded for the handlers and what they insert encoded back, unmappable characters as &#N;; unknown and UTF-16 charsets refused', path: '/charset', status: 200, body_compared: 'exact' },
+    { name: 'streamed content (a ReadableStream or a Response) goes in as text or HTML, in order with strings; bad UTF-8, a failing stream, comments and the document end as workerd answers them', path: '/streamed-content', status: 200, body_compared: 'exact' },
     { name: 'an unsupported pseudo-class is refused at on() with lol-html\'s message', path: '/bad-selector?s=p%3Ahover', status: 400, body_compared: 'exact' },
     { name: 'an empty selector is refused at on()', path: '/bad-selector?s=', status: 400, body_compared: 'exact' },
   ],

@@ -5,6 +5,8 @@
 interface ContentOptions {
   html?: boolean;
 }
+/** Content: a string, or (Workers' streamed content) a ReadableStream or a Response read as UTF-8. */
+type Content = string | ReadableStream | Response;
 interface RewriterElement {
   tagName: string;
   readonly attributes: IterableIterator<[string, string]>;
@@ -12,24 +14,27 @@ interface RewriterElement {
   hasAttribute(name: string): boolean;
   setAttribute(name: string, value: string): this;
   removeAttribute(name: string): this;
-  before(content: string, options?: ContentOptions): this;
-  after(content: string, options?: ContentOptions): this;
-  prepend(content: string, options?: ContentOptions): this;
-  append(content: string, options?: ContentOptions): this;
-  replace(content: string, options?: ContentOptions): this;
-  setInnerContent(content: string, options?: ContentOptions): this;
+  before(content: Content, options?: ContentOptions): this;
+  after(content: Content, options?: ContentOptions): this;
+  prepend(content: Content, options?: ContentOptions): this;
+  append(content: Content, options?: ContentOptions): this;
+  replace(content: Content, options?: ContentOptions): this;
+  setInnerContent(content: Content, options?: ContentOptions): this;
   remove(): this;
   removeAndKeepContent(): this;
-  onEndTag(handler: (end: { name: string; before(c: string, o?: ContentOptions): unknown; after(c: string, o?: ContentOptions): unknown }) => void | Promise<void>): void;
+  onEndTag(handler: (end: { name: string; before(c: Content, o?: ContentOptions): unknown; after(c: Content, o?: ContentOptions): unknown }) => void | Promise<void>): void;
 }
 interface RewriterText {
   readonly text: string;
   readonly lastInTextNode: boolean;
-  replace(content: string, options?: ContentOptions): this;
+  before(content: Content, options?: ContentOptions): this;
+  after(content: Content, options?: ContentOptions): this;
+  replace(content: Content, options?: ContentOptions): this;
 }
 interface RewriterComment {
   text: string;
   remove(): this;
+  before(content: string, options?: ContentOptions): this;
 }
 interface ElementHandlers {
   element?(el: RewriterElement): void | Promise<void>;
@@ -38,7 +43,7 @@ interface ElementHandlers {
 }
 interface DocumentHandlers {
   doctype?(d: { name: string | null }): void;
-  end?(end: { append(content: string, options?: ContentOptions): unknown }): void | Promise<void>;
+  end?(end: { append(content: Content, options?: ContentOptions): unknown }): void | Promise<void>;
 }
 declare class HTMLRewriter {
   on(selector: string, handlers: ElementHandlers): HTMLRewriter;
@@ -63,9 +68,93 @@ function html(body: string | ReadableStream<Uint8Array>): Response {
   return new Response(body, { headers: { 'content-type': 'text/html; charset=utf-8' } });
 }
 
+const encoder = new TextEncoder();
+
+/** A stream of `parts` (strings are encoded, bytes go as they are), one every few ms. */
+function slowStream(...parts: Array<string | Uint8Array>): ReadableStream {
+  return new ReadableStream({
+    async start(c) {
+      for (const p of parts) {
+        await new Promise((r) => setTimeout(r, 2));
+        c.enqueue(typeof p === 'string' ? encoder.encode(p) : p);
+      }
+      c.close();
+    },
+  });
+}
+
+/** The rewritten body of `input`, or the error that ended it, as one line. */
+async function outcome(input: string, rewriter: HTMLRewriter): Promise<string> {
+  try {
+    return await rewriter.transform(html(input)).text();
+  } catch (err) {
+    const e = err as Error;
+    return `${e.name}: ${e.message}`;
+  }
+}
+
+/** Streamed content (a ReadableStream or a Response given to before/append/…), each case's output on its own line. */
+async function streamedContent(): Promise<string> {
+  const lines = [
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream('<b>', 'S</b>')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream('<b>', 'S</b>'), { html: true }); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append('a'); e.append(slowStream('S1', 'S2')); e.append('b'); e.prepend(slowStream('P')); e.before('<i>', { html: true }); } })),
+    await outcome('<p>x</p><p>y</p>', new HTMLRewriter().on('p', { element(e) { e.setInnerContent(new Response('<i>r</i>'), { html: true }); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.replace(new Response(slowStream('re', 'placed'))); } })),
+    await outcome('<p>hello</p>', new HTMLRewriter().on('p', { text(t) { if (t.text !== '') t.replace(slowStream('T')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { async element(e) { await new Promise((r) => setTimeout(r, 2)); e.after(slowStream('AFTER')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(new ReadableStream({ start(c) { c.enqueue('str'); c.close(); } })); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream(new Uint8Array([0xc3]), new Uint8Array([0xa9]))); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream(new Uint8Array([0xff]))); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(new ReadableStream({ start(c) { c.error(new RangeError('the stream broke')); } })); } })),
+    await outcome('<p><!--c--></p>', new HTMLRewriter().on('p', { comments(c) { c.before(slowStream('B') as unknown as string); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().onDocument({ end(e) { e.append(slowStream('END')); } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.onEndTag((t) => { t.before(slowStream('B')); t.after(slowStream('A')); }); } })),
+    await outcome('<p>xy</p>', new HTMLRewriter().on('p', { text(t) { if (t.text !== '') { t.before(slowStream('<')); t.after(slowStream('>'), { html: true }); } } })),
+    await outcome('<p>x</p>', new HTMLRewriter().on('p', { element(e) { e.append(slowStream('1')); e.remove(); } })),
+  ];
+  return lines.join('\n');
+}
+
+/** `bytes` rewritten as a document with Content-Type `contentType`, shown with its non-ASCII bytes as \\xNN, or the error. */
+async function inCharset(bytes: number[], contentType: string, rewriter: HTMLRewriter): Promise<string> {
+  try {
+    const out = new Uint8Array(await rewriter.transform(new Response(new Uint8Array(bytes), { headers: { 'content-type': contentType } })).arrayBuffer());
+    return [...out].map((b) => (b < 128 ? String.fromCharCode(b) : `\\x${b.toString(16)}`)).join('');
+  } catch (err) {
+    const e = err as Error;
+    return `${e.name}: ${e.message}`;
+  }
+}
+
+/** Documents in other encodings than UTF-8, by the Content-Type's charset; what the handlers saw last. */
+async function charsets(): Promise<string> {
+  // <p>é€</p> in windows-1252.
+  const P = [0x3c, 0x70, 0x3e, 0xe9, 0x80, 0x3c, 0x2f, 0x70, 0x3e];
+  const seen: string[] = [];
+  const lines = [
+    await inCharset(P, 'text/html; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc\u20ac'); e.setAttribute('t', '\u00e9'); }, text(t) { seen.push(t.text); } })),
+    await inCharset(P, 'text/html; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u3042<'); e.setAttribute('a', '\u3042"'); e.before('<i>\u3042</i>', { html: true }); } })),
+    await inCharset(P, 'text/html;charset="ISO-8859-1"', new HTMLRewriter().on('p', { element(e) { e.append('<!--x-->', { html: true }); } }).onDocument({ end(e) { e.append('\u00e9'); } })),
+    await inCharset(P, 'text/html; charset=latin1', new HTMLRewriter().on('p', { text(t) { if (t.text !== '') t.replace(t.text.toUpperCase()); } })),
+    await inCharset(P, 'text/html; charset=koi8-r', new HTMLRewriter().on('p', { element(e) { e.append('\u0436'); } })),
+    await inCharset(P, 'text/html; charset=x-user-defined', new HTMLRewriter().on('p', { element(e) { e.append('\uf780'); } })),
+    await inCharset([0x3c, 0x70, 0x3e, 0x81, 0x8d, 0xff, 0x3c, 0x2f, 0x70, 0x3e], 'text/html; charset=windows-1253', new HTMLRewriter().on('p', { element(e) { e.setAttribute('x', '1'); } })),
+    await inCharset(P, 'text/plain; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc'); } })),
+    await inCharset(P, 'text/html', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc'); } })),
+    await inCharset([0xef, 0xbb, 0xbf, ...P], 'text/html; charset=windows-1252', new HTMLRewriter().on('p', { element(e) { e.append('\u00fc'); } })),
+    await inCharset(P, 'text/html; charset=iso-2022-kr', new HTMLRewriter()),
+    await inCharset(P, 'text/html; charset=no-such-charset', new HTMLRewriter()),
+    await inCharset(P, 'text/html; charset=utf-16', new HTMLRewriter()),
+  ];
+  return `${lines.join('\n')}\n${seen.join('|')}`;
+}
+
 export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === '/streamed-content') return new Response(await streamedContent());
+    if (url.pathname === '/charset') return new Response(await charsets());
     if (url.pathname === '/links') {
       return new HTMLRewriter()
         .on('a[href]', {

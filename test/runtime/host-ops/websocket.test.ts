@@ -7,12 +7,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { createWebSocketOps } from '../../../runtime/host-ops/websocket.ts';
 import type { OpContext } from '../../../runtime/host-ops/types.ts';
+import { DEFAULT_LIMITS } from '../../../runtime/limits.ts';
 
 /** An op context as live-isolate.ts makes one, for one request of one isolate. */
 function context(): OpContext & { cleanups: Array<() => void> } {
   const cleanups: Array<() => void> = [];
   return {
-    fn: { name: 't', version: 1, format: 'module', code: '', env: {}, limits: { cpuMs: 50, memoryMb: 128, wallMs: 30_000, concurrency: 0, rps: 0 } },
+    fn: { name: 't', version: 1, format: 'module', code: '', env: {}, limits: { ...DEFAULT_LIMITS } },
     isolate: new Map(),
     request: new Map(),
     signal: undefined,

@@ -26,6 +26,7 @@ function deploy(argv: string[], env: Env = ENV): Extract<Command, { kind: 'deplo
 describe('parseCommandLine', () => {
   it('parses the admission limits of a deploy', () => {
     expect(deploy(['w.ts', '--name', 'a', '--concurrency', '4', '--rps=100']).limits).toEqual({ concurrency: 4, rps: 100 });
+    expect(deploy(['w.ts', '--name', 'a', '--websocket-wall-ms', '60000', '--websocket-messages-per-second=20']).limits).toEqual({ websocketWallMs: 60_000, websocketMessagesPerSecond: 20 });
   });
 
   it('parses a full deploy command line', () => {
