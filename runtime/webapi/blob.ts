@@ -56,7 +56,8 @@ export class Blob {
 
   constructor(parts?: Iterable<BlobPart>, options?: BlobPropertyBag) {
     if (parts === (SKIP as unknown)) return;
-    if (options !== undefined && options !== null && typeof options !== 'object') {
+    // A WebIDL dictionary is any object, functions included (WPT File-constructor "Unusual but valid property bag").
+    if (options !== undefined && options !== null && typeof options !== 'object' && typeof options !== 'function') {
       throw new TypeError("Failed to construct 'Blob': The provided value is not of type 'BlobPropertyBag'.");
     }
     const endings = options?.endings ?? 'transparent';

@@ -79,6 +79,17 @@ describe('Blob/File/FormData', () => {
     ).toEqual([6, 'text/plain', 'cde', 'x/y', 'abcdef', [97, 98], 'n.txt', 42, true]);
   });
 
+  // WPT FileAPI/file/File-constructor.any.js "Unusual but valid property bag": a dictionary may be a function.
+  it('takes a function as the options dictionary and refuses a primitive', async () => {
+    expect(
+      await iso.run(`
+        const bag = function () {}; bag.type = 'text/x'; bag.lastModified = 7;
+        let bad; try { new Blob([], 'text/plain'); } catch (e) { bad = e.constructor.name; }
+        const f = new File(['a'], 'n', bag);
+        return [new Blob(['a'], bag).type, f.type, f.lastModified, bad];`),
+    ).toEqual(['text/x', 'text/x', 7, 'TypeError']);
+  });
+
   it('FormData wraps Blobs as Files and set() replaces in place', async () => {
     expect(
       await iso.run(`
