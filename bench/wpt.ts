@@ -18,6 +18,7 @@
 // has, and every subtest it did not report counts as failed.
 
 import { spawn } from 'node:child_process';
+import { get as httpGet } from 'node:http';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix, relative } from 'node:path';
@@ -250,20 +251,25 @@ ${f.code}
   return { code };
 }
 
-/** The collector every runtime wraps around __wptRun: results so far, and the harness status or a time box. */
-const COLLECT = `function __wptCollect(timeBoxMs) {
+/**
+ * The collector every runtime wraps around __wptRun: each subtest result is
+ * emitted as one JSON line when it completes, and a last line carries the
+ * harness status (or says the time box ended it). Streamed, so that a run cut
+ * short (edgefn's CPU budget, a crash) keeps every result it reported.
+ */
+const COLLECT = `function __wptCollect(timeBoxMs, emit) {
   return new Promise(function (resolve) {
-    var results = [];
     var finished = false;
     var finish = function (harness, message) {
       if (finished) return;
       finished = true;
       clearTimeout(timer);
-      resolve(JSON.stringify({ results: results, harness: harness, harnessMessage: message }));
+      emit(JSON.stringify({ harness: harness, harnessMessage: message }));
+      resolve();
     };
     var timer = setTimeout(function () { finish(null, 'time box of ' + timeBoxMs + ' ms ended'); }, timeBoxMs);
     try {
-      __wptRun(function (r) { results.push(r); }, function (s) { finish(s.status, s.message); });
+      __wptRun(function (r) { if (!finished) emit(JSON.stringify(r)); }, function (s) { finish(s.status, s.message); });
     } catch (e) {
       finish(1, 'uncaught while loading: ' + String(e && e.stack || e));
     }
@@ -272,18 +278,37 @@ const COLLECT = `function __wptCollect(timeBoxMs) {
 
 function serviceWorker(code: string): string {
   return `${code}\n${COLLECT}\naddEventListener('fetch', function (event) {
-  event.respondWith(__wptCollect(${TIME_BOX_MS}).then(function (body) { return new Response(body, { headers: { 'content-type': 'application/json' } }); }));
+  var encoder = new TextEncoder();
+  event.respondWith(new Response(new ReadableStream({
+    start: function (controller) {
+      __wptCollect(${TIME_BOX_MS}, function (line) { controller.enqueue(encoder.encode(line + '\\n')); }).then(function () { controller.close(); });
+    },
+  }), { headers: { 'content-type': 'application/x-ndjson' } }));
 });\n`;
 }
 
-function parseRun(text: string, what: string): FileRun {
-  try {
-    const r = JSON.parse(text) as FileRun;
-    if (!Array.isArray(r.results)) throw new Error('no results array');
-    return r;
-  } catch (err) {
-    return { results: [], harness: null, harnessMessage: null, error: `${what}: ${String(err)}: ${text.slice(0, 300)}` };
+/** The JSON lines a runtime streamed, however far it got; `cut` says why it stopped early, if it did. */
+function parseRun(text: string, what: string, cut?: string): FileRun {
+  const run: FileRun = { results: [], harness: null, harnessMessage: null };
+  let ended = false;
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    let v: { name?: unknown; status?: unknown; message?: unknown; harness?: unknown; harnessMessage?: unknown };
+    try {
+      v = JSON.parse(line) as typeof v;
+    } catch {
+      // The last line of a run cut short may be incomplete.
+      continue;
+    }
+    if (typeof v.name === 'string' && typeof v.status === 'number') run.results.push({ name: v.name, status: v.status, message: typeof v.message === 'string' ? v.message : null });
+    else if ('harness' in v) {
+      ended = true;
+      run.harness = typeof v.harness === 'number' ? v.harness : null;
+      run.harnessMessage = typeof v.harnessMessage === 'string' ? v.harnessMessage : null;
+    }
   }
+  if (!ended) run.error = `${what}: ended after ${run.results.length} results${cut === undefined ? '' : ` (${cut})`}: ${text.slice(-200)}`;
+  return run;
 }
 
 /** Node 24: the wrapped file in a fresh child process (this file with --child), globals as Node's own WPT runner sets them. */
@@ -297,7 +322,7 @@ function runNode(code: string): Promise<FileRun> {
     const kill = setTimeout(() => child.kill('SIGKILL'), TIME_BOX_MS + 15_000);
     child.once('exit', (code) => {
       clearTimeout(kill);
-      resolve(code === 0 ? parseRun(out, 'node') : { results: [], harness: null, harnessMessage: null, error: `node child exit ${code}: ${err.slice(0, 300)}` });
+      resolve(parseRun(out, 'node', code === 0 ? undefined : `exit ${code}: ${err.slice(0, 200)}`));
     });
     child.stdin.end(`${code}\n${COLLECT}`);
   });
@@ -308,9 +333,10 @@ async function childMain(): Promise<void> {
   for await (const c of process.stdin) chunks.push(c as Buffer);
   (globalThis as Record<string, unknown>).self = globalThis;
   runInThisContext(Buffer.concat(chunks).toString('utf8'), { filename: 'wpt-bundle.js' });
-  const collect = (globalThis as unknown as { __wptCollect: (ms: number) => Promise<string> }).__wptCollect;
+  const collect = (globalThis as unknown as { __wptCollect: (ms: number, emit: (line: string) => void) => Promise<void> }).__wptCollect;
+  await collect(TIME_BOX_MS, (line) => process.stdout.write(`${line}\n`));
   // Exit only once the pipe has taken everything: a large answer is written asynchronously.
-  process.stdout.write(await collect(TIME_BOX_MS), () => process.exit(0));
+  process.stdout.write('', () => process.exit(0));
 }
 
 function fnName(i: number): string {
@@ -324,8 +350,25 @@ async function runEdgefn(node: EdgefnNode, name: string, code: string): Promise<
     body: JSON.stringify({ script: serviceWorker(code), format: 'service-worker', limits: { cpuMs: 30_000, wallMs: TIME_BOX_MS + 10_000, memoryMb: 256 } }),
   });
   if (res.status !== 200 && res.status !== 201) return { results: [], harness: null, harnessMessage: null, error: `deploy: ${res.status} ${(await res.text()).slice(0, 300)}` };
-  const r = await node.call(name);
-  return r.status === 200 ? parseRun(r.body, 'edgefn') : { results: [], harness: null, harnessMessage: null, error: `edgefn: ${r.status} ${r.error ?? ''} ${r.body.slice(0, 300)}` };
+  const port = node.port;
+  return new Promise((resolve) => {
+    let text = '';
+    let status = 0;
+    let edgefnError = '';
+    const done = (cut?: string) => resolve(status === 200 ? parseRun(text, 'edgefn', cut) : { results: [], harness: null, harnessMessage: null, error: `edgefn: ${status} ${edgefnError} ${text.slice(0, 300)}${cut === undefined ? '' : ` (${cut})`}` });
+    const req = httpGet({ host: '127.0.0.1', port, path: '/', headers: { host: `${name}.localhost` }, timeout: TIME_BOX_MS + 15_000 }, (res) => {
+      status = res.statusCode ?? 0;
+      edgefnError = String(res.headers['edgefn-error'] ?? '');
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.once('end', () => done());
+      // A run stopped mid-stream (its CPU budget) ends the response early: keep what came.
+      res.once('aborted', () => done('response aborted'));
+      res.once('error', (err) => done(String(err)));
+    });
+    req.once('timeout', () => req.destroy(new Error('no answer in time')));
+    req.once('error', (err) => done(String(err)));
+  });
 }
 
 async function runWorkerdArea(files: Array<{ name: string; code: string }>): Promise<Map<string, FileRun>> {
@@ -341,8 +384,14 @@ async function runWorkerdArea(files: Array<{ name: string; code: string }>): Pro
         const f = files[next++]!;
         try {
           const r = await mf.dispatchFetch(`http://${f.name}.localhost/`);
-          const text = await r.text();
-          out.set(f.name, r.status === 200 ? parseRun(text, 'workerd') : { results: [], harness: null, harnessMessage: null, error: `workerd: ${r.status} ${text.slice(0, 300)}` });
+          let text = '';
+          let cut: string | undefined;
+          try {
+            for await (const chunk of r.body ?? []) text += Buffer.from(chunk as Uint8Array).toString('utf8');
+          } catch (err) {
+            cut = String(err);
+          }
+          out.set(f.name, r.status === 200 ? parseRun(text, 'workerd', cut) : { results: [], harness: null, harnessMessage: null, error: `workerd: ${r.status} ${text.slice(0, 300)}` });
         } catch (err) {
           out.set(f.name, { results: [], harness: null, harnessMessage: null, error: `workerd: ${String(err)}` });
         }
