@@ -281,7 +281,11 @@ function serviceWorker(code: string): string {
   var encoder = new TextEncoder();
   event.respondWith(new Response(new ReadableStream({
     start: function (controller) {
-      __wptCollect(${TIME_BOX_MS}, function (line) { controller.enqueue(encoder.encode(line + '\\n')); }).then(function () { controller.close(); });
+      // After respondWith has taken the Response: a test that patches Object.prototype.then
+      // (streams/piping/then-interception) must not turn the Response into a thenable first.
+      setTimeout(function () {
+        __wptCollect(${TIME_BOX_MS}, function (line) { controller.enqueue(encoder.encode(line + '\\n')); }).then(function () { controller.close(); });
+      }, 0);
     },
   }), { headers: { 'content-type': 'application/x-ndjson' } }));
 });\n`;
