@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { BENCH_DIR, DEFAULT_OUT, parseArgs, referencesTable, renderMarkdown, targetsTable, type QuestionResult } from './lib/report.ts';
 
 export const QUESTIONS = ['cold-start', 'cold-http', 'throughput', 'uploads', 'density', 'budgets', 'regions', 'attacks', 'node-compat'] as const;
+/** Questions run only when named (`npm run bench -- wpt`): wpt downloads its tests and takes many minutes. */
+export const ON_REQUEST = ['wpt'] as const;
 
-function runOne(question: string, quick: boolean, out: string): Promise<number> {
+function runOne(question: string, quick: boolean, out: string, options: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(BENCH_DIR, `${question}.ts`), ...(quick ? ['--quick'] : []), '--out', out], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [join(BENCH_DIR, `${question}.ts`), ...(quick ? ['--quick'] : []), '--out', out, ...options], { stdio: 'inherit' });
     const forward = (sig: NodeJS.Signals) => child.kill(sig);
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
@@ -41,19 +43,23 @@ function markdown(results: QuestionResult[]): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const unknown = args.rest.filter((q) => !(QUESTIONS as readonly string[]).includes(q));
+  const known: readonly string[] = [...QUESTIONS, ...ON_REQUEST];
+  // `--name=value` options go to every question run (e.g. wpt's --wpt-dir=… and --area=…).
+  const options = args.rest.filter((a) => a.startsWith('--') && a.includes('='));
+  const named = args.rest.filter((a) => !options.includes(a));
+  const unknown = named.filter((q) => !known.includes(q));
   if (unknown.length > 0) {
-    process.stderr.write(`unknown question(s): ${unknown.join(', ')} (known: ${QUESTIONS.join(', ')})\n`);
+    process.stderr.write(`unknown question(s): ${unknown.join(', ')} (known: ${known.join(', ')})\n`);
     process.exit(2);
   }
-  const chosen = args.rest.length > 0 ? args.rest : [...QUESTIONS];
+  const chosen = named.length > 0 ? named : [...QUESTIONS];
   const failed: string[] = [];
   for (const q of chosen) {
     process.stderr.write(`\n=== ${q}${args.quick ? ' (quick)' : ''} ===\n`);
-    if ((await runOne(q, args.quick, args.out)) !== 0) failed.push(q);
+    if ((await runOne(q, args.quick, args.out, options)) !== 0) failed.push(q);
   }
   // RESULTS.md covers every question with a result file, so running one question keeps the others' tables.
-  const results = QUESTIONS.map((q) => join(args.out, `${q}.json`)).filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, 'utf8')) as QuestionResult);
+  const results = known.map((q) => join(args.out, `${q}.json`)).filter((f) => existsSync(f)).map((f) => JSON.parse(readFileSync(f, 'utf8')) as QuestionResult);
   const md = args.out === DEFAULT_OUT ? join(BENCH_DIR, 'RESULTS.md') : join(args.out, 'RESULTS.md');
   writeFileSync(md, markdown(results));
   process.stderr.write(`\nwrote ${md}\n`);

@@ -23,6 +23,7 @@ import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate 
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
 import { CHARGED_OPS, MESSAGE_OPS, WASM_IN_USE } from './host-ops/index.ts';
+import { HostWorkMeter } from './host-work-meter.ts';
 import { RequestBody } from './request-body.ts';
 import { enterNodeCompat } from './node-compat/host.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
@@ -71,6 +72,8 @@ interface ActiveRequest {
   upgraded?: boolean;
   /** CPU charged to the socket's earlier messages, no longer in `cpuMs` (the current message's budget). */
   socketCpuMs?: number;
+  /** Its charged host ops in flight, made on the first (host-work-meter.ts). */
+  hostWork?: HostWorkMeter;
 }
 
 const BODY_NONE = 0;
@@ -673,11 +676,14 @@ export class LiveIsolate implements IsolateOwner {
       started = Promise.reject(err);
     }
     // Host computation for the tenant counts against its CPU budget: its
-    // duration on the host's thread pool (an upper bound of its CPU time) is
-    // added before the result re-enters, and a request past its budget is
-    // stopped there like any other.
+    // duration on the host's thread pool (an upper bound of its CPU time; for
+    // ops in flight together, as many at once as the pool runs: see
+    // host-work-meter.ts) is added before the result re-enters, and a request
+    // past its budget is stopped there like any other.
+    const charged = r !== undefined && CHARGED_OPS.has(op);
+    if (charged) r.cpuMs += (r.hostWork ??= new HostWorkMeter()).start(t0);
     const charge = (): void => {
-      if (r !== undefined && CHARGED_OPS.has(op)) r.cpuMs += performance.now() - t0;
+      if (charged && r?.hostWork !== undefined) r.cpuMs += r.hostWork.end(performance.now());
     };
     started.then(
       (value) => {

@@ -41,7 +41,7 @@ export function buildPrelude(): Promise<Prelude> {
         conditions: ['worker', 'import', 'default'],
         logLevel: 'silent',
         alias: PRELUDE_ALIASES,
-        plugins: [shadowGlobals],
+        plugins: [shadowGlobals, hostEncodingTables],
         // Every free reference to a built-in global is bound to its value at load (webapi/globals.ts says why).
         inject: [GLOBALS],
         define: INTRINSIC_CALLS,
@@ -105,7 +105,17 @@ export const PRELUDE_ALIASES: Record<string, string> = {
   // tr46's UTS #46 tables cost ~2.9 MB per isolate; idna.ts keeps ASCII hosts
   // in the isolate and asks the host ('idna' callSync op) for the rest.
   tr46: fileURLToPath(new URL('./webapi/idna.ts', import.meta.url)),
-  // whatwg-url pulls in the legacy multi-byte encodings only for non-UTF-8
-  // documents, which a server-side URL parser never has.
-  '@exodus/bytes/encoding.js': '@exodus/bytes/encoding-lite.js',
+};
+
+/**
+ * @exodus/bytes loads its legacy multi-byte tables (152 KB of JSON) through
+ * one lazily required file; the in-isolate build takes them from the host on
+ * first use instead (webapi/encoding-tables.ts), so the snapshot has the
+ * decoders' code and no tables.
+ */
+const hostEncodingTables: Plugin = {
+  name: 'host-encoding-tables',
+  setup(b) {
+    b.onResolve({ filter: /[\\/]multi-byte\.encodings\.cjs$/ }, () => ({ path: WEBAPI('encoding-tables.ts') }));
+  },
 };

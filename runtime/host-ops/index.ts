@@ -4,6 +4,7 @@
 import { compressionClose, compressionStep } from './compression.ts';
 import { subtleOp } from './crypto.ts';
 import { htmlRewriterModule } from './html-rewriter.ts';
+import { encodingTables } from './encoding-tables.ts';
 import { idna } from './idna.ts';
 import { nodeCryptoOp } from '../node-compat/crypto-op.ts';
 import type { HostOp, HostOpSync } from './types.ts';
@@ -38,6 +39,8 @@ export { createWebSocketOps, type WebSocketClientOptions } from './websocket.ts'
 
 export const BUILTIN_SYNC_OPS: Record<string, HostOpSync> = {
   idna,
+  // TextDecoder's legacy multi-byte tables, once per isolate that decodes gbk, shift_jis, ….
+  'encoding-tables': encodingTables,
   'compression.close': compressionClose,
   // node:crypto's hashes, for nodejs_compat workers (runtime/node-compat/).
   'node-crypto': nodeCryptoOp,

@@ -5,7 +5,7 @@ import { defineGlobal } from './define.ts';
 import { wallNow } from './clock.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
 import { isUntouched, streams } from './streams.ts';
-import { bytesOf, copyBytes, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet } from './intrinsics.ts';
+import { apply, bytesOf, copyBytes, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet } from './intrinsics.ts';
 
 const EMPTY = new Uint8Array(0);
 
@@ -56,32 +56,44 @@ export class Blob {
 
   constructor(parts?: Iterable<BlobPart>, options?: BlobPropertyBag) {
     if (parts === (SKIP as unknown)) return;
-    if (options !== undefined && options !== null && typeof options !== 'object') {
+    // WebIDL converts the arguments left to right: the parts sequence (each
+    // element to Blob, BufferSource or string as it is taken from the
+    // iterator), then the options dictionary (its members in lexicographic
+    // order); the Blob's steps run after both (WPT Blob-constructor.any.js).
+    const converted: Array<Blob | BufferSource | string> = [];
+    if (parts !== undefined) {
+      const iterator = parts === null || typeof parts !== 'object' ? undefined : (parts as { [Symbol.iterator]?: unknown })[Symbol.iterator];
+      if (typeof iterator !== 'function') throw new TypeError("Failed to construct 'Blob': The provided value cannot be converted to a sequence.");
+      const it = apply(iterator as (this: unknown) => Iterator<unknown>, parts, []) as Iterator<unknown>;
+      const next = it.next;
+      for (;;) {
+        const r = apply(next, it, []) as IteratorResult<unknown>;
+        if (r.done) break;
+        const part = r.value;
+        converted[converted.length] = part instanceof Blob || part instanceof ArrayBuffer || ArrayBuffer.isView(part) ? (part as Blob | BufferSource) : String(part);
+      }
+    }
+    // A WebIDL dictionary is any object, functions included (WPT File-constructor "Unusual but valid property bag").
+    if (options !== undefined && options !== null && typeof options !== 'object' && typeof options !== 'function') {
       throw new TypeError("Failed to construct 'Blob': The provided value is not of type 'BlobPropertyBag'.");
     }
-    const endings = options?.endings ?? 'transparent';
+    const rawEndings = options?.endings;
+    const endings = rawEndings === undefined ? 'transparent' : String(rawEndings);
     if (endings !== 'transparent' && endings !== 'native') {
-      throw new TypeError(`Failed to construct 'Blob': '${String(endings)}' is not a valid value for enumeration EndingType.`);
+      throw new TypeError(`Failed to construct 'Blob': '${endings}' is not a valid value for enumeration EndingType.`);
     }
     this.#type = normalizeType(options?.type);
-    if (parts === undefined) return;
-    if (parts === null || typeof parts !== 'object' || typeof (parts as { [Symbol.iterator]?: unknown })[Symbol.iterator] !== 'function') {
-      throw new TypeError("Failed to construct 'Blob': The provided value cannot be converted to a sequence.");
-    }
     const chunks: Uint8Array[] = [];
     let size = 0;
     let sharedFromBlob = false;
-    for (const part of parts) {
+    for (let i = 0; i < converted.length; i++) {
+      const part = converted[i] as Blob | BufferSource | string;
       let bytes: Uint8Array;
-      if (part instanceof Blob) {
+      if (typeof part === 'string') bytes = utf8Encode(endings === 'native' ? nativeEndings(part) : part);
+      else if (part instanceof Blob) {
         bytes = part.#bytes;
         sharedFromBlob = true;
-      }
-      else if (ArrayBuffer.isView(part) || part instanceof ArrayBuffer) bytes = toBytes(part);
-      else {
-        const s = String(part);
-        bytes = utf8Encode(endings === 'native' ? nativeEndings(s) : s);
-      }
+      } else bytes = toBytes(part);
       chunks[chunks.length] = bytes;
       size += bytes.byteLength;
     }
@@ -267,5 +279,8 @@ export class File extends Blob {
 }
 Object.defineProperty(File.prototype, Symbol.toStringTag, { value: 'File', configurable: true });
 
+// WebIDL's length of a constructor counts its required arguments: Blob() has none, File() two.
+Object.defineProperty(Blob, 'length', { value: 0 });
+Object.defineProperty(File, 'length', { value: 2 });
 defineGlobal('Blob', Blob);
 defineGlobal('File', File);

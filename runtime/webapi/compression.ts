@@ -10,8 +10,19 @@
 // writer. Loaded on first touch: it needs the streams ponyfill.
 
 import { defineLazyGlobal } from './define.ts';
+import { sharedArrayBufferByteLength } from './intrinsics.ts';
 import { host, hostCall } from './bridge.ts';
 import { streams } from './streams.ts';
+
+/** Whether `buffer` is a SharedArrayBuffer (its own byteLength getter accepts nothing else). */
+function isShared(buffer: ArrayBufferLike): boolean {
+  try {
+    sharedArrayBufferByteLength(buffer);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const FORMATS: readonly string[] = ['gzip', 'deflate', 'deflate-raw'];
 
@@ -61,7 +72,8 @@ function transformer(format: string, decompress: boolean): CancellableTransforme
       // Compression Streams: "If chunk is not a BufferSource type, throw a TypeError."
       let bytes: Uint8Array;
       if (chunk instanceof ArrayBuffer) bytes = new Uint8Array(chunk.slice(0));
-      else if (ArrayBuffer.isView(chunk)) bytes = new Uint8Array(chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength));
+      // BufferSource is not [AllowShared]: a view of a SharedArrayBuffer is refused like any non-buffer (WPT compression/*-bad-chunks).
+      else if (ArrayBuffer.isView(chunk) && !isShared(chunk.buffer)) bytes = new Uint8Array(chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength));
       else throw new TypeError('The chunk written to a compression stream must be an ArrayBuffer or ArrayBufferView');
       if (bytes.byteLength === 0) return;
       await run({ chunk: bytes }, controller);

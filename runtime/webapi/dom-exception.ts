@@ -60,13 +60,21 @@ const CONSTANTS = {
   DATA_CLONE_ERR: 25,
 } as const;
 
+/** Set while Error's constructor runs for a DOMException, before its fields exist. */
+let constructing = 0;
+
 export class DOMException extends Error {
   #name: string;
   #message: string;
 
   constructor(message: unknown = '', name: unknown = 'Error') {
     const m = String(message);
-    super(m);
+    constructing++;
+    try {
+      super(m);
+    } finally {
+      constructing--;
+    }
     this.#message = m;
     this.#name = String(name);
     // Error's constructor made `message` an own data property; WebIDL puts it on
@@ -74,14 +82,20 @@ export class DOMException extends Error {
     delete (this as { message?: string }).message;
   }
 
-  // Accessors, as WebIDL puts them on the prototype. The `in` checks matter:
-  // V8 may read `name` while Error's constructor runs, before our fields exist.
+  // Accessors, as WebIDL puts them on the prototype, with its brand checks
+  // (WPT webidl/…/DOMException-custom-bindings: `getter.apply({})` throws).
+  // V8 may read `name` while Error's constructor runs, before our fields
+  // exist: then the defaults answer.
   override get name(): string {
-    return #name in this ? this.#name : 'Error';
+    if (#name in this) return this.#name;
+    if (constructing > 0) return 'Error';
+    throw new TypeError('Illegal invocation');
   }
 
   override get message(): string {
-    return #message in this ? this.#message : '';
+    if (#message in this) return this.#message;
+    if (constructing > 0) return '';
+    throw new TypeError('Illegal invocation');
   }
 
   get code(): number {
@@ -96,6 +110,13 @@ for (const [key, value] of Object.entries(CONSTANTS)) {
   Object.defineProperty(DOMException.prototype, key, desc);
 }
 Object.defineProperty(DOMException.prototype, Symbol.toStringTag, { value: 'DOMException', configurable: true });
+// WebIDL: an interface's attributes are enumerable (class accessors are not).
+// Still unlike WebIDL: the constructor inherits from Error (a class's
+// `super()` looks its parent up on the constructor's prototype, so it
+// cannot be made to inherit from Function.prototype alone).
+for (const key of ['name', 'message', 'code'] as const) {
+  Object.defineProperty(DOMException.prototype, key, { ...Object.getOwnPropertyDescriptor(DOMException.prototype, key), enumerable: true });
+}
 
 /** Shorthand for the many places that throw a named DOMException. */
 export function domError(message: string, name: string): DOMException {

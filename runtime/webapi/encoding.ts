@@ -1,9 +1,10 @@
-// TextEncoder / TextDecoder from @exodus/bytes' encoding-lite: conformant on
-// labels, BOM handling, fatal mode, U+FFFD replacement, streaming decode and
-// encodeInto; "lite" leaves out the multi-byte legacy CJK decoders (~12× smaller).
+// TextEncoder / TextDecoder from @exodus/bytes: conformant on labels, BOM
+// handling, fatal mode, U+FFFD replacement, streaming decode and encodeInto,
+// and every legacy encoding of the Encoding standard; the multi-byte CJK
+// decoders' tables come from the host on first use (encoding-tables.ts).
 // Installed eagerly: whatwg-url needs them when it loads, and most workers use them.
 
-import { TextDecoder, TextEncoder } from '@exodus/bytes/encoding-lite.js';
+import { TextDecoder, TextEncoder } from '@exodus/bytes/encoding.js';
 import { defineGlobal } from './define.ts';
 
 export { TextDecoder, TextEncoder };

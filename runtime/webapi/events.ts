@@ -233,7 +233,8 @@ function removeListener(list: Listener[], l: Listener): void {
 }
 
 function flattenOptions(options: unknown): { capture: boolean; once: boolean; passive: boolean; signal: unknown } {
-  if (typeof options === 'object' && options !== null) {
+  // A WebIDL dictionary is any object, functions included.
+  if ((typeof options === 'object' && options !== null) || typeof options === 'function') {
     const o = options as AddEventListenerOptions;
     return { capture: Boolean(o.capture), once: Boolean(o.once), passive: Boolean(o.passive), signal: o.signal };
   }
@@ -247,11 +248,15 @@ export class EventTarget {
     if (arguments.length < 2) throw new TypeError(`Failed to execute 'addEventListener' on 'EventTarget': 2 arguments required, but only ${arguments.length} present.`);
     const t = `${type}`;
     const { capture, once, passive, signal } = flattenOptions(options);
+    // The options dictionary is converted (a signal that is not an AbortSignal,
+    // null included, throws) before a null listener is ignored: WebIDL converts
+    // every argument before the method's steps run.
+    const aborted = signal !== undefined && signals.aborted(signal);
     if (callback === null || callback === undefined) return;
     if (typeof callback !== 'function' && typeof callback !== 'object') {
       throw new TypeError("Failed to execute 'addEventListener' on 'EventTarget': parameter 2 is not of type 'Object'.");
     }
-    if (signal !== undefined && signals.aborted(signal)) return;
+    if (aborted) return;
     let list = this.#listeners.get(t);
     if (list === undefined) {
       list = [];

@@ -3,9 +3,9 @@
 // TextEncoderStream/TextDecoderStream come from @exodus/bytes and build on the
 // TransformStream global.
 
-import { TextDecoderStream, TextEncoderStream } from '@exodus/bytes/encoding-lite.js';
+import { TextDecoderStream, TextEncoderStream } from '@exodus/bytes/encoding.js';
 import { defineLazyGlobal } from './define.ts';
-import { promiseThen, uncurryThis } from './intrinsics.ts';
+import { apply, getPrototypeOf, promiseThen, setPrototypeOf, uncurryThis } from './intrinsics.ts';
 import { pristine } from './pristine.ts';
 
 type Ponyfill = typeof import('web-streams-polyfill');
@@ -27,6 +27,8 @@ export interface Streams {
   TransformStreamDefaultController: typeof globalThis.TransformStreamDefaultController;
 }
 
+const AsyncIteratorPrototype = getPrototypeOf(getPrototypeOf(async function* () {}).prototype) as object;
+
 let lib: Streams | undefined;
 let pipeTo: (source: ReadableStream, dest: WritableStream) => Promise<void>;
 
@@ -42,6 +44,10 @@ export function streams(): Streams {
   // Its prototypes were made just now, so no tenant code can have changed
   // them yet: what is captured here is the library's own.
   pipeTo = uncurryThis(lib.ReadableStream.prototype.pipeTo) as typeof pipeTo;
+  // Streams §4.2.4: the async iterator's prototype inherits from
+  // %AsyncIteratorPrototype%; the library makes it a plain object (WPT
+  // readable-streams/async-iterator "correct list of properties", which Node 24 passes).
+  setPrototypeOf(getPrototypeOf(apply(lib.ReadableStream.prototype.values, new lib.ReadableStream(), [])) as object, AsyncIteratorPrototype);
   return lib;
 }
 

@@ -16,8 +16,11 @@
 //
 // A Memory can only be counted if JS can reach it, so a module that defines a
 // memory must export it (every common toolchain does: Rust, Emscripten,
-// AssemblyScript, TinyGo). Shared memories are refused: their buffer is a
-// SharedArrayBuffer whose size the byteLength getter used here cannot read.
+// AssemblyScript, TinyGo). A shared memory made from JS (`new Memory({ shared:
+// true })`, which is how WPT and libraries get a SharedArrayBuffer of wasm
+// memory) is counted through SharedArrayBuffer's byteLength getter; a module
+// that declares a shared memory is still refused at compile: one thread has
+// no use for one, and its `memory.grow` would need the same count.
 //
 // Compiling from bytes at run time is allowed (workerd refuses it in some
 // modes); bytes shipped in the bundle are the common case.
@@ -31,6 +34,7 @@
 // defined"), while every context restored from it does.
 
 import { host } from './bridge.ts';
+import { sharedArrayBufferByteLength } from './intrinsics.ts';
 
 const U8 = Uint8Array;
 const WeakRefC = WeakRef;
@@ -80,14 +84,23 @@ let Instance: typeof WebAssembly.Instance;
 const tracked: WeakRef<WebAssembly.Memory>[] = [];
 const seen = new WeakSet<WebAssembly.Memory>();
 
-/** The byte size of `m`'s buffer, or undefined when `m` is not a (non-shared) WebAssembly.Memory. */
+/** The byte size of `m`'s buffer, or undefined when `m` is not a WebAssembly.Memory. */
 function memoryBytes(m: unknown): number | undefined {
+  let buffer: unknown;
   try {
-    // A shared memory's buffer is a SharedArrayBuffer, which the byteLength
-    // getter rejects: shared memories are refused, never counted.
-    return apply(arrayBufferByteLength, apply(memoryBuffer, m, []), []) as number;
+    buffer = apply(memoryBuffer, m, []);
   } catch {
     return undefined;
+  }
+  try {
+    return apply(arrayBufferByteLength, buffer, []) as number;
+  } catch {
+    // A shared memory's buffer is a SharedArrayBuffer, which ArrayBuffer's getter rejects.
+    try {
+      return sharedArrayBufferByteLength(buffer);
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -339,7 +352,7 @@ export function installWasm(budget: number): void {
       const m = construct(target, args, newTarget) as WebAssembly.Memory;
       // Checked after construction, on the real buffer: the descriptor is
       // tenant-controlled and may answer differently on each read.
-      if (memoryBytes(m) === undefined) throw new TypeError('edgefn: shared WebAssembly memory is not supported');
+      if (memoryBytes(m) === undefined) throw new TypeError('edgefn: WebAssembly.Memory() made no countable memory');
       adopt(m, 'WebAssembly.Memory()');
       return m;
     },

@@ -71,6 +71,21 @@ describe('EventTarget/CustomEvent', () => {
     ).toEqual([[['a', 1], ['b', 1], ['b', 2]], true, null]);
   });
 
+  // WPT dom/events/AddEventListenerOptions-signal.any.js: the options are converted before a null listener is ignored.
+  it('throws TypeError for a signal that is not an AbortSignal, null included, even when the listener is null', async () => {
+    expect(
+      await iso.run(`
+        const t = new EventTarget();
+        const name = (f) => { try { f(); return 'ok'; } catch (e) { return e.constructor.name; } };
+        const seen = [];
+        const opts = () => {}; opts.once = true;
+        t.addEventListener('x', () => seen.push('fn-options'), opts);
+        t.dispatchEvent(new Event('x')); t.dispatchEvent(new Event('x'));
+        return [name(() => t.addEventListener('x', null, { signal: null })), name(() => t.addEventListener('x', () => {}, { signal: {} })),
+          name(() => t.addEventListener('x', null, { signal: AbortSignal.abort() })), seen];`),
+    ).toEqual(['TypeError', 'TypeError', 'ok', ['fn-options']]);
+  });
+
   it('reports a throwing listener to the log and keeps dispatching', async () => {
     const n = iso.logs.length;
     expect(

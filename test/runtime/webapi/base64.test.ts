@@ -41,4 +41,17 @@ describe('DOMException', () => {
                 Object.prototype.toString.call(e), Object.keys(e).length, String(e)];`),
     ).toEqual(['AbortError', 'm', 20, 20, true, 'Error', 0, '[object DOMException]', 0, 'AbortError: m']);
   });
+
+  // WPT webidl/ecmascript-binding/es-exceptions/DOMException-custom-bindings.any.js and
+  // url/urlsearchparams-constructor.any.js ("DOMException as argument"): Node 24 passes them.
+  it('has enumerable, brand-checked name, message and code accessors on its prototype', async () => {
+    expect(
+      await iso.run(`
+        const name = (f) => { try { f(); return 'ok'; } catch (e) { return e.constructor.name; } };
+        const d = (k) => Object.getOwnPropertyDescriptor(DOMException.prototype, k);
+        const e = new DOMException('m', 'SyntaxError');
+        return [d('name').enumerable, d('message').enumerable, d('code').enumerable, name(() => d('name').get.call({})), name(() => d('message').get.call({})),
+          name(() => DOMException.prototype.toString()), name(() => new URLSearchParams(DOMException.prototype)), e.name, e.message, e.code, e.stack.startsWith('SyntaxError: m')];`),
+    ).toEqual([true, true, true, 'TypeError', 'TypeError', 'TypeError', 'TypeError', 'SyntaxError', 'm', 12, true]);
+  });
 });

@@ -120,6 +120,20 @@ describe('CompressionStream / DecompressionStream', () => {
     expect(stored()).toBe(0);
   });
 
+  // WPT compression/*-bad-chunks "chunk of type SharedArrayBuffer / shared Uint8Array" (Node 24 and workerd pass them).
+  it('errors the stream with a TypeError on a SharedArrayBuffer or a view of one', async () => {
+    const r = await iso.run<string[]>(`
+      const sab = new SharedArrayBuffer(4);
+      return [
+        (await through(new CompressionStream('gzip'), [sab])).error,
+        (await through(new CompressionStream('deflate'), [new Uint8Array(sab)])).error,
+        (await through(new DecompressionStream('gzip'), [new DataView(sab)])).error,
+      ];`);
+    expect(r).toHaveLength(3);
+    for (const e of r) expect(e).toMatch(/^TypeError: The chunk written to a compression stream must be an ArrayBuffer or ArrayBufferView/);
+    expect(stored()).toBe(0);
+  });
+
   it('frees the host zlib stream when the readable side is cancelled mid-way', async () => {
     await iso.run(`
       const cs = new CompressionStream('deflate');

@@ -34,6 +34,21 @@ describe('TextDecoder', () => {
     ).toBe('€');
   });
 
+  // WPT encoding/legacy-mb-*, iso-2022-jp-decoder, streams/decode-non-utf8: Node 24 and workerd decode these.
+  it('decodes the legacy multi-byte encodings, streaming too, with their tables asked from the host once', async () => {
+    const before = iso.syncCalls.filter((c) => c.op === 'encoding-tables').length;
+    expect(
+      await iso.run(`
+        const gbk = new TextDecoder('gbk').decode(new Uint8Array([0xc4, 0xe3, 0xba, 0xc3]));
+        const sjis = new TextDecoder('shift_jis');
+        const split = sjis.decode(new Uint8Array([0x82]), { stream: true }) + sjis.decode(new Uint8Array([0xa0]));
+        const jis = new TextDecoder('iso-2022-jp').decode(new Uint8Array([0x1b, 0x24, 0x42, 0x30, 0x21, 0x1b, 0x28, 0x42, 0x61]));
+        let fatal; try { new TextDecoder('euc-kr', { fatal: true }).decode(new Uint8Array([0xff, 0xff])); } catch (e) { fatal = e.constructor.name; }
+        return [gbk, split, jis, new TextDecoder('big5').decode(new Uint8Array([0xa4, 0x40])), new TextDecoder('gb18030').decode(new Uint8Array([0x81, 0x30, 0x81, 0x30])), fatal];`),
+    ).toEqual(['你好', 'あ', '亜a', '一', '\u0080', 'TypeError']);
+    expect(iso.syncCalls.filter((c) => c.op === 'encoding-tables').length - before).toBe(1);
+  });
+
   it('decodes UTF-16LE', async () => {
     expect(await iso.run(`return new TextDecoder('utf-16le').decode(new Uint8Array([0x68, 0, 0x69, 0]))`)).toBe('hi');
   });

@@ -79,6 +79,30 @@ describe('Blob/File/FormData', () => {
     ).toEqual([6, 'text/plain', 'cde', 'x/y', 'abcdef', [97, 98], 'n.txt', 42, true]);
   });
 
+  // WPT FileAPI/file/File-constructor.any.js "Unusual but valid property bag": a dictionary may be a function.
+  it('takes a function as the options dictionary and refuses a primitive', async () => {
+    expect(
+      await iso.run(`
+        const bag = function () {}; bag.type = 'text/x'; bag.lastModified = 7;
+        let bad; try { new Blob([], 'text/plain'); } catch (e) { bad = e.constructor.name; }
+        const f = new File(['a'], 'n', bag);
+        return [new Blob(['a'], bag).type, f.type, f.lastModified, bad];`),
+    ).toEqual(['text/x', 'text/x', 7, 'TypeError']);
+  });
+
+  // WPT FileAPI/blob/Blob-constructor.any.js: WebIDL converts the parts (each element as the iterator yields it),
+  // then the options in lexicographic order, before the constructor's steps; Node 24 passes these.
+  it('converts parts, then options in lexicographic order, and has length 0', async () => {
+    expect(
+      await iso.run(`
+        const seen = [];
+        const parts = { get [Symbol.iterator]() { seen.push('iterator'); return function* () { yield { toString() { seen.push('part'); return 'ab'; } }; }; } };
+        const b = new Blob(parts, { get type() { seen.push('type'); return 'x/y'; }, get endings() { seen.push('endings'); return { toString() { seen.push('endings toString'); return 'native'; } }; } });
+        let thrown; try { new Blob([{ toString() { throw new Error('part'); } }], { get type() { seen.push('not reached'); } }); } catch (e) { thrown = e.message; }
+        return [seen, await b.text(), b.type, Blob.length, File.length, thrown];`),
+    ).toEqual([['iterator', 'part', 'endings', 'endings toString', 'type'], 'ab', 'x/y', 0, 2, 'part']);
+  });
+
   it('FormData wraps Blobs as Files and set() replaces in place', async () => {
     expect(
       await iso.run(`

@@ -8,6 +8,18 @@ beforeAll(async () => {
 afterAll(() => iso.dispose());
 
 describe('streams', () => {
+  // WPT streams/readable-streams/async-iterator.any.js "Async iterator instances should have the correct list of properties" (Node 24 passes it).
+  it("gives ReadableStream's async iterator a prototype that inherits from %AsyncIteratorPrototype%", async () => {
+    expect(
+      await iso.run(`
+        const AsyncIteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf(async function* () {}).prototype);
+        const it = new ReadableStream({ start(c) { c.enqueue(1); c.close(); } })[Symbol.asyncIterator]();
+        const proto = Object.getPrototypeOf(it);
+        const seen = []; for await (const v of new ReadableStream({ start(c) { c.enqueue(2); c.close(); } })) seen.push(v);
+        return [Object.getPrototypeOf(proto) === AsyncIteratorPrototype, Object.getOwnPropertyNames(proto).sort(), seen];`),
+    ).toEqual([true, ['next', 'return'], [2]]);
+  });
+
   it('applies backpressure: pull is not called past the high-water mark', async () => {
     expect(
       await iso.run(`
