@@ -79,6 +79,20 @@ function open(name: string, path = '/'): Promise<Opened> {
   });
 }
 
+/**
+ * A socket relayed to the test's upstream (which answers `upstream:<text>`,
+ * echoes binary behind a 0 byte, and closes 4002 on "bye") carries both kinds
+ * of message both ways and passes the upstream's close on.
+ */
+async function expectRelayed(c: Opened): Promise<void> {
+  c.ws.send('one');
+  expect(await c.next()).toBe('upstream:one');
+  c.ws.send(Buffer.from([7, 8]));
+  expect([...((await c.next()) as Buffer)]).toEqual([0, 7, 8]);
+  c.ws.send('bye');
+  expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
+}
+
 /** Function `name`'s log lines, joined. */
 async function logText(name: string): Promise<string> {
   const res = await node.api(`/v1/functions/${name}/logs`);
@@ -452,13 +466,7 @@ describe('WebSockets: client side', () => {
 
   for (const mode of ['new WebSocket', 'fetch'] as const) {
     it(`relays both ways to a WebSocket the worker opens with ${mode === 'fetch' ? 'fetch(…, { headers: { Upgrade } })' : 'new WebSocket(url)'}, and passes the upstream's close on`, async () => {
-      const c = await open('relay', `/?mode=${mode === 'fetch' ? 'fetch' : 'ctor'}`);
-      c.ws.send('one');
-      expect(await c.next()).toBe('upstream:one');
-      c.ws.send(Buffer.from([7, 8]));
-      expect([...((await c.next()) as Buffer)]).toEqual([0, 7, 8]);
-      c.ws.send('bye');
-      expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
+      await expectRelayed(await open('relay', `/?mode=${mode === 'fetch' ? 'fetch' : 'ctor'}`));
     });
   }
 
@@ -482,13 +490,7 @@ describe('WebSockets: client side', () => {
   });
 
   it('proxies a fetch() upgrade the worker returns as its response, both ways, with the upstream’s close passed on', async () => {
-    const c = await open('proxy', '/?mode=direct');
-    c.ws.send('one');
-    expect(await c.next()).toBe('upstream:one');
-    c.ws.send(Buffer.from([7, 8]));
-    expect([...((await c.next()) as Buffer)]).toEqual([0, 7, 8]);
-    c.ws.send('bye');
-    expect(await c.closed).toEqual({ code: 4002, reason: 'upstream done' });
+    await expectRelayed(await open('proxy', '/?mode=direct'));
     expect(seenHeaders).toContain('proxy');
   });
 
