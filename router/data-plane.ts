@@ -20,6 +20,8 @@ const WHOLE_BODY_MAX = 64 * 1024;
 const DRAIN_MAX_BYTES = 8 * 1024 * 1024;
 /** How long such a drain may take (ms). */
 const DRAIN_MAX_MS = 5_000;
+/** How long a request refused by admission (overloaded, rate-limited) waits for its answer, in ms. */
+const REFUSAL_DELAY_MS = 200;
 
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the worker's response.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection', 'te', 'trailer']);
@@ -223,10 +225,18 @@ export function createDataPlane(deps: DataPlaneDeps): (req: IncomingMessage, res
           admitted();
           return;
         }
-        closeIfLargeRemainder(req, res, 0);
-        drainRequest(req, res);
-        deps.watch?.head(socket);
-        sendError(res, new EdgefnError(refusal.code, refusal.message), undefined, deps.region, { requestId, retryAfterSec: refusal.retryAfterSec });
+        // Held back REFUSAL_DELAY_MS: a client that resends as soon as it is
+        // refused (a flood ignores Retry-After) then costs this host a
+        // refusal per connection per REFUSAL_DELAY_MS, not as many as it can
+        // send, and the CPU stays with the functions still being served.
+        const refuse = () => {
+          if (ended) return;
+          closeIfLargeRemainder(req, res, 0);
+          drainRequest(req, res);
+          deps.watch?.head(socket);
+          sendError(res, new EdgefnError(refusal.code, refusal.message), undefined, deps.region, { requestId, retryAfterSec: refusal.retryAfterSec });
+        };
+        setTimeout(refuse, REFUSAL_DELAY_MS);
       });
       return;
     }

@@ -200,7 +200,9 @@ describe('isolation', () => {
     // this 2-core machine shared with several other busy agents (load average
     // 18 when measured): one run gave 27.2 ms alone and 116.8 ms flooded
     // (4.3×), with the flood in a process of its own and the windows
-    // interleaved. A flood process is one more runnable process on cores that
+    // interleaved. (That was before refusals were held 200 ms, which cut the
+    // flood's refusals about 13-fold; at load ~5 the ratio went from 3.2-4.2×
+    // to 0.7-3.0×.) A flood process is one more runnable process on cores that
     // are already oversubscribed, and every request of the neighbour pays for
     // that in scheduling delay, whatever edgefn does. bench/attacks.ts
     // reports the same ratio per 5 s window.
