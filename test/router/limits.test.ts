@@ -201,8 +201,8 @@ describe('isolation', () => {
     // 18 when measured): one run gave 27.2 ms alone and 116.8 ms flooded
     // (4.3×), with the flood in a process of its own and the windows
     // interleaved. (That was before refusals were held 200 ms, which cut the
-    // flood's refusals about 13-fold; at load ~5 the ratio went from 3.2-4.2×
-    // to 0.7-3.0×.) A flood process is one more runnable process on cores that
+    // flood's refusals about 11-fold; on an idle machine the ratio went from
+    // 3.6-4.9× to 2.5-3.5×, the neighbour's p50 no longer moving.) A flood process is one more runnable process on cores that
     // are already oversubscribed, and every request of the neighbour pays for
     // that in scheduling delay, whatever edgefn does. bench/attacks.ts
     // reports the same ratio per 5 s window.
