@@ -204,11 +204,19 @@ function skipReason(path: string, meta: Array<[string, string]>): string | undef
   return undefined;
 }
 
-/** The file's wrapped source: harness, META includes, resources it fetches, the test; undefined with a reason when skipped. */
-function wrap(root: string, f: TestFile, harness: string): { code: string } | { skip: string } {
+/**
+ * The file's wrapped source, once per `META: variant=` (a query string the
+ * test reads from `location.search`: common/subset-tests.js runs a slice of
+ * the subtests per variant, so that a long file such as WebCryptoAPI's pbkdf2
+ * runs as several requests, each within one request's CPU budget), or once
+ * when it has none: harness, META includes, resources it fetches, the test.
+ * A reason instead when the file is skipped.
+ */
+function wrap(root: string, f: TestFile, harness: string): { variants: Array<{ variant: string; code: string }> } | { skip: string } {
   const meta = [...f.code.matchAll(/^\/\/ META: (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()] as [string, string]);
   const skip = skipReason(f.path, meta);
   if (skip !== undefined) return { skip };
+  const variants = meta.filter(([k]) => k === 'variant').map(([, v]) => v);
   const dir = posix.dirname(f.path);
   const parts: string[] = [];
   const resources: Record<string, string> = {};
@@ -229,12 +237,12 @@ function wrap(root: string, f: TestFile, harness: string): { code: string } | { 
       if (existsSync(join(root, p))) resources[`/${p}`] = readFileSync(join(root, p), 'utf8');
     }
   }
-  const code = `function __wptRun(__onResult, __onDone) {
+  const code = (variant: string) => `function __wptRun(__onResult, __onDone) {
 self.GLOBAL = { isWindow: function () { return false; }, isWorker: function () { return true; }, isShadowRealm: function () { return false; } };
 var __wptResources = ${JSON.stringify(resources)};
 var __wptFetch = globalThis.fetch;
 // WorkerLocation of the test as the WPT server would serve it (url's tests resolve against it).
-var location = new URL(${JSON.stringify(`http://web-platform.test/${f.path}`)});
+var location = new URL(${JSON.stringify(`http://web-platform.test/${f.path}${variant}`)});
 // Relative fetches of the test's fixture files resolve against the test's own URL, as on the WPT server.
 var fetch = function (input, init) {
   var url = new URL(typeof input === 'string' ? input : input.url, ${JSON.stringify(`http://web-platform.test/${f.path}`)});
@@ -251,7 +259,7 @@ ${parts.join('\n')}
 // ---- ${f.path}
 ${f.code}
 }`;
-  return { code };
+  return { variants: (variants.length > 0 ? variants : ['']).map((variant) => ({ variant, code: code(variant) })) };
 }
 
 /**
@@ -467,7 +475,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
       const path = relative(root, abs).split('\\').join('/');
       const w = wrap(root, { area, path, code: readFileSync(abs, 'utf8') }, harness);
       if ('skip' in w) skipped.push([path, w.skip]);
-      else files.push({ path, name: fnName(index++), code: w.code });
+      else for (const v of w.variants) files.push({ path: path + v.variant, name: fnName(index++), code: v.code });
     }
     ctx.log(`${area}: ${files.length} files`);
     // workerd runs the whole area in one Miniflare while edgefn and Node go file by file beside it.
@@ -523,7 +531,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   notes.push(
     `Each .any.js runs with testharness.js and its META script includes in one function: in edgefn as a service worker (cpuMs 30000) on one node, in a fresh Node ${process.versions.node} process (self = globalThis, as Node's own WPT runner), and in workerd as a service worker (Miniflare); time box ${TIME_BOX_MS / 1000} s per file.`,
     'A subtest one runtime did not report (the file threw, or its time box ended) counts as failed there; the subtests of a file are the union of what the three reported.',
-    'META variant= lines are not expanded (each file runs once, without a query string).',
+    'A file with META variant= lines runs once per variant, with that query string in its location (each runs its own slice of the subtests); its rows are named file?variant.',
   );
   return { snapshotPath: undefined, samples: {}, values, references: { node: { ran: true, what: `Node ${process.versions.node}` }, workerd: { ran: true, what: 'workerd via Miniflare, compatibility date 2025-01-01' } }, targets: [], tables: [perArea, perFile, gaps, skips], notes };
 }
