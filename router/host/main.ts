@@ -215,12 +215,10 @@ async function main(config: HostConfig): Promise<OnMessage> {
   }
   process.on('disconnect', () => {
     ledger.destroyAll();
-    // The stores first: disposing every isolate can take a while, and a host
-    // that overstays its front door is killed by its watchdog (watchdog.ts).
+    rt.destroy();
     reader.close();
     kv.close();
     void clusterKv?.close();
-    rt.destroy();
     process.exit(0);
   });
   return onMessage;
