@@ -135,7 +135,10 @@ export function entryCpuMs(start: number): number {
   if (wall < LONG_ENTRY_MS) return wall;
   // Delay accrued since the turn's mark, less the most of it that can have
   // fallen before this entry began: a lower bound on the preemption inside
-  // the entry, so the charge never falls below the truth by more than that.
-  const preempted = runDelayMs(fd) - markDelay - (start - markWall);
+  // the entry, so the charge never falls below the truth. A mark taken after
+  // this entry began (by an entry nested in it) leaves out the delay before
+  // the mark, which keeps it a lower bound; subtracting the negative gap
+  // instead would count that whole stretch of wall time as preemption.
+  const preempted = runDelayMs(fd) - markDelay - Math.max(0, start - markWall);
   return preempted > 0 ? Math.max(0, wall - preempted) : wall;
 }
