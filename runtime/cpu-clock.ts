@@ -14,8 +14,9 @@
 //
 // Reading schedstat is a syscall (0.6 µs idle, ~5 µs under load here; three
 // per request cost 30 % of a host's CPU at 17k requests/s), so reads are
-// rationed: the starting run_delay is read at most once per event-loop turn
-// and reused by every entry in that turn, and the ending one only for entries
+// rationed: the starting run_delay is shared by the entries that start within
+// 0.1 ms of each other in one event-loop turn (the marks below), and the
+// ending one is read only for entries
 // that ran at least LONG_ENTRY_MS, the only ones a preemption can noticeably
 // distort. A short entry is charged its wall time.
 
@@ -94,28 +95,29 @@ export function entryTimeoutMs(cpuMs: number): number {
   return Math.ceil(cpuMs * Math.min(MAX_STRETCH, 1 / share));
 }
 
-// The run_delay reading shared by the entries of one event-loop turn, taken
-// again when it is older than MARK_FRESH_MS: a long entry's preemption is
-// bounded below by assuming all delay since the mark may have fallen before
-// the entry began, so an old mark over-charges. Measured on a loaded host
-// (load average 3): a 100 MB upload's delivery entries, each right after the
-// uncharged entry that copies its batch in, were charged 2-6x their real CPU
-// with one mark per turn (3.6 ms for 1.1 ms, 9.4 ms for 1.5 ms).
+// The run_delay readings ("marks") of the current event-loop turn: one is
+// taken when an entry starts and the last is older than MARK_FRESH_MS, so
+// entries share a reading (a syscall) while their turn is short. A long entry's
+// preemption is bounded below by assuming all delay since its mark may have
+// fallen before the entry began, so an old mark over-charges: measured on a
+// loaded host (load average 3), a 100 MB upload's delivery entries, each right
+// after the uncharged entry that copies its batch in, were charged 2-6x their
+// real CPU with one mark per turn (3.6 ms for 1.1 ms, 9.4 ms for 1.5 ms).
+// An entry is measured from the last mark taken before it began: a mark an
+// entry nested in it took later says nothing about the delay before it.
 const MARK_FRESH_MS = 0.1;
-let markWall = 0;
-let markDelay = 0;
-let markValid = false;
+/** [wall, delay, wall, delay, …] of this turn, oldest first; emptied when the turn ends. */
+const marks: number[] = [];
 const invalidate = () => {
-  markValid = false;
+  marks.length = 0;
 };
 
 /** Call at the start of an entry; pass the result to entryCpuMs. */
 export function entryStart(): number {
-  if (fd !== undefined && (!markValid || performance.now() - markWall > MARK_FRESH_MS)) {
-    markDelay = runDelayMs(fd);
-    markWall = performance.now();
-    if (!markValid) setImmediate(invalidate).unref();
-    markValid = true;
+  if (fd !== undefined && (marks.length === 0 || performance.now() - marks[marks.length - 2]! > MARK_FRESH_MS)) {
+    const delay = runDelayMs(fd);
+    if (marks.length === 0) setImmediate(invalidate).unref();
+    marks.push(performance.now(), delay);
   }
   if (fd === undefined) {
     const u = process.threadCpuUsage();
@@ -133,12 +135,12 @@ export function entryCpuMs(start: number): number {
   const now = performance.now();
   const wall = now - start;
   if (wall < LONG_ENTRY_MS) return wall;
-  // Delay accrued since the turn's mark, less the most of it that can have
-  // fallen before this entry began: a lower bound on the preemption inside
-  // the entry, so the charge never falls below the truth. A mark taken after
-  // this entry began (by an entry nested in it) leaves out the delay before
-  // the mark, which keeps it a lower bound; subtracting the negative gap
-  // instead would count that whole stretch of wall time as preemption.
-  const preempted = runDelayMs(fd) - markDelay - Math.max(0, start - markWall);
+  // The mark in force when the entry began (the last one taken before it).
+  let m = marks.length - 2;
+  while (m > 0 && marks[m]! > start) m -= 2;
+  // Delay accrued since that mark, less the most of it that can have fallen
+  // before this entry began: a lower bound on the preemption inside the
+  // entry, so the charge is an upper bound of the entry's CPU.
+  const preempted = m < 0 ? 0 : runDelayMs(fd) - marks[m + 1]! - Math.max(0, start - marks[m]!);
   return preempted > 0 ? Math.max(0, wall - preempted) : wall;
 }

@@ -44,4 +44,18 @@ describe.skipIf(!existsSync('/proc/thread-self/schedstat'))('the entry CPU clock
     expect(charged).toBeGreaterThan(real - 10);
     expect(charged).toBeLessThan(real + 20);
   });
+  it('charges an entry its whole CPU time when an entry nested in it took a fresh reading', () => {
+    const start = entryStart();
+    const cpu0 = threadCpuMs();
+    while (threadCpuMs() - cpu0 < 50);
+    // A nested entry (a host callback that enters again) takes a new reading.
+    entryCpuMs(entryStart());
+    while (threadCpuMs() - cpu0 < 100);
+    const charged = entryCpuMs(start);
+    const real = threadCpuMs() - cpu0;
+    // Reading the nested entry's mark as if it came before the outer entry
+    // counted the first 50 ms of CPU as preemption.
+    expect(charged).toBeGreaterThan(real - 10);
+    expect(charged).toBeLessThan(real + 20);
+  });
 });
