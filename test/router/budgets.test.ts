@@ -13,6 +13,7 @@ afterAll(async () => {
 });
 
 const cpuOf = (res: Response) => Number(/cpu;dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
+const serverTimingMs = (res: Response, name: string) => Number(new RegExp(`${name};dur=([\\d.]+)`).exec(res.headers.get('server-timing') ?? '')?.[1] ?? NaN);
 const isCold = (res: Response) => /cold;dur=/.test(res.headers.get('server-timing') ?? '');
 
 /** Hammer the neighbour until `until` settles; every answer must be 200 'fine'. */
@@ -47,9 +48,14 @@ describe('CPU budget', () => {
     // bench measures the overshoot). The whole call, cold start and a loaded
     // machine's queueing included, ends in seconds at most: a guard that
     // failed would leave it to the 30 s wall budget.
-    expect(cpuOf(res)).toBeGreaterThan(5);
     expect(cpuOf(res)).toBeLessThan(100);
     expect(wall).toBeLessThan(5000);
+    // Not stopped early: the loop had its budget of CPU, or, on a machine so
+    // busy that its thread barely ran (the charge then says so: 0.000 was
+    // seen in a suite run), the in-entry guard gave it at least the budget in
+    // wall time (Server-Timing wall;dur less the cold start).
+    const entryWall = serverTimingMs(res, 'wall') - (serverTimingMs(res, 'cold') || 0);
+    expect(Math.max(cpuOf(res), entryWall)).toBeGreaterThanOrEqual(45);
     expect(statuses.length).toBeGreaterThan(0);
     expect(statuses.every((s) => s === 200)).toBe(true);
   });
