@@ -45,10 +45,13 @@ describe('CPU budget', () => {
     // The charge is the CPU the loop really got: about the budget (the
     // in-entry guard is wall time, stretched by the host's recent share of a
     // CPU, so under load it can pass the budget by that estimate's error; the
-    // bench measures the overshoot). The whole call, cold start and a loaded
-    // machine's queueing included, ends in seconds at most: a guard that
-    // failed would leave it to the 30 s wall budget.
-    expect(cpuOf(res)).toBeLessThan(100);
+    // bench measures the overshoot). The stretch is at most 2.5× (cpu-clock.ts),
+    // so a loop whose host had little CPU when the entry began and all of it
+    // after can run up to 125 ms, plus the time to stop it: 145.85 ms was seen
+    // in a plain suite run. Past 150 ms the guard did not hold. The whole
+    // call, cold start and a loaded machine's queueing included, ends in
+    // seconds at most: a guard that failed would leave it to the 30 s wall budget.
+    expect(cpuOf(res)).toBeLessThan(150);
     expect(wall).toBeLessThan(5000);
     // Not stopped early: the loop had its budget of CPU, or, on a machine so
     // busy that its thread barely ran (the charge then says so: 0.000 was
