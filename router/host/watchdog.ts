@@ -35,8 +35,8 @@ export interface WatchdogOptions {
    * front door died and the host was re-parented), the host is ended after
    * ORPHAN_GRACE_MS, whatever its main thread is doing: that thread is meant
    * to exit on the IPC channel's disconnect, but it cannot while inside a
-   * long entry, and once it was seen stuck in its exit (a futex, isolated-vm
-   * threads), holding the deleted data directory's files for good.
+   * long entry. (A hang inside Node's exit teardown, after it has stopped
+   * this thread, is avoided in main.ts: the host kills itself instead.)
    */
   parentPid?: number | undefined;
 }
