@@ -219,17 +219,25 @@ async function main(config: HostConfig): Promise<OnMessage> {
     reader.close();
     kv.close();
     void clusterKv?.close();
-    // Not process.exit(): two hosts were found alive an hour after their
-    // suite, parent gone, the main thread in a futex inside Node's exit
-    // teardown, after it had already stopped the watchdog thread (which would
-    // otherwise have killed them). Everything is closed; nobody reads this
-    // exit status (the front door is gone or shutting down, and ignores it).
-    process.kill(process.pid, 'SIGKILL');
+    endNow();
   });
   return onMessage;
 }
 
 type OnMessage = (msg: ToHost, socket: Socket | undefined) => void;
+
+/**
+ * End this host now that its front door has let go. Not process.exit(): hosts
+ * were found alive long after their suites, parent gone, the main thread in a
+ * futex inside Node's exit teardown (isolated-vm's threads; some while the
+ * pool was still being filled at start-up), the watchdog thread already
+ * stopped by that teardown. What must be closed is closed before this is
+ * called; nobody reads the exit status (the front door is gone, or shutting
+ * down and ignoring it).
+ */
+function endNow(): void {
+  process.kill(process.pid, 'SIGKILL');
+}
 
 // Messages that arrive while the host is starting (route changes, say) wait
 // here and are handled, in order, before it says it is ready.
@@ -254,10 +262,10 @@ process.once('message', (raw: unknown) => {
   // can take seconds) left no one to serve: main's own 'disconnect' handler
   // is not registered yet, and without this the process lived on, orphaned.
   process.once('disconnect', () => {
-    if (handler === undefined) process.exit(0);
+    if (handler === undefined) endNow();
   });
   main(msg.config).then((onMessage) => {
-    if (!process.connected) process.exit(0);
+    if (!process.connected) endNow();
     handler = onMessage;
     for (const [one, socket] of early.splice(0)) onMessage(one, socket);
     const s = runtime!.stats();
