@@ -114,18 +114,18 @@ function watch(o: WatchdogOptions): void {
   let rssAtEntry = 0;
   let orphanedAt = 0;
   setInterval(() => {
+    // runtime/entry-watch.ts's clock (CLOCK_MONOTONIC, shared by threads), which a wall-clock step does not move.
+    const mono = Number(process.hrtime.bigint() / 1_000_000n);
     // process.ppid is read afresh here (in a worker thread; the main thread's is not).
     if (o.parentPid !== undefined && process.ppid !== o.parentPid) {
-      const t = Number(process.hrtime.bigint() / 1_000_000n);
-      if (orphanedAt === 0) orphanedAt = t;
-      else if (t - orphanedAt >= ORPHAN_GRACE_MS) {
+      if (orphanedAt === 0) orphanedAt = mono;
+      else if (mono - orphanedAt >= ORPHAN_GRACE_MS) {
         process.stderr.write(`edgefn isolate host ${process.pid}: the front door (pid ${o.parentPid}) is gone and this host did not end within ${ORPHAN_GRACE_MS} ms; killing it\n`);
         process.kill(process.pid, 'SIGKILL');
       }
     }
     const deadline = Atomics.load(state, 0);
-    // runtime/entry-watch.ts's clock (CLOCK_MONOTONIC, shared by threads), which a wall-clock step does not move.
-    const now = Number(process.hrtime.bigint() / 1_000_000n) - o.base;
+    const now = mono - o.base;
     const rss = process.memoryUsage.rss();
     let why: string | undefined;
     if (deadline !== 0 && now > deadline + o.graceMs) why = `an isolate entry ran ${now - deadline} ms past its deadline and could not be stopped`;
