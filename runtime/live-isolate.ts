@@ -132,13 +132,19 @@ interface EntryOptions {
   clockFloor?: { mono: number; wall: number };
 }
 
+interface PendingTimer {
+  handle: NodeJS.Timeout;
+  due: { mono: number; wall: number };
+  request: number;
+}
+
 export class LiveIsolate implements IsolateOwner {
   readonly fn: FunctionSource;
   readonly #hooks: LiveIsolateHooks;
   readonly #p: PreparedIsolate;
   readonly #entries: Entries;
   readonly #requests = new Map<number, ActiveRequest>();
-  readonly #timers = new Map<number, NodeJS.Timeout>();
+  readonly #timers = new Map<number, PendingTimer>();
   #state: 'live' | 'retiring' | 'dead' = 'live';
   readonly #opState = new Map<string, unknown>();
   readonly #cleanups: Array<() => void> = [];
@@ -523,7 +529,7 @@ export class LiveIsolate implements IsolateOwner {
 
   timer(id: number, delayMs: number, request: number): void {
     const old = this.#timers.get(id);
-    if (old !== undefined) clearTimeout(old);
+    if (old !== undefined) clearTimeout(old.handle);
     else if (this.#timers.size >= MAX_TIMERS) {
       // Host memory is not the tenant's to spend: past the cap a timer never fires.
       if (!this.#timerCapLogged) this.#hooks.log(this.fn, 'error', `more than ${MAX_TIMERS} timers pending in one isolate; further timers are dropped`, this.#current?.requestId);
@@ -533,20 +539,37 @@ export class LiveIsolate implements IsolateOwner {
     // timers.ts sends a clean delay; anything else (a worker that bent our
     // in-isolate code) is clamped as HTML clamps it.
     const delay = typeof delayMs === 'number' && delayMs > 0 ? Math.min(delayMs, MAX_TIMER_DELAY_MS) : 0;
+    // Due from when the worker armed it (the entry's clock), not from when
+    // this call arrived: the call comes after its entry, later under load.
     const due = { mono: this.#clockMono + delay, wall: this.#clockWall + Math.ceil(delay) };
-    this.#timers.set(
-      id,
-      setTimeout(() => {
-        this.#timers.delete(id);
-        const r = this.#requests.get(request);
-        if (r !== undefined) this.#enter(r, this.#entries.tick, [id], { clockFloor: due });
-      }, delay),
-    );
+    const handle = setTimeout(() => this.#fireTimers(due.mono), Math.max(0, due.mono - performance.now()));
+    this.#timers.set(id, { handle, due, request });
+  }
+
+  /**
+   * A host timeout went off: every timer of this isolate due by then fires,
+   * in the order of its due time (ties in the order armed). Node keeps a
+   * timeout's start at the loop's cached time, so two timeouts set on
+   * different turns can come due out of order; a worker that arms 5 ms and
+   * then 0 ms must still see the 0 ms one first.
+   */
+  #fireTimers(upTo: number): void {
+    const due: Array<[number, PendingTimer]> = [];
+    for (const entry of this.#timers) if (entry[1].due.mono <= upTo) due.push(entry);
+    due.sort((a, b) => a[1].due.mono - b[1].due.mono || a[0] - b[0]);
+    for (const [id, t] of due) {
+      clearTimeout(t.handle);
+      this.#timers.delete(id);
+    }
+    for (const [id, t] of due) {
+      const r = this.#requests.get(t.request);
+      if (r !== undefined) this.#enter(r, this.#entries.tick, [id], { clockFloor: t.due });
+    }
   }
 
   clearTimer(id: number): void {
     const t = this.#timers.get(id);
-    if (t !== undefined) clearTimeout(t);
+    if (t !== undefined) clearTimeout(t.handle);
     this.#timers.delete(id);
   }
 
@@ -792,7 +815,7 @@ export class LiveIsolate implements IsolateOwner {
   #die(): void {
     if (this.#state === 'dead') return;
     this.#state = 'dead';
-    for (const t of this.#timers.values()) clearTimeout(t);
+    for (const t of this.#timers.values()) clearTimeout(t.handle);
     this.#timers.clear();
     this.#requests.clear();
     for (const c of this.#cleanups.splice(0)) {
