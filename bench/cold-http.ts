@@ -104,6 +104,14 @@ function recordPass(key: string, label: string, p: Pass, samples: Record<string,
   // The first requests right after a restart also pay the fresh processes' JIT; this set leaves the first 10 pairs out.
   samples[`${key}.firstAfter10`] = summarize(ms(p.first.slice(10)));
   const serverCold = (samples[`${key}.serverTimingCold`] = summarize(p.first.map((r) => r.coldMs).filter((x): x is number => x !== undefined)));
+  // Inside the isolate host (Server-Timing wall;dur: dispatch → response
+  // head) per set, so that what a first or second request costs over a warm
+  // one can be split into the host's part and the part around it (HTTP,
+  // the client, the kernel, a host busy with something else when it came).
+  const walls = (rs: CallResult[]) => rs.map((r) => r.wallMs).filter((x): x is number => x !== undefined);
+  samples[`${key}.first.hostWall`] = summarize(walls(p.first));
+  samples[`${key}.second.hostWall`] = summarize(walls(p.second));
+  samples[`${key}.warm.hostWall`] = summarize(walls(p.warm));
   const secondCold = p.second.filter((r) => r.coldMs !== undefined).length;
   values[`${key}.firstWithoutColdEntry`] = p.first.filter((r) => r.coldMs === undefined).length;
   values[`${key}.secondWithColdEntry`] = secondCold;
@@ -198,7 +206,7 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
     refs['workerd'] = { ran: false, what: 'workerd through miniflare', notRun: err instanceof Error ? err.message : String(err) };
   }
 
-  const coldNote = (key: string) => `edgefn Server-Timing cold;dur p50 ${samples[`${key}.serverTimingCold`]?.p50 ?? '–'} ms; second requests with cold;dur: ${values[`${key}.secondWithColdEntry`]}; isolates made on the request path (pool misses): ${values[`${key}.poolMisses`] ?? '–'}; sockets opened: ${values[`${key}.connectionsOpened`]}`;
+  const coldNote = (key: string) => `edgefn Server-Timing cold;dur p50 ${samples[`${key}.serverTimingCold`]?.p50 ?? '–'} ms; second requests with cold;dur: ${values[`${key}.secondWithColdEntry`]}; isolates made on the request path (pool misses): ${values[`${key}.poolMisses`] ?? '–'}; sockets opened: ${values[`${key}.connectionsOpened`]}; inside the host (wall;dur p50) first / second / warm: ${['first', 'second', 'warm'].map((set) => samples[`${key}.${set}.hostWall`]?.p50 ?? '–').join(' / ')} ms`;
   const tables: Table[] = [
     latencyTable('hello after a restart: pairs back to back on one keep-alive connection (sent → body read)', 'edgefn warm', [
       ['edgefn first', samples['backToBack.first']],

@@ -15,6 +15,8 @@ export interface CallResult {
   coldMs: number | undefined;
   /** Server-Timing `cpu;dur`: the CPU the request was charged. */
   cpuMs: number | undefined;
+  /** Server-Timing `wall;dur`: inside the isolate host, from dispatch to the response head. */
+  wallMs?: number | undefined;
   /** The `edgefn-error` header, or the client-side error when the request failed. */
   error: string | undefined;
   body: string;
@@ -29,11 +31,13 @@ export interface RequestSpec {
   body?: Readable | Uint8Array | string | null;
 }
 
-export function parseServerTiming(h: string | string[] | undefined): { cold: number | undefined; cpu: number | undefined } {
+export function parseServerTiming(h: string | string[] | undefined): { cold: number | undefined; cpu: number | undefined; wall: number | undefined } {
   const s = Array.isArray(h) ? h.join(', ') : (h ?? '');
-  const cold = /(?:^|,)\s*cold;dur=([\d.]+)/.exec(s);
-  const cpu = /(?:^|,)\s*cpu;dur=([\d.]+)/.exec(s);
-  return { cold: cold ? Number(cold[1]) : undefined, cpu: cpu ? Number(cpu[1]) : undefined };
+  const metric = (name: string) => {
+    const m = new RegExp(`(?:^|,)\\s*${name};dur=([\\d.]+)`).exec(s);
+    return m ? Number(m[1]) : undefined;
+  };
+  return { cold: metric('cold'), cpu: metric('cpu'), wall: metric('wall') };
 }
 
 /** One request through `d`, timed; a failed request is a result with status 0, not a throw. */
@@ -46,7 +50,7 @@ export async function timedRequest(d: Dispatcher, spec: RequestSpec): Promise<Ca
     const totalMs = performance.now() - t0;
     const st = parseServerTiming(res.headers['server-timing']);
     const err = res.headers['edgefn-error'];
-    return { status: res.statusCode, ttfbMs, totalMs, coldMs: st.cold, cpuMs: st.cpu, error: Array.isArray(err) ? err[0] : err, body };
+    return { status: res.statusCode, ttfbMs, totalMs, coldMs: st.cold, cpuMs: st.cpu, wallMs: st.wall, error: Array.isArray(err) ? err[0] : err, body };
   } catch (e) {
     const ms = performance.now() - t0;
     return { status: 0, ttfbMs: ms, totalMs: ms, coldMs: undefined, cpuMs: undefined, error: e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e), body: '' };
