@@ -8,7 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { EdgefnError, monotonicMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
+import { EdgefnError, ISOLATE_V8_FLAGS, monotonicMs, type Limits, type WorkerFormat } from '../runtime/index.ts';
 import { NodeAdmission } from './admission.ts';
 import { WATCHDOG_SIGNAL } from './host/watchdog.ts';
 import { BLOCKED_FD, WATCHDOG_GRACE_MS, type Batch, type FromHost, type HostConfig, type HostStats, type ToHost } from './host-protocol.ts';
@@ -62,7 +62,8 @@ function answerAndClose(socket: Socket, response: string): void {
 }
 
 /**
- * V8 flags for isolate-host processes. `--wasm-max-mem-pages` caps every
+ * V8 flags for isolate-host processes: the runtime's (runtime/v8-flags.ts),
+ * and `--wasm-max-mem-pages`, which caps every
  * WebAssembly.Memory in the process (64 KiB pages; checked with
  * `node --v8-options` on Node 24 / V8 13.6, default 2^32-1). It is the guard
  * inside one long entry, where wasm `memory.grow` runs before the after-entry
@@ -72,7 +73,7 @@ function answerAndClose(socket: Socket, response: string): void {
  * cap (rssCapMb) drains and replaces the whole host.
  */
 export function hostExecArgv(config: HostConfig): string[] {
-  return [`--wasm-max-mem-pages=${Math.ceil(config.defaults.memoryMb * 16)}`];
+  return [...ISOLATE_V8_FLAGS, `--wasm-max-mem-pages=${Math.ceil(config.defaults.memoryMb * 16)}`];
 }
 
 class IsolateHost {

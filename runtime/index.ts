@@ -9,6 +9,7 @@ export { buildPrelude, type Prelude } from './prelude.ts';
 export { REQUEST_WINDOW_BYTES, RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type SocketLimits, type Timing } from './request-types.ts';
 export { FETCH_DEFAULTS, parseAllowList, type FetchOptions } from './host-ops/index.ts';
 export { entryWatchBuffer, monotonicMs, onLongEntry } from './entry-watch.ts';
+export { ISOLATE_V8_FLAGS } from './v8-flags.ts';
 export { CACHE_DEFAULTS, type CacheOptions } from './host-ops/index.ts';
 export { CacheStore } from './host-ops/cache-store.ts';
 export { parseCompatibilityFlags, COMPATIBILITY_FLAGS, type CompatibilityFlag } from './node-compat/flags.ts';

@@ -33,7 +33,9 @@ function warmupEnabled(): boolean {
 }
 
 export function snapshotKey(prelude: Prelude): string {
-  return createHash('sha256').update(`${prelude.hash}\0${warmupEnabled()}\0${process.version}\0${ivmVersion}\0${process.arch}`).digest('hex').slice(0, 32);
+  // The process's V8 flags too: a snapshot is only known good under the
+  // flags it was made with (the isolate hosts run with runtime/v8-flags.ts).
+  return createHash('sha256').update(`${prelude.hash}\0${warmupEnabled()}\0${process.version}\0${ivmVersion}\0${process.arch}\0${process.execArgv.join(' ')}`).digest('hex').slice(0, 32);
 }
 
 /**
