@@ -85,4 +85,23 @@ describe('streams', () => {
         return [value.byteLength, value[0], new ByteLengthQueuingStrategy({ highWaterMark: 3 }).size(new Uint8Array(5))];`),
     ).toEqual([1, 7, 5]);
   });
+  // WPT streams/piping/general-addition.any.js "enqueue() must not synchronously call write algorithm"
+  // (Node 24 passes it): the pipe's read request writes from a microtask, not from inside enqueue().
+  it('pipeTo writes a chunk enqueued into a waiting pipe after enqueue() returns, in order, before the close', async () => {
+    expect(
+      await iso.run(`
+        const log = [];
+        let con;
+        const piped = new ReadableStream({ start(c) { con = c; } }, { highWaterMark: 0 }).pipeTo(
+          new WritableStream({ write(chunk) { log.push('write ' + chunk); }, close() { log.push('close'); } }),
+        );
+        await Promise.resolve();
+        con.enqueue('a');
+        log.push('enqueued');
+        con.enqueue('b');
+        con.close();
+        await piped;
+        return log;`),
+    ).toEqual(['enqueued', 'write a', 'write b', 'close']);
+  });
 });
