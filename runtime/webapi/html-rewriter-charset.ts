@@ -119,6 +119,13 @@ function newTranscoder(t: Table): Transcoder {
     flush() {
       return new Uint8ArrayCtor(0);
     },
+    canEncode(s) {
+      for (let i = 0; i < s.length; i++) {
+        const c = stringCharCodeAt(s, i);
+        if (c >= 0x80 && t.reverse.get(c) === undefined) return false;
+      }
+      return true;
+    },
     present(s) {
       return presentMarkers(s, (bytes) => {
         let out = '';

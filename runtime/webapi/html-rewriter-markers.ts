@@ -24,6 +24,8 @@ export interface Transcoder {
   encode(bytes: Uint8Array): Uint8Array;
   /** `s` from lol-html as a handler sees it: its markers decoded as the document's decoder decodes their bytes. */
   present(s: string): string;
+  /** Whether every character of `s` has an encoding (lol-html refuses comment text that has not). */
+  canEncode(s: string): boolean;
 }
 
 /** First code point of the private-use characters that carry bytes. */

@@ -206,6 +206,9 @@ export function newMultiByteTranscoder(encoding: string): Transcoder {
     present(s) {
       return presentMarkers(s, decodeBytes);
     },
+    canEncode(s) {
+      return tryEncode(s) !== undefined;
+    },
   };
 
   function decodeWholeOrMarkers(rest: Uint8Array): string {

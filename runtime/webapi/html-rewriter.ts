@@ -359,7 +359,11 @@ function make(): HTMLRewriterClass {
       return shown(this, stringGetter(this, 'comment_text'));
     }
     set text(text: string) {
-      stringSetter(this, 'comment_set_text', text);
+      const s = String(text);
+      const codec = codecs.get(instOf(this));
+      // lol-html writes comment text as given, with no character references; workerd's words.
+      if (codec !== undefined && !codec.canEncode(s)) throw new TypeError("Parser error: Comment text contains a character that can't be represented in the document's character encoding.");
+      stringSetter(this, 'comment_set_text', s);
     }
     get removed(): boolean {
       return flag(this, 'comment_removed');

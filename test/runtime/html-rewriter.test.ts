@@ -294,9 +294,10 @@ describe('HTMLRewriter in isolates', () => {
   // encoder picks other bytes (a Shift_JIS NEC duplicate, gb18030's 0x80, Big5-HKSCS), private-use codes and
   // invalid sequences: read by handlers (R, and R3 in 3-byte chunks), written into (W), text replaced (T), an
   // element changed in 1-byte chunks (E1); a document cut inside a character, a long run of two-byte
-  // characters in 7-byte chunks, a windows-1253 byte that is unmapped read by a text handler. The expected
-  // lines are workerd's (miniflare 4.20260730, compatibility date 2025-01-01), byte for byte; the conformance
-  // case html-rewriter /charset-multibyte compares part of it live.
+  // characters in 7-byte chunks, a windows-1253 byte that is unmapped read by a text handler, comment text
+  // read and set (refused when the encoding lacks a character). The expected lines are workerd's (miniflare
+  // 4.20260730, compatibility date 2025-01-01), byte for byte; the conformance case html-rewriter
+  // /charset-multibyte compares part of it live.
   it('rewrites documents in the multi-byte encodings as workerd does: handlers see decoded text, insertions are encoded back with &#N; for what the encoding lacks, untouched bytes pass unchanged', async () => {
     const rt = await setup({
       multibyte: `
@@ -344,6 +345,13 @@ async function multiByteLines() {
   lines.push('long R ' + (await run(long, 'text/html; charset=shift_jis', R, 7)));
   lines.push('long E ' + (await run(long, 'text/html; charset=shift_jis', E, 7)));
   lines.push('1253 R ' + (await run(wrap([0x81, 0xaa, 0xe1]), 'text/html; charset=windows-1253', R)));
+  const comment = [0x3c, 0x70, 0x3e, 0x3c, 0x21, 0x2d, 0x2d, 0x87, 0x9a, 0x81, 0x20, 0xe9, 0x2d, 0x2d, 0x3e, 0x3c, 0x2f, 0x70, 0x3e];
+  const C = (text) => (seen) => new HTMLRewriter().on('p', { comments(c) { seen.push(c.text); if (text !== undefined) c.text = text; } });
+  lines.push('comment read   ' + (await run(comment, 'text/html; charset=shift_jis', C())));
+  lines.push('comment set    ' + (await run(comment, 'text/html; charset=shift_jis', C('\\u3042-\\uff71'))));
+  lines.push('comment set \\u00e9 ' + (await run(comment, 'text/html; charset=shift_jis', C('\\u00e9'))));
+  lines.push('1252 comment \\u00e9 ' + (await run(comment, 'text/html; charset=windows-1252', C('\\u00e9\\u20ac'))));
+  lines.push('1252 comment \\u3042 ' + (await run(comment, 'text/html; charset=windows-1252', C('\\u3042'))));
   for (const cs of ['iso-2022-jp', 'x-sjis', 'ks_c_5601-1987', 'gb2312', 'big5-hkscs', 'x-euc-jp']) lines.push(cs + ': ' + (await run(wrap([0x41]), 'text/html; charset=' + cs, W)));
   return lines.join('\\n');
 }
@@ -388,6 +396,11 @@ async function multiByteLines() {
       String.raw`long R <p>\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x81\xe6</p> seen=/U+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+2235`,
       String.raw`long E <p x="1">\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x87\x9a</p> seen=`,
       String.raw`1253 R <p t="\x81\xaa\xe1">\x81&#65533;\xe1</p> seen=U+81U+fffdU+3b1t=U+81U+fffdU+3b1/U+81U+fffdU+3b1`,
+      String.raw`comment read   <p><!--\x87\x9a\x81 \xe9--></p> seen=U+2235U+fffd U+fffd`,
+      String.raw`comment set    <p><!--\x82\xa0-\xb1--></p> seen=U+2235U+fffd U+fffd`,
+      String.raw`comment set é TypeError: Parser error: Comment text contains a character that can't be represented in the document's character encoding.`,
+      String.raw`1252 comment é <p><!--\xe9\x80--></p> seen=U+2021U+161U+81 U+e9`,
+      String.raw`1252 comment あ TypeError: Parser error: Comment text contains a character that can't be represented in the document's character encoding.`,
       String.raw`iso-2022-jp: TypeError: Parser error: Expected ASCII-compatible encoding.`,
       String.raw`x-sjis: <i>\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;<</i><p t="A" a="\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;<">A\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;&lt;</p> seen=`,
       String.raw`ks_c_5601-1987: <i>\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;<</i><p t="A" a="\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;<">A\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;&lt;</p> seen=`,
