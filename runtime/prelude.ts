@@ -66,18 +66,43 @@ const INTRINSIC_CALLS: Record<string, string> = {
 const GLOBALS = fileURLToPath(new URL('./webapi/globals.ts', import.meta.url));
 const WEBAPI = (file: string): string => fileURLToPath(new URL(`./webapi/${file}`, import.meta.url));
 
+/** A change to a library's source, matched by shape (the library ships minified). */
+interface SourcePatch {
+  what: string;
+  /** Must match exactly once (global flag, for the count). */
+  find: RegExp;
+  replace: string;
+}
+
 /**
  * Library modules whose global names are bound, in their module scope, to
  * exports of one of our in-isolate files (an import shadows the global), so
  * that a tenant's changes to the built-ins cannot reach inside them. Each
  * entry: the module's path, our file, and global name → export.
  */
-const SHADOWS: ReadonlyArray<{ module: RegExp; from: string; names: Record<string, string> }> = [
+const SHADOWS: ReadonlyArray<{ module: RegExp; from: string; names: Record<string, string>; patches?: readonly SourcePatch[] }> = [
   // webapi/streams-shadow.ts says why.
   {
     module: /web-streams-polyfill[\\/]dist[\\/]ponyfill\.mjs$/,
     from: WEBAPI('streams-shadow.ts'),
     names: { Promise: 'Promise', queueMicrotask: 'queueMicrotask', Object: 'Object_', Function: 'Function_' },
+    patches: [
+      {
+        // Streams §4.9.1 ReadableStreamPipeTo: the pipe's read request writes
+        // the chunk from a queued microtask. The library writes from the read
+        // request's chunk steps, which enqueue() runs when the pipe is waiting,
+        // so the sink's write() ran inside the source's enqueue() (WPT
+        // streams/piping/general-addition "enqueue() must not synchronously
+        // call write algorithm"; Node 24 queues the microtask the same way).
+        // The write and the read's resolution stay together so the pipe loop
+        // sees the backpressure of the write when it reads again. The pipe's
+        // other read request (chunks already queued, read by the pipe loop
+        // itself) writes at once: no enqueue() is on the stack there.
+        what: "the pipe's waiting read request writes from a microtask",
+        find: /_chunkSteps\((\w+)\)\{(this\._state\._currentWrite=[^{}]*?\(this\._state\._writer,\1\)[^{}]*?),this\._resolvePromise\(!1\)\}/g,
+        replace: '_chunkSteps($1){queueMicrotask(()=>{$2,this._resolvePromise(!1)})}',
+      },
+    ],
   },
   // URLPattern canonicalizes through `new URL(…)`: whatwg-url's, never a tenant's replacement.
   { module: /urlpattern-polyfill[\\/]dist[\\/]urlpattern\.js$/, from: WEBAPI('url.ts'), names: { URL: 'LibraryURL' } },
@@ -93,8 +118,15 @@ const shadowGlobals: Plugin = {
           // An import binding and a top-level declaration of one name cannot coexist: fail loudly on a library upgrade that declares one.
           if (new RegExp(`(?:^|[;{}\\s])(?:const|let|var|function|class)\\s+${name}\\b`).test(source)) throw new Error(`${args.path} declares ${name}; revisit runtime/prelude.ts SHADOWS`);
         }
+        let patched = source;
+        for (const patch of shadow.patches ?? []) {
+          // Minified names change between builds; the patterns match the shape. Fail loudly when an upgrade changes it.
+          const hits = source.match(patch.find)?.length ?? 0;
+          if (hits !== 1) throw new Error(`${args.path}: the patch "${patch.what}" matched ${hits} times, not once; revisit runtime/prelude.ts SHADOWS`);
+          patched = patched.replace(patch.find, patch.replace);
+        }
         const bindings = Object.entries(shadow.names).map(([name, exported]) => (name === exported ? name : `${exported} as ${name}`));
-        return { contents: `import { ${bindings.join(', ')} } from ${JSON.stringify(shadow.from)};\n${source}`, loader: 'js', resolveDir: dirname(args.path) };
+        return { contents: `import { ${bindings.join(', ')} } from ${JSON.stringify(shadow.from)};\n${patched}`, loader: 'js', resolveDir: dirname(args.path) };
       });
     }
   },

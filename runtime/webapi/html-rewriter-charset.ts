@@ -2,39 +2,29 @@
 // it from the charset of the response's Content-Type (not from <meta>, and
 // with no BOM sniffing), decodes for the handlers and encodes what they
 // insert, characters the encoding lacks as numeric character references
-// (`&#12354;`). html-rewriter-wasm's build is fixed to UTF-8, so for the
-// single-byte encodings of the Encoding standard (windows-125x, ISO-8859-x,
-// KOI8, macintosh, x-user-defined…) the rewriter transcodes around it: bytes
-// in → UTF-8 for lol-html, lol-html's UTF-8 out → the document's encoding.
-// A byte the encoding leaves unmapped goes through as a private-use
-// character (U+F700 + byte) and comes back out as that byte, so content no
-// handler touched is passed on byte for byte, as lol-html does natively.
-//
-// Not done: the multi-byte legacy encodings (Shift_JIS, EUC-JP, ISO-2022-JP,
-// GBK, gb18030, Big5, EUC-KR), which workerd rewrites; the isolate's
-// TextDecoder is @exodus/bytes' "lite" build without their tables, and the
-// encoders would be ours to write. transform() refuses them with a TypeError
-// that says so.
+// (`&#12354;`). html-rewriter-wasm's build is fixed to UTF-8, so the
+// rewriter transcodes around it: bytes in → UTF-8 for lol-html, lol-html's
+// UTF-8 out → the document's encoding. Here the single-byte encodings of the
+// Encoding standard (windows-125x, ISO-8859-x, KOI8, macintosh,
+// x-user-defined…), a table lookup per byte each way, a byte the encoding
+// leaves unmapped carried as a marker (html-rewriter-markers.ts); the
+// ASCII-compatible multi-byte ones (Shift_JIS, EUC-JP, EUC-KR, GBK, gb18030,
+// Big5) in html-rewriter-multibyte.ts. ISO-2022-JP is refused as workerd
+// refuses it: it is not ASCII-compatible.
 
 import { TextDecoder } from './encoding.ts';
+import { fromCharCodeOf, MARKER_BASE, presentMarkers, type Transcoder } from './html-rewriter-markers.ts';
+import { MULTI_BYTE_REWRITABLE, newMultiByteTranscoder } from './html-rewriter-multibyte.ts';
 import { SafeMap, stringCharCodeAt, stringSlice, stringToLowerCase, Uint8ArrayCtor, uncurryThis } from './intrinsics.ts';
 import { parseMimeType } from './mime-type.ts';
 
-/** Transcodes one document's bytes to UTF-8 and back (one instance per transform: encode keeps a partial character between chunks). */
-export interface Transcoder {
-  /** Document bytes → UTF-8 for lol-html. */
-  decode(bytes: Uint8Array): Uint8Array;
-  /** lol-html's UTF-8 → document bytes; characters the encoding lacks as `&#N;`. */
-  encode(bytes: Uint8Array): Uint8Array;
-}
-
-const MULTI_BYTE = ['shift_jis', 'euc-jp', 'iso-2022-jp', 'gbk', 'gb18030', 'big5', 'euc-kr'];
-/** First code point of the private-use characters that carry unmapped bytes. */
-const UNMAPPED_BASE = 0xf700;
+export type { Transcoder };
 
 interface Table {
   /** Each byte's UTF-8 encoding. */
   utf8: Uint8Array[];
+  /** Each byte as its decoder reads it alone (U+FFFD for an unmapped one), for handlers. */
+  chars: string[];
   /** Code point → byte, for every byte (unmapped ones under UNMAPPED_BASE + byte). */
   reverse: Map<number, number>;
 }
@@ -47,15 +37,17 @@ function table(encoding: string, decoder: TextDecoder): Table {
   const known = tables.get(encoding);
   if (known !== undefined) return known;
   const utf8: Uint8Array[] = [];
+  const chars: string[] = [];
   const reverse = new SafeMap<number, number>();
   for (let b = 0; b < 256; b++) {
     const s = decoder.decode(new Uint8ArrayCtor([b]));
     let cp = s.length === 1 ? stringCharCodeAt(s, 0) : 0xfffd;
-    if (cp === 0xfffd) cp = UNMAPPED_BASE + b;
+    chars[b] = fromCharCodeOf(cp);
+    if (cp === 0xfffd) cp = MARKER_BASE + b;
     utf8[b] = utf8Of(cp);
     if (!reverse.has(cp)) reverse.set(cp, b);
   }
-  const t: Table = { utf8, reverse: reverse as unknown as Map<number, number> };
+  const t: Table = { utf8, chars, reverse: reverse as unknown as Map<number, number> };
   tables.set(encoding, t);
   return t;
 }
@@ -80,8 +72,8 @@ function utf8Of(cp: number): Uint8Array {
  * The transcoder for the charset of a response's `headers` (flat name/value
  * list, names lower-case): undefined for UTF-8 (no charset, or one that
  * names UTF-8). Throws a TypeError, as workerd does at transform(), for a
- * charset no encoding has, and for UTF-16; and for the multi-byte encodings
- * edgefn does not rewrite.
+ * charset no encoding has, and for the encodings that are not
+ * ASCII-compatible (UTF-16, ISO-2022-JP).
  */
 export function transcoderFor(headers: readonly string[]): Transcoder | undefined {
   let contentType: string | undefined;
@@ -102,9 +94,9 @@ export function transcoderFor(headers: readonly string[]): Transcoder | undefine
   }
   const encoding = decoder.encoding;
   if (encoding === 'utf-8') return undefined;
-  if (encoding === 'utf-16le' || encoding === 'utf-16be') throw new TypeError('Parser error: Expected ASCII-compatible encoding.');
-  for (let i = 0; i < MULTI_BYTE.length; i++) {
-    if (MULTI_BYTE[i] === encoding) throw new TypeError(`HTMLRewriter: edgefn does not rewrite documents in ${encoding} (the response's Content-Type charset); it rewrites UTF-8 and the single-byte encodings (windows-1252, ISO-8859-x, KOI8…)`);
+  if (encoding === 'utf-16le' || encoding === 'utf-16be' || encoding === 'iso-2022-jp') throw new TypeError('Parser error: Expected ASCII-compatible encoding.');
+  for (let i = 0; i < MULTI_BYTE_REWRITABLE.length; i++) {
+    if (MULTI_BYTE_REWRITABLE[i] === encoding) return newMultiByteTranscoder(encoding);
   }
   return newTranscoder(table(encoding, decoder));
 }
@@ -123,6 +115,23 @@ function newTranscoder(t: Table): Transcoder {
         for (let j = 0; j < u.length; j++) out[at++] = u[j]!;
       }
       return out;
+    },
+    flush() {
+      return new Uint8ArrayCtor(0);
+    },
+    canEncode(s) {
+      for (let i = 0; i < s.length; i++) {
+        const c = stringCharCodeAt(s, i);
+        if (c >= 0x80 && t.reverse.get(c) === undefined) return false;
+      }
+      return true;
+    },
+    present(s) {
+      return presentMarkers(s, (bytes) => {
+        let out = '';
+        for (let i = 0; i < bytes.length; i++) out += t.chars[bytes[i]!]!;
+        return out;
+      });
     },
     encode(bytes) {
       const input: ArrayLike<number> = carry.length === 0 ? bytes : concatCarry(carry, bytes);

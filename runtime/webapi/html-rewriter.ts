@@ -17,11 +17,15 @@
 import { defineLazyGlobal } from './define.ts';
 import { headersFromFlat } from './headers.ts';
 import { acquireInstance, attributesIterator, contentOptions, type Instance, newRewriter, registerTokens, releaseInstance, type WasmRewriter } from './html-rewriter-wasm.ts';
-import { apply, arrayPush, box, ignoreRejection, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayPush, box, ignoreRejection, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, SafeWeakMap, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
 import { isStreamContent, readContent } from './html-rewriter-content.ts';
 import { transcoderFor, type Transcoder } from './html-rewriter-charset.ts';
+import { hasMarkers } from './html-rewriter-markers.ts';
+
+/** The transcoder of the document a live instance rewrites, when it is not UTF-8 (html-rewriter-markers.ts says what handlers see). */
+const codecs = new SafeWeakMap<Instance, Transcoder>();
 
 /** Bytes of a known body handed to lol-html per read. */
 const SLICE = 64 * 1024;
@@ -69,6 +73,7 @@ function make(): HTMLRewriterClass {
   let defer: (t: Token, item: Deferred) => void;
   let undefer: (t: Token) => void;
   let settle: (t: unknown, ret: unknown) => unknown;
+  let kindOf: (t: Token) => string;
 
   class Token {
     #inst: Instance;
@@ -97,6 +102,7 @@ function make(): HTMLRewriterClass {
         return token.#ptr;
       };
       instOf = (t) => (t as Token).#inst;
+      kindOf = (t) => (t as Token).#kind;
       deferredOf = (t) => (t as Token).#deferred;
       defer = (t, item) => {
         const token = t as Token;
@@ -110,11 +116,43 @@ function make(): HTMLRewriterClass {
         if (typeof t !== 'object' || t === null || !(#ptr in t)) return ret;
         const token = t as Token;
         const thenable = typeof ret === 'object' && ret !== null && typeof (ret as { then?: unknown }).then === 'function';
-        if (!thenable && token.#deferred === undefined) return ret;
+        if (!thenable && token.#deferred === undefined) {
+          reencodeText(token);
+          return ret;
+        }
         // Adopted through its own `then`, as `await` would; then what the handler deferred, in order, with the token still valid.
-        return promiseThen(new PromiseCtor<unknown>((resolve) => resolve(ret)), (value) => insertDeferred(token, value));
+        return promiseThen(
+          promiseThen(new PromiseCtor<unknown>((resolve) => resolve(ret)), (value) => insertDeferred(token, value)),
+          (value) => {
+            reencodeText(token);
+            return value;
+          },
+        );
       };
     }
+  }
+
+  /** A string lol-html gives a handler, as the handler sees it (html-rewriter-markers.ts). */
+  function shown<T extends string | null>(t: Token, s: T): T {
+    const codec = codecs.get(instOf(t));
+    return codec === undefined || s === null ? s : (codec.present(s) as T);
+  }
+
+  /**
+   * After a text handler: lol-html in workerd writes a text chunk a handler
+   * was given as its decoded text encoded again (an invalid sequence as
+   * `&#65533;`, a duplicate character as its first encoding), where
+   * untouched text keeps its bytes. A chunk that holds markers and was not
+   * removed or replaced is replaced by its decoded text, as HTML (the chunk
+   * is HTML source), so that it goes out the same way.
+   */
+  function reencodeText(t: Token): void {
+    if (kindOf(t) !== 'textchunk') return;
+    const codec = codecs.get(instOf(t));
+    if (codec === undefined) return;
+    const raw = stringGetter(t, 'textchunk_text');
+    if (!hasMarkers(raw) || flag(t, 'textchunk_removed')) return;
+    insert(t, 'textchunk_replace', codec.present(raw), true);
   }
 
   /** Insert `token`'s deferred content from `i` on, in order, each stream once it has been read; resolves with `value`. */
@@ -240,7 +278,7 @@ function make(): HTMLRewriterClass {
       return flag(this, 'element_removed');
     }
     get tagName(): string {
-      return stringGetter(this, 'element_tag_name');
+      return shown(this, stringGetter(this, 'element_tag_name'));
     }
     set tagName(name: string) {
       stringSetter(this, 'element_set_tag_name', name);
@@ -249,14 +287,16 @@ function make(): HTMLRewriterClass {
       return object(this, 'element_namespace_uri') as string;
     }
     get attributes(): ArrayIterator<[string, string]> {
-      return attributesIterator(object(this, 'element_attributes') as [string, string][]);
+      const pairs = object(this, 'element_attributes') as [string, string][];
+      for (let i = 0; i < pairs.length; i++) pairs[i] = [shown(this, pairs[i]![0]), shown(this, pairs[i]![1])];
+      return attributesIterator(pairs);
     }
     getAttribute(name: string): string | null {
       const inst = instOf(this);
       const ptr = live(this);
       const np = inst.passString(String(name));
       const nl = inst.len;
-      return inst.take(inst.x.element_getAttribute!(ptr, np, nl)) as string | null;
+      return shown(this, inst.take(inst.x.element_getAttribute!(ptr, np, nl)) as string | null);
     }
     hasAttribute(name: string): boolean {
       const inst = instOf(this);
@@ -295,7 +335,7 @@ function make(): HTMLRewriterClass {
 
   class EndTag extends Token {
     get name(): string {
-      return stringGetter(this, 'endtag_name');
+      return shown(this, stringGetter(this, 'endtag_name'));
     }
     set name(name: string) {
       stringSetter(this, 'endtag_set_name', name);
@@ -316,10 +356,14 @@ function make(): HTMLRewriterClass {
 
   class Comment extends Token {
     get text(): string {
-      return stringGetter(this, 'comment_text');
+      return shown(this, stringGetter(this, 'comment_text'));
     }
     set text(text: string) {
-      stringSetter(this, 'comment_set_text', text);
+      const s = String(text);
+      const codec = codecs.get(instOf(this));
+      // lol-html writes comment text as given, with no character references; workerd's words.
+      if (codec !== undefined && !codec.canEncode(s)) throw new TypeError("Parser error: Comment text contains a character that can't be represented in the document's character encoding.");
+      stringSetter(this, 'comment_set_text', s);
     }
     get removed(): boolean {
       return flag(this, 'comment_removed');
@@ -344,7 +388,7 @@ function make(): HTMLRewriterClass {
 
   class TextChunk extends Token {
     get text(): string {
-      return stringGetter(this, 'textchunk_text');
+      return shown(this, stringGetter(this, 'textchunk_text'));
     }
     get lastInTextNode(): boolean {
       return flag(this, 'textchunk_last_in_text_node');
@@ -372,13 +416,13 @@ function make(): HTMLRewriterClass {
 
   class Doctype extends Token {
     get name(): string | null {
-      return object(this, 'doctype_name') as string | null;
+      return shown(this, object(this, 'doctype_name') as string | null);
     }
     get publicId(): string | null {
-      return object(this, 'doctype_public_id') as string | null;
+      return shown(this, object(this, 'doctype_public_id') as string | null);
     }
     get systemId(): string | null {
-      return object(this, 'doctype_system_id') as string | null;
+      return shown(this, object(this, 'doctype_system_id') as string | null);
     }
   }
 
@@ -524,6 +568,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
     const r = rw;
     rw = undefined;
     r.free();
+    codecs.delete(r.inst);
     releaseInstance(r.inst);
   };
   const flush = (): void => {
@@ -545,6 +590,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
       arrayPush(pieces, out);
       pending += typedArrayByteLength(out);
     });
+    if (codec !== undefined) codecs.set(rw.inst, codec);
     for (let i = 0; i < regs.length; i++) {
       const r = regs[i]!;
       if (r.selector === null) rw.onDocument(r.handlers);
@@ -577,8 +623,11 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
   };
   const end = (): void => {
     busy = true;
+    // A multi-byte sequence the document's last chunk ended inside goes in first (as its bytes, html-rewriter-markers.ts).
+    const tail = codec === undefined ? undefined : codec.flush();
+    const last = tail === undefined || typedArrayByteLength(tail) === 0 ? (rw as WasmRewriter).end() : promiseThen((rw as WasmRewriter).write(tail), () => (rw as WasmRewriter).end());
     promiseThen(
-      (rw as WasmRewriter).end(),
+      last,
       () => {
         busy = false;
         // Cancelled while a handler of the end held it: free it now.

@@ -7,6 +7,7 @@ import { TextDecoderStream, TextEncoderStream } from '@exodus/bytes/encoding.js'
 import { defineLazyGlobal } from './define.ts';
 import { apply, getPrototypeOf, promiseThen, setPrototypeOf, uncurryThis } from './intrinsics.ts';
 import { pristine } from './pristine.ts';
+import { checkEnqueueOptions } from './stream-enqueue-options.ts';
 
 type Ponyfill = typeof import('web-streams-polyfill');
 
@@ -48,6 +49,7 @@ export function streams(): Streams {
   // %AsyncIteratorPrototype%; the library makes it a plain object (WPT
   // readable-streams/async-iterator "correct list of properties", which Node 24 passes).
   setPrototypeOf(getPrototypeOf(apply(lib.ReadableStream.prototype.values, new lib.ReadableStream(), [])) as object, AsyncIteratorPrototype);
+  checkEnqueueOptions(lib.ReadableStreamDefaultController.prototype as unknown as Parameters<typeof checkEnqueueOptions>[0]);
   return lib;
 }
 

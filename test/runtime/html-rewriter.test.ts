@@ -277,7 +277,7 @@ describe('HTMLRewriter in isolates', () => {
     });
     const r = await call(rt, 'charset');
     expect(r.status).toBe(200);
-    // workerd's answers (miniflare 4.20260730) for all but the last line; the conformance case compares more of them live.
+    // workerd's answers (miniflare 4.20260730); the conformance case compares more of them live.
     expect(r.body!.split('\n')).toEqual([
       String.raw`<p t="\xe9">\xe9\x80\xfc\x80</p>`,
       String.raw`<i>&#12354;</i><p a="&#12354;&quot;">\xe9\x80&#12354;&lt;</p>`,
@@ -285,9 +285,128 @@ describe('HTMLRewriter in isolates', () => {
       String.raw`<p x="1">\x81\x8d\xff</p>`,
       'TypeError: Parser error: Unknown character encoding has been provided.',
       'TypeError: Parser error: Expected ASCII-compatible encoding.',
-      // workerd rewrites Shift_JIS; edgefn says it does not.
-      "TypeError: HTMLRewriter: edgefn does not rewrite documents in shift_jis (the response's Content-Type charset); it rewrites UTF-8 and the single-byte encodings (windows-1252, ISO-8859-x, KOI8…)",
+      // Shift_JIS is rewritten too (the next test); with no handler the bytes pass as they came.
+      String.raw`<p>\xe9\x80</p>`,
       'é€|',
+    ]);
+  });
+  // Documents in Shift_JIS, EUC-JP, EUC-KR, GBK, gb18030 and Big5 with valid characters, characters whose
+  // encoder picks other bytes (a Shift_JIS NEC duplicate, gb18030's 0x80, Big5-HKSCS), private-use codes and
+  // invalid sequences: read by handlers (R, and R3 in 3-byte chunks), written into (W), text replaced (T), an
+  // element changed in 1-byte chunks (E1); a document cut inside a character, a long run of two-byte
+  // characters in 7-byte chunks, a windows-1253 byte that is unmapped read by a text handler, comment text
+  // read and set (refused when the encoding lacks a character). The expected lines are workerd's (miniflare
+  // 4.20260730, compatibility date 2025-01-01), byte for byte; the conformance case html-rewriter
+  // /charset-multibyte compares part of it live.
+  it('rewrites documents in the multi-byte encodings as workerd does: handlers see decoded text, insertions are encoded back with &#N; for what the encoding lacks, untouched bytes pass unchanged', async () => {
+    const rt = await setup({
+      multibyte: `
+const hex = (out) => [...out].map((b) => (b < 128 ? String.fromCharCode(b) : '\\\\x' + b.toString(16))).join('');
+const cps = (s) => [...s].map((c) => (c.codePointAt(0) < 128 ? c : 'U+' + c.codePointAt(0).toString(16))).join('');
+async function run(bytes, ct, make, chunk) {
+  const seen = [];
+  try {
+    const body = chunk ? new ReadableStream({ start(c) { for (let i = 0; i < bytes.length; i += chunk) c.enqueue(new Uint8Array(bytes.slice(i, i + chunk))); c.close(); } }) : new Uint8Array(bytes);
+    const out = new Uint8Array(await make(seen).transform(new Response(body, { headers: { 'content-type': ct } })).arrayBuffer());
+    return hex(out) + ' seen=' + cps(seen.join(''));
+  } catch (e) { return e.name + ': ' + e.message; }
+}
+const wrap = (inner) => [0x3c, 0x70, 0x20, 0x74, 0x3d, 0x22, ...inner, 0x22, 0x3e, ...inner, 0x3c, 0x2f, 0x70, 0x3e];
+const ins = '\\u65e5\\u30a2\\ud55c\\u4e2d\\u20ac\\u00e9\\ud83d\\ude00<';
+const R = (seen) => new HTMLRewriter().on('p', { element(e) { seen.push(e.getAttribute('t'), [...e.attributes].map(([k, v]) => k + '=' + v).join(','), '/'); }, text(t) { seen.push(t.text); } });
+const W = () => new HTMLRewriter().on('p', { element(e) { e.append(ins); e.setAttribute('a', ins); e.before('<i>' + ins + '</i>', { html: true }); } });
+const T = () => new HTMLRewriter().on('p', { text(t) { if (t.text !== '') t.replace('[' + t.text + ']'); } });
+const E = () => new HTMLRewriter().on('p', { element(e) { e.setAttribute('x', '1'); } });
+const docs = {
+  shift_jis: [0x93, 0xfa, 0x96, 0x7b, 0x95, 0x5c, 0x87, 0x9a, 0xed, 0x40, 0x81, 0x20, 0xa0, 0xb1, 0x80, 0xf0, 0x40],
+  'euc-jp': [0xc6, 0xfc, 0xcb, 0xdc, 0x8e, 0xb1, 0x8f, 0xb0, 0xa1, 0xa1, 0x20, 0xff],
+  'euc-kr': [0xc7, 0xd1, 0xb1, 0xb9, 0x81, 0x41, 0xc7, 0x20, 0x80],
+  gbk: [0xd6, 0xd0, 0xce, 0xc4, 0x80, 0x81, 0x30, 0x81, 0x30, 0xa8, 0xa6, 0xff],
+  gb18030: [0xd6, 0xd0, 0xce, 0xc4, 0x80, 0x81, 0x30, 0x81, 0x30, 0xa8, 0xa6, 0x84, 0x31, 0xa4, 0x39, 0xff],
+  big5: [0xa4, 0xa4, 0xa4, 0xe5, 0x88, 0x62, 0x88, 0x40, 0xf9, 0xfe, 0xa4, 0x20, 0x80],
+};
+async function multiByteLines() {
+  const lines = [];
+  for (const [cs, inner] of Object.entries(docs)) {
+    const b = wrap(inner);
+    const ct = 'text/html; charset=' + cs;
+    lines.push(cs + ' R  ' + (await run(b, ct, R)));
+    lines.push(cs + ' R3 ' + (await run(b, ct, R, 3)));
+    lines.push(cs + ' W  ' + (await run(b, ct, W)));
+    lines.push(cs + ' T  ' + (await run(b, ct, T)));
+    lines.push(cs + ' E1 ' + (await run(b, ct, E, 1)));
+  }
+  const open = [0x3c, 0x70, 0x3e, 0x41, 0x93];
+  lines.push('cut E  ' + (await run(open, 'text/html; charset=shift_jis', E, 2)));
+  lines.push('cut R  ' + (await run(open, 'text/html; charset=shift_jis', R, 2)));
+  const long = [0x3c, 0x70, 0x3e];
+  for (let i = 0; i < 40; i++) long.push(0x93, 0xfa, 0x96, 0x7b);
+  long.push(0x87, 0x9a, 0x3c, 0x2f, 0x70, 0x3e);
+  lines.push('long R ' + (await run(long, 'text/html; charset=shift_jis', R, 7)));
+  lines.push('long E ' + (await run(long, 'text/html; charset=shift_jis', E, 7)));
+  lines.push('1253 R ' + (await run(wrap([0x81, 0xaa, 0xe1]), 'text/html; charset=windows-1253', R)));
+  const comment = [0x3c, 0x70, 0x3e, 0x3c, 0x21, 0x2d, 0x2d, 0x87, 0x9a, 0x81, 0x20, 0xe9, 0x2d, 0x2d, 0x3e, 0x3c, 0x2f, 0x70, 0x3e];
+  const C = (text) => (seen) => new HTMLRewriter().on('p', { comments(c) { seen.push(c.text); if (text !== undefined) c.text = text; } });
+  lines.push('comment read   ' + (await run(comment, 'text/html; charset=shift_jis', C())));
+  lines.push('comment set    ' + (await run(comment, 'text/html; charset=shift_jis', C('\\u3042-\\uff71'))));
+  lines.push('comment set \\u00e9 ' + (await run(comment, 'text/html; charset=shift_jis', C('\\u00e9'))));
+  lines.push('1252 comment \\u00e9 ' + (await run(comment, 'text/html; charset=windows-1252', C('\\u00e9\\u20ac'))));
+  lines.push('1252 comment \\u3042 ' + (await run(comment, 'text/html; charset=windows-1252', C('\\u3042'))));
+  for (const cs of ['iso-2022-jp', 'x-sjis', 'ks_c_5601-1987', 'gb2312', 'big5-hkscs', 'x-euc-jp']) lines.push(cs + ': ' + (await run(wrap([0x41]), 'text/html; charset=' + cs, W)));
+  return lines.join('\\n');
+}
+
+        export default { async fetch() { return new Response(await multiByteLines()); } };`,
+    }, {}, 64, 20000);
+    const r = await call(rt, 'multibyte');
+    expect(r.status).toBe(200);
+    expect(r.body!.split('\n')).toEqual([
+      String.raw`shift_jis R  <p t="\x93\xfa\x96{\x95\\x87\x9a\xed@\x81 \xa0\xb1\x80\xf0@">\x93\xfa\x96{\x95\\x81\xe6\xfa\&#65533; &#65533;\xb1\x80&#57344;</p> seen=U+65e5U+672cU+8868U+2235U+7e8aU+fffd U+fffdU+ff71U+80U+e000t=U+65e5U+672cU+8868U+2235U+7e8aU+fffd U+fffdU+ff71U+80U+e000/U+65e5U+672cU+8868U+2235U+7e8aU+fffd U+fffdU+ff71U+80U+e000`,
+      String.raw`shift_jis R3 <p t="\x93\xfa\x96{\x95\\x87\x9a\xed@\x81 \xa0\xb1\x80\xf0@">\x93\xfa\x96{\x95\\x81\xe6\xfa\&#65533; &#65533;\xb1\x80&#57344;</p> seen=U+65e5U+672cU+8868U+2235U+7e8aU+fffd U+fffdU+ff71U+80U+e000t=U+65e5U+672cU+8868U+2235U+7e8aU+fffd U+fffdU+ff71U+80U+e000/U+65e5U+672cU+8868U+2235U+7e8aU+fffd U+fffdU+ff71U+80U+e000`,
+      String.raw`shift_jis W  <i>\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;<</i><p t="\x93\xfa\x96{\x95\\x87\x9a\xed@\x81 \xa0\xb1\x80\xf0@" a="\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;<">\x93\xfa\x96{\x95\\x87\x9a\xed@\x81 \xa0\xb1\x80\xf0@\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;&lt;</p> seen=`,
+      String.raw`shift_jis T  <p t="\x93\xfa\x96{\x95\\x87\x9a\xed@\x81 \xa0\xb1\x80\xf0@">[\x93\xfa\x96{\x95\\x81\xe6\xfa\&#65533; &#65533;\xb1\x80&#57344;]</p> seen=`,
+      String.raw`shift_jis E1 <p t="\x93\xfa\x96{\x95\\x87\x9a\xed@\x81 \xa0\xb1\x80\xf0@" x="1">\x93\xfa\x96{\x95\\x87\x9a\xed@\x81 \xa0\xb1\x80\xf0@</p> seen=`,
+      String.raw`euc-jp R  <p t="\xc6\xfc\xcb\xdc\x8e\xb1\x8f\xb0\xa1\xa1 \xff">\xc6\xfc\xcb\xdc\x8e\xb1&#19970;&#65533; &#65533;</p> seen=U+65e5U+672cU+ff71U+4e02U+fffd U+fffdt=U+65e5U+672cU+ff71U+4e02U+fffd U+fffd/U+65e5U+672cU+ff71U+4e02U+fffd U+fffd`,
+      String.raw`euc-jp R3 <p t="\xc6\xfc\xcb\xdc\x8e\xb1\x8f\xb0\xa1\xa1 \xff">\xc6\xfc\xcb\xdc\x8e\xb1&#19970;&#65533; &#65533;</p> seen=U+65e5U+672cU+ff71U+4e02U+fffd U+fffdt=U+65e5U+672cU+ff71U+4e02U+fffd U+fffd/U+65e5U+672cU+ff71U+4e02U+fffd U+fffd`,
+      String.raw`euc-jp W  <i>\xc6\xfc\xa5\xa2&#54620;\xc3\xe6&#8364;&#233;&#128512;<</i><p t="\xc6\xfc\xcb\xdc\x8e\xb1\x8f\xb0\xa1\xa1 \xff" a="\xc6\xfc\xa5\xa2&#54620;\xc3\xe6&#8364;&#233;&#128512;<">\xc6\xfc\xcb\xdc\x8e\xb1\x8f\xb0\xa1\xa1 \xff\xc6\xfc\xa5\xa2&#54620;\xc3\xe6&#8364;&#233;&#128512;&lt;</p> seen=`,
+      String.raw`euc-jp T  <p t="\xc6\xfc\xcb\xdc\x8e\xb1\x8f\xb0\xa1\xa1 \xff">[\xc6\xfc\xcb\xdc\x8e\xb1&#19970;&#65533; &#65533;]</p> seen=`,
+      String.raw`euc-jp E1 <p t="\xc6\xfc\xcb\xdc\x8e\xb1\x8f\xb0\xa1\xa1 \xff" x="1">\xc6\xfc\xcb\xdc\x8e\xb1\x8f\xb0\xa1\xa1 \xff</p> seen=`,
+      String.raw`euc-kr R  <p t="\xc7\xd1\xb1\xb9\x81A\xc7 \x80">\xc7\xd1\xb1\xb9\x81A&#65533; &#65533;</p> seen=U+d55cU+ad6dU+ac02U+fffd U+fffdt=U+d55cU+ad6dU+ac02U+fffd U+fffd/U+d55cU+ad6dU+ac02U+fffd U+fffd`,
+      String.raw`euc-kr R3 <p t="\xc7\xd1\xb1\xb9\x81A\xc7 \x80">\xc7\xd1\xb1\xb9\x81A&#65533; &#65533;</p> seen=U+d55cU+ad6dU+ac02U+fffd U+fffdt=U+d55cU+ad6dU+ac02U+fffd U+fffd/U+d55cU+ad6dU+ac02U+fffd U+fffd`,
+      String.raw`euc-kr W  <i>\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;<</i><p t="\xc7\xd1\xb1\xb9\x81A\xc7 \x80" a="\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;<">\xc7\xd1\xb1\xb9\x81A\xc7 \x80\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;&lt;</p> seen=`,
+      String.raw`euc-kr T  <p t="\xc7\xd1\xb1\xb9\x81A\xc7 \x80">[\xc7\xd1\xb1\xb9\x81A&#65533; &#65533;]</p> seen=`,
+      String.raw`euc-kr E1 <p t="\xc7\xd1\xb1\xb9\x81A\xc7 \x80" x="1">\xc7\xd1\xb1\xb9\x81A\xc7 \x80</p> seen=`,
+      String.raw`gbk R  <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\xff">\xd6\xd0\xce\xc4\x80&#128;\xa8\xa6&#65533;</p> seen=U+4e2dU+6587U+20acU+80U+e9U+fffdt=U+4e2dU+6587U+20acU+80U+e9U+fffd/U+4e2dU+6587U+20acU+80U+e9U+fffd`,
+      String.raw`gbk R3 <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\xff">\xd6\xd0\xce\xc4\x80&#128;\xa8\xa6&#65533;</p> seen=U+4e2dU+6587U+20acU+80U+e9U+fffdt=U+4e2dU+6587U+20acU+80U+e9U+fffd/U+4e2dU+6587U+20acU+80U+e9U+fffd`,
+      String.raw`gbk W  <i>\xc8\xd5\xa5\xa2&#54620;\xd6\xd0\x80\xa8\xa6&#128512;<</i><p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\xff" a="\xc8\xd5\xa5\xa2&#54620;\xd6\xd0\x80\xa8\xa6&#128512;<">\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\xff\xc8\xd5\xa5\xa2&#54620;\xd6\xd0\x80\xa8\xa6&#128512;&lt;</p> seen=`,
+      String.raw`gbk T  <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\xff">[\xd6\xd0\xce\xc4\x80&#128;\xa8\xa6&#65533;]</p> seen=`,
+      String.raw`gbk E1 <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\xff" x="1">\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\xff</p> seen=`,
+      String.raw`gb18030 R  <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\x841\xa49\xff">\xd6\xd0\xce\xc4\xa2\xe3\x810\x810\xa8\xa6\x841\xa49\x841\xa47</p> seen=U+4e2dU+6587U+20acU+80U+e9U+ffffU+fffdt=U+4e2dU+6587U+20acU+80U+e9U+ffffU+fffd/U+4e2dU+6587U+20acU+80U+e9U+ffffU+fffd`,
+      String.raw`gb18030 R3 <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\x841\xa49\xff">\xd6\xd0\xce\xc4\xa2\xe3\x810\x810\xa8\xa6\x841\xa49\x841\xa47</p> seen=U+4e2dU+6587U+20acU+80U+e9U+ffffU+fffdt=U+4e2dU+6587U+20acU+80U+e9U+ffffU+fffd/U+4e2dU+6587U+20acU+80U+e9U+ffffU+fffd`,
+      String.raw`gb18030 W  <i>\xc8\xd5\xa5\xa2\x836\x843\xd6\xd0\xa2\xe3\xa8\xa6\x949\xfc6<</i><p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\x841\xa49\xff" a="\xc8\xd5\xa5\xa2\x836\x843\xd6\xd0\xa2\xe3\xa8\xa6\x949\xfc6<">\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\x841\xa49\xff\xc8\xd5\xa5\xa2\x836\x843\xd6\xd0\xa2\xe3\xa8\xa6\x949\xfc6&lt;</p> seen=`,
+      String.raw`gb18030 T  <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\x841\xa49\xff">[\xd6\xd0\xce\xc4\xa2\xe3\x810\x810\xa8\xa6\x841\xa49\x841\xa47]</p> seen=`,
+      String.raw`gb18030 E1 <p t="\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\x841\xa49\xff" x="1">\xd6\xd0\xce\xc4\x80\x810\x810\xa8\xa6\x841\xa49\xff</p> seen=`,
+      String.raw`big5 R  <p t="\xa4\xa4\xa4\xe5\x88b\x88@\xf9\xfe\xa4 \x80">\xa4\xa4\xa4\xe5&#202;&#772;&#12736;\xf9\xfe&#65533; &#65533;</p> seen=U+4e2dU+6587U+caU+304U+31c0U+ffedU+fffd U+fffdt=U+4e2dU+6587U+caU+304U+31c0U+ffedU+fffd U+fffd/U+4e2dU+6587U+caU+304U+31c0U+ffedU+fffd U+fffd`,
+      String.raw`big5 R3 <p t="\xa4\xa4\xa4\xe5\x88b\x88@\xf9\xfe\xa4 \x80">\xa4\xa4\xa4\xe5&#202;&#772;&#12736;\xf9\xfe&#65533; &#65533;</p> seen=U+4e2dU+6587U+caU+304U+31c0U+ffedU+fffd U+fffdt=U+4e2dU+6587U+caU+304U+31c0U+ffedU+fffd U+fffd/U+4e2dU+6587U+caU+304U+31c0U+ffedU+fffd U+fffd`,
+      String.raw`big5 W  <i>\xa4\xe9\xc7|&#54620;\xa4\xa4\xa3\xe1&#233;&#128512;<</i><p t="\xa4\xa4\xa4\xe5\x88b\x88@\xf9\xfe\xa4 \x80" a="\xa4\xe9\xc7|&#54620;\xa4\xa4\xa3\xe1&#233;&#128512;<">\xa4\xa4\xa4\xe5\x88b\x88@\xf9\xfe\xa4 \x80\xa4\xe9\xc7|&#54620;\xa4\xa4\xa3\xe1&#233;&#128512;&lt;</p> seen=`,
+      String.raw`big5 T  <p t="\xa4\xa4\xa4\xe5\x88b\x88@\xf9\xfe\xa4 \x80">[\xa4\xa4\xa4\xe5&#202;&#772;&#12736;\xf9\xfe&#65533; &#65533;]</p> seen=`,
+      String.raw`big5 E1 <p t="\xa4\xa4\xa4\xe5\x88b\x88@\xf9\xfe\xa4 \x80" x="1">\xa4\xa4\xa4\xe5\x88b\x88@\xf9\xfe\xa4 \x80</p> seen=`,
+      String.raw`cut E  <p x="1">A\x93 seen=`,
+      String.raw`cut R  <p>A&#65533; seen=/AU+fffd`,
+      String.raw`long R <p>\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x81\xe6</p> seen=/U+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+65e5U+672cU+2235`,
+      String.raw`long E <p x="1">\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x93\xfa\x96{\x87\x9a</p> seen=`,
+      String.raw`1253 R <p t="\x81\xaa\xe1">\x81&#65533;\xe1</p> seen=U+81U+fffdU+3b1t=U+81U+fffdU+3b1/U+81U+fffdU+3b1`,
+      String.raw`comment read   <p><!--\x87\x9a\x81 \xe9--></p> seen=U+2235U+fffd U+fffd`,
+      String.raw`comment set    <p><!--\x82\xa0-\xb1--></p> seen=U+2235U+fffd U+fffd`,
+      String.raw`comment set é TypeError: Parser error: Comment text contains a character that can't be represented in the document's character encoding.`,
+      String.raw`1252 comment é <p><!--\xe9\x80--></p> seen=U+2021U+161U+81 U+e9`,
+      String.raw`1252 comment あ TypeError: Parser error: Comment text contains a character that can't be represented in the document's character encoding.`,
+      String.raw`iso-2022-jp: TypeError: Parser error: Expected ASCII-compatible encoding.`,
+      String.raw`x-sjis: <i>\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;<</i><p t="A" a="\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;<">A\x93\xfa\x83A&#54620;\x92\x86&#8364;&#233;&#128512;&lt;</p> seen=`,
+      String.raw`ks_c_5601-1987: <i>\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;<</i><p t="A" a="\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;<">A\xec\xed\xab\xa2\xc7\xd1\xf1\xe9\xa2\xe6&#233;&#128512;&lt;</p> seen=`,
+      String.raw`gb2312: <i>\xc8\xd5\xa5\xa2&#54620;\xd6\xd0\x80\xa8\xa6&#128512;<</i><p t="A" a="\xc8\xd5\xa5\xa2&#54620;\xd6\xd0\x80\xa8\xa6&#128512;<">A\xc8\xd5\xa5\xa2&#54620;\xd6\xd0\x80\xa8\xa6&#128512;&lt;</p> seen=`,
+      String.raw`big5-hkscs: <i>\xa4\xe9\xc7|&#54620;\xa4\xa4\xa3\xe1&#233;&#128512;<</i><p t="A" a="\xa4\xe9\xc7|&#54620;\xa4\xa4\xa3\xe1&#233;&#128512;<">A\xa4\xe9\xc7|&#54620;\xa4\xa4\xa3\xe1&#233;&#128512;&lt;</p> seen=`,
+      String.raw`x-euc-jp: <i>\xc6\xfc\xa5\xa2&#54620;\xc3\xe6&#8364;&#233;&#128512;<</i><p t="A" a="\xc6\xfc\xa5\xa2&#54620;\xc3\xe6&#8364;&#233;&#128512;<">A\xc6\xfc\xa5\xa2&#54620;\xc3\xe6&#8364;&#233;&#128512;&lt;</p> seen=`,
     ]);
   });
 });

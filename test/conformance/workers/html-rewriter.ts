@@ -150,9 +150,35 @@ async function charsets(): Promise<string> {
   return `${lines.join('\n')}\n${seen.join('|')}`;
 }
 
+/** Documents in the multi-byte encodings: valid, duplicate-encoded and invalid sequences, read, written into and re-encoded; what the handlers saw last. */
+async function multiByteCharsets(): Promise<string> {
+  const wrap = (inner: number[]): number[] => [0x3c, 0x70, 0x20, 0x74, 0x3d, 0x22, ...inner, 0x22, 0x3e, ...inner, 0x3c, 0x2f, 0x70, 0x3e];
+  const show = (s: string | null): string => [...(s ?? 'null')].map((c) => (c.codePointAt(0)! < 128 ? c : `U+${c.codePointAt(0)!.toString(16)}`)).join('');
+  const inserted = '\u65e5\u30a2\ud55c\u4e2d\u20ac\u00e9\ud83d\ude00<';
+  const docs: Record<string, number[]> = {
+    shift_jis: [0x93, 0xfa, 0x96, 0x7b, 0x87, 0x9a, 0xed, 0x40, 0x81, 0x20, 0xb1, 0xf0, 0x40],
+    'euc-jp': [0xc6, 0xfc, 0x8e, 0xb1, 0x8f, 0xb0, 0xa1, 0xa1, 0x20, 0xff],
+    'euc-kr': [0xc7, 0xd1, 0x81, 0x41, 0xc7, 0x20, 0x80],
+    gbk: [0xd6, 0xd0, 0x80, 0x81, 0x30, 0x81, 0x30, 0xff],
+    gb18030: [0xd6, 0xd0, 0x80, 0x84, 0x31, 0xa4, 0x39, 0xff],
+    big5: [0xa4, 0xa4, 0x88, 0x62, 0x88, 0x40, 0xf9, 0xfe, 0xa4, 0x20],
+  };
+  const seen: string[] = [];
+  const lines: string[] = [];
+  for (const [charset, inner] of Object.entries(docs)) {
+    const ct = `text/html; charset=${charset}`;
+    lines.push(await inCharset(wrap(inner), ct, new HTMLRewriter().on('p', { element(e) { seen.push(show(e.getAttribute('t'))); }, text(t) { seen.push(show(t.text)); } })));
+    lines.push(await inCharset(wrap(inner), ct, new HTMLRewriter().on('p', { element(e) { e.append(inserted); e.setAttribute('a', inserted); e.before(`<i>${inserted}</i>`, { html: true }); } })));
+    lines.push(await inCharset(wrap(inner), ct, new HTMLRewriter().on('p', { text(t) { if (t.text !== '') t.replace(`[${t.text}]`); } })));
+  }
+  lines.push(await inCharset(wrap([0x41]), 'text/html; charset=iso-2022-jp', new HTMLRewriter()));
+  return `${lines.join('\n')}\n${seen.join('|')}`;
+}
+
 export default {
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
+    if (url.pathname === '/charset-multibyte') return new Response(await multiByteCharsets());
     if (url.pathname === '/streamed-content') return new Response(await streamedContent());
     if (url.pathname === '/charset') return new Response(await charsets());
     if (url.pathname === '/links') {

@@ -85,4 +85,53 @@ describe('streams', () => {
         return [value.byteLength, value[0], new ByteLengthQueuingStrategy({ highWaterMark: 3 }).size(new Uint8Array(5))];`),
     ).toEqual([1, 7, 5]);
   });
+  // WPT streams/piping/general-addition.any.js "enqueue() must not synchronously call write algorithm"
+  // (Node 24 passes it): the pipe's read request writes from a microtask, not from inside enqueue().
+  it('pipeTo writes a chunk enqueued into a waiting pipe after enqueue() returns, in order, before the close', async () => {
+    expect(
+      await iso.run(`
+        const log = [];
+        let con;
+        const piped = new ReadableStream({ start(c) { con = c; } }, { highWaterMark: 0 }).pipeTo(
+          new WritableStream({ write(chunk) { log.push('write ' + chunk); }, close() { log.push('close'); } }),
+        );
+        await Promise.resolve();
+        con.enqueue('a');
+        log.push('enqueued');
+        con.enqueue('b');
+        con.close();
+        await piped;
+        return log;`),
+    ).toEqual(['enqueued', 'write a', 'write b', 'close']);
+  });
+  // WPT streams/readable-streams/owning-type.any.js "ReadableStream should check transfer parameter"
+  // (workerd passes it by turning start()'s exception into the stream's error; see stream-enqueue-options.ts).
+  it("enqueue() refuses a non-empty transfer list, since no stream here is of type 'owning', and ignores an empty one", async () => {
+    expect(
+      await iso.run(`
+        const out = [];
+        const t = (name, f) => { try { f(); out.push(name + ': ok'); } catch (e) { out.push(name + ': ' + e.constructor.name); } };
+        const chunks = [];
+        new ReadableStream({ start(c) {
+          const buffer = new ArrayBuffer(8);
+          t('transfer [buffer]', () => c.enqueue(buffer, { transfer: [buffer] }));
+          out.push('byteLength ' + buffer.byteLength);
+          t('getter throws', () => c.enqueue(buffer, { get transfer() { throw new RangeError('mine'); } }));
+          t('transfer 5', () => c.enqueue(1, { transfer: 5 }));
+          t('transfer [1]', () => c.enqueue(1, { transfer: [1] }));
+          t('transfer []', () => c.enqueue('a', { transfer: [] }));
+          t('transfer undefined', () => c.enqueue('b', { transfer: undefined }));
+          t('no options', () => c.enqueue('c'));
+          ['d', 'e'].forEach(c.enqueue, c);
+          c.close();
+        } }).pipeTo(new WritableStream({ write(x) { chunks.push(x); } }));
+        await new Promise((r) => setTimeout(r, 0));
+        t('type owning', () => new ReadableStream({ type: 'owning' }));
+        return [out, chunks, ReadableStreamDefaultController.prototype.enqueue.length];`),
+    ).toEqual([
+      ['transfer [buffer]: TypeError', 'byteLength 8', 'getter throws: RangeError', 'transfer 5: TypeError', 'transfer [1]: TypeError', 'transfer []: ok', 'transfer undefined: ok', 'no options: ok', 'type owning: TypeError'],
+      ['a', 'b', 'c', 'd', 'e'],
+      0,
+    ]);
+  });
 });
