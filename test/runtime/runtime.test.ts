@@ -129,9 +129,11 @@ describe('Runtime', () => {
     expect(performance.now() - t0).toBeLessThan(1000);
     // Charged what it ran: about the 50 ms budget. Under load the in-entry
     // guard is stretched by this thread's recent share of a CPU (cpu-clock.ts),
-    // so the charge can pass the budget by that estimate's error (61 ms seen
-    // with two CPU-bound processes beside the suite), never by multiples.
-    expect(r.timing.cpuMs).toBeLessThan(100);
+    // at most 2.5×, so a loop whose thread had little CPU just before and all
+    // of it after runs up to 125 ms, plus the time to stop it (61 ms seen with
+    // two CPU-bound processes beside the suite, 109 ms once in a plain run).
+    // Past 150 ms the guard did not hold (as in test/router/budgets.test.ts).
+    expect(r.timing.cpuMs).toBeLessThan(150);
     const after = await call(rt, 'spin');
     expect(after.body).toBe('n=1');
   });
