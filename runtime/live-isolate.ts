@@ -22,7 +22,7 @@ import { checkResponseHead, splitHeaderLines } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
 import type { OpContext } from './host-ops/types.ts';
-import { CHARGED_OPS, MESSAGE_OPS, WASM_IN_USE } from './host-ops/index.ts';
+import { CHARGED_OPS, MESSAGE_OPS, UNCHARGED_SYNC_OPS, WASM_IN_USE } from './host-ops/index.ts';
 import { HostWorkMeter } from './host-work-meter.ts';
 import { RequestBody } from './request-body.ts';
 import { enterNodeCompat } from './node-compat/host.ts';
@@ -724,7 +724,16 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   callSync(op: string, payload: unknown): unknown {
-    return this.#hooks.hostOpSync(op, payload, this.#opContext(this.#current));
+    const ctx = this.#opContext(this.#current);
+    if (!UNCHARGED_SYNC_OPS.has(op)) return this.#hooks.hostOpSync(op, payload, ctx);
+    // Left out of the entry's charge by its own CPU (not its wall time, which
+    // on a loaded host would also take the tenant's preempted work with it).
+    const start = entryStart();
+    try {
+      return this.#hooks.hostOpSync(op, payload, ctx);
+    } finally {
+      this.#hostMs += entryCpuMs(start);
+    }
   }
 
   // ---- request life ----

@@ -1,8 +1,9 @@
 // The compiled lol-html module for HTMLRewriter (runtime/webapi/html-rewriter-wasm.ts).
 //
 // Compiled once per process, on the first request of any function that uses
-// HTMLRewriter (~20-30 ms here, charged to that request's entry), never at
-// start: a host none of whose functions rewrite HTML pays nothing. Returned
+// HTMLRewriter (~10-60 ms here, inside that request's entry but not charged
+// to it: UNCHARGED_SYNC_OPS), never at start: a host none of whose functions
+// rewrite HTML pays nothing. Returned
 // as the WebAssembly.Module itself: isolated-vm copies a module into an
 // isolate as V8's CompiledWasmModule, which shares the machine code instead
 // of compiling again, so each isolate only instantiates it (its own memory).

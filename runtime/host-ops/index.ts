@@ -29,6 +29,16 @@ export const BUILTIN_OPS: Record<string, HostOp> = {
 export const CHARGED_OPS: ReadonlySet<string> = new Set(['subtle', 'compression']);
 
 /**
+ * Sync ops whose time is the process's, not the calling tenant's: work done
+ * once per host for every function alike. Compiling lol-html's 928 KB of
+ * WebAssembly (the first HTMLRewriter of any function in the process) takes
+ * 20-60 ms; charged to whichever request came first, it put that request
+ * near or past the default 50 ms budget. Every later call returns the
+ * compiled module.
+ */
+export const UNCHARGED_SYNC_OPS: ReadonlySet<string> = new Set(['html-rewriter.module']);
+
+/**
  * Ops whose result is a message arriving for the worker (an outbound
  * WebSocket's next event): its entry starts a fresh CPU budget, as a message
  * on an accepted socket does (live-isolate.ts).

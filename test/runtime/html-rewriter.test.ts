@@ -74,6 +74,31 @@ describe('HTMLRewriter in isolates', () => {
     expect(moduleAsks).toEqual(['links']);
   });
 
+  it("does not charge the host's one compile of lol-html to the request that asked first", async () => {
+    // The module op here spends 80 ms of this thread's CPU before handing the
+    // real module over, as a first compile on a loaded host can. With the
+    // default 50 ms budget, charged to the request it would end it with
+    // cpu-limit; it is the process's work (UNCHARGED_SYNC_OPS), so the
+    // request is served and charged its own work only.
+    const rt = await setup(
+      { links: LINKS },
+      {
+        'html-rewriter.module': (payload, ctx) => {
+          const until = process.threadCpuUsage().user / 1000 + 80;
+          while (process.threadCpuUsage().user / 1000 < until) {
+            // spin: CPU, not a wait
+          }
+          return BUILTIN_SYNC_OPS['html-rewriter.module']!(payload, ctx);
+        },
+      },
+      64,
+      DEFAULT_LIMITS.cpuMs,
+    );
+    const r = await call(rt, 'links');
+    expect([r.error, r.status, r.body]).toEqual([undefined, 200, '<a href="https://x/">x</a>']);
+    expect(r.timing.cpuMs).toBeLessThan(DEFAULT_LIMITS.cpuMs);
+  });
+
   it('counts its linear memory against the function: an instance past the budget fails with RangeError', async () => {
     // 16 MB budget, of which a few MB are heap: each live rewriter's instance
     // takes at least 1.25 MB, so holding many at once must run out.
