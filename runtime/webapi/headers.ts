@@ -9,6 +9,9 @@
 
 import { defineGlobal } from './define.ts';
 import { apply, arrayPush, arraySort, copyArray, getOwnPropertyDescriptor, ownKeys, stringCharCodeAt, stringSlice, stringToLowerCase } from './intrinsics.ts';
+import { sequenceFrom } from './webidl.ts';
+
+const CONSTRUCT = "Failed to construct 'Headers'";
 
 // Checked with loops over character codes rather than regular expressions:
 // RegExp.prototype.test calls `exec` through the prototype, which a tenant
@@ -76,21 +79,6 @@ function toByteString(v: unknown): string {
   return s;
 }
 
-/** WebIDL "create a sequence from an iterable" with the iterator method already got. */
-function sequenceOf(iterable: object, method: unknown): unknown[] {
-  if (typeof method !== 'function') throw new TypeError("Failed to construct 'Headers': The provided value cannot be converted to a sequence.");
-  const iterator = apply(method, iterable, []) as Iterator<unknown>;
-  if (iterator === null || (typeof iterator !== 'object' && typeof iterator !== 'function')) throw new TypeError("Failed to construct 'Headers': The iterator is not an object.");
-  const next = iterator.next;
-  const out: unknown[] = [];
-  for (;;) {
-    const step = apply(next, iterator, []) as IteratorResult<unknown>;
-    if (step === null || (typeof step !== 'object' && typeof step !== 'function')) throw new TypeError("Failed to construct 'Headers': The iterator result is not an object.");
-    if (step.done) return out;
-    out[out.length] = step.value;
-  }
-}
-
 type Init = HeadersInit | Headers;
 
 /** Position of the first pair named `n` at or after `from`, or -1. */
@@ -152,13 +140,13 @@ export class Headers implements globalThis.Headers {
     const pairs: string[] = [];
     if (method !== undefined && method !== null) {
       if (typeof method !== 'function') throw new TypeError("Failed to construct 'Headers': The object's Symbol.iterator is not callable.");
-      const outer = sequenceOf(init, method);
+      const outer = sequenceFrom(init, method, CONSTRUCT);
       for (let i = 0; i < outer.length; i++) {
         const pair = outer[i];
         if (pair === null || (typeof pair !== 'object' && typeof pair !== 'function')) {
           throw new TypeError("Failed to construct 'Headers': The provided value cannot be converted to a sequence.");
         }
-        const inner = sequenceOf(pair, (pair as { [Symbol.iterator]?: unknown })[Symbol.iterator]);
+        const inner = sequenceFrom(pair, (pair as { [Symbol.iterator]?: unknown })[Symbol.iterator], CONSTRUCT);
         if (inner.length !== 2) throw new TypeError("Failed to construct 'Headers': Invalid value: each header must be a [name, value] pair.");
         arrayPush(pairs, toByteString(inner[0]), toByteString(inner[1]));
       }

@@ -12,6 +12,7 @@
 // where the spec has the constructor throw it).
 
 import { apply, defineProperty, hasOwn } from './intrinsics.ts';
+import { sequenceFrom } from './webidl.ts';
 
 type Enqueue = (this: ReadableStreamDefaultController, chunk?: unknown) => void;
 
@@ -45,22 +46,9 @@ function transferListLength(options: unknown): number {
   if ((typeof transfer !== 'object' && typeof transfer !== 'function') || transfer === null) {
     throw new TypeError('ReadableStreamDefaultController.enqueue: options.transfer is not a sequence');
   }
-  const method = (transfer as { [Symbol.iterator]?: unknown })[Symbol.iterator];
-  if (typeof method !== 'function') throw new TypeError('ReadableStreamDefaultController.enqueue: options.transfer is not iterable');
-  const iterator = apply(method, transfer, []) as Iterator<unknown>;
-  if ((typeof iterator !== 'object' && typeof iterator !== 'function') || iterator === null) {
-    throw new TypeError('ReadableStreamDefaultController.enqueue: options.transfer[Symbol.iterator]() did not return an object');
-  }
-  const next = iterator.next;
-  let length = 0;
-  for (;;) {
-    const step = apply(next, iterator, []) as IteratorResult<unknown>;
-    if ((typeof step !== 'object' && typeof step !== 'function') || step === null) throw new TypeError('ReadableStreamDefaultController.enqueue: an iterator result is not an object');
-    if (step.done) return length;
-    const item = step.value;
-    if ((typeof item !== 'object' && typeof item !== 'function') || item === null) {
-      throw new TypeError('ReadableStreamDefaultController.enqueue: an element of options.transfer is not an object');
-    }
-    length++;
-  }
+  const context = 'ReadableStreamDefaultController.enqueue: options.transfer';
+  return sequenceFrom(transfer, (transfer as { [Symbol.iterator]?: unknown })[Symbol.iterator], context, (item) => {
+    if ((typeof item !== 'object' && typeof item !== 'function') || item === null) throw new TypeError(`${context}: an element is not an object`);
+    return item;
+  }).length;
 }
