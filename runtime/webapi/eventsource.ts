@@ -24,7 +24,7 @@ import { responseParts } from './response.ts';
 import { parseAbsoluteURL } from './url.ts';
 import { arm, disarm } from './timers.ts';
 import { utf8Decode } from './encoding.ts';
-import { apply, arrayPush, box, bytesOf, isView, promiseThen, SafeMap, stringCharCodeAt, stringIndexOf, stringSlice, stringToLowerCase, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayPush, box, bytesOf, bytesView, isView, promiseThen, SafeMap, stringCharCodeAt, stringIndexOf, stringSlice, stringToLowerCase, typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -40,11 +40,6 @@ const LF = 10;
 
 interface EventSourceInit {
   withCredentials?: boolean;
-}
-
-/** A view of bytes [from, to) of `b` (not `subarray`, which a worker can replace). */
-function slice(b: Uint8Array, from: number, to: number): Uint8Array {
-  return new Uint8ArrayCtor(typedArrayBuffer(b), typedArrayByteOffset(b) + from, to - from);
 }
 
 /** Strip HTTP whitespace (tab, space, CR, LF) from both ends. */
@@ -272,15 +267,15 @@ class EventSource extends EventTarget {
     if (this.#lineLength + n > capacity) {
       const want = this.#lineLength + n;
       const grown = new Uint8ArrayCtor(want > 2 * capacity ? (want > 256 ? want : 256) : 2 * capacity);
-      typedArraySet(grown, slice(this.#line, 0, this.#lineLength), 0);
+      typedArraySet(grown, bytesView(this.#line, 0, this.#lineLength), 0);
       this.#line = grown;
     }
-    typedArraySet(this.#line, slice(bytes, from, to), this.#lineLength);
+    typedArraySet(this.#line, bytesView(bytes, from, to), this.#lineLength);
     this.#lineLength += n;
   }
 
   #endLine(): void {
-    const line = this.#lineLength === 0 ? '' : utf8Decode(slice(this.#line, 0, this.#lineLength));
+    const line = this.#lineLength === 0 ? '' : utf8Decode(bytesView(this.#line, 0, this.#lineLength));
     this.#lineLength = 0;
     this.#bomChecked = true;
     if (line === '') {

@@ -14,23 +14,11 @@
 // `&#N;` (encoding_rs's, and so workerd's, HTML replacement).
 
 import { createMultibyteDecoder, createMultibyteEncoder } from '@exodus/bytes/multi-byte.js';
-import { box, SafeMap, stringCharCodeAt, stringSlice, typedArrayBuffer, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { box, bytesView, copyBytes, SafeMap, stringCharCodeAt, stringSlice, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { hasMarkers, isMarker, MARKER_BASE, markersOf, presentMarkers, type Transcoder } from './html-rewriter-markers.ts';
 import { TextDecoder, utf8Encode } from './encoding.ts';
 
 const fromCharCode = String.fromCharCode;
-
-/** `bytes[from, to)` without subarray (which asks the receiver's constructor for Symbol.species). */
-function view(bytes: Uint8Array, from: number, to: number): Uint8Array {
-  return new Uint8ArrayCtor(typedArrayBuffer(bytes) as ArrayBuffer, typedArrayByteOffset(bytes) + from, to - from);
-}
-
-/** A copy of `bytes[from, to)`. */
-function copy(bytes: Uint8Array, from: number, to: number): Uint8Array {
-  const out = new Uint8ArrayCtor(to - from);
-  typedArraySet(out, view(bytes, from, to), 0);
-  return out;
-}
 
 /** The encodings (TextDecoder's names) this transcoder takes. */
 export const MULTI_BYTE_REWRITABLE: readonly string[] = ['shift_jis', 'euc-jp', 'euc-kr', 'gbk', 'gb18030', 'big5'];
@@ -71,7 +59,7 @@ export function newMultiByteTranscoder(encoding: string): Transcoder {
 
   /** Whether `bytes[from, to)` decodes to text that encodes back to the same bytes and carries no marker code point. */
   const roundTrip = (bytes: Uint8Array, from: number, to: number): string | undefined => {
-    const piece = view(bytes, from, to);
+    const piece = bytesView(bytes, from, to);
     const text = decodeBytes(piece);
     if (hasMarkers(text)) return undefined;
     const back = tryEncode(text);
@@ -112,7 +100,7 @@ export function newMultiByteTranscoder(encoding: string): Transcoder {
     const key = n === 2 ? (bytes[i]! << 8) | last : -1;
     const memo = key < 0 ? undefined : taken.get(key);
     if (memo !== undefined) return memo;
-    const text = decodeBytes(view(bytes, i, i + n));
+    const text = decodeBytes(bytesView(bytes, i, i + n));
     const length = text.length === 2 && stringCharCodeAt(text, 0) === 0xfffd && stringCharCodeAt(text, 1) === last ? n - 1 : n;
     if (key >= 0) taken.set(key, length);
     return length;
@@ -166,7 +154,7 @@ export function newMultiByteTranscoder(encoding: string): Transcoder {
           end += n;
         }
       }
-      held = copy(bytes, end, bytes.length);
+      held = copyBytes(bytesView(bytes, end, bytes.length));
       return decodeWhole(bytes, end);
     },
     flush() {

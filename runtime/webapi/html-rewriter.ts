@@ -17,7 +17,7 @@
 import { defineLazyGlobal } from './define.ts';
 import { headersFromFlat } from './headers.ts';
 import { acquireInstance, attributesIterator, contentOptions, type Instance, newRewriter, registerTokens, releaseInstance, type WasmRewriter } from './html-rewriter-wasm.ts';
-import { apply, arrayPush, box, ignoreRejection, defineProperty, bytesOf, isView, PromiseCtor, promiseThen, SafeWeakMap, typedArrayBuffer, typedArrayByteLength, typedArrayByteOffset, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { apply, arrayPush, box, ignoreRejection, defineProperty, bytesOf, bytesView, isView, PromiseCtor, promiseThen, SafeWeakMap, typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { isResponse, Response, responseParts } from './response.ts';
 import { drain, streams, type Drain } from './streams.ts';
 import { isStreamContent, readContent } from './html-rewriter-content.ts';
@@ -525,11 +525,6 @@ function make(): HTMLRewriterClass {
   return made;
 }
 
-/** A piece of `b` without subarray (which asks the receiver's constructor for Symbol.species). */
-function slice(b: Uint8Array, from: number, to: number): Uint8Array {
-  return new Uint8ArrayCtor(typedArrayBuffer(b) as ArrayBuffer, typedArrayByteOffset(b) + from, to - from);
-}
-
 /** The output of one write as one chunk: lol-html emits a piece per token, and each chunk is a host call further on. */
 function concat(pieces: Uint8Array[], total: number): Uint8Array {
   if (pieces.length === 1) return pieces[0]!;
@@ -686,7 +681,7 @@ function rewrite(source: Uint8Array | ReadableStream<Uint8Array>, regs: Registra
           const total = typedArrayByteLength(bytes);
           if (offset >= total) return end();
           const to = offset + SLICE < total ? offset + SLICE : total;
-          const piece = slice(bytes, offset, to);
+          const piece = bytesView(bytes, offset, to);
           offset = to;
           promiseThen(feed(piece), next, fail);
         };

@@ -176,6 +176,11 @@ export function bytesOf(view: ArrayBufferView): Uint8Array {
   return new Uint8ArrayCtor(dataViewBuffer(dv) as ArrayBuffer, dataViewByteOffset(dv), dataViewByteLength(dv));
 }
 
+/** Bytes [from, to) of `b`, over the same memory (no species lookup, unlike subarray, which a worker can replace). */
+export function bytesView(b: Uint8Array, from: number, to: number): Uint8Array {
+  return new Uint8ArrayCtor(typedArrayBuffer(b) as ArrayBuffer, typedArrayByteOffset(b) + from, to - from);
+}
+
 /** A fresh copy of `src` in a new ArrayBuffer of its own. */
 export function copyBytes(src: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8ArrayCtor(typedArrayByteLength(src));
