@@ -121,7 +121,7 @@ const shadowGlobals: Plugin = {
         let patched = source;
         for (const patch of shadow.patches ?? []) {
           // Minified names change between builds; the patterns match the shape. Fail loudly when an upgrade changes it.
-          const hits = source.match(patch.find)?.length ?? 0;
+          const hits = patched.match(patch.find)?.length ?? 0;
           if (hits !== 1) throw new Error(`${args.path}: the patch "${patch.what}" matched ${hits} times, not once; revisit runtime/prelude.ts SHADOWS`);
           patched = patched.replace(patch.find, patch.replace);
         }

@@ -31,13 +31,15 @@ export interface RequestSpec {
   body?: Readable | Uint8Array | string | null;
 }
 
+const METRIC = { cold: /(?:^|,)\s*cold;dur=([\d.]+)/, cpu: /(?:^|,)\s*cpu;dur=([\d.]+)/, wall: /(?:^|,)\s*wall;dur=([\d.]+)/ };
+
 export function parseServerTiming(h: string | string[] | undefined): { cold: number | undefined; cpu: number | undefined; wall: number | undefined } {
   const s = Array.isArray(h) ? h.join(', ') : (h ?? '');
-  const metric = (name: string) => {
-    const m = new RegExp(`(?:^|,)\\s*${name};dur=([\\d.]+)`).exec(s);
+  const metric = (re: RegExp) => {
+    const m = re.exec(s);
     return m ? Number(m[1]) : undefined;
   };
-  return { cold: metric('cold'), cpu: metric('cpu'), wall: metric('wall') };
+  return { cold: metric(METRIC.cold), cpu: metric(METRIC.cpu), wall: metric(METRIC.wall) };
 }
 
 /** One request through `d`, timed; a failed request is a result with status 0, not a throw. */
