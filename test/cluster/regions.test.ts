@@ -261,17 +261,25 @@ describe('a cluster of regions', () => {
     // Every node answers near-fn from `region`: waited for (each node reads
     // the figures on its own heartbeat), then asserted once more.
     const allRunIn = async (region: string) => {
-      for (const n of [a, b, c]) await waitFor(`${n.region} to run near-fn in ${region}`, async () => {
-        const res = await n.node.call('near-fn');
-        await res.text();
-        return res.status === 200 && res.headers.get('edgefn-region') === region;
-      }, 5_000);
+      for (const n of [a, b, c]) {
+        // What the node last answered, for the message when it never gets there.
+        let last = '';
+        await waitFor(`${n.region} to run near-fn in ${region}`, async () => {
+          const res = await n.node.call('near-fn');
+          const text = await res.text();
+          last = `${res.status} region=${res.headers.get('edgefn-region')}${res.status === 200 ? '' : ` ${text.slice(0, 200)}`}; placement here: ${JSON.stringify(await nearAt(n))}`;
+          return res.status === 200 && res.headers.get('edgefn-region') === region;
+        }, 5_000).catch((err: Error) => {
+          throw new Error(`${err.message}; its last answer: ${last}`);
+        });
+      }
       for (const n of [a, b, c]) {
         const res = await n.node.call('near-fn');
         await res.text();
         expect([n.region, res.status, res.headers.get('edgefn-region')]).toEqual([n.region, 200, region]);
       }
     };
+    const nearAt = async (n: RegionNode) => ((await (await n.node.api('/v1/functions/near-fn')).json()) as { placement: { near?: unknown } }).placement.near;
     const nearOf = async () => ((await (await c.node.api('/v1/functions/near-fn')).json()) as { placement: { near?: { url: string; region: string | null; rttMs: Record<string, number> } } }).placement.near;
     try {
       const bad = await a.node.deploy('near-fn', { script: ECHO, regions: ['a', 'b'], placement: { near: 'db.example' } });
