@@ -15,6 +15,7 @@
 
 import ivm from 'isolated-vm';
 import { entryCpuMs, entryStart, entryTimeoutMs } from './cpu-clock.ts';
+import type { LazyModules } from './lazy-modules.ts';
 import { entryBegin, entryEnd } from './entry-watch.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
@@ -37,6 +38,8 @@ export interface LiveIsolateHooks {
   gone(live: LiveIsolate): void;
   /** A code cache was produced on load because none was given or it was rejected. */
   codeCache(fn: FunctionSource, cache: Uint8Array): void;
+  /** The platform modules left out of the snapshot, which a worker's first touch loads (runtime/webapi/lazy.ts). */
+  lazyModules: LazyModules;
   startupCpuMs: number;
 }
 
@@ -724,6 +727,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   callSync(op: string, payload: unknown): unknown {
+    if (op === 'lazy-module') return this.#hooks.lazyModules.load(this.#p.isolate, this.#p.context, this.#entries.lazyModule, payload);
     const ctx = this.#opContext(this.#current);
     if (!UNCHARGED_SYNC_OPS.has(op)) return this.#hooks.hostOpSync(op, payload, ctx);
     // Left out of the entry's charge by its own CPU (not its wall time, which

@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { EdgefnError } from './errors.ts';
 import { functionKey, type FunctionSource } from './function-source.ts';
 import { IsolatePool } from './isolate-pool.ts';
+import { LazyModules } from './lazy-modules.ts';
 import { LiveIsolate, type ColdBreakdown } from './live-isolate.ts';
 import { buildPrelude, type Prelude } from './prelude.ts';
 import { loadSnapshot, type SnapshotResult } from './snapshot.ts';
@@ -74,6 +75,7 @@ export class Runtime {
   readonly #ops: Record<string, HostOp>;
   readonly #opsSync: Record<string, HostOpSync>;
   readonly #closeCache: () => void;
+  readonly #lazyModules: LazyModules;
   #closed = false;
   #inDispose = false;
   #coldStarts = 0;
@@ -97,6 +99,7 @@ export class Runtime {
     this.#ops = { ...BUILTIN_OPS, ...createFetchOps(options.fetch), ...cache.ops, ...webSockets.ops, ...options.hostOps };
     this.#opsSync = { ...BUILTIN_SYNC_OPS, ...webSockets.sync, ...options.hostOpsSync };
     this.#snapshot = loadSnapshot(prelude, options.snapshotDir);
+    this.#lazyModules = new LazyModules(prelude.lazy);
     if (this.#snapshot.path === 'prelude') {
       console.warn(`edgefn: V8 snapshot unavailable (${this.#snapshot.reason}); every isolate will evaluate the prelude itself`);
     }
@@ -163,6 +166,7 @@ export class Runtime {
         if (this.#live.get(key, { updateAgeOnGet: false }) === live) this.#live.delete(key);
       },
       codeCache: (fn, cache) => this.#options.codeCache?.(fn, cache),
+      lazyModules: this.#lazyModules,
       startupCpuMs: this.#startupCpuMs,
     };
   }

@@ -11,6 +11,7 @@ import { buildPrelude } from '../../runtime/prelude.ts';
 import { loadSnapshot } from '../../runtime/snapshot.ts';
 import { prepareIsolate } from '../../runtime/prepared-isolate.ts';
 import { LiveIsolate } from '../../runtime/live-isolate.ts';
+import { LazyModules } from '../../runtime/lazy-modules.ts';
 import { DEFAULT_LIMITS, prepareScript, type FunctionSource } from '../../runtime/index.ts';
 import type { WorkerBuild } from './workers.ts';
 
@@ -26,7 +27,7 @@ export async function inProcessCost(build: WorkerBuild, path: string, requests: 
   const prepared = await prepareScript(build.module, 'module');
   // A roomy budget: a loaded machine must not end the run, which measures time per request.
   const fn: FunctionSource = { name: 'diag', version: 1, format: prepared.format, code: prepared.code, env: {}, limits: { ...DEFAULT_LIMITS, cpuMs: 60_000, wallMs: 600_000 } };
-  const hooks = { log() {}, hostOp: () => Promise.resolve(undefined), hostOpSync: () => undefined, gone() {}, codeCache() {}, startupCpuMs: 1000, webSocketWallMs: 60_000 };
+  const hooks = { log() {}, hostOp: () => Promise.resolve(undefined), hostOpSync: () => undefined, gone() {}, codeCache() {}, lazyModules: new LazyModules(prelude.lazy), startupCpuMs: 1000, webSocketWallMs: 60_000 };
   const live = new LiveIsolate(fn, prepareIsolate(snapshot, prelude, 128), hooks);
   live.load(0);
   const url = `http://diag.localhost${path}`;

@@ -8,7 +8,6 @@ import './abort.ts';
 import './encoding.ts';
 import './streams.ts';
 import './url.ts';
-import './urlpattern.ts';
 import './blob.ts';
 import './form-data.ts';
 import './fetch-api.ts';
@@ -22,7 +21,13 @@ import './compression.ts';
 import './performance.ts';
 import './scheduler.ts';
 import './global-scope.ts';
-import './cache.ts';
-import './html-rewriter.ts';
 import './websocket.ts';
-import './eventsource.ts';
+import { lazyGlobals } from './lazy.ts';
+
+// Modules few workers use: only their stand-ins are in the snapshot, and an
+// isolate evaluates one when its worker first touches one of its globals
+// (lazy.ts; runtime/prelude.ts's LAZY_MODULES names their files).
+lazyGlobals('cache', ['Cache', 'CacheStorage', 'caches']);
+lazyGlobals('html-rewriter', ['HTMLRewriter']);
+lazyGlobals('eventsource', ['EventSource']);
+lazyGlobals('urlpattern', ['URLPattern']);

@@ -1,13 +1,51 @@
 // TextEncoder / TextDecoder from @exodus/bytes: conformant on labels, BOM
 // handling, fatal mode, U+FFFD replacement, streaming decode and encodeInto,
-// and every legacy encoding of the Encoding standard; the multi-byte CJK
-// decoders' tables come from the host on first use (encoding-tables.ts).
+// and every legacy encoding of the Encoding standard. The multi-byte CJK
+// encodings (gbk, gb18030, big5, shift_jis, euc-jp, euc-kr, iso-2022-jp) are
+// a lazy module (multi-byte.ts, lazy.ts), loaded by an isolate's first
+// decoder or encoder for one of them, and their tables come from the host
+// then (encoding-tables.ts).
 // Installed eagerly: whatwg-url needs them when it loads, and most workers use them.
 
-import { TextDecoder, TextEncoder } from '@exodus/bytes/encoding.js';
+import { setMultibyte, TextDecoder, TextEncoder } from 'edgefn:exodus-encoding';
 import { defineGlobal } from './define.ts';
+import { loadLazyModule } from './lazy.ts';
 
 export { TextDecoder, TextEncoder };
+
+type Decode = (bytes: Uint8Array, stream?: boolean) => string;
+type Encode = (s: string) => Uint8Array;
+interface MultiByte {
+  createMultibyteDecoder(encoding: string, loose?: boolean): Decode;
+  createMultibyteEncoder(encoding: string): Encode;
+  /** The encoder @exodus/bytes' TextDecoder hook takes. */
+  multibyteEncoder(encoding: string, onError?: unknown): Encode;
+}
+
+let multiByte: MultiByte | undefined;
+
+/** Called by the multi-byte module as it loads. */
+export function setMultiByte(m: MultiByte): void {
+  multiByte = m;
+}
+
+function loadedMultiByte(): MultiByte {
+  if (multiByte === undefined) loadLazyModule('multi-byte');
+  if (multiByte === undefined) throw new Error('edgefn: the multi-byte encodings did not load');
+  return multiByte;
+}
+
+/** A decoder for a multi-byte encoding (`loose`: U+FFFD for what is malformed). */
+export function multiByteDecoder(encoding: string, loose = false): Decode {
+  return loadedMultiByte().createMultibyteDecoder(encoding, loose);
+}
+
+/** A strict encoder for a multi-byte encoding (throws on what it lacks). */
+export function multiByteEncoder(encoding: string): Encode {
+  return loadedMultiByte().createMultibyteEncoder(encoding);
+}
+
+setMultibyte(multiByteDecoder, (encoding: string, onError?: unknown) => loadedMultiByte().multibyteEncoder(encoding, onError));
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -15,7 +15,9 @@
 //  - nodeCompat: before a nodejs_compat worker's script runs, hand its bundle
 //    process.env and its host op (node-compat.ts).
 //  - socketEvent: a message, close or error on an upgraded request's WebSocket (websocket.ts).
+//  - lazyModule: a lazy platform module's function, compiled by the host during the
+//    isolate's 'lazy-module' host call (lazy.ts).
 
-export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled', 'nodeCompat', 'socketEvent'] as const;
+export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled', 'nodeCompat', 'socketEvent', 'lazyModule'] as const;
 
 export type EntryName = (typeof ENTRY_NAMES)[number];

@@ -15,7 +15,7 @@
 import { TextDecoder } from './encoding.ts';
 import { fromCharCodeOf, MARKER_BASE, presentMarkers, type Transcoder } from './html-rewriter-markers.ts';
 import { MULTI_BYTE_REWRITABLE, newMultiByteTranscoder } from './html-rewriter-multibyte.ts';
-import { SafeMap, stringCharCodeAt, stringSlice, stringToLowerCase, Uint8ArrayCtor, uncurryThis } from './intrinsics.ts';
+import { mapGet, SafeMap, stringCharCodeAt, stringSlice, stringToLowerCase, Uint8ArrayCtor } from './intrinsics.ts';
 import { parseMimeType } from './mime-type.ts';
 
 export type { Transcoder };
@@ -30,8 +30,6 @@ interface Table {
 }
 
 const tables = new SafeMap<string, Table>();
-/** Map.prototype.get as loaded: parseMimeType's parameters are a plain Map, whose prototype a worker can reach. */
-const mapGet = uncurryThis(Map.prototype.get) as (m: Map<string, string>, key: string) => string | undefined;
 
 function table(encoding: string, decoder: TextDecoder): Table {
   const known = tables.get(encoding);
@@ -80,6 +78,7 @@ export function transcoderFor(headers: readonly string[]): Transcoder | undefine
   for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === 'content-type') contentType = headers[i + 1];
   if (contentType === undefined) return undefined;
   const parsed = parseMimeType(contentType);
+  // Map.prototype.get as loaded: parseMimeType's parameters are a plain Map, whose prototype a worker can reach.
   const charset = parsed === null ? undefined : mapGet(parsed.parameters, 'charset');
   if (charset === undefined) return undefined;
   // UTF-8's labels (Encoding standard §4.2) without a TextDecoder: the common case, and @exodus/bytes' constructor

@@ -12,7 +12,7 @@
 // The cost: a U+F700–U+F7FF character a handler inserts comes out as the byte
 // it names (x-user-defined decodes bytes 0x80–0xFF to exactly these).
 
-import { stringCharCodeAt, stringSlice, Uint8ArrayCtor } from './intrinsics.ts';
+import { stringCharCodeAt, stringFromCharCode, stringSlice, Uint8ArrayCtor } from './intrinsics.ts';
 
 /** Transcodes one document's bytes to UTF-8 and back (one instance per transform: both ways keep state between chunks). */
 export interface Transcoder {
@@ -31,11 +31,9 @@ export interface Transcoder {
 /** First code point of the private-use characters that carry bytes. */
 export const MARKER_BASE = 0xf700;
 
-const fromCharCode = String.fromCharCode;
-
 /** The character of a BMP code point. */
 export function fromCharCodeOf(code: number): string {
-  return fromCharCode(code);
+  return stringFromCharCode(code);
 }
 
 export function isMarker(code: number): boolean {
@@ -50,7 +48,7 @@ export function hasMarkers(s: string): boolean {
 /** The markers of one byte sequence. */
 export function markersOf(bytes: ArrayLike<number>, from: number, to: number): string {
   let s = '';
-  for (let i = from; i < to; i++) s += fromCharCode(MARKER_BASE + bytes[i]!);
+  for (let i = from; i < to; i++) s += stringFromCharCode(MARKER_BASE + bytes[i]!);
   return s;
 }
 

@@ -13,12 +13,11 @@
 // back to their bytes, the rest encoded, characters the encoding lacks as
 // `&#N;` (encoding_rs's, and so workerd's, HTML replacement).
 
-import { createMultibyteDecoder, createMultibyteEncoder } from '@exodus/bytes/multi-byte.js';
-import { box, bytesView, copyBytes, SafeMap, stringCharCodeAt, stringSlice, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+import { multiByteDecoder, multiByteEncoder } from './encoding.ts';
+import { box, bytesView, copyBytes, SafeMap, stringCharCodeAt, stringFromCharCode, stringSlice, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { hasMarkers, isMarker, MARKER_BASE, markersOf, presentMarkers, type Transcoder } from './html-rewriter-markers.ts';
 import { TextDecoder, utf8Encode } from './encoding.ts';
 
-const fromCharCode = String.fromCharCode;
 
 /** The encodings (TextDecoder's names) this transcoder takes. */
 export const MULTI_BYTE_REWRITABLE: readonly string[] = ['shift_jis', 'euc-jp', 'euc-kr', 'gbk', 'gb18030', 'big5'];
@@ -29,8 +28,8 @@ function isBoundary(b: number): boolean {
 }
 
 export function newMultiByteTranscoder(encoding: string): Transcoder {
-  const decodeLoose = createMultibyteDecoder(encoding, true);
-  const encodeStrict = createMultibyteEncoder(encoding);
+  const decodeLoose = multiByteDecoder(encoding, true);
+  const encodeStrict = multiByteEncoder(encoding);
   const decodeBytes = (bytes: Uint8Array): string => decodeLoose(bytes, false);
   const utf8 = new TextDecoder('utf-8');
   const leadBytes = leadTable(encoding);
@@ -115,7 +114,7 @@ export function newMultiByteTranscoder(encoding: string): Transcoder {
     while (i < end) {
       const b = bytes[i]!;
       if (b < 0x80) {
-        text += fromCharCode(b);
+        text += stringFromCharCode(b);
         i++;
         continue;
       }

@@ -29,13 +29,12 @@
 import { utf8toString } from '@exodus/bytes/utf8.js';
 import { host } from './bridge.ts';
 import { utf8Encode } from './encoding.ts';
-import { apply, defineProperty, PromiseCtor, promiseThen, rejectedWith, resolvedWith, SafeMap, typedArrayByteLength, typedArraySet, Uint8ArrayCtor, uncurryThis } from './intrinsics.ts';
+import { apply, arrayValues, defineProperty, PromiseCtor, promiseThen, rejectedWith, resolvedWith, SafeMap, typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { instantiatePlatformModule, platformMemoryBuffer } from './wasm.ts';
 
 type WasmFn = (...args: number[]) => number;
 type Exports = Record<string, WasmFn> & { memory: WebAssembly.Memory };
 
-const arrayValues = uncurryThis(Array.prototype.values) as <T>(a: T[]) => ArrayIterator<T>;
 
 // Binaryen's asyncify states (src/passes/Asyncify.cpp).
 const UNWINDING = 1;

@@ -15,6 +15,7 @@ import { captureBootIntrinsics } from './intrinsics.ts';
 import { socketEvent } from './websocket.ts';
 import { installAtomics } from './atomics.ts';
 import { nodeCompat } from './node-compat.ts';
+import { lazyModule } from './lazy.ts';
 
 type Fn<A extends unknown[], R> = (...args: A) => R;
 
@@ -64,6 +65,7 @@ function boot(
     scheduled,
     nodeCompat,
     socketEvent,
+    lazyModule,
   };
   return entries;
 }

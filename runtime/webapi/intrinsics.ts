@@ -129,6 +129,21 @@ export const stringSlice = uncurryThis(String.prototype.slice) as (s: string, st
 export const stringToLowerCase = uncurryThis(String.prototype.toLowerCase) as (s: string) => string;
 export const stringIndexOf = uncurryThis(String.prototype.indexOf) as (s: string, search: string, from?: number) => number;
 export const stringCharCodeAt = uncurryThis(String.prototype.charCodeAt) as (s: string, i: number) => number;
+export const stringFromCharCode = String.fromCharCode;
+/** Object's static functions as loaded, for a library that calls them while a request runs (runtime/prelude.ts SHADOWS). */
+export const ObjectStatics = box({
+  defineProperty: Object.defineProperty,
+  hasOwn: Object.hasOwn,
+  entries: Object.entries,
+  keys: Object.keys,
+  freeze: Object.freeze,
+  create: Object.create,
+  prototype: box({ toString: box({ call: uncurryThis(Object.prototype.toString) as (o: unknown) => string }) }),
+});
+export const arrayValues = uncurryThis(Array.prototype.values) as <T>(a: readonly T[]) => ArrayIterator<T>;
+export const mapGet = uncurryThis(Map.prototype.get) as <K, V>(m: Map<K, V>, key: K) => V | undefined;
+/** RegExp.prototype.exec as loaded: `re.test(s)` calls whatever `exec` the worker left on the prototype. */
+export const regExpExec = uncurryThis(RegExp.prototype.exec) as (re: RegExp, s: string) => RegExpExecArray | null;
 
 export const Uint8ArrayCtor = Uint8Array;
 export const ArrayBufferCtor = ArrayBuffer;

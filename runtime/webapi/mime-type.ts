@@ -1,5 +1,10 @@
 // MIME types (MIME Sniffing §4): parse and serialize, for data: URLs, where
-// the spec asks for the parsed and re-serialized type.
+// the spec asks for the parsed and re-serialized type, and for the charset
+// HTMLRewriter reads from a Content-Type. Runs after the worker's code, so
+// only through intrinsics captured at load: string methods, RegExp exec and
+// Map methods are a worker's to replace.
+
+import { mapEntries, regExpExec, SafeMap, stringIndexOf, stringSlice, stringToLowerCase } from './intrinsics.ts';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // HTTP quoted-string token code points: TAB, SP-~, U+0080-U+00FF.
@@ -8,7 +13,7 @@ const QUOTED_STRING_TOKENS = /^[\t\x20-\x7e\x80-\xff]*$/;
 export interface MimeType {
   /** "type/subtype", lower-cased. */
   essence: string;
-  /** Parameters in order, names lower-cased, first of each name kept. */
+  /** Parameters in order, names lower-cased, first of each name kept (a SafeMap: its methods are the loaded ones). */
   parameters: Map<string, string>;
 }
 
@@ -19,7 +24,7 @@ function isHttpWhitespace(c: string | undefined): boolean {
 function trimTrailingHttpWhitespace(s: string): string {
   let end = s.length;
   while (end > 0 && isHttpWhitespace(s[end - 1])) end--;
-  return s.slice(0, end);
+  return stringSlice(s, 0, end);
 }
 
 function trimHttpWhitespace(s: string): string {
@@ -27,7 +32,7 @@ function trimHttpWhitespace(s: string): string {
   let end = s.length;
   while (start < end && isHttpWhitespace(s[start])) start++;
   while (end > start && isHttpWhitespace(s[end - 1])) end--;
-  return s.slice(start, end);
+  return stringSlice(s, start, end);
 }
 
 /** Fetch "collect an HTTP quoted string" with extract-value set; `at` points at the opening quote. */
@@ -52,23 +57,23 @@ function collectQuoted(s: string, at: number): { value: string; next: number } {
 /** MIME Sniffing "parse a MIME type"; null on failure. */
 export function parseMimeType(input: string): MimeType | null {
   const s = trimHttpWhitespace(input);
-  const slash = s.indexOf('/');
+  const slash = stringIndexOf(s, '/');
   if (slash <= 0) return null;
-  const type = s.slice(0, slash);
-  if (!TOKEN.test(type)) return null;
+  const type = stringSlice(s, 0, slash);
+  if (regExpExec(TOKEN, type) === null) return null;
   let i = slash + 1;
-  let end = s.indexOf(';', i);
+  let end = stringIndexOf(s, ';', i);
   if (end < 0) end = s.length;
-  const subtype = trimTrailingHttpWhitespace(s.slice(i, end));
-  if (subtype === '' || !TOKEN.test(subtype)) return null;
-  const parameters = new Map<string, string>();
+  const subtype = trimTrailingHttpWhitespace(stringSlice(s, i, end));
+  if (subtype === '' || regExpExec(TOKEN, subtype) === null) return null;
+  const parameters = new SafeMap<string, string>();
   i = end;
   while (i < s.length) {
     i++; // past ';'
     while (i < s.length && isHttpWhitespace(s[i])) i++;
     let nameEnd = i;
     while (nameEnd < s.length && s[nameEnd] !== ';' && s[nameEnd] !== '=') nameEnd++;
-    const name = s.slice(i, nameEnd).toLowerCase();
+    const name = stringToLowerCase(stringSlice(s, i, nameEnd));
     i = nameEnd;
     if (i < s.length) {
       if (s[i] === ';') continue;
@@ -82,23 +87,32 @@ export function parseMimeType(input: string): MimeType | null {
       i = quoted.next;
       while (i < s.length && s[i] !== ';') i++;
     } else {
-      let valueEnd = s.indexOf(';', i);
+      let valueEnd = stringIndexOf(s, ';', i);
       if (valueEnd < 0) valueEnd = s.length;
-      value = trimTrailingHttpWhitespace(s.slice(i, valueEnd));
+      value = trimTrailingHttpWhitespace(stringSlice(s, i, valueEnd));
       i = valueEnd;
       if (value === '') continue;
     }
-    if (name !== '' && TOKEN.test(name) && QUOTED_STRING_TOKENS.test(value) && !parameters.has(name)) parameters.set(name, value);
+    if (name !== '' && regExpExec(TOKEN, name) !== null && regExpExec(QUOTED_STRING_TOKENS, value) !== null && !parameters.has(name)) parameters.set(name, value);
   }
-  return { essence: `${type}/${subtype}`.toLowerCase(), parameters };
+  return { essence: stringToLowerCase(`${type}/${subtype}`), parameters };
+}
+
+/** `value` as an HTTP quoted-string: `"` and `\` escaped with a backslash. */
+function quoted(value: string): string {
+  let out = '"';
+  for (let i = 0; i < value.length; i++) out += value[i] === '"' || value[i] === '\\' ? `\\${value[i]!}` : value[i]!;
+  return `${out}"`;
 }
 
 /** MIME Sniffing "serialize a MIME type". */
 export function serializeMimeType(m: MimeType): string {
   let out = m.essence;
-  for (const [name, value] of m.parameters) {
-    out += `;${name}=`;
-    out += value !== '' && TOKEN.test(value) ? value : `"${value.replace(/["\\]/g, '\\$&')}"`;
+  const entries = mapEntries(m.parameters);
+  for (let i = 0; i < entries.length; i += 2) {
+    const value = entries[i + 1]!;
+    out += `;${entries[i]!}=`;
+    out += value !== '' && regExpExec(TOKEN, value) !== null ? value : quoted(value);
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // TextEncoderStream/TextDecoderStream come from @exodus/bytes and build on the
 // TransformStream global.
 
-import { TextDecoderStream, TextEncoderStream } from '@exodus/bytes/encoding.js';
+import { TextDecoderStream, TextEncoderStream } from 'edgefn:exodus-encoding';
 import { defineLazyGlobal } from './define.ts';
 import { apply, getPrototypeOf, promiseThen, setPrototypeOf, uncurryThis } from './intrinsics.ts';
 import { pristine } from './pristine.ts';

@@ -7,14 +7,15 @@ import ivm from 'isolated-vm';
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { buildPrelude } from '../../runtime/prelude.ts';
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, createFetchOps, type FetchOptions, type HostOp, type OpContext } from '../../runtime/host-ops/index.ts';
+import { LazyModules } from '../../runtime/lazy-modules.ts';
 import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
 import { splitHeaderLines } from '../../runtime/response-head.ts';
 import { ENTRY_NAMES, type EntryName } from '../../runtime/webapi/entries.ts';
 
-let snapshot: Promise<ivm.ExternalCopy<ArrayBuffer>> | undefined;
+let snapshot: Promise<{ snapshot: ivm.ExternalCopy<ArrayBuffer>; lazy: LazyModules }> | undefined;
 
-function getSnapshot(): Promise<ivm.ExternalCopy<ArrayBuffer>> {
-  snapshot ??= buildPrelude().then((p) => ivm.Isolate.createSnapshot([{ code: p.code, filename: 'edgefn:prelude.js' }], p.warmup));
+function getSnapshot(): Promise<{ snapshot: ivm.ExternalCopy<ArrayBuffer>; lazy: LazyModules }> {
+  snapshot ??= buildPrelude().then((p) => ({ snapshot: ivm.Isolate.createSnapshot([{ code: p.code, filename: 'edgefn:prelude.js' }], p.warmup), lazy: new LazyModules(p.lazy) }));
   return snapshot;
 }
 
@@ -65,7 +66,8 @@ export interface WebapiIsolateOptions {
 }
 
 export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): Promise<WebapiIsolate> {
-  const isolate = new ivm.Isolate({ snapshot: await getSnapshot(), memoryLimit: 128 });
+  const made = await getSnapshot();
+  const isolate = new ivm.Isolate({ snapshot: made.snapshot, memoryLimit: 128 });
   const context = isolate.createContextSync();
   const logs: string[] = [];
   const syncCalls: Array<{ op: string; payload: unknown }> = [];
@@ -187,6 +189,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
         const { domain, toUnicode } = payload as { domain: string; toUnicode: boolean };
         return toUnicode ? domainToUnicode(domain) : domainToASCII(domain);
       }
+      if (op === 'lazy-module') return made.lazy.load(isolate, context, entries.lazyModule!, payload);
       const f = BUILTIN_SYNC_OPS[op];
       if (f !== undefined) return f(payload, opContext);
       throw new Error(`unknown sync op ${op}`);
