@@ -45,6 +45,7 @@ export const LAZY_MODULES: Record<string, string> = {
   cache: 'cache.ts',
   urlpattern: 'urlpattern.ts',
   'multi-byte': 'multi-byte.ts',
+  websocket: 'websocket.ts',
 };
 
 let cached: Promise<Prelude> | undefined;

@@ -21,7 +21,7 @@ import './compression.ts';
 import './performance.ts';
 import './scheduler.ts';
 import './global-scope.ts';
-import './websocket.ts';
+import './message-events.ts';
 import { lazyGlobals } from './lazy.ts';
 
 // Modules few workers use: only their stand-ins are in the snapshot, and an
@@ -31,3 +31,4 @@ lazyGlobals('cache', ['Cache', 'CacheStorage', 'caches']);
 lazyGlobals('html-rewriter', ['HTMLRewriter']);
 lazyGlobals('eventsource', ['EventSource']);
 lazyGlobals('urlpattern', ['URLPattern']);
+lazyGlobals('websocket', ['WebSocket', 'WebSocketPair']);

@@ -14,7 +14,7 @@ import { drain, streams, type Drain } from './streams.ts';
 import { createSignal, signalAbort, type AbortSignal } from './abort.ts';
 import { kvBinding } from './kv.ts';
 import { responseWebSocket, type Response } from './response.ts';
-import { bindSocket, flushSocket, setDefaultBinaryType, socketGone } from './websocket.ts';
+import { bindSocket, flushSocket, setDefaultBinaryType, socketGone } from './websocket-seam.ts';
 import {
   apply,
   arrayIndexOf,

@@ -14,7 +14,7 @@
 
 import { defineLazyGlobal } from './define.ts';
 import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
-import { MessageEvent } from './websocket.ts';
+import { MessageEvent } from './message-events.ts';
 import { reportError } from './console.ts';
 import { DOMException } from './dom-exception.ts';
 import { createSignal, signalAbort } from './abort.ts';

@@ -11,7 +11,7 @@ import { registerErrorFactory, requestCall } from './bridge.ts';
 import { Request, requestParts, type RequestParts } from './request.ts';
 import { Response, responseHeaders } from './response.ts';
 import { freezeHeaders, headerList, rawGet } from './headers.ts';
-import { connectForFetch, fetchUpgradeHeaders } from './websocket.ts';
+import { connectForFetch, fetchUpgradeHeaders } from './websocket-seam.ts';
 import { addAbortAlgorithm, signalAborted, signalReason } from './abort.ts';
 import { drain, isReadableStream, streams, type Drain } from './streams.ts';
 import { hostBody, type HostBody } from './host-body.ts';

@@ -12,7 +12,7 @@ import { tick } from './timers.ts';
 import { runWarmers } from './define.ts';
 import { installWasm, wasmMemoryBytes } from './wasm.ts';
 import { captureBootIntrinsics } from './intrinsics.ts';
-import { socketEvent } from './websocket.ts';
+import { socketEvent } from './websocket-seam.ts';
 import { installAtomics } from './atomics.ts';
 import { nodeCompat } from './node-compat.ts';
 import { lazyModule } from './lazy.ts';

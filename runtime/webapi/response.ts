@@ -21,7 +21,7 @@ import {
 import { utf8Encode } from './encoding.ts';
 import { copyArray } from './intrinsics.ts';
 import { parseAbsoluteURL } from './url.ts';
-import { isWebSocket } from './websocket.ts';
+import { isWebSocket } from './websocket-seam.ts';
 
 // Fetch "null body status": such a response may not carry a body.
 function isNullBodyStatus(s: number): boolean {

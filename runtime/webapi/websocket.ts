@@ -1,5 +1,5 @@
-// WebSocket, WebSocketPair, MessageEvent and CloseEvent as Cloudflare Workers
-// has them, for the server side of an upgrade:
+// WebSocket and WebSocketPair as Cloudflare Workers has them (a lazy module:
+// the prelude reaches it through websocket-seam.ts), for the server side of an upgrade:
 //
 //   const [client, server] = Object.values(new WebSocketPair());
 //   server.accept();
@@ -42,6 +42,8 @@
 
 import { defineGlobal } from './define.ts';
 import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
+import { CloseEvent, ErrorEvent, MessageEvent } from './message-events.ts';
+import { defaultBinaryType, setWebSocketModule } from './websocket-seam.ts';
 import { reportError } from './console.ts';
 import { host, requestCall, setCurrentRequest } from './bridge.ts';
 import { DOMException } from './dom-exception.ts';
@@ -57,104 +59,6 @@ const CLOSED = 3;
 
 /** Longest close reason, in UTF-8 bytes (RFC 6455 §5.5: a control frame's payload is at most 125 bytes, 2 of them the code). */
 const MAX_REASON_BYTES = 123;
-
-// MessageEvent and CloseEvent (HTML §9.3, WebSockets §4): plain data events.
-
-interface MessageEventInit extends EventInit {
-  data?: unknown;
-  origin?: string;
-  lastEventId?: string;
-}
-
-export class MessageEvent extends Event {
-  #data: unknown;
-  #origin: string;
-  #lastEventId: string;
-  constructor(type: string, init?: MessageEventInit) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'MessageEvent': 1 argument required, but only 0 present.");
-    super(type, init);
-    this.#data = init?.data ?? null;
-    this.#origin = init?.origin === undefined ? '' : `${init.origin}`;
-    this.#lastEventId = init?.lastEventId === undefined ? '' : `${init.lastEventId}`;
-  }
-  get data(): unknown {
-    return this.#data;
-  }
-  get origin(): string {
-    return this.#origin;
-  }
-  get lastEventId(): string {
-    return this.#lastEventId;
-  }
-  get source(): null {
-    return null;
-  }
-  get ports(): never[] {
-    return [];
-  }
-}
-Object.defineProperty(MessageEvent.prototype, Symbol.toStringTag, { value: 'MessageEvent', configurable: true });
-
-interface CloseEventInit extends EventInit {
-  code?: number;
-  reason?: string;
-  wasClean?: boolean;
-}
-
-export class CloseEvent extends Event {
-  #code: number;
-  #reason: string;
-  #wasClean: boolean;
-  constructor(type: string, init?: CloseEventInit) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'CloseEvent': 1 argument required, but only 0 present.");
-    super(type, init);
-    this.#code = init?.code === undefined ? 0 : Number(init.code) & 0xffff;
-    this.#reason = init?.reason === undefined ? '' : `${init.reason}`;
-    this.#wasClean = Boolean(init?.wasClean);
-  }
-  get code(): number {
-    return this.#code;
-  }
-  get reason(): string {
-    return this.#reason;
-  }
-  get wasClean(): boolean {
-    return this.#wasClean;
-  }
-}
-Object.defineProperty(CloseEvent.prototype, Symbol.toStringTag, { value: 'CloseEvent', configurable: true });
-
-interface ErrorEventInit extends EventInit {
-  message?: string;
-  error?: unknown;
-}
-
-export class ErrorEvent extends Event {
-  #message: string;
-  #error: unknown;
-  constructor(type: string, init?: ErrorEventInit) {
-    if (arguments.length === 0) throw new TypeError("Failed to construct 'ErrorEvent': 1 argument required, but only 0 present.");
-    super(type, init);
-    this.#message = init?.message === undefined ? '' : `${init.message}`;
-    this.#error = init?.error;
-  }
-  get message(): string {
-    return this.#message;
-  }
-  get error(): unknown {
-    return this.#error;
-  }
-  get filename(): string {
-    return '';
-  }
-  get lineno(): number {
-    return 0;
-  }
-  get colno(): number {
-    return 0;
-  }
-}
-Object.defineProperty(ErrorEvent.prototype, Symbol.toStringTag, { value: 'ErrorEvent', configurable: true });
 
 /** What a socket end sends out, as the bridge's emit kind and its arguments (a null-prototype record). */
 interface Outgoing {
@@ -231,12 +135,6 @@ export function fetchUpgradeHeaders(ws: WebSocket): [string, string][] {
 
 let nextOutbound = 1;
 
-/** A new socket's binaryType: 'blob' with the websocket_standard_binary_type flag (install sets it), else 'arraybuffer'. */
-let defaultBinaryType: 'arraybuffer' | 'blob' = 'arraybuffer';
-export function setDefaultBinaryType(value: 'arraybuffer' | 'blob'): void {
-  defaultBinaryType = value;
-}
-
 /** The ArrayBuffer behind bytes the host sent (a fresh copy made for this isolate, so all of it is the message). */
 function typedBuffer(bytes: Uint8Array): ArrayBuffer {
   return typedArrayBuffer(bytes) as ArrayBuffer;
@@ -299,7 +197,7 @@ export class WebSocket extends EventTarget {
   /** A proxied socket (bindSocket): what arrives on this end goes out on that one, and its close closes that one. */
   #relayTo: WebSocket | undefined;
   /** How binary messages reach the worker: 'arraybuffer' (ArrayBuffer) or 'blob' (Blob). */
-  #binaryType: 'arraybuffer' | 'blob' = defaultBinaryType;
+  #binaryType: 'arraybuffer' | 'blob' = defaultBinaryType();
 
   constructor(url?: string | URL, protocols?: string | string[]) {
     super();
@@ -460,7 +358,10 @@ export class WebSocket extends EventTarget {
       if (!isSocket(ws)) return undefined;
       const outbound = ws as WebSocket;
       if (outbound.#outbound === 0 || outbound.#accepted || outbound.#used) return undefined;
-      const [client, server] = makePair();
+      // (Indexed, not destructured: array iteration is the worker's to replace.)
+      const pair = makePair();
+      const client = pair[0];
+      const server = pair[1];
       outbound.#used = true;
       outbound.#accepted = true;
       outbound.#queued = undefined;
@@ -578,7 +479,9 @@ function eventType(event: Event): string {
 
 export class WebSocketPair {
   constructor() {
-    const [client, server] = makePair();
+    const pair = makePair();
+    const client = pair[0];
+    const server = pair[1];
     // Own enumerable 0 and 1, so Object.values() gives [client, server] as in Workers.
     defineProperty(this, 0, { value: client, enumerable: true, writable: true, configurable: true });
     defineProperty(this, 1, { value: server, enumerable: true, writable: true, configurable: true });
@@ -658,6 +561,4 @@ export function socketGone(id: number, code: number, reason: string, wasClean: b
 
 defineGlobal('WebSocket', WebSocket);
 defineGlobal('WebSocketPair', WebSocketPair);
-defineGlobal('MessageEvent', MessageEvent);
-defineGlobal('CloseEvent', CloseEvent);
-defineGlobal('ErrorEvent', ErrorEvent);
+setWebSocketModule({ isWebSocket, bindSocket, flushSocket, socketEvent, socketGone, connectForFetch, fetchUpgradeHeaders });

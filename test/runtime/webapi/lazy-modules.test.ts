@@ -24,6 +24,7 @@ describe('lazy platform modules', () => {
       eventsource: 'EventSource',
       urlpattern: 'Duplicate name',
       'multi-byte': 'iso-2022-jp',
+      websocket: 'neither the client end of a WebSocketPair',
     };
     for (const [name, mark] of Object.entries(marks)) {
       expect([name, prelude.lazy[name]!.includes(mark)]).toEqual([name, true]);
@@ -48,9 +49,14 @@ describe('lazy platform modules', () => {
     expect(lazyLoads(iso)).toEqual(['urlpattern']);
     expect(await iso.run(`return [typeof Cache, typeof CacheStorage, typeof caches.open, typeof HTMLRewriter, EventSource.CLOSED]`)).toEqual(['function', 'function', 'function', 'function', 2]);
     expect(lazyLoads(iso)).toEqual(['urlpattern', 'cache', 'html-rewriter', 'eventsource']);
+    // MessageEvent and its kin stay in the snapshot: workers construct them without sockets.
+    expect(await iso.run(`return new MessageEvent('message', { data: 1 }).data + new CloseEvent('close', { code: 1000 }).code`)).toBe(1001);
+    expect(lazyLoads(iso)).toEqual(['urlpattern', 'cache', 'html-rewriter', 'eventsource']);
+    expect(await iso.run(`const [a, b] = Object.values(new WebSocketPair()); return [a instanceof WebSocket, b.readyState]`)).toEqual([true, 1]);
+    expect(lazyLoads(iso)).toEqual(['urlpattern', 'cache', 'html-rewriter', 'eventsource', 'websocket']);
     expect(await iso.run(`return new TextDecoder('shift_jis').decode(new Uint8Array([0x82, 0xa0, 0x41]))`)).toBe('あA');
     expect(await iso.run(`return new TextDecoder('gbk').decode(new Uint8Array([0xc4, 0xe3]))`)).toBe('你');
-    expect(lazyLoads(iso)).toEqual(['urlpattern', 'cache', 'html-rewriter', 'eventsource', 'multi-byte']);
+    expect(lazyLoads(iso)).toEqual(['urlpattern', 'cache', 'html-rewriter', 'eventsource', 'websocket', 'multi-byte']);
   });
 
   it("keeps what a worker assigned to a module's globals before the module loaded", async () => {
@@ -82,7 +88,7 @@ describe('lazy platform modules', () => {
       // (URLPattern's own methods iterate arrays: only its loading is asked of here.)
       const pattern = typeof URLPattern.prototype.exec;
       const sjis = new TextDecoder('shift_jis').decode(Uint8Array.of(0x82, 0xa0));
-      const closed = EventSource.CLOSED;
+      const closed = EventSource.CLOSED + new WebSocketPair()[0].readyState - 1;
       const rewritten = await new HTMLRewriter().on('a', { element(e) { e.setAttribute('href', '/y'); } }).transform(new Response('<a href="/x">x</a>')).text();
       return [pattern, sjis, closed, rewritten, typeof caches.default.match];`);
     expect(out).toEqual(['function', 'あ', 2, '<a href="/y">x</a>', 'function']);
