@@ -2,10 +2,10 @@
 // snapshot evaluates. Built once per process (esbuild takes ~100 ms) and
 // handed to isolate hosts as a string so that every host snapshots the same bytes.
 
-import { build, type Metafile, type Plugin } from 'esbuild';
+import { build, version as esbuildVersion, type Metafile, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ENTRY = fileURLToPath(new URL('./webapi/index.ts', import.meta.url));
@@ -52,52 +52,108 @@ let cached: Promise<Prelude> | undefined;
 
 export function buildPrelude(): Promise<Prelude> {
   cached ??= (async () => {
-    const bundle = async (entry: string, plugins: Plugin[] = []): Promise<{ code: string; inputs: string[]; metafile: Metafile }> => {
-      const result = await build({
-        entryPoints: [entry],
-        absWorkingDir: ROOT,
-        bundle: true,
-        write: false,
-        format: 'iife',
-        platform: 'neutral',
-        target: 'es2023',
-        minify: true,
-        legalComments: 'none',
-        mainFields: ['module', 'main'],
-        conditions: ['worker', 'import', 'default'],
-        logLevel: 'silent',
-        metafile: true,
-        alias: PRELUDE_ALIASES,
-        plugins: [...plugins, shadowGlobals, hostEncodingTables],
-        // Every free reference to a built-in global is bound to its value at load (webapi/globals.ts says why).
-        inject: [GLOBALS],
-        define: INTRINSIC_CALLS,
-      });
-      const code = result.outputFiles[0]?.text;
-      if (code === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
-      return { code, inputs: Object.keys(result.metafile.inputs).map((i) => resolve(ROOT, i)), metafile: result.metafile };
-    };
-    // Which files the prelude is made of; then each lazy module, built once
-    // to find what it imports of those files and again importing exactly
-    // that from the prelude; then the prelude with a registry of it.
-    const probe = await bundle(ENTRY, [coreRegistry(new Map())]);
-    const core = new Set(probe.inputs);
-    /** Per file of the prelude a lazy module imports: its key for core() and the names imported. */
-    const shared: Shared = new Map([[GLOBALS, { key: coreKey(GLOBALS), names: new Set(await exportNames(GLOBALS)) }]]);
-    const modules = Object.entries(LAZY_MODULES);
-    for (const [name, file] of modules) {
-      if (core.has(WEBAPI(file))) throw new Error(`runtime/webapi/${file} is a lazy module (LAZY_MODULES), yet the prelude imports it: ${name} would be in every isolate's snapshot`);
-    }
-    const firsts = await Promise.all(modules.map(([, file]) => bundle(WEBAPI(file), [fromCore(core, undefined)])));
-    for (const first of firsts) await importedFromCore(first.metafile, shared);
-    const built = await Promise.all(modules.map(([, file]) => bundle(WEBAPI(file), [fromCore(core, shared)])));
-    const lazy: Record<string, string> = Object.fromEntries(modules.map(([name], i) => [name, `(function (${CORE_PARAM}) {\n${built[i]!.code}})`]));
-    const [{ code }, { code: warmup }] = await Promise.all([bundle(ENTRY, [coreRegistry(shared)]), bundle(WARMUP)]);
-    const hash = createHash('sha256').update(code).update('\0').update(warmup);
-    for (const name of Object.keys(lazy).sort()) hash.update(`\0${name}\0`).update(lazy[name]!);
-    return { code, warmup, lazy, hash: hash.digest('hex') };
+    const useCache = process.env['EDGEFN_PRELUDE_CACHE'] !== '0';
+    const file = await cacheFile();
+    const kept = useCache ? await readBuildCache(file) : undefined;
+    if (kept !== undefined) return kept;
+    const { prelude, inputs } = await buildFresh();
+    if (useCache) await writeBuildCache(file, prelude, inputs);
+    return prelude;
   })();
   return cached;
+}
+
+/**
+ * The build takes 0.8–1 s of CPU (eleven esbuild runs), paid by every node
+ * and test process that starts. It is kept in node_modules/.cache/edgefn
+ * with the list of files it read and a hash of their contents, and used
+ * again only when every one of them is unchanged (and this file, esbuild and
+ * the list of lazy modules too: they are in the cache's name).
+ * EDGEFN_PRELUDE_CACHE=0 builds every time.
+ */
+const CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/edgefn/', import.meta.url));
+
+async function cacheFile(): Promise<string> {
+  const self = await readFile(fileURLToPath(import.meta.url), 'utf8');
+  const key = createHash('sha256').update(self).update(`\0${esbuildVersion}\0${JSON.stringify(LAZY_MODULES)}`).digest('hex').slice(0, 32);
+  return join(CACHE_DIR, `prelude-${key}.json`);
+}
+
+async function inputsHash(inputs: readonly string[]): Promise<string> {
+  const hash = createHash('sha256');
+  for (const input of inputs) hash.update(`${input}\0`).update(await readFile(resolve(ROOT, input))).update('\0');
+  return hash.digest('hex');
+}
+
+/** The prelude kept in `file`, if every file it was built from is as it was then. */
+export async function readBuildCache(file: string): Promise<Prelude | undefined> {
+  try {
+    const kept = JSON.parse(await readFile(file, 'utf8')) as { inputs: string[]; inputsHash: string; prelude: Prelude };
+    return (await inputsHash(kept.inputs)) === kept.inputsHash ? kept.prelude : undefined;
+  } catch {
+    return undefined; // none yet, unreadable, or a file it lists is gone
+  }
+}
+
+/** Keep `prelude`, built from `inputs` (paths from the project root, or absolute), in `file`. */
+export async function writeBuildCache(file: string, prelude: Prelude, inputs: readonly string[]): Promise<void> {
+  try {
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ inputs, inputsHash: await inputsHash(inputs), prelude }));
+    await rename(tmp, file);
+  } catch {
+    // A read-only install builds every time.
+  }
+}
+
+async function buildFresh(): Promise<{ prelude: Prelude; inputs: string[] }> {
+  const read = new Set<string>();
+  const bundle = async (entry: string, plugins: Plugin[] = []): Promise<{ code: string; inputs: string[]; metafile: Metafile }> => {
+    const result = await build({
+      entryPoints: [entry],
+      absWorkingDir: ROOT,
+      bundle: true,
+      write: false,
+      format: 'iife',
+      platform: 'neutral',
+      target: 'es2023',
+      minify: true,
+      legalComments: 'none',
+      mainFields: ['module', 'main'],
+      conditions: ['worker', 'import', 'default'],
+      logLevel: 'silent',
+      metafile: true,
+      alias: PRELUDE_ALIASES,
+      plugins: [...plugins, shadowGlobals, hostEncodingTables],
+      // Every free reference to a built-in global is bound to its value at load (webapi/globals.ts says why).
+      inject: [GLOBALS],
+      define: INTRINSIC_CALLS,
+    });
+    const code = result.outputFiles[0]?.text;
+    if (code === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
+    for (const input of Object.keys(result.metafile.inputs)) if (!input.includes(':')) read.add(input);
+    return { code, inputs: Object.keys(result.metafile.inputs).map((i) => resolve(ROOT, i)), metafile: result.metafile };
+  };
+  // Which files the prelude is made of; then each lazy module, built once
+  // to find what it imports of those files and again importing exactly
+  // that from the prelude; then the prelude with a registry of it.
+  const probe = await bundle(ENTRY, [coreRegistry(new Map())]);
+  const core = new Set(probe.inputs);
+  /** Per file of the prelude a lazy module imports: its key for core() and the names imported. */
+  const shared: Shared = new Map([[GLOBALS, { key: coreKey(GLOBALS), names: new Set(await exportNames(GLOBALS)) }]]);
+  const modules = Object.entries(LAZY_MODULES);
+  for (const [name, file] of modules) {
+    if (core.has(WEBAPI(file))) throw new Error(`runtime/webapi/${file} is a lazy module (LAZY_MODULES), yet the prelude imports it: ${name} would be in every isolate's snapshot`);
+  }
+  const firsts = await Promise.all(modules.map(([, file]) => bundle(WEBAPI(file), [fromCore(core, undefined)])));
+  for (const first of firsts) await importedFromCore(first.metafile, shared);
+  const built = await Promise.all(modules.map(([, file]) => bundle(WEBAPI(file), [fromCore(core, shared)])));
+  const lazy: Record<string, string> = Object.fromEntries(modules.map(([name], i) => [name, `(function (${CORE_PARAM}) {\n${built[i]!.code}})`]));
+  const [{ code }, { code: warmup }] = await Promise.all([bundle(ENTRY, [coreRegistry(shared)]), bundle(WARMUP)]);
+  const hash = createHash('sha256').update(code).update('\0').update(warmup);
+  for (const name of Object.keys(lazy).sort()) hash.update(`\0${name}\0`).update(lazy[name]!);
+  return { prelude: { code, warmup, lazy, hash: hash.digest('hex') }, inputs: [...read].sort() };
 }
 
 /** The lazy module's parameter that holds the prelude's modules (webapi/lazy.ts passes it). */
