@@ -9,7 +9,7 @@
 
 import { setMultibyte, TextDecoder, TextEncoder } from 'edgefn:exodus-encoding';
 import { defineGlobal } from './define.ts';
-import { loadLazyModule } from './lazy.ts';
+import { fromLazyModule } from './lazy.ts';
 
 export { TextDecoder, TextEncoder };
 
@@ -30,9 +30,7 @@ export function setMultiByte(m: MultiByte): void {
 }
 
 function loadedMultiByte(): MultiByte {
-  if (multiByte === undefined) loadLazyModule('multi-byte');
-  if (multiByte === undefined) throw new Error('edgefn: the multi-byte encodings did not load');
-  return multiByte;
+  return fromLazyModule('multi-byte', () => multiByte);
 }
 
 /** A decoder for a multi-byte encoding (`loose`: U+FFFD for what is malformed). */

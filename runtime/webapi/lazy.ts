@@ -34,9 +34,19 @@ function take(): Factory | undefined {
   return factory;
 }
 
-/** Load `module` now (for a lazy module that defines no global: it registers itself with a file of the prelude as it loads). */
-export function loadLazyModule(module: string): void {
-  load(module, []);
+/**
+ * For a lazy module that defines no global but registers itself with a file
+ * of the prelude as it loads: `get()`'s value, loading `module` first if
+ * it has not registered yet.
+ */
+export function fromLazyModule<T>(module: string, get: () => T | undefined): T {
+  let value = get();
+  if (value === undefined) {
+    load(module, []);
+    value = get();
+  }
+  if (value === undefined) throw new Error(`edgefn: the platform module "${module}" did not load`);
+  return value;
 }
 
 function load(module: string, names: readonly string[]): void {

@@ -5,7 +5,7 @@
 // Response, fetch, the socketEvent entry) calls through here; until the
 // module has loaded, no socket can exist, so there is nothing to do.
 
-import { loadLazyModule } from './lazy.ts';
+import { fromLazyModule } from './lazy.ts';
 import type { WebSocket } from './websocket.ts';
 
 export interface WebSocketModule {
@@ -28,9 +28,7 @@ export function setWebSocketModule(m: WebSocketModule): void {
 }
 
 function loaded(): WebSocketModule {
-  if (module === undefined) loadLazyModule('websocket');
-  if (module === undefined) throw new Error('edgefn: WebSockets did not load');
-  return module;
+  return fromLazyModule('websocket', () => module);
 }
 
 export function setDefaultBinaryType(value: 'arraybuffer' | 'blob'): void {
