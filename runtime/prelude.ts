@@ -46,6 +46,8 @@ export const LAZY_MODULES: Record<string, string> = {
   urlpattern: 'urlpattern.ts',
   'multi-byte': 'multi-byte.ts',
   websocket: 'websocket.ts',
+  'message-events': 'message-events.ts',
+  kv: 'kv.ts',
 };
 
 let cached: Promise<Prelude> | undefined;

@@ -21,7 +21,6 @@ import './compression.ts';
 import './performance.ts';
 import './scheduler.ts';
 import './global-scope.ts';
-import './message-events.ts';
 import { lazyGlobals } from './lazy.ts';
 
 // Modules few workers use: only their stand-ins are in the snapshot, and an
@@ -32,3 +31,4 @@ lazyGlobals('html-rewriter', ['HTMLRewriter']);
 lazyGlobals('eventsource', ['EventSource']);
 lazyGlobals('urlpattern', ['URLPattern']);
 lazyGlobals('websocket', ['WebSocket', 'WebSocketPair']);
+lazyGlobals('message-events', ['MessageEvent', 'CloseEvent', 'ErrorEvent']);

@@ -12,7 +12,8 @@ import { format } from './console.ts';
 import { createIncomingRequest, isResponse, responseParts } from './fetch-api.ts';
 import { drain, streams, type Drain } from './streams.ts';
 import { createSignal, signalAbort, type AbortSignal } from './abort.ts';
-import { kvBinding } from './kv.ts';
+import type { KvModule } from './kv.ts';
+import { required } from './lazy.ts';
 import { responseWebSocket, type Response } from './response.ts';
 import { bindSocket, flushSocket, setDefaultBinaryType, socketGone } from './websocket-seam.ts';
 import {
@@ -194,7 +195,10 @@ export function install(exports: unknown, fmt: WorkerFormat, vars: Record<string
   if (flags !== undefined) for (let i = 0; i < flags.length; i++) if (flags[i] === 'websocket_standard_binary_type') standardBinaryType = true;
   setDefaultBinaryType(standardBinaryType ? 'blob' : 'arraybuffer');
   const bindings = copyRecord(vars);
-  if (kv !== undefined) for (let i = 0; i < kv.length; i++) defineProperty(bindings, kv[i] as string, { value: kvBinding(kv[i] as string), writable: true, enumerable: true, configurable: true });
+  if (kv !== undefined && kv.length > 0) {
+    const { kvBinding } = required<KvModule>('kv');
+    for (let i = 0; i < kv.length; i++) defineProperty(bindings, kv[i] as string, { value: kvBinding(kv[i] as string), writable: true, enumerable: true, configurable: true });
+  }
   env = objectFreeze(bindings);
   if (fmt === 'service-worker') {
     if (fetchListeners.length === 0 && scheduledListeners.length === 0) return 'the script does not call addEventListener("fetch", …) or addEventListener("scheduled", …)';

@@ -9,28 +9,22 @@
 
 import { setMultibyte, TextDecoder, TextEncoder } from 'edgefn:exodus-encoding';
 import { defineGlobal } from './define.ts';
-import { fromLazyModule } from './lazy.ts';
+import { required } from './lazy.ts';
 
 export { TextDecoder, TextEncoder };
 
 type Decode = (bytes: Uint8Array, stream?: boolean) => string;
 type Encode = (s: string) => Uint8Array;
-interface MultiByte {
+/** What the multi-byte module (multi-byte.ts) provides. */
+export interface MultiByte {
   createMultibyteDecoder(encoding: string, loose?: boolean): Decode;
   createMultibyteEncoder(encoding: string): Encode;
   /** The encoder @exodus/bytes' TextDecoder hook takes. */
   multibyteEncoder(encoding: string, onError?: unknown): Encode;
 }
 
-let multiByte: MultiByte | undefined;
-
-/** Called by the multi-byte module as it loads. */
-export function setMultiByte(m: MultiByte): void {
-  multiByte = m;
-}
-
 function loadedMultiByte(): MultiByte {
-  return fromLazyModule('multi-byte', () => multiByte);
+  return required<MultiByte>('multi-byte');
 }
 
 /** A decoder for a multi-byte encoding (`loose`: U+FFFD for what is malformed). */

@@ -14,7 +14,8 @@
 
 import { defineLazyGlobal } from './define.ts';
 import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
-import { MessageEvent } from './message-events.ts';
+import type { MessageEvents } from './message-events.ts';
+import { required } from './lazy.ts';
 import { reportError } from './console.ts';
 import { DOMException } from './dom-exception.ts';
 import { createSignal, signalAbort } from './abort.ts';
@@ -25,6 +26,8 @@ import { parseAbsoluteURL } from './url.ts';
 import { arm, disarm } from './timers.ts';
 import { utf8Decode } from './encoding.ts';
 import { apply, arrayPush, box, bytesOf, bytesView, isView, promiseThen, SafeMap, stringCharCodeAt, stringIndexOf, stringSlice, stringToLowerCase, typedArrayByteLength, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
+
+const { MessageEvent } = required<MessageEvents>('message-events');
 
 const CONNECTING = 0;
 const OPEN = 1;

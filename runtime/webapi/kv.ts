@@ -3,8 +3,11 @@
 // travel to the host's `kv` operation (router/kv-store.ts on the node), which
 // knows which namespace a binding name opens: the worker names only its own
 // binding, never a namespace, so it cannot reach another function's data.
+// A lazy module (runtime/prelude.ts, LAZY_MODULES): loaded by the first
+// install of a worker that has KV bindings (dispatch.ts).
 
 import { requestCall, type HostResult } from './bridge.ts';
+import { provide } from './lazy.ts';
 import { utf8Decode, utf8Encode } from './encoding.ts';
 import { streams, isReadableStream } from './streams.ts';
 import { bodyFromStream, consumeOwnBytes } from './body.ts';
@@ -194,7 +197,9 @@ class KVNamespace {
 
 objectFreeze(KVNamespace.prototype);
 
-/** A binding's object for `env` (or the global scope of a service worker). */
-export function kvBinding(binding: string): object {
-  return new KVNamespace(binding);
+/** What this lazy module provides: a binding's object for `env` (or the global scope of a service worker). */
+export interface KvModule {
+  kvBinding(binding: string): object;
 }
+
+provide('kv', { kvBinding: (binding: string): object => new KVNamespace(binding) } satisfies KvModule);

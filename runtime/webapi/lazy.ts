@@ -34,19 +34,30 @@ function take(): Factory | undefined {
   return factory;
 }
 
+/** What each loaded module handed the prelude (provide), by module. */
+const provided: Record<string, object> = box({});
+
 /**
- * For a lazy module that defines no global but registers itself with a file
- * of the prelude as it loads: `get()`'s value, loading `module` first if
- * it has not registered yet.
+ * Called by a lazy module as it loads: what the prelude's code asks it for
+ * through `required` (a seam for code that reaches the module without a
+ * global: the dispatcher binding a WebSocket, TextDecoder making a Shift_JIS
+ * decoder, another lazy module).
  */
-export function fromLazyModule<T>(module: string, get: () => T | undefined): T {
-  let value = get();
-  if (value === undefined) {
-    load(module, []);
-    value = get();
-  }
+export function provide(module: string, value: object): void {
+  provided[module] = value;
+}
+
+/** What lazy module `module` provides, loading it first if it has not loaded. */
+export function required<T extends object>(module: string): T {
+  if (provided[module] === undefined) load(module, []);
+  const value = provided[module];
   if (value === undefined) throw new Error(`edgefn: the platform module "${module}" did not load`);
-  return value;
+  return value as T;
+}
+
+/** What lazy module `module` provides if it has loaded, without loading it. */
+export function providedIfLoaded<T extends object>(module: string): T | undefined {
+  return provided[module] as T | undefined;
 }
 
 function load(module: string, names: readonly string[]): void {

@@ -1,9 +1,11 @@
 // MessageEvent, CloseEvent and ErrorEvent: plain data events that WebSockets
-// (websocket.ts, a lazy module) and EventSource deliver and that workers
-// construct themselves, so they are globals of every isolate.
+// and EventSource deliver and that workers may construct themselves. A lazy
+// module of its own (runtime/prelude.ts, LAZY_MODULES): those two reach it
+// through `required`, workers through its globals.
 
 import { defineGlobal } from './define.ts';
 import { Event } from './events.ts';
+import { provide } from './lazy.ts';
 
 // HTML §9.3, WebSockets §4.
 
@@ -103,6 +105,13 @@ export class ErrorEvent extends Event {
 }
 Object.defineProperty(ErrorEvent.prototype, Symbol.toStringTag, { value: 'ErrorEvent', configurable: true });
 
+export interface MessageEvents {
+  MessageEvent: typeof MessageEvent;
+  CloseEvent: typeof CloseEvent;
+  ErrorEvent: typeof ErrorEvent;
+}
+
+provide('message-events', { MessageEvent, CloseEvent, ErrorEvent } satisfies MessageEvents);
 defineGlobal('MessageEvent', MessageEvent);
 defineGlobal('CloseEvent', CloseEvent);
 defineGlobal('ErrorEvent', ErrorEvent);

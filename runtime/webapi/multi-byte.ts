@@ -6,6 +6,7 @@
 
 import { createMultibyteDecoder, createMultibyteEncoder } from '@exodus/bytes/multi-byte.js';
 import { multibyteEncoder } from 'edgefn:exodus-multi-byte';
-import { setMultiByte } from './encoding.ts';
+import type { MultiByte } from './encoding.ts';
+import { provide } from './lazy.ts';
 
-setMultiByte({ createMultibyteDecoder, createMultibyteEncoder, multibyteEncoder });
+provide('multi-byte', { createMultibyteDecoder, createMultibyteEncoder, multibyteEncoder } satisfies MultiByte);

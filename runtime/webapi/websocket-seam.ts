@@ -5,7 +5,7 @@
 // Response, fetch, the socketEvent entry) calls through here; until the
 // module has loaded, no socket can exist, so there is nothing to do.
 
-import { fromLazyModule } from './lazy.ts';
+import { providedIfLoaded, required } from './lazy.ts';
 import type { WebSocket } from './websocket.ts';
 
 export interface WebSocketModule {
@@ -18,17 +18,16 @@ export interface WebSocketModule {
   fetchUpgradeHeaders(ws: WebSocket): [string, string][];
 }
 
-let module: WebSocketModule | undefined;
 /** A new socket's binaryType: 'blob' with the websocket_standard_binary_type flag (install sets it), else 'arraybuffer'. */
 let binaryType: 'arraybuffer' | 'blob' = 'arraybuffer';
 
-/** Called by websocket.ts as it loads. */
-export function setWebSocketModule(m: WebSocketModule): void {
-  module = m;
+function loaded(): WebSocketModule {
+  return required<WebSocketModule>('websocket');
 }
 
-function loaded(): WebSocketModule {
-  return fromLazyModule('websocket', () => module);
+/** The module if it has loaded; before, no socket can exist. */
+function ifLoaded(): WebSocketModule | undefined {
+  return providedIfLoaded<WebSocketModule>('websocket');
 }
 
 export function setDefaultBinaryType(value: 'arraybuffer' | 'blob'): void {
@@ -41,7 +40,7 @@ export function defaultBinaryType(): 'arraybuffer' | 'blob' {
 
 /** Whether `value` is a WebSocket a Response may carry (response.ts's check of `webSocket`). */
 export function isWebSocket(value: unknown): boolean {
-  return module !== undefined && module.isWebSocket(value);
+  return ifLoaded()?.isWebSocket(value) === true;
 }
 
 /** websocket.ts's bindSocket: the worker answered request `id` with a 101 carrying `client`. */
@@ -50,16 +49,16 @@ export function bindSocket(client: unknown, id: number, gone: () => void): strin
 }
 
 export function flushSocket(id: number): void {
-  module?.flushSocket(id);
+  ifLoaded()?.flushSocket(id);
 }
 
 /** Entry: something happened on request `id`'s socket (websocket.ts's socketEvent). */
 export function socketEvent(id: number, kind: string, a: unknown, b: unknown, c: unknown): void {
-  module?.socketEvent(id, kind, a, b, c);
+  ifLoaded()?.socketEvent(id, kind, a, b, c);
 }
 
 export function socketGone(id: number, code: number, reason: string, wasClean: boolean): void {
-  module?.socketGone(id, code, reason, wasClean);
+  ifLoaded()?.socketGone(id, code, reason, wasClean);
 }
 
 /** A fetch() with `Upgrade: websocket`: dial `url` (websocket.ts's connectForFetch). */

@@ -42,8 +42,9 @@
 
 import { defineGlobal } from './define.ts';
 import { dispatch as dispatchEvent, Event, EventTarget } from './events.ts';
-import { CloseEvent, ErrorEvent, MessageEvent } from './message-events.ts';
-import { defaultBinaryType, setWebSocketModule } from './websocket-seam.ts';
+import type { MessageEvents } from './message-events.ts';
+import { defaultBinaryType, type WebSocketModule } from './websocket-seam.ts';
+import { provide, required } from './lazy.ts';
 import { reportError } from './console.ts';
 import { host, requestCall, setCurrentRequest } from './bridge.ts';
 import { DOMException } from './dom-exception.ts';
@@ -51,6 +52,9 @@ import { blobFromBytes, type Blob as EdgefnBlob } from './blob.ts';
 import { utf8Encode } from './encoding.ts';
 import { apply, arrayBufferByteLength, arrayPush, box, bytesOf, copyArray, defineProperty, ignoreRejection, isView, promiseThen, rejectedWith, SafeMap, stringIndexOf, stringSlice, typedArrayBuffer, Uint8ArrayCtor } from './intrinsics.ts';
 import { parseAbsoluteURL } from './url.ts';
+
+// A lazy module of their own (workers construct them without sockets).
+const { MessageEvent, CloseEvent, ErrorEvent } = required<MessageEvents>('message-events');
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -561,4 +565,4 @@ export function socketGone(id: number, code: number, reason: string, wasClean: b
 
 defineGlobal('WebSocket', WebSocket);
 defineGlobal('WebSocketPair', WebSocketPair);
-setWebSocketModule({ isWebSocket, bindSocket, flushSocket, socketEvent, socketGone, connectForFetch, fetchUpgradeHeaders });
+provide('websocket', { isWebSocket, bindSocket, flushSocket, socketEvent, socketGone, connectForFetch, fetchUpgradeHeaders } satisfies WebSocketModule);
