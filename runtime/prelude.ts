@@ -48,6 +48,7 @@ export const LAZY_MODULES: Record<string, string> = {
   websocket: 'websocket.ts',
   'message-events': 'message-events.ts',
   kv: 'kv.ts',
+  compression: 'compression.ts',
 };
 
 let cached: Promise<Prelude> | undefined;

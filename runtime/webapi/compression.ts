@@ -7,7 +7,8 @@
 // has more than a slice waiting it answers `done: false` and we call again,
 // so output reaches the readable side in bounded pieces and the
 // TransformStream's own backpressure (transform() not settling) paces the
-// writer. Loaded on first touch: it needs the streams ponyfill.
+// writer. A lazy module (runtime/prelude.ts, LAZY_MODULES), its classes
+// built on first touch: they need the streams ponyfill.
 
 import { defineLazyGlobal } from './define.ts';
 import { sharedArrayBufferByteLength } from './intrinsics.ts';
