@@ -6,9 +6,9 @@
 // The module's script is compiled by the host while this isolate waits in
 // the 'lazy-module' host call; its value (a function of the prelude's
 // modules) comes back through the `lazyModule` entry, not through a global a
-// worker could watch or pre-empt. The module is then run with CORE, the
-// prelude's own module instances, so it shares this isolate's captured
-// intrinsics, bridge and classes.
+// worker could watch or pre-empt. The module is then run with `core`, which
+// gives it the prelude's own module instances, so it shares this isolate's
+// captured intrinsics, bridge and classes.
 
 import { core } from 'edgefn:core-modules';
 import { host } from './bridge.ts';
@@ -22,6 +22,8 @@ let received: Factory | undefined;
 const loaded: Record<string, true> = box({});
 /** Each stand-in's getter, to tell a global still standing in from one defined since. */
 const standIns: Record<string, () => unknown> = box({});
+/** The globals each module defines, by module (lazyGlobals). */
+const globalsOf: Record<string, readonly string[]> = box({});
 
 /** Entry: the module's function, handed over by the host during `load`'s host call. */
 export function lazyModule(factory: Factory): void {
@@ -49,7 +51,7 @@ export function provide(module: string, value: object): void {
 
 /** What lazy module `module` provides, loading it first if it has not loaded. */
 export function required<T extends object>(module: string): T {
-  if (provided[module] === undefined) load(module, []);
+  if (provided[module] === undefined) load(module);
   const value = provided[module];
   if (value === undefined) throw new Error(`edgefn: the platform module "${module}" did not load`);
   return value as T;
@@ -60,8 +62,9 @@ export function providedIfLoaded<T extends object>(module: string): T | undefine
   return provided[module] as T | undefined;
 }
 
-function load(module: string, names: readonly string[]): void {
+function load(module: string): void {
   if (loaded[module] === true) return;
+  const names = globalsOf[module] ?? [];
   // A global of the module the worker has already replaced (assigned or
   // redefined) keeps the worker's value: the module defines all of them.
   // (Index loops: this runs after the worker's code, which may have replaced array iteration.)
@@ -87,10 +90,11 @@ function load(module: string, names: readonly string[]): void {
 
 /** Stand-ins for `names`, the globals the lazy module `module` defines. */
 export function lazyGlobals(module: string, names: readonly string[]): void {
+  globalsOf[module] = names;
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     const get = (): unknown => {
-      load(module, names);
+      load(module);
       const d = getOwnPropertyDescriptor(globalThis, name);
       if (d === undefined) return undefined;
       if (d.get === get) throw new Error(`edgefn: the platform module "${module}" did not define ${name}`);

@@ -71,6 +71,9 @@ describe('lazy platform modules', () => {
       return [Cache, CacheStorage, storage, Object.getOwnPropertyDescriptor(globalThis, 'CacheStorage').writable];`);
     expect(out).toEqual(['mine', 7, 'function', false]);
     expect(lazyLoads(iso)).toEqual(['cache']);
+    // Also when the module is loaded by another one that needs it (EventSource needs MessageEvent's).
+    expect(await iso.run(`globalThis.MessageEvent = 'mine too'; return [EventSource.OPEN, MessageEvent, typeof CloseEvent]`)).toEqual([1, 'mine too', 'function']);
+    expect(lazyLoads(iso)).toEqual(['cache', 'eventsource', 'message-events']);
   });
 
   // A module's body runs after the worker's code, under pristine.ts; what
