@@ -71,7 +71,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   const context = isolate.createContextSync();
   const logs: string[] = [];
   const syncCalls: Array<{ op: string; payload: unknown }> = [];
-  const hostTimers = new Map<number, NodeJS.Timeout>();
+  const hostTimers = new Map<number, { handle: NodeJS.Timeout; due: { mono: number; wall: number } }>();
   const responses = new Map<number, { resolve(v: HostResponse): void; reject(e: Error): void; head?: HostResponse; chunks: Uint8Array[] }>();
   let entries: Partial<Record<EntryName, Entry>> = {};
   // Async host ops run as in LiveIsolate: each call belongs to the request
@@ -132,10 +132,18 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     return st === undefined ? opContext : { ...opContext, request: st.ops, signal: st.abort.signal };
   };
 
-  const tick = (id: number, due: { mono: number; wall: number }): void => {
-    hostTimers.delete(id);
-    enter(timerRequests.get(id) ?? 0, entries.tick, [id], due);
-    timerRequests.delete(id);
+  // As LiveIsolate's: a host timeout fires every timer due by then, in due
+  // order (Node can run two timeouts set on different turns out of order).
+  const fireTimers = (upTo: number): void => {
+    const due = [...hostTimers].filter(([, t]) => t.due.mono <= upTo).sort((a, b) => a[1].due.mono - b[1].due.mono || a[0] - b[0]);
+    for (const [id, t] of due) {
+      clearTimeout(t.handle);
+      hostTimers.delete(id);
+    }
+    for (const [id, t] of due) {
+      enter(timerRequests.get(id) ?? 0, entries.tick, [id], t.due);
+      timerRequests.delete(id);
+    }
   };
   const timerRequests = new Map<number, number>();
   const cb = <A extends unknown[], R>(fn: (...a: A) => R) => new ivm.Callback(fn);
@@ -146,10 +154,11 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     cb((id: number, ms: number, request: number) => {
       timerRequests.set(id, request);
       const due = { mono: (clock?.mono ?? performance.now()) + ms, wall: (clock?.wall ?? Date.now()) + Math.ceil(ms) };
-      hostTimers.set(id, setTimeout(() => tick(id, due), ms));
+      clearTimeout(hostTimers.get(id)?.handle);
+      hostTimers.set(id, { handle: setTimeout(() => fireTimers(due.mono), Math.max(0, due.mono - performance.now())), due });
     }),
     cb((id: number) => {
-      clearTimeout(hostTimers.get(id));
+      clearTimeout(hostTimers.get(id)?.handle);
       hostTimers.delete(id);
     }),
     cb((req: number, kind: string, a: unknown, b: unknown, c: unknown) => {
@@ -228,7 +237,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     dispose() {
       for (const st of requestState.values()) st.abort.abort(new Error('isolate disposed'));
       requestState.clear();
-      for (const t of hostTimers.values()) clearTimeout(t);
+      for (const t of hostTimers.values()) clearTimeout(t.handle);
       hostTimers.clear();
       for (const c of cleanups.splice(0)) c();
       opState.clear();
