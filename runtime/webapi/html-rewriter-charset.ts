@@ -15,7 +15,7 @@
 import { TextDecoder } from './encoding.ts';
 import { fromCharCodeOf, MARKER_BASE, presentMarkers, type Transcoder } from './html-rewriter-markers.ts';
 import { MULTI_BYTE_REWRITABLE, newMultiByteTranscoder } from './html-rewriter-multibyte.ts';
-import { mapGet, SafeMap, stringCharCodeAt, stringSlice, stringToLowerCase, Uint8ArrayCtor } from './intrinsics.ts';
+import { SafeMap, stringCharCodeAt, stringSlice, stringToLowerCase, Uint8ArrayCtor } from './intrinsics.ts';
 import { parseMimeType } from './mime-type.ts';
 
 export type { Transcoder };
@@ -78,8 +78,8 @@ export function transcoderFor(headers: readonly string[]): Transcoder | undefine
   for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i] === 'content-type') contentType = headers[i + 1];
   if (contentType === undefined) return undefined;
   const parsed = parseMimeType(contentType);
-  // Map.prototype.get as loaded: parseMimeType's parameters are a plain Map, whose prototype a worker can reach.
-  const charset = parsed === null ? undefined : mapGet(parsed.parameters, 'charset');
+  // parseMimeType's parameters are a SafeMap: `get` is the loaded one, not what a worker left on Map.prototype.
+  const charset = parsed === null ? undefined : parsed.parameters.get('charset');
   if (charset === undefined) return undefined;
   // UTF-8's labels (Encoding standard §4.2) without a TextDecoder: the common case, and @exodus/bytes' constructor
   // goes through built-ins a worker may have replaced by the time it first rewrites.

@@ -13,11 +13,9 @@
 // back to their bytes, the rest encoded, characters the encoding lacks as
 // `&#N;` (encoding_rs's, and so workerd's, HTML replacement).
 
-import { multiByteDecoder, multiByteEncoder } from './encoding.ts';
 import { box, bytesView, copyBytes, SafeMap, stringCharCodeAt, stringFromCharCode, stringSlice, typedArraySet, Uint8ArrayCtor } from './intrinsics.ts';
 import { hasMarkers, isMarker, MARKER_BASE, markersOf, presentMarkers, type Transcoder } from './html-rewriter-markers.ts';
-import { TextDecoder, utf8Encode } from './encoding.ts';
-
+import { multiByteDecoder, multiByteEncoder, TextDecoder, utf8Encode } from './encoding.ts';
 
 /** The encodings (TextDecoder's names) this transcoder takes. */
 export const MULTI_BYTE_REWRITABLE: readonly string[] = ['shift_jis', 'euc-jp', 'euc-kr', 'gbk', 'gb18030', 'big5'];

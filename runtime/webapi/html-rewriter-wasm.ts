@@ -35,7 +35,6 @@ import { instantiatePlatformModule, platformMemoryBuffer } from './wasm.ts';
 type WasmFn = (...args: number[]) => number;
 type Exports = Record<string, WasmFn> & { memory: WebAssembly.Memory };
 
-
 // Binaryen's asyncify states (src/passes/Asyncify.cpp).
 const UNWINDING = 1;
 const REWINDING = 2;

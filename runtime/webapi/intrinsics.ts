@@ -141,7 +141,6 @@ export const ObjectStatics = box({
   prototype: box({ toString: box({ call: uncurryThis(Object.prototype.toString) as (o: unknown) => string }) }),
 });
 export const arrayValues = uncurryThis(Array.prototype.values) as <T>(a: readonly T[]) => ArrayIterator<T>;
-export const mapGet = uncurryThis(Map.prototype.get) as <K, V>(m: Map<K, V>, key: K) => V | undefined;
 /** RegExp.prototype.exec as loaded: `re.test(s)` calls whatever `exec` the worker left on the prototype. */
 export const regExpExec = uncurryThis(RegExp.prototype.exec) as (re: RegExp, s: string) => RegExpExecArray | null;
 

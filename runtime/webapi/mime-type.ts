@@ -13,7 +13,7 @@ const QUOTED_STRING_TOKENS = /^[\t\x20-\x7e\x80-\xff]*$/;
 export interface MimeType {
   /** "type/subtype", lower-cased. */
   essence: string;
-  /** Parameters in order, names lower-cased, first of each name kept (a SafeMap: its methods are the loaded ones). */
+  /** Parameters in order, names lower-cased, first of each name kept (a SafeMap: its methods are the loaded ones, whatever a worker did to Map.prototype). */
   parameters: Map<string, string>;
 }
 
