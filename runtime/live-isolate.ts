@@ -17,6 +17,7 @@ import ivm from 'isolated-vm';
 import { entryCpuMs, entryStart, entryTimeoutMs } from './cpu-clock.ts';
 import type { LazyModules } from './lazy-modules.ts';
 import { entryBegin, entryEnd } from './entry-watch.ts';
+import { takeDueTimers, type HostTimer } from './due-timers.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
 import { checkResponseHead, splitHeaderLines } from './response-head.ts';
@@ -135,9 +136,7 @@ interface EntryOptions {
   clockFloor?: { mono: number; wall: number };
 }
 
-interface PendingTimer {
-  handle: NodeJS.Timeout;
-  due: { mono: number; wall: number };
+interface PendingTimer extends HostTimer {
   request: number;
 }
 
@@ -549,22 +548,9 @@ export class LiveIsolate implements IsolateOwner {
     this.#timers.set(id, { handle, due, request });
   }
 
-  /**
-   * A host timeout went off: every timer of this isolate due by then fires,
-   * in the order of its due time (ties in the order armed). Node keeps a
-   * timeout's start at the loop's cached time, so two timeouts set on
-   * different turns can come due out of order; a worker that arms 5 ms and
-   * then 0 ms must still see the 0 ms one first.
-   */
+  /** A host timeout went off: every timer of this isolate due by then fires, in due order (due-timers.ts). */
   #fireTimers(upTo: number): void {
-    const due: Array<[number, PendingTimer]> = [];
-    for (const entry of this.#timers) if (entry[1].due.mono <= upTo) due.push(entry);
-    due.sort((a, b) => a[1].due.mono - b[1].due.mono || a[0] - b[0]);
-    for (const [id, t] of due) {
-      clearTimeout(t.handle);
-      this.#timers.delete(id);
-    }
-    for (const [id, t] of due) {
+    for (const [id, t] of takeDueTimers(this.#timers, upTo)) {
       const r = this.#requests.get(t.request);
       if (r !== undefined) this.#enter(r, this.#entries.tick, [id], { clockFloor: t.due });
     }

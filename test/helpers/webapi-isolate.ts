@@ -9,6 +9,7 @@ import { buildPrelude } from '../../runtime/prelude.ts';
 import { BUILTIN_OPS, BUILTIN_SYNC_OPS, createFetchOps, type FetchOptions, type HostOp, type OpContext } from '../../runtime/host-ops/index.ts';
 import { LazyModules } from '../../runtime/lazy-modules.ts';
 import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
+import { takeDueTimers, type HostTimer } from '../../runtime/due-timers.ts';
 import { splitHeaderLines } from '../../runtime/response-head.ts';
 import { ENTRY_NAMES, type EntryName } from '../../runtime/webapi/entries.ts';
 
@@ -71,7 +72,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
   const context = isolate.createContextSync();
   const logs: string[] = [];
   const syncCalls: Array<{ op: string; payload: unknown }> = [];
-  const hostTimers = new Map<number, { handle: NodeJS.Timeout; due: { mono: number; wall: number } }>();
+  const hostTimers = new Map<number, HostTimer>();
   const responses = new Map<number, { resolve(v: HostResponse): void; reject(e: Error): void; head?: HostResponse; chunks: Uint8Array[] }>();
   let entries: Partial<Record<EntryName, Entry>> = {};
   // Async host ops run as in LiveIsolate: each call belongs to the request
@@ -132,15 +133,9 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
     return st === undefined ? opContext : { ...opContext, request: st.ops, signal: st.abort.signal };
   };
 
-  // As LiveIsolate's: a host timeout fires every timer due by then, in due
-  // order (Node can run two timeouts set on different turns out of order).
+  // As LiveIsolate's: a host timeout fires every timer due by then, in due order.
   const fireTimers = (upTo: number): void => {
-    const due = [...hostTimers].filter(([, t]) => t.due.mono <= upTo).sort((a, b) => a[1].due.mono - b[1].due.mono || a[0] - b[0]);
-    for (const [id, t] of due) {
-      clearTimeout(t.handle);
-      hostTimers.delete(id);
-    }
-    for (const [id, t] of due) {
+    for (const [id, t] of takeDueTimers(hostTimers, upTo)) {
       enter(timerRequests.get(id) ?? 0, entries.tick, [id], t.due);
       timerRequests.delete(id);
     }
