@@ -18,6 +18,7 @@ import { entryCpuMs, entryStart, entryTimeoutMs } from './cpu-clock.ts';
 import type { LazyModules } from './lazy-modules.ts';
 import { entryBegin, entryEnd } from './entry-watch.ts';
 import { takeDueTimers, type HostTimer } from './due-timers.ts';
+import { LAZY_MODULE_OP } from './webapi/entries.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
 import { checkResponseHead, splitHeaderLines } from './response-head.ts';
@@ -713,7 +714,7 @@ export class LiveIsolate implements IsolateOwner {
   }
 
   callSync(op: string, payload: unknown): unknown {
-    if (op === 'lazy-module') return this.#hooks.lazyModules.load(this.#p.isolate, this.#p.context, this.#entries.lazyModule, payload);
+    if (op === LAZY_MODULE_OP) return this.#hooks.lazyModules.load(this.#p.isolate, this.#p.context, this.#entries.lazyModule, payload);
     const ctx = this.#opContext(this.#current);
     if (!UNCHARGED_SYNC_OPS.has(op)) return this.#hooks.hostOpSync(op, payload, ctx);
     // Left out of the entry's charge by its own CPU (not its wall time, which

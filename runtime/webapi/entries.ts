@@ -21,3 +21,6 @@
 export const ENTRY_NAMES = ['install', 'dispatch', 'stageBody', 'deliverBody', 'cancel', 'tick', 'settle', 'wasmMemory', 'resumeResponse', 'scheduled', 'nodeCompat', 'socketEvent', 'lazyModule'] as const;
 
 export type EntryName = (typeof ENTRY_NAMES)[number];
+
+/** The sync host call in which the host compiles a lazy module and hands it back through the lazyModule entry (lazy.ts, runtime/lazy-modules.ts). */
+export const LAZY_MODULE_OP = 'lazy-module';

@@ -13,6 +13,7 @@
 import { core } from 'edgefn:core-modules';
 import { host } from './bridge.ts';
 import { defineGlobal } from './define.ts';
+import { LAZY_MODULE_OP } from './entries.ts';
 import { apply, box, defineProperty, getOwnPropertyDescriptor } from './intrinsics.ts';
 import { pristine } from './pristine.ts';
 
@@ -78,7 +79,7 @@ function load(module: string): void {
     }
   }
   received = undefined;
-  host().callSync('lazy-module', module);
+  host().callSync(LAZY_MODULE_OP, module);
   const factory = take();
   if (typeof factory !== 'function') throw new Error(`edgefn: the platform module "${module}" did not load`);
   loaded[module] = true;

@@ -11,7 +11,7 @@ import { LazyModules } from '../../runtime/lazy-modules.ts';
 import { DEFAULT_LIMITS } from '../../runtime/limits.ts';
 import { takeDueTimers, type HostTimer } from '../../runtime/due-timers.ts';
 import { splitHeaderLines } from '../../runtime/response-head.ts';
-import { ENTRY_NAMES, type EntryName } from '../../runtime/webapi/entries.ts';
+import { ENTRY_NAMES, LAZY_MODULE_OP, type EntryName } from '../../runtime/webapi/entries.ts';
 
 let snapshot: Promise<{ snapshot: ivm.ExternalCopy<ArrayBuffer>; lazy: LazyModules }> | undefined;
 
@@ -193,7 +193,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
         const { domain, toUnicode } = payload as { domain: string; toUnicode: boolean };
         return toUnicode ? domainToUnicode(domain) : domainToASCII(domain);
       }
-      if (op === 'lazy-module') return made.lazy.load(isolate, context, entries.lazyModule!, payload);
+      if (op === LAZY_MODULE_OP) return made.lazy.load(isolate, context, entries.lazyModule!, payload);
       const f = BUILTIN_SYNC_OPS[op];
       if (f !== undefined) return f(payload, opContext);
       throw new Error(`unknown sync op ${op}`);

@@ -4,6 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildPrelude, LAZY_MODULES } from '../../../runtime/prelude.ts';
+import { LAZY_MODULE_OP } from '../../../runtime/webapi/entries.ts';
 import { createWebapiIsolate, type WebapiIsolate } from '../../helpers/webapi-isolate.ts';
 
 let iso: WebapiIsolate | undefined;
@@ -12,7 +13,7 @@ afterEach(() => {
   iso = undefined;
 });
 
-const lazyLoads = (i: WebapiIsolate): unknown[] => i.syncCalls.filter((c) => c.op === 'lazy-module').map((c) => c.payload);
+const lazyLoads = (i: WebapiIsolate): unknown[] => i.syncCalls.filter((c) => c.op === LAZY_MODULE_OP).map((c) => c.payload);
 
 describe('lazy platform modules', () => {
   it('are built apart from the prelude: none of their code is in the snapshot', async () => {
