@@ -1,6 +1,7 @@
 // Builds the prelude: runtime/webapi/ bundled into one script that the
-// snapshot evaluates. Built once per process (esbuild takes ~100 ms) and
-// handed to isolate hosts as a string so that every host snapshots the same bytes.
+// snapshot evaluates, and the lazy modules beside it. Built once per process
+// (or read from the build cache below) and handed to isolate hosts as
+// strings so that every host snapshots the same bytes.
 
 import { build, version as esbuildVersion, type Metafile, type Plugin } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -31,9 +32,9 @@ export interface Prelude {
 /**
  * Parts of the platform that few workers use, kept out of the snapshot: every
  * isolate pays heap for the snapshot's code whether it runs it or not
- * (measured, the three below cost 63 KB of heap in each isolate), while a
- * lazy module costs only the isolates whose worker touches it (about 0.3 ms
- * on that first touch, charged to the request). Each is a file of
+ * (measured, these cost 159 KB of used heap in each isolate), while a lazy
+ * module costs only the isolates whose worker touches it (1.7–2.2 ms on that
+ * first touch, charged to the request; docs/web-platform-libs.md). Each is a file of
  * runtime/webapi/ that defines its globals as it loads; webapi/lazy.ts puts
  * stand-ins for those globals in the snapshot (listed in webapi/apis.ts), and
  * its imports of the prelude's own files are the prelude's instances, never
@@ -55,12 +56,12 @@ let cached: Promise<Prelude> | undefined;
 
 export function buildPrelude(): Promise<Prelude> {
   cached ??= (async () => {
-    const useCache = process.env['EDGEFN_PRELUDE_CACHE'] !== '0';
+    if (process.env['EDGEFN_PRELUDE_CACHE'] === '0') return (await buildFresh()).prelude;
     const file = await cacheFile();
-    const kept = useCache ? await readBuildCache(file) : undefined;
+    const kept = await readBuildCache(file);
     if (kept !== undefined) return kept;
     const { prelude, inputs } = await buildFresh();
-    if (useCache) await writeBuildCache(file, prelude, inputs);
+    await writeBuildCache(file, prelude, inputs);
     return prelude;
   })();
   return cached;
@@ -112,7 +113,7 @@ export async function writeBuildCache(file: string, prelude: Prelude, inputs: re
 
 async function buildFresh(): Promise<{ prelude: Prelude; inputs: string[] }> {
   const read = new Set<string>();
-  const bundle = async (entry: string, plugins: Plugin[] = []): Promise<{ code: string; inputs: string[]; metafile: Metafile }> => {
+  const bundle = async (entry: string, plugins: Plugin[] = []): Promise<{ code: string; metafile: Metafile }> => {
     const result = await build({
       entryPoints: [entry],
       absWorkingDir: ROOT,
@@ -136,13 +137,13 @@ async function buildFresh(): Promise<{ prelude: Prelude; inputs: string[] }> {
     const code = result.outputFiles[0]?.text;
     if (code === undefined) throw new Error(`esbuild produced nothing for ${entry}`);
     for (const input of Object.keys(result.metafile.inputs)) if (!input.includes(':')) read.add(input);
-    return { code, inputs: Object.keys(result.metafile.inputs).map((i) => resolve(ROOT, i)), metafile: result.metafile };
+    return { code, metafile: result.metafile };
   };
   // Which files the prelude is made of; then each lazy module, built once
   // to find what it imports of those files and again importing exactly
   // that from the prelude; then the prelude with a registry of it.
   const probe = await bundle(ENTRY, [coreRegistry(new Map())]);
-  const core = new Set(probe.inputs);
+  const core = new Set(Object.keys(probe.metafile.inputs).map((i) => resolve(ROOT, i)));
   /** Per file of the prelude a lazy module imports: its key for core() and the names imported. */
   const shared: Shared = new Map([[GLOBALS, { key: coreKey(GLOBALS), names: new Set(await exportNames(GLOBALS)) }]]);
   const modules = Object.entries(LAZY_MODULES);
@@ -170,7 +171,7 @@ const CORE_REGISTRY = 'edgefn:core-modules';
  * import would keep every export of those files and make a getter for each,
  * heap in every isolate.
  */
-function coreRegistry(shared: ReadonlyMap<string, { key: string; names: ReadonlySet<string> }>): Plugin {
+function coreRegistry(shared: Shared): Plugin {
   return {
     name: 'core-registry',
     setup(b) {
