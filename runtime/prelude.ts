@@ -372,14 +372,14 @@ export const PRELUDE_ALIASES: Record<string, string> = {
 };
 
 /**
- * @exodus/bytes loads its legacy multi-byte tables (152 KB of JSON) through
- * one lazily required file; the in-isolate build takes them from the host on
- * first use instead (webapi/encoding-tables.ts), so the snapshot has the
- * decoders' code and no tables.
+ * @exodus/bytes unpacks its legacy multi-byte tables (152 KB of compressed
+ * JSON) in one file, on a table's first use; the in-isolate build asks the
+ * host for each unpacked table instead (webapi/encoding-tables.ts), so the
+ * snapshot has the decoders' code and no tables, and no isolate unpacks one.
  */
 const hostEncodingTables: Plugin = {
   name: 'host-encoding-tables',
   setup(b) {
-    b.onResolve({ filter: /[\\/]multi-byte\.encodings\.cjs$/ }, () => ({ path: WEBAPI('encoding-tables.ts') }));
+    b.onResolve({ filter: /[\\/]multi-byte\.table\.js$/ }, () => ({ path: WEBAPI('encoding-tables.ts') }));
   },
 };

@@ -1,19 +1,28 @@
 // The index tables of the legacy multi-byte encodings (gb18030, gbk, big5,
-// euc-jp, iso-2022-jp, shift_jis, euc-kr) for TextDecoder in the isolate
+// euc-jp, iso-2022-jp, shift_jis, euc-kr) for TextDecoder, TextEncoder's
+// HTMLRewriter counterpart and the rest in the isolate
 // (runtime/webapi/encoding-tables.ts). @exodus/bytes keeps them as 152 KB of
-// compressed JSON that it unpacks on a decoder's first use; in the snapshot
-// that JSON would sit on every isolate's heap, and few workers ever decode a
-// legacy CJK encoding. Read from disk once per process, on first ask; handed
-// over as the JSON text, which the isolate parses once.
+// compressed JSON that it unpacks on a table's first use. Unpacked in every
+// isolate that met a legacy encoding, that cost a fresh isolate 6-14 ms (the
+// JSON parse of every encoding's tables, then the unpacking of one, in code
+// the isolate had never run), charged to the request that met it: with
+// HTMLRewriter's first run, enough to fail a Shift_JIS page's first request at
+// the default 50 ms. So the host unpacks each table once per process, with
+// @exodus/bytes' own code, and hands an isolate the finished typed array (a
+// copy of at most 77 KB); the isolate keeps it for its life.
 
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { HostOpSync } from './types.ts';
 
-let json: string | undefined;
+/** The tables @exodus/bytes' multi-byte codecs ask for (fallback/multi-byte.js's getTable calls). */
+export const ENCODING_TABLE_IDS: ReadonlySet<string> = new Set(['jis0208', 'jis0212', 'euc-kr', 'gb18030', 'gb18030-ranges', 'big5', 'iso-2022-jp-katakana']);
 
-export const encodingTables: HostOpSync = () => {
-  json ??= readFileSync(join(dirname(fileURLToPath(import.meta.resolve('@exodus/bytes/multi-byte.js'))), 'fallback', 'multi-byte.encodings.json'), 'utf8');
-  return json;
+// The file is not among the package's exports, so it is imported by path.
+const tableModule = join(dirname(fileURLToPath(import.meta.resolve('@exodus/bytes/multi-byte.js'))), 'fallback', 'multi-byte.table.js');
+const { getTable } = (await import(pathToFileURL(tableModule).href)) as { getTable(id: string): Uint16Array | Uint32Array | number[][] };
+
+export const encodingTables: HostOpSync = (payload) => {
+  if (typeof payload !== 'string' || !ENCODING_TABLE_IDS.has(payload)) throw new TypeError(`no multi-byte encoding table named ${String(payload)}`);
+  return getTable(payload);
 };

@@ -34,9 +34,11 @@ export const CHARGED_OPS: ReadonlySet<string> = new Set(['subtle', 'compression'
  * WebAssembly (the first HTMLRewriter of any function in the process) takes
  * 20-60 ms; charged to whichever request came first, it put that request
  * near or past the default 50 ms budget. Every later call returns the
- * compiled module.
+ * compiled module. Unpacking a legacy multi-byte encoding's table
+ * ('encoding-tables', encoding-tables.ts) is the same: once per table and
+ * process, then a copy; an isolate asks for each table at most once.
  */
-export const UNCHARGED_SYNC_OPS: ReadonlySet<string> = new Set(['html-rewriter.module']);
+export const UNCHARGED_SYNC_OPS: ReadonlySet<string> = new Set(['html-rewriter.module', 'encoding-tables']);
 
 /**
  * Ops whose result is a message arriving for the worker (an outbound

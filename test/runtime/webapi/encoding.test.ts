@@ -35,18 +35,31 @@ describe('TextDecoder', () => {
   });
 
   // WPT encoding/legacy-mb-*, iso-2022-jp-decoder, streams/decode-non-utf8: Node 24 and workerd decode these.
-  it('decodes the legacy multi-byte encodings, streaming too, with their tables asked from the host once', async () => {
-    const before = iso.syncCalls.filter((c) => c.op === 'encoding-tables').length;
-    expect(
-      await iso.run(`
+  it('decodes the legacy multi-byte encodings, streaming too, with each table asked from the host once, unpacked', async () => {
+    const asked = () => iso.syncCalls.filter((c) => c.op === 'encoding-tables').map((c) => c.payload);
+    const before = asked().length;
+    const decodeAll = `
         const gbk = new TextDecoder('gbk').decode(new Uint8Array([0xc4, 0xe3, 0xba, 0xc3]));
         const sjis = new TextDecoder('shift_jis');
         const split = sjis.decode(new Uint8Array([0x82]), { stream: true }) + sjis.decode(new Uint8Array([0xa0]));
         const jis = new TextDecoder('iso-2022-jp').decode(new Uint8Array([0x1b, 0x24, 0x42, 0x30, 0x21, 0x1b, 0x28, 0x42, 0x61]));
         let fatal; try { new TextDecoder('euc-kr', { fatal: true }).decode(new Uint8Array([0xff, 0xff])); } catch (e) { fatal = e.constructor.name; }
-        return [gbk, split, jis, new TextDecoder('big5').decode(new Uint8Array([0xa4, 0x40])), new TextDecoder('gb18030').decode(new Uint8Array([0x81, 0x30, 0x81, 0x30])), fatal];`),
-    ).toEqual(['你好', 'あ', '亜a', '一', '\u0080', 'TypeError']);
-    expect(iso.syncCalls.filter((c) => c.op === 'encoding-tables').length - before).toBe(1);
+        return [gbk, split, jis, new TextDecoder('big5').decode(new Uint8Array([0xa4, 0x40])), new TextDecoder('gb18030').decode(new Uint8Array([0x81, 0x30, 0x81, 0x30])), fatal];`;
+    expect(await iso.run(decodeAll)).toEqual(['你好', 'あ', '亜a', '一', '\u0080', 'TypeError']);
+    const first = asked().slice(before);
+    // One call per table, each table once (shift_jis and iso-2022-jp share jis0208).
+    expect(new Set(first).size).toBe(first.length);
+    expect([...first].sort()).toEqual(['big5', 'euc-kr', 'gb18030', 'gb18030-ranges', 'jis0208']);
+    // Decoding again asks for nothing: the isolate keeps what it was given.
+    expect(await iso.run(decodeAll)).toEqual(['你好', 'あ', '亜a', '一', '\u0080', 'TypeError']);
+    expect(asked().length).toBe(before + first.length);
+  });
+
+  it('refuses a table the codecs do not have', async () => {
+    const { encodingTables } = await import('../../../runtime/host-ops/encoding-tables.ts');
+    expect(() => encodingTables('$C' as never, undefined as never)).toThrow(/no multi-byte encoding table named \$C/);
+    expect(() => encodingTables({} as never, undefined as never)).toThrow(TypeError);
+    expect((encodingTables('jis0208' as never, undefined as never) as Uint16Array).length).toBe(11_104);
   });
 
   it('decodes UTF-16LE', async () => {

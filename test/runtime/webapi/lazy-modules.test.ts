@@ -3,7 +3,9 @@
 // of its globals, through one 'lazy-module' host call, and never otherwise.
 
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, prepareScript, Runtime } from '../../../runtime/index.ts';
 import { buildPrelude, LAZY_MODULES } from '../../../runtime/prelude.ts';
+import { callRuntime } from '../../helpers/runtime-call.ts';
 import { LAZY_MODULE_OP } from '../../../runtime/webapi/entries.ts';
 import { createWebapiIsolate, type WebapiIsolate } from '../../helpers/webapi-isolate.ts';
 
@@ -99,5 +101,33 @@ describe('lazy platform modules', () => {
       const rewritten = await new HTMLRewriter().on('a', { element(e) { e.setAttribute('href', '/y'); } }).transform(new Response('<a href="/x">x</a>')).text();
       return [pattern, sjis, closed, rewritten, typeof caches.default.match];`);
     expect(out).toEqual(['function', 'あ', 2, '<a href="/y">x</a>', 'function']);
+  });
+
+  // A module's body defines properties from descriptor objects, whose
+  // 'enumerable', 'get' and 'set' are looked up through Object.prototype: a
+  // worker that put a non-configurable accessor there (pristine() cannot take
+  // it away) has its code run inside the load. The load runs inside the
+  // asking entry, under that entry's timeout and charged to it like the
+  // worker's own code, so this is the worker spinning, and ends as such.
+  it('ends a request whose worker made a module load spin with cpu-limit, near its budget', async () => {
+    const code = (await prepareScript(`export default { async fetch() {
+      let spins = 0;
+      Object.defineProperty(Object.prototype, 'enumerable', { get() { spins++; for (;;) {} }, configurable: false });
+      const tries = [];
+      for (let i = 0; i < 3; i++) {
+        try { tries.push(typeof URLPattern); } catch (e) { tries.push(e.message); }
+      }
+      return new Response(spins + ' ' + tries.join(', '));
+    } };`, 'module')).code;
+    const rt = await Runtime.create({ source: (name) => ({ name, version: 1, format: 'module', code, env: {}, limits: { ...DEFAULT_LIMITS } }), poolSize: 1, poolMemoryMb: DEFAULT_LIMITS.memoryMb });
+    try {
+      const started = performance.now();
+      const r = await callRuntime(rt, 'spinner');
+      expect([r.error, r.status]).toEqual(['ERR_CPU_LIMIT', undefined]);
+      // The default 50 ms budget, stretched on a loaded machine (cpu-clock.ts), well under this.
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      rt.destroy();
+    }
   });
 });
