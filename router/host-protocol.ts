@@ -8,8 +8,8 @@
 // connection and answers it directly: a warm request never crosses a process.
 // What still crosses is rare or slow: deploy-time validation, route changes,
 // code caches, logs, liveness for placement, pings, and every few ms while a
-// host is serving, a 'tick' that says which of its connections have a request
-// that has been in flight for a while (so that if the host dies, those
+// host is serving and the list changed, a 'tick' that says which of its
+// connections have a request that has been in flight for a while (so that if the host dies, those
 // requests can still be answered with 503 host-restart by the front door,
 // which keeps its own descriptor of every connection it handed over).
 

@@ -5,8 +5,9 @@
 // know which connections were waiting for a response, and telling it about
 // every request would put an IPC message back on every request's path. So the
 // host tells it only about requests that have been in flight for longer than
-// TICK_MS, in one 'tick' every TICK_MS while it is serving: a hello-world
-// request (~0.1 ms) is never mentioned. (Whether a host is stuck in a long
+// TICK_MS, in one 'tick' every TICK_MS while it is serving, left out while it
+// would repeat an empty one: a hello-world request (~0.1 ms) is never
+// mentioned. (Whether a host is stuck in a long
 // isolate entry, so that new connections go elsewhere, its watchdog thread
 // reports on a pipe of its own: watchdog.ts.)
 //
@@ -72,6 +73,8 @@ export class ConnectionLedger {
   readonly #conns = new Map<Socket, Conn>();
   #active = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** The last tick sent said "serving, nothing waiting or streaming". */
+  #saidEmpty = false;
   #draining = false;
   #lastEnd = 0;
   /** [fd, state] per slot, shared with the watchdog thread. */
@@ -129,6 +132,7 @@ export class ConnectionLedger {
       // Quiet until now: say so at once, before this request's entry runs, so
       // that a host stuck in that very entry shows up as blocked.
       this.#options.sendNow(activeTick([], []));
+      this.#saidEmpty = true;
       this.#timer = setTimeout(() => this.#tick(), TICK_MS);
     }
   }
@@ -146,6 +150,7 @@ export class ConnectionLedger {
       // Every response under way goes with it: a tick replaces the front
       // door's list, and one it lacks would be read again if the host died.
       this.#options.sendNow(activeTick(this.#waiting(performance.now()), this.#streaming(performance.now(), c)));
+      this.#saidEmpty = false;
     }
   }
 
@@ -193,9 +198,16 @@ export class ConnectionLedger {
     if (this.#active <= 0 && now - this.#lastEnd >= QUIET_AFTER_MS) {
       this.#active = 0;
       this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true });
+      this.#saidEmpty = false;
       return;
     }
-    this.#options.send(activeTick(this.#waiting(now), this.#streaming(now)));
+    const waiting = this.#waiting(now);
+    const streaming = this.#streaming(now);
+    // A tick replaces the front door's lists; while they stay empty (short
+    // requests, however many) it already knows all a tick would say. Sent
+    // anyway, a busy host woke the front door 500 times a second for nothing.
+    if (waiting.length > 0 || streaming.length > 0 || !this.#saidEmpty) this.#options.send(activeTick(waiting, streaming));
+    this.#saidEmpty = waiting.length === 0 && streaming.length === 0;
     this.#timer = setTimeout(() => this.#tick(), TICK_MS);
   }
 
