@@ -567,8 +567,11 @@ export class LiveIsolate implements IsolateOwner {
     const r = this.#requests.get(request);
     if (r === undefined) return undefined;
     switch (kind) {
-      case 'head': {
+      case 'head':
+      case 'whole': {
         r.responded = true;
+        // 'whole' is 'head' then 'done' (dispatch.ts): the request is over once this entry is.
+        if (kind === 'whole') queueMicrotask(() => this.#finish(r));
         const head = checkResponseHead(a, typeof b === 'string' ? splitHeaderLines(b) : b, c);
         if (typeof head === 'string') {
           this.#hooks.log(this.fn, 'error', `edgefn refused the response: ${head}`, r.requestId);

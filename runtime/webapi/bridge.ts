@@ -36,6 +36,8 @@ export interface HostBridge {
    *    'body-cancel' (the worker cancelled the request body: the host drops the rest)
    *  - 'error', code, message: the handler threw or returned something that is not a Response
    *  - 'done' (every waitUntil promise settled)
+   *  - 'whole', status, headers, body: 'head' with a body that is not 'stream', then 'done', in
+   *    one call (a response complete when no waitUntil promise is pending)
    */
   emit(requestId: number, kind: string, a?: unknown, b?: unknown, c?: unknown): unknown;
   /** Start async host operation `op`; the host answers with `settle(callId, …)`. */

@@ -406,8 +406,17 @@ function respond(id: number, state: Inflight, r: unknown): void {
     return;
   }
   if (body === null || body instanceof Uint8Array) {
-    host().emit(id, 'head', status, arrayJoin(headers, '\n'), body);
-    finish(id, state);
+    if (state.waitUntil.length > 0) {
+      host().emit(id, 'head', status, arrayJoin(headers, '\n'), body);
+      finish(id, state);
+      return;
+    }
+    // The whole response, and nothing left to wait for: the request is over
+    // with it, said in one host call instead of 'head' then 'done' (a call
+    // across the boundary costs the host ~7 µs, a warm hello request ~60).
+    host().emit(id, 'whole', status, arrayJoin(headers, '\n'), body);
+    inflight.delete(id);
+    clearRequestTimers(id);
     return;
   }
   host().emit(id, 'head', status, arrayJoin(headers, '\n'), 'stream');

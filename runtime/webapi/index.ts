@@ -46,7 +46,7 @@ function boot(
   // entry kills the isolate and answers 503 memory-limit, which it can only do
   // before the head has gone out.
   const guardedEmit: HostBridge['emit'] = (requestId, kind, a, b, c) => {
-    if ((kind === 'head' || kind === 'chunk') && wasmMemoryBytes() > memoryBytes) return undefined;
+    if ((kind === 'head' || kind === 'whole' || kind === 'chunk') && wasmMemoryBytes() > memoryBytes) return undefined;
     return emit(requestId, kind, a, b, c);
   };
   setHost({ log: (level, message) => log(level, message, getCurrentRequest()), now, random, timer, clearTimer, emit: guardedEmit, call, callSync });

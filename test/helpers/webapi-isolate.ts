@@ -157,7 +157,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       hostTimers.delete(id);
     }),
     cb((req: number, kind: string, a: unknown, b: unknown, c: unknown) => {
-      if (kind === 'done') {
+      if (kind === 'done' || kind === 'whole') {
         // Deferred like LiveIsolate's #finish: the entry that said 'done' is still running.
         queueMicrotask(() => {
           requestState.get(req)?.abort.abort(new Error('the request ended'));
@@ -166,7 +166,7 @@ export async function createWebapiIsolate(options: WebapiIsolateOptions = {}): P
       }
       const waiter = responses.get(req);
       if (waiter === undefined) return;
-      if (kind === 'head') {
+      if (kind === 'head' || kind === 'whole') {
         const head: HostResponse = { status: a as number, headers: splitHeaderLines(b as string), mode: c === 'stream' ? 'stream' : c === null ? 'none' : 'bytes', text: '' };
         if (c === 'stream') {
           waiter.head = head;
