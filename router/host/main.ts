@@ -244,6 +244,18 @@ function endNow(): void {
 let handler: OnMessage | undefined;
 const early: Array<[ToHost, Socket | undefined]> = [];
 
+// A front door that went away before this host was serving (before its
+// 'init' arrived, or while the pool filled, which can take seconds) left no
+// one to serve, and main's own 'disconnect' handler is not registered yet.
+// Left to itself the process lived on, orphaned: with no channel and nothing
+// else to wait for, Node began its exit and hung in it (isolate hosts found
+// half an hour after their test run, re-parented, main thread in a futex,
+// the watchdog thread never started).
+process.once('disconnect', () => {
+  if (handler === undefined) endNow();
+});
+if (!process.connected) endNow();
+
 process.once('message', (raw: unknown) => {
   const msg = raw as ToHost;
   if (msg.t !== 'init') {
@@ -257,12 +269,6 @@ process.once('message', (raw: unknown) => {
       if (handler === undefined) early.push([one, socket]);
       else handler(one, socket);
     }
-  });
-  // A front door that went away while this host was starting (its pool fill
-  // can take seconds) left no one to serve: main's own 'disconnect' handler
-  // is not registered yet, and without this the process lived on, orphaned.
-  process.once('disconnect', () => {
-    if (handler === undefined) endNow();
   });
   main(msg.config).then((onMessage) => {
     if (!process.connected) endNow();
