@@ -5,7 +5,6 @@
 // (see host/connections.ts for what the front door learns, and when).
 
 import { fork, type ChildProcess } from 'node:child_process';
-import { availableParallelism } from 'node:os';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -49,9 +48,6 @@ const START_WAIT_MS = 30_000;
 const RETRY_AFTER = 'retry-after: 1\r\n';
 /** How long a deploy waits for every ready host to apply its route (ms). */
 const ROUTE_ACK_MS = 2_000;
-
-/** Connections on a function's least busy host before its next one goes to a host where it is not live yet (#spread). */
-const SPREAD_AT = 4;
 
 let nextId = 1;
 
@@ -235,10 +231,6 @@ class IsolateHost {
 export class HostSupervisor {
   readonly #options: SupervisorOptions;
   readonly #hosts: IsolateHost[] = [];
-  /** Hosts given a connection of a function to spread it (#spread), until they say it is live there. */
-  readonly #spreadTo = new Map<string, Set<IsolateHost>>();
-  /** How many hosts a busy function spreads over at most: one per core. */
-  readonly #cores = availableParallelism();
   #frontUrl: string | undefined;
   /** function key (name@version) → hosts where it is live. */
   readonly #live = new Map<string, Set<IsolateHost>>();
@@ -349,9 +341,6 @@ export class HostSupervisor {
         this.#options.onCache(m.name, m.version, m.cache);
         return;
       case 'live': {
-        // Live there now, or gone: either way no longer only a spread's target.
-        const placed = this.#spreadTo.get(m.key);
-        if (placed?.delete(h) === true && placed.size === 0) this.#spreadTo.delete(m.key);
         let set = this.#live.get(m.key);
         if (m.state === 'live') {
           if (set === undefined) this.#live.set(m.key, (set = new Set()));
@@ -471,14 +460,14 @@ export class HostSupervisor {
   }
 
   /** The unblocked ready host with the fewest connections (blocked ones only when every host is). */
-  #fewest(except?: ReadonlySet<IsolateHost>): IsolateHost | undefined {
+  #fewest(): IsolateHost | undefined {
     const rank = (x: IsolateHost) => (x.blocked() ? 1e9 : 0) + x.conns.size;
     let fewest: IsolateHost | undefined;
     let fewestRank = Infinity;
     for (let i = this.#hosts.length - 1; i >= 0; i--) {
       const h = this.#hosts[i]!;
       // A broken channel is the first sign of a host that died; its 'exit' may come later.
-      if (h.state !== 'ready' || h.exited || !h.child.connected || except?.has(h) === true) continue;
+      if (h.state !== 'ready' || h.exited || !h.child.connected) continue;
       const r = rank(h);
       if (r < fewestRank) {
         fewest = h;
@@ -489,40 +478,12 @@ export class HostSupervisor {
   }
 
   /** The lowest ready host where `key` is live and, unless `evenBlocked`, not blocked. */
-  /** Of the hosts where `key` is live, the one with the fewest connections (the lowest on a tie). */
   #liveHost(key: string, evenBlocked = false): IsolateHost | undefined {
     let best: IsolateHost | undefined;
     for (const h of this.#live.get(key) ?? []) {
-      if (h.state === 'ready' && !h.exited && h.child.connected && (evenBlocked || !h.blocked()) && (best === undefined || h.conns.size < best.conns.size || (h.conns.size === best.conns.size && h.index < best.index))) best = h;
+      if (h.state === 'ready' && !h.exited && h.child.connected && (evenBlocked || !h.blocked()) && (best === undefined || h.index < best.index)) best = h;
     }
     return best;
-  }
-
-  /**
-   * Where a new connection of `key` goes when `live` is the best host the
-   * function is live on: another host, cold, once `live` already holds
-   * SPREAD_AT connections and the function is live on fewer hosts than the
-   * machine has cores (at most every host). A host is one thread: a function
-   * kept in one isolate, as before, was served by one core however many
-   * clients it had (16 connections of a hello-world function: its host at
-   * 100 % of a core, the other three idle, a quarter of the machine idle).
-   * The price is the function's isolate on each host it spreads to.
-   */
-  #spread(key: string, live: IsolateHost): IsolateHost {
-    // Hosts already given a connection to spread to count as the function's
-    // own before they say it is live there (a burst of connections would
-    // otherwise spread it over every host).
-    const hosts = new Set<IsolateHost>();
-    for (const h of [...this.#live.get(key)!, ...(this.#spreadTo.get(key) ?? [])]) if (h.state === 'ready' && !h.exited && h.child.connected) hosts.add(h);
-    let best = live;
-    for (const h of hosts) if (!h.blocked() && h.conns.size < best.conns.size) best = h;
-    if (best.conns.size < SPREAD_AT || hosts.size >= Math.min(this.#hosts.length, this.#cores)) return best;
-    const other = this.#fewest(hosts);
-    if (other === undefined || other.blocked() || other.conns.size >= best.conns.size) return best;
-    let placed = this.#spreadTo.get(key);
-    if (placed === undefined) this.#spreadTo.set(key, (placed = new Set()));
-    placed.add(other);
-    return other;
   }
 
   /**
@@ -538,8 +499,7 @@ export class HostSupervisor {
    * Place a new connection whose first request is for function `key`
    * (name@version; '' when unknown). A keep-alive connection nearly always
    * carries one Host, so the connection goes where that function is already
-   * live (of its hosts, the one with the fewest connections; a function with
-   * many connections spreads to one host per core, #spread), unless
+   * live (the lowest such host, so a function stays in one isolate), unless
    * that host is blocked: its main thread is stuck in a long entry, such as a
    * tenant spinning through its CPU budget, and everything on it waits. Then,
    * or when the function is live nowhere, it goes to the unblocked host with
@@ -557,7 +517,7 @@ export class HostSupervisor {
       setImmediate(() => this.#place(socket, head, key, true, waitedForStart));
       return;
     }
-    const h = live === undefined ? this.#fewest() : this.#spread(key, live);
+    const h = live ?? this.#fewest();
     const refuse = (why: string) => answerAndClose(socket, rawErrorResponse('ERR_HOST_RESTART', why, undefined, RETRY_AFTER));
     if (h === undefined) {
       // Every host is starting (all were replaced at once, say): wait for the

@@ -38,8 +38,6 @@ export interface StartedNode {
 export interface HostReport {
   pid: number;
   state: string;
-  /** Client connections the host holds. */
-  connections: number;
   /** Connections with a request the host reported in flight and unanswered. */
   waiting: number;
   /** Serving, silent, and running: stuck in a long isolate entry. */

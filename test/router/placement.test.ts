@@ -4,7 +4,6 @@
 // without keep-alive would), because placement is decided per connection;
 // requests on a kept-alive connection stay on its host (README: how a request
 // travels).
-import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Client } from 'undici';
 import { startNode, type StartedNode } from '../helpers/node.ts';
@@ -54,33 +53,6 @@ it('places every new connection of a warm function on the host where it is live'
     expect(colds).toBe(0);
   } finally {
     await first.close();
-  }
-});
-
-it('spreads a function with many connections over one host per core, cold once on each, and no further', async () => {
-  await node.deploy('busy', { script: `export default { fetch() { return new Response('busy'); } }` });
-  const clients: Client[] = [];
-  let colds = 0;
-  try {
-    // Twelve kept-alive connections, opened one after another.
-    for (let i = 0; i < 12; i++) {
-      const client = new Client(`http://127.0.0.1:${node.port}`);
-      clients.push(client);
-      const res = await client.request({ path: '/', method: 'GET', headers: { host: 'busy.localhost' } });
-      expect(await res.body.text()).toBe('busy');
-      if (/cold;dur=/.test(String(res.headers['server-timing']))) colds++;
-    }
-    // 3 hosts here: a function kept on one host would be served by one core
-    // however many clients it has; it goes to as many hosts as there are
-    // cores (at most all 3), each paying one cold start.
-    const spreadOver = Math.min(3, availableParallelism());
-    expect(colds).toBe(spreadOver);
-    // Each of them holds at least SPREAD_AT (4) of the twelve (a host may
-    // still count a connection of an earlier test that is closing).
-    const holding = (await node.hosts()).filter((h) => h.connections >= 4).length;
-    expect(holding).toBe(spreadOver);
-  } finally {
-    await Promise.all(clients.map((c) => c.close()));
   }
 });
 
