@@ -84,7 +84,8 @@ describe('usage metering', () => {
     const body = 'b'.repeat(100);
     for (let i = 0; i < N; i++) {
       const res = await node.call('metered', '/', { method: 'POST', body, headers: { 'x-fetches': i < 5 ? '2' : '0' } });
-      expect(res.status).toBe(200);
+      // A failure says which: edgefn's error code, its message and the timing.
+      expect(res.status, `request ${i}: ${res.headers.get('edgefn-error')}, ${res.headers.get('server-timing')}: ${await res.clone().text()}`).toBe(200);
       expect(await res.text()).toBe('r'.repeat(37) + '100');
       const t = serverTiming(res);
       cpu += t.cpu;
