@@ -9,9 +9,10 @@
 // What still crosses is rare or slow: deploy-time validation, route changes,
 // code caches, logs, liveness for placement, pings, and every few ms while a
 // host is serving and the list changed, a 'tick' that says which of its
-// connections have a request that has been in flight for a while (so that if the host dies, those
-// requests can still be answered with 503 host-restart by the front door,
-// which keeps its own descriptor of every connection it handed over).
+// connections have a request that has been in flight for a while (so that
+// if the host dies, those requests can still be answered with 503
+// host-restart by the front door, which keeps its own descriptor of every
+// connection it handed over).
 
 import type { ErrorCode, Limits, Prelude, RuntimeStats, WorkerFormat } from '../runtime/index.ts';
 import type { NodeFetchConfig } from './config.ts';

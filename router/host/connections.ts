@@ -7,9 +7,9 @@
 // host tells it only about requests that have been in flight for longer than
 // TICK_MS, in one 'tick' every TICK_MS while it is serving, left out while it
 // would repeat an empty one: a hello-world request (~0.1 ms) is never
-// mentioned. (Whether a host is stuck in a long
-// isolate entry, so that new connections go elsewhere, its watchdog thread
-// reports on a pipe of its own: watchdog.ts.)
+// mentioned. (Whether a host is stuck in a long isolate entry, so that new
+// connections go elsewhere, its watchdog thread reports on a pipe of its
+// own: watchdog.ts.)
 //
 // A host stuck inside one isolate entry cannot tick, so the requests it holds
 // would never be reported. That case is the watchdog thread's (watchdog.ts):
@@ -43,8 +43,15 @@ export const SLOT_WAITING = 1;
 export const SLOT_STREAMING = 2;
 
 /** A tick from a host that is serving. */
-function activeTick(waiting: number[], streaming: number[]): FromHost {
+type Tick = Extract<FromHost, { t: 'tick' }>;
+
+function activeTick(waiting: number[], streaming: number[]): Tick {
   return { t: 'tick', waiting, streaming, quiet: false };
+}
+
+/** "Serving, nothing waiting or streaming." */
+function isEmpty(tick: Tick): boolean {
+  return !tick.quiet && tick.waiting.length === 0 && tick.streaming.length === 0;
 }
 
 interface Conn {
@@ -73,7 +80,7 @@ export class ConnectionLedger {
   readonly #conns = new Map<Socket, Conn>();
   #active = 0;
   #timer: NodeJS.Timeout | undefined;
-  /** The last tick sent said "serving, nothing waiting or streaming". */
+  /** The last tick sent was the empty one (isEmpty). */
   #saidEmpty = false;
   #draining = false;
   #lastEnd = 0;
@@ -131,8 +138,7 @@ export class ConnectionLedger {
     if (this.#timer === undefined) {
       // Quiet until now: say so at once, before this request's entry runs, so
       // that a host stuck in that very entry shows up as blocked.
-      this.#options.sendNow(activeTick([], []));
-      this.#saidEmpty = true;
+      this.#say(activeTick([], []), true);
       this.#timer = setTimeout(() => this.#tick(), TICK_MS);
     }
   }
@@ -149,8 +155,7 @@ export class ConnectionLedger {
       c.reportedWaiting = false;
       // Every response under way goes with it: a tick replaces the front
       // door's list, and one it lacks would be read again if the host died.
-      this.#options.sendNow(activeTick(this.#waiting(performance.now()), this.#streaming(performance.now(), c)));
-      this.#saidEmpty = false;
+      this.#say(activeTick(this.#waiting(performance.now()), this.#streaming(performance.now(), c)), true);
     }
   }
 
@@ -172,6 +177,13 @@ export class ConnectionLedger {
     if (c.inflight === 0 && this.#draining) {
       setImmediate(() => this.#closeIfIdle(c));
     }
+  }
+
+  /** Send a tick (`now`: at once, ahead of the batch), remembering whether it was the empty one. */
+  #say(tick: Tick, now: boolean): void {
+    if (now) this.#options.sendNow(tick);
+    else this.#options.send(tick);
+    this.#saidEmpty = isEmpty(tick);
   }
 
   #waiting(now: number): number[] {
@@ -197,17 +209,14 @@ export class ConnectionLedger {
     const now = performance.now();
     if (this.#active <= 0 && now - this.#lastEnd >= QUIET_AFTER_MS) {
       this.#active = 0;
-      this.#options.send({ t: 'tick', waiting: [], streaming: [], quiet: true });
-      this.#saidEmpty = false;
+      this.#say({ t: 'tick', waiting: [], streaming: [], quiet: true }, false);
       return;
     }
-    const waiting = this.#waiting(now);
-    const streaming = this.#streaming(now);
+    const tick = activeTick(this.#waiting(now), this.#streaming(now));
     // A tick replaces the front door's lists; while they stay empty (short
     // requests, however many) it already knows all a tick would say. Sent
     // anyway, a busy host woke the front door 500 times a second for nothing.
-    if (waiting.length > 0 || streaming.length > 0 || !this.#saidEmpty) this.#options.send(activeTick(waiting, streaming));
-    this.#saidEmpty = waiting.length === 0 && streaming.length === 0;
+    if (!(this.#saidEmpty && isEmpty(tick))) this.#say(tick, false);
     this.#timer = setTimeout(() => this.#tick(), TICK_MS);
   }
 
