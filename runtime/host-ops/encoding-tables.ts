@@ -11,18 +11,22 @@
 // @exodus/bytes' own code, and hands an isolate the finished typed array (a
 // copy of at most 77 KB); the isolate keeps it for its life.
 
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { HostOpSync } from './types.ts';
 
 /** The tables @exodus/bytes' multi-byte codecs ask for (fallback/multi-byte.js's getTable calls). */
 export const ENCODING_TABLE_IDS: ReadonlySet<string> = new Set(['jis0208', 'jis0212', 'euc-kr', 'gb18030', 'gb18030-ranges', 'big5', 'iso-2022-jp-katakana']);
 
-// The file is not among the package's exports, so it is imported by path.
-const tableModule = join(dirname(fileURLToPath(import.meta.resolve('@exodus/bytes/multi-byte.js'))), 'fallback', 'multi-byte.table.js');
-const { getTable } = (await import(pathToFileURL(tableModule).href)) as { getTable(id: string): Uint16Array | Uint32Array | number[][] };
+type GetTable = (id: string) => Uint16Array | Uint32Array | number[][];
+let getTable: GetTable | undefined;
 
 export const encodingTables: HostOpSync = (payload) => {
   if (typeof payload !== 'string' || !ENCODING_TABLE_IDS.has(payload)) throw new TypeError(`no multi-byte encoding table named ${String(payload)}`);
+  // Loaded on the first ask (~18 ms), not with the runtime: most processes
+  // never meet a legacy CJK encoding. Not among the package's exports, so
+  // required by path (synchronously: this is a sync op).
+  getTable ??= (createRequire(import.meta.url)(join(dirname(fileURLToPath(import.meta.resolve('@exodus/bytes/multi-byte.js'))), 'fallback', 'multi-byte.table.js')) as { getTable: GetTable }).getTable;
   return getTable(payload);
 };
