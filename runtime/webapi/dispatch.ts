@@ -415,8 +415,7 @@ function respond(id: number, state: Inflight, r: unknown): void {
     // with it, said in one host call instead of 'head' then 'done' (a call
     // across the boundary costs the host ~7 µs, a warm hello request ~60).
     host().emit(id, 'whole', status, arrayJoin(headers, '\n'), body);
-    inflight.delete(id);
-    clearRequestTimers(id);
+    over(id);
     return;
   }
   host().emit(id, 'head', status, arrayJoin(headers, '\n'), 'stream');
@@ -446,13 +445,18 @@ function respond(id: number, state: Inflight, r: unknown): void {
   );
 }
 
+/** Request `id` is over in this isolate: its state and its timers go. */
+function over(id: number): void {
+  inflight.delete(id);
+  clearRequestTimers(id);
+}
+
 /** After the response: wait for every waitUntil promise, including ones added meanwhile, then say done. */
 function finish(id: number, state: Inflight): void {
   const settle = (seen: number): void => {
     if (!inflight.has(id)) return;
     if (state.waitUntil.length === seen) {
-      inflight.delete(id);
-      clearRequestTimers(id);
+      over(id);
       host().emit(id, 'done');
       return;
     }
@@ -533,8 +537,7 @@ export function cancel(id: number, reason: string): void {
   const state = inflight.get(id);
   if (state === undefined) return;
   setCurrentRequest(id);
-  inflight.delete(id);
-  clearRequestTimers(id);
+  over(id);
   const err = DOMExceptionLike(reason, 'AbortError');
   try {
     state.body?.error(err);
