@@ -22,8 +22,6 @@ import { LAZY_MODULE_OP } from './webapi/entries.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
 import { entryGuard } from './entry-guard.ts';
-
-const COPY_ARGUMENTS = { arguments: { copy: true } } as const;
 import { checkResponseHead, splitHeaderLines } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
@@ -33,6 +31,9 @@ import { HostWorkMeter } from './host-work-meter.ts';
 import { RequestBody } from './request-body.ts';
 import { enterNodeCompat } from './node-compat/host.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
+
+/** applySync options of an entry whose arguments are copied in, under the entry guard (no timeout). */
+const COPY_ARGUMENTS = { arguments: { copy: true } } as const;
 
 export interface LiveIsolateHooks {
   /** requestId: the request whose entry wrote the line, if it has one. */
