@@ -12,10 +12,14 @@
 // Instead, the entry's deadline goes into shared memory, and a guard — a small
 // isolate of its own running a loop on one of isolated-vm's pool threads, so
 // it runs while this thread is stuck inside an entry — disposes an isolate
-// whose entry is still running past its deadline. While entries come, the
-// guard looks every GUARD_POLL_MS; after IDLE_AFTER_MS without one it sleeps
-// until the next entry wakes it (a futex wake, only then). Arming and
-// disarming an entry are a few shared-memory stores.
+// whose entry is still running past its deadline. The guard sleeps until the
+// deadline of the entry it last saw armed, or for IDLE_AFTER_MS when it saw
+// none, and then looks again; an entry armed with a deadline earlier than the
+// guard's wake-up (a request with little budget left) wakes it (a futex
+// wake), and so does the first entry after a quiet spell, in which the guard
+// sleeps until woken. Under a steady stream of short entries the guard wakes
+// about every 50 ms; arming and disarming an entry are a few shared-memory
+// operations.
 //
 // The guard holds a handle of each isolate it may have to stop (isolated-vm
 // isolate handles are transferable; `dispose()` works from any thread, and
@@ -29,9 +33,7 @@
 
 import ivm from 'isolated-vm';
 
-/** How often the guard looks at the armed entry while entries come (ms). */
-export const GUARD_POLL_MS = 1;
-/** Without an entry for this long, the guard sleeps until the next one (ms). */
+/** How long the guard sleeps when it saw no entry armed but entries have come since it last looked (ms). */
 const IDLE_AFTER_MS = 50;
 
 // Int32 slots of the shared state; the deadline is a Float64 after them.
@@ -47,13 +49,17 @@ const IDLE_AFTER_MS = 50;
 // alone or known to the host as stopped: an isolate is never disposed behind
 // the host's back after its entry returned.
 const WAKE = 0; // futex word the guard sleeps on
-const MODE = 1; // 0 polling, 1 asleep until woken
+const MODE = 1; // 0 looking, 1 asleep until SLEEP_UNTIL or woken
 const ARMED = 2;
 const TARGET = 3; // guard id of the isolate whose entry is armed
 const STOP = 4; // 1: the loop ends for good
 const YIELD = 5; // loops asked to return so that the calls queued behind them run
+const LAST = 6; // the number of the entry armed last (the guard tells a quiet spell by it)
 const INTS = 8;
-const DEADLINE_BYTE = INTS * 4;
+// Float64s after the Int32s: the armed entry's deadline, and when the guard
+// will wake on its own (Infinity: only when woken), both on performance.now().
+const DEADLINE = 4;
+const SLEEP_UNTIL = 5;
 const CLAIMED = -1;
 
 // Runs inside the guard isolate. `targets` maps guard ids to isolate handles.
@@ -69,38 +75,41 @@ const GUARD_SOURCE = `
 const targets = new Map();
 function register(id, isolate) { targets.set(id, isolate); }
 function forget(id) { targets.delete(id); }
-function loop(shared, pollMs, idleAfterMs, self, t0) {
-  const i32 = new Int32Array(shared, 0, ${INTS});
-  const f64 = new Float64Array(shared, ${DEADLINE_BYTE}, 1);
+function loop(shared, idleAfterMs, self, t0) {
+  const i32 = new Int32Array(shared);
+  const f64 = new Float64Array(shared);
   const w0 = self.wallTime;
   const now = () => t0 + Number(self.wallTime - w0) / 1e6;
-  let lastSeen = now();
+  let last = Atomics.load(i32, ${LAST});
   for (;;) {
     if (Atomics.load(i32, ${STOP}) !== 0) return 'stop';
     const yields = Atomics.load(i32, ${YIELD});
     if (yields > 0 && Atomics.compareExchange(i32, ${YIELD}, yields, yields - 1) === yields) return 'yield';
     const armed = Atomics.load(i32, ${ARMED});
+    const target = Atomics.load(i32, ${TARGET});
+    const deadline = f64[${DEADLINE}];
     const t = now();
-    if (armed !== 0) {
-      lastSeen = t;
-      const target = Atomics.load(i32, ${TARGET});
-      const deadline = f64[0];
-      if (armed > 0 && t > deadline && Atomics.compareExchange(i32, ${ARMED}, armed, ${CLAIMED}) === armed) {
+    if (armed > 0 && Atomics.load(i32, ${ARMED}) === armed && t > deadline) {
+      if (Atomics.compareExchange(i32, ${ARMED}, armed, ${CLAIMED}) === armed) {
         const isolate = targets.get(target);
         targets.delete(target);
         try { isolate?.dispose(); } catch {}
       }
-    } else if (t - lastSeen > idleAfterMs) {
-      // Asleep: an arm that lands after MODE is set sees it and wakes us; one
-      // that landed before is seen by the ARMED check below.
-      Atomics.store(i32, ${MODE}, 1);
-      if (Atomics.load(i32, ${ARMED}) === 0 && Atomics.load(i32, ${STOP}) === 0 && Atomics.load(i32, ${YIELD}) === 0) Atomics.wait(i32, ${WAKE}, 0);
-      Atomics.store(i32, ${WAKE}, 0);
-      Atomics.store(i32, ${MODE}, 0);
-      lastSeen = now();
       continue;
     }
-    Atomics.wait(i32, ${WAKE}, 0, pollMs);
+    // Until the armed entry's deadline; without one, a while if entries
+    // came since the last look, else until the next entry wakes us.
+    const seen = Atomics.load(i32, ${LAST});
+    const until = armed > 0 ? deadline : armed === ${CLAIMED} ? t + 1 : seen !== last ? t + idleAfterMs : Infinity;
+    last = seen;
+    f64[${SLEEP_UNTIL}] = until;
+    Atomics.store(i32, ${MODE}, 1);
+    // An entry armed after MODE was set sees it (and wakes us if it must);
+    // one armed before is seen here.
+    if (Atomics.load(i32, ${ARMED}) === armed && Atomics.load(i32, ${STOP}) === 0 && Atomics.load(i32, ${YIELD}) === 0) {
+      Atomics.wait(i32, ${WAKE}, 0, until === Infinity ? Infinity : Math.max(0, until - t));
+    }
+    Atomics.store(i32, ${MODE}, 0);
     Atomics.store(i32, ${WAKE}, 0);
   }
 }
@@ -118,7 +127,7 @@ interface Outer {
 class Guard {
   readonly #isolate = new ivm.Isolate({ memoryLimit: 16 });
   readonly #i32: Int32Array;
-  readonly #deadline: Float64Array;
+  readonly #f64: Float64Array;
   readonly #shared: SharedArrayBuffer;
   readonly #register: Fn;
   readonly #forget: Fn;
@@ -136,9 +145,9 @@ class Guard {
   broken = false;
 
   constructor() {
-    this.#shared = new SharedArrayBuffer(DEADLINE_BYTE + 8);
-    this.#i32 = new Int32Array(this.#shared, 0, INTS);
-    this.#deadline = new Float64Array(this.#shared, DEADLINE_BYTE, 1);
+    this.#shared = new SharedArrayBuffer(INTS * 4 + 16);
+    this.#i32 = new Int32Array(this.#shared);
+    this.#f64 = new Float64Array(this.#shared);
     const context = this.#isolate.createContextSync();
     this.#isolate.compileScriptSync(GUARD_SOURCE).runSync(context);
     const get = (name: string) => context.global.getSync(name, { reference: true }) as Fn;
@@ -154,7 +163,7 @@ class Guard {
   #startLoop(): void {
     if (this.#stopped) return;
     const shared = new ivm.ExternalCopy(this.#shared).copyInto({ release: true });
-    this.#loop.apply(undefined, [shared, GUARD_POLL_MS, IDLE_AFTER_MS, this.#isolate, performance.now()]).then(
+    this.#loop.apply(undefined, [shared, IDLE_AFTER_MS, this.#isolate, performance.now()]).then(
       (why) => {
         // A 'yield' is followed by the loop queued with the registrations (#flush).
         if (why === 'stop') this.#isolate.dispose();
@@ -195,14 +204,18 @@ class Guard {
     for (const call of this.#pending.splice(0)) call().catch(() => {});
     this.#startLoop();
     Atomics.add(this.#i32, YIELD, 1);
-    this.#wake();
+    if (Atomics.load(this.#i32, MODE) === 1) this.#wake();
   }
 
   #wake(): void {
-    if (Atomics.load(this.#i32, MODE) === 1) {
-      Atomics.store(this.#i32, WAKE, 1);
-      Atomics.notify(this.#i32, WAKE);
-    }
+    Atomics.store(this.#i32, WAKE, 1);
+    Atomics.notify(this.#i32, WAKE);
+  }
+
+  /** A new entry number (positive; they wrap long after any entry could still be armed). */
+  #next(): number {
+    this.#seq = this.#seq >= 0x7ffffffe ? 1 : this.#seq + 1;
+    return this.#seq;
   }
 
   /** An entry into the isolate with guard id `id` begins; it must not run past `timeoutMs` from now (nor past an entry it is nested in). */
@@ -211,13 +224,19 @@ class Guard {
     // Take the entry this one interrupts (if any) away from the guard while
     // this one runs; one the guard already claimed stays claimed.
     const outer = this.#current === 0 ? 0 : Atomics.exchange(this.#i32, ARMED, 0);
-    if (this.#current !== 0) this.#outer.push({ armed: outer, target: this.#i32[TARGET]!, deadline: this.#deadline[0]! });
+    if (this.#current !== 0) this.#outer.push({ armed: outer, target: this.#i32[TARGET]!, deadline: this.#f64[DEADLINE]! });
     this.#i32[TARGET] = id;
-    this.#deadline[0] = outer > 0 ? Math.min(this.#deadline[0]!, deadline) : deadline;
-    this.#seq = this.#seq >= 0x7ffffffe ? 1 : this.#seq + 1;
-    this.#current = this.#seq;
+    this.#f64[DEADLINE] = outer > 0 ? Math.min(this.#f64[DEADLINE]!, deadline) : deadline;
+    this.#publish();
+  }
+
+  /** Arm TARGET and DEADLINE as written, under a new number. */
+  #publish(): void {
+    this.#current = this.#next();
+    Atomics.store(this.#i32, LAST, this.#current);
     Atomics.store(this.#i32, ARMED, this.#current);
-    this.#wake();
+    // A guard asleep past this deadline must look sooner.
+    if (Atomics.load(this.#i32, MODE) === 1 && this.#f64[DEADLINE]! < this.#f64[SLEEP_UNTIL]!) this.#wake();
   }
 
   /**
@@ -228,8 +247,9 @@ class Guard {
     for (const o of this.#outer) o.deadline += ms;
     if (this.#current <= 0) return;
     if (Atomics.compareExchange(this.#i32, ARMED, this.#current, 0) !== this.#current) return;
-    this.#deadline[0] = this.#deadline[0]! + ms;
-    Atomics.store(this.#i32, ARMED, this.#current);
+    this.#f64[DEADLINE] = this.#f64[DEADLINE]! + ms;
+    // Under a new number: a guard that read the old deadline cannot claim the entry by it.
+    this.#publish();
   }
 
   /**
@@ -247,9 +267,13 @@ class Guard {
       this.#current = 0;
     } else {
       this.#i32[TARGET] = o.target;
-      this.#deadline[0] = o.deadline;
-      this.#current = o.armed === CLAIMED ? -1 : o.armed;
-      if (o.armed !== 0) Atomics.store(this.#i32, ARMED, o.armed);
+      this.#f64[DEADLINE] = o.deadline;
+      if (o.armed > 0) this.#publish();
+      else {
+        // Claimed while this one ran: it stays the guard's.
+        this.#current = o.armed;
+        if (o.armed === CLAIMED) Atomics.store(this.#i32, ARMED, CLAIMED);
+      }
     }
     return stopped;
   }
@@ -258,8 +282,7 @@ class Guard {
     if (this.#stopped) return;
     this.#stopped = true;
     Atomics.store(this.#i32, STOP, 1);
-    Atomics.store(this.#i32, WAKE, 1);
-    Atomics.notify(this.#i32, WAKE);
+    this.#wake();
   }
 }
 

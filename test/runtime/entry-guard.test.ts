@@ -116,4 +116,17 @@ describe('entry guard', () => {
     if (!t.isolate.isDisposed) t.isolate.dispose();
     expect(stopped).toBeLessThanOrEqual(1);
   });
+
+  it('wakes before the deadline it sleeps to for an entry whose deadline comes sooner', async () => {
+    const a = await target();
+    const b = await target();
+    // 20 ms under a 5 s deadline: the guard, seeing it armed, sleeps until then.
+    expect(armed(a, 5_000, 'const end = Date.now() + 20; while (Date.now() < end) {}')).toEqual(['ok', expect.any(Number), false]);
+    const [outcome, ms, stopped] = armed(b, 30, 'for (;;) {}');
+    expect(outcome).toBe('Isolate was disposed during execution');
+    expect(stopped).toBe(true);
+    // Not a's 5 s: b's 30 ms, plus a thread wake on a loaded machine.
+    expect(ms).toBeLessThan(2_000);
+    a.isolate.dispose();
+  });
 });
