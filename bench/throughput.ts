@@ -16,6 +16,8 @@ type App = (typeof APPS)[number];
 const PATH: Record<App, string> = { hello: '/', hono: '/api/products/17' };
 const CONNECTIONS = [1, 16, 64] as const;
 const TARGETS = ['edgefn', 'bare node', 'node whatwg', 'workerd'] as const;
+/** Rounds per point in a full run (each seconds ÷ ROUNDS long). */
+const ROUNDS = 2;
 type Target = (typeof TARGETS)[number];
 
 interface Point {
@@ -30,24 +32,50 @@ interface Point {
   statuses: string;
 }
 
-function load(url: string, host: string, path: string, connections: number, seconds: number): Promise<Point> {
+/** One autocannon run. */
+interface Run {
+  rps: number;
+  ms: number[];
+  requests: number;
+  errors: number;
+  non2xx: number;
+  statuses: Map<string, number>;
+}
+
+function load(url: string, host: string, path: string, connections: number, seconds: number): Promise<Run> {
   return new Promise((resolve, reject) => {
     // autocannon's own percentiles come from a whole-ms histogram (0 means under 1 ms, useless
     // for a 0.2 ms server), so every response's fractional latency is kept here instead.
     const ms: number[] = [];
     autocannon({ url: url + path, connections, duration: seconds, headers: { host }, pipelining: 1 }, (err, r) => {
       if (err) return reject(err);
-      const rps = r.requests.average;
-      resolve({ rps: Math.round(rps), latency: summarize(ms), mean: Math.round(((connections * 1000) / Math.max(1, rps)) * 1000) / 1000, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx, statuses: Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => `${k}×${v.count}`).join(' ') });
+      const statuses = new Map(Object.entries(r.statusCodeStats ?? {}).map(([k, v]) => [k, v.count] as [string, number]));
+      resolve({ rps: r.requests.average, ms, requests: r.requests.total, errors: r.errors + r.timeouts, non2xx: r.non2xx, statuses });
     }).on('response', (_client, status, _bytes, responseTime) => {
       if (status >= 200 && status < 300) ms.push(responseTime);
     });
   });
 }
 
+/** The runs of one server at one connection count (equal lengths), as one point. */
+function point(runs: Run[], connections: number): Point {
+  const rps = runs.reduce((a, r) => a + r.rps, 0) / runs.length;
+  const statuses = new Map<string, number>();
+  for (const r of runs) for (const [k, n] of r.statuses) statuses.set(k, (statuses.get(k) ?? 0) + n);
+  return {
+    rps: Math.round(rps),
+    latency: summarize(runs.flatMap((r) => r.ms)),
+    mean: Math.round(((connections * 1000) / Math.max(1, rps)) * 1000) / 1000,
+    requests: runs.reduce((a, r) => a + r.requests, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    statuses: [...statuses].map(([k, n]) => `${k}×${n}`).join(' '),
+  };
+}
+
 async function body(ctx: BenchContext): Promise<QuestionBody> {
-  const seconds = ctx.quick ? 1 : 5;
-  const warmup = ctx.quick ? 0.2 : 1;
+  const seconds = ctx.quick ? 1 : 6;
+  const warmup = ctx.quick ? 0.3 : 3;
   const built = await buildWorkers();
   ctx.defer(() => built.remove());
   const refs: Record<string, Reference> = {};
@@ -84,24 +112,40 @@ async function body(ctx: BenchContext): Promise<QuestionBody> {
   refs['bare node'] = { ran: true, what: 'node:http in its own process writing the handler\'s response directly (hello: the text; hono: JSON.stringify of the same productView() the Hono route returns, without Hono) — the ceiling' };
   refs['node whatwg'] = { ran: true, what: 'node:http in its own process: builds a WHATWG Request, calls the same worker module\'s fetch(), writes its Response' };
 
+  // Each server is warmed up first (3 s at 16 connections: long enough for
+  // V8 to have optimized the request path of every process involved, edgefn's
+  // hosts included, on a loaded 2-core machine), then every connection count
+  // is measured in ROUNDS rounds that take the servers in turn, each round a
+  // share of the point's time: a change in the machine's load during the run
+  // then falls on every server alike instead of on whichever ran then.
+  const rounds = ctx.quick ? 1 : ROUNDS;
   for (const app of APPS) {
     for (const t of TARGETS) {
       const ep = endpoints[t][app];
       if (ep === undefined) continue;
-      ctx.log(`${app} → ${t}`);
-      const check = await load(ep.url, ep.host, PATH[app], 4, warmup);
+      ctx.log(`${app} → ${t}: warm-up`);
+      const check = await load(ep.url, ep.host, PATH[app], 16, warmup);
       // An occasional error is data (counted per point below); a server that mostly fails is a broken setup.
       if (check.requests === 0 || check.non2xx > check.requests / 2) throw new Error(`${t} ${app}: warm-up got ${check.non2xx} non-2xx of ${check.requests}`);
       values[`${app}.${t}.warmupNon2xx`] = check.non2xx;
-      for (const c of CONNECTIONS) {
-        points[`${app}.${t}.${c}`] = await load(ep.url, ep.host, PATH[app], c, seconds);
-        await sleep(ctx.quick ? 50 : 200);
+    }
+    for (const c of CONNECTIONS) {
+      const runs = new Map<Target, Run[]>();
+      for (let round = 0; round < rounds; round++) {
+        for (const t of TARGETS) {
+          const ep = endpoints[t][app];
+          if (ep === undefined) continue;
+          ctx.log(`${app} → ${t}: ${c} conns, round ${round + 1} of ${rounds}`);
+          runs.set(t, [...(runs.get(t) ?? []), await load(ep.url, ep.host, PATH[app], c, seconds / rounds)]);
+          await sleep(ctx.quick ? 50 : 200);
+        }
       }
+      for (const [t, r] of runs) points[`${app}.${t}.${c}`] = point(r, c);
     }
   }
 
   const tables: Table[] = APPS.map((app) => ({
-    title: `${app}: ${seconds} s per point, autocannon on loopback (GET ${PATH[app]})`,
+    title: `${app}: ${seconds} s per point in ${rounds} round(s) taking the servers in turn, after a ${warmup} s warm-up each; autocannon on loopback (GET ${PATH[app]})`,
     columns: ['server', 'conns', 'rps', 'conns÷rps ms', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'edgefn rps ÷ this'],
     rows: TARGETS.flatMap((t) =>
       CONNECTIONS.map((c) => {
