@@ -15,10 +15,10 @@
 // Reading schedstat is a syscall (0.6 µs idle, ~5 µs under load here; three
 // per request cost 30 % of a host's CPU at 17k requests/s), so reads are
 // rationed: the starting run_delay is shared by the entries that start within
-// 0.1 ms of each other in one event-loop turn (the marks below), and the
-// ending one is read only for entries
-// that ran at least LONG_ENTRY_MS, the only ones a preemption can noticeably
-// distort. A short entry is charged its wall time.
+// 0.1 ms of each other (the marks below), and taken per entry only while
+// entries are long lately; the ending one is read only for entries that ran
+// at least LONG_ENTRY_MS, the only ones a preemption can noticeably distort.
+// A short entry is charged its wall time.
 
 import { openSync, readSync } from 'node:fs';
 
@@ -95,35 +95,55 @@ export function entryTimeoutMs(cpuMs: number): number {
   return Math.ceil(cpuMs * Math.min(MAX_STRETCH, 1 / share));
 }
 
-// The run_delay readings ("marks") of the current event-loop turn: one is
-// taken when an entry starts and the last is older than MARK_FRESH_MS, so
-// entries share a reading (a syscall) while their turn is short. A long entry's
-// preemption is bounded below by assuming all delay since its mark may have
-// fallen before the entry began, so an old mark over-charges: measured on a
-// loaded host (load average 3), a 100 MB upload's delivery entries, each right
-// after the uncharged entry that copies its batch in, were charged 2-6x their
-// real CPU with one mark per turn (3.6 ms for 1.1 ms, 9.4 ms for 1.5 ms).
+// The run_delay readings ("marks"): one is taken when an entry starts and the
+// last is older than MARK_FRESH_MS, so entries share a reading (a syscall)
+// while their turn is short. A long entry's preemption is bounded below by
+// assuming all delay since its mark may have fallen before the entry began, so
+// an old mark over-charges: measured on a loaded host (load average 3), a 100
+// MB upload's delivery entries, each right after the uncharged entry that
+// copies its batch in, were charged 2-6x their real CPU with one mark per
+// turn (3.6 ms for 1.1 ms, 9.4 ms for 1.5 ms).
 // An entry is measured from the last mark taken before it began: a mark an
 // entry nested in it took later says nothing about the delay before it.
+//
+// Only long entries use their mark, so marks are taken per entry only while
+// entries are long lately (one ran that much CPU in the last LONG_RECENT_MS); while every entry
+// is short (a stream of small requests: one read was ~5 % of a busy host's
+// CPU), a mark is taken at most every SHARE_READ_MS, which keeps the CPU share
+// above current and leaves the first long entry after such a spell a mark at
+// most that old (its charge then an upper bound that much looser).
 const MARK_FRESH_MS = 0.1;
-/** [wall, delay, wall, delay, …] of this turn, oldest first; emptied when the turn ends. */
+const LONG_RECENT_MS = 100;
+const SHARE_READ_MS = 10;
+let lastLongAt = -Infinity;
+/** [wall, delay, wall, delay, …], oldest first: this turn's marks after the last one of earlier turns. */
 const marks: number[] = [];
 const invalidate = () => {
-  marks.length = 0;
+  if (marks.length > 2) marks.splice(0, marks.length - 2);
+  invalidating = false;
 };
+let invalidating = false;
 
 /** Call at the start of an entry; pass the result to entryCpuMs. */
 export function entryStart(): number {
-  if (fd !== undefined && (marks.length === 0 || performance.now() - marks[marks.length - 2]! > MARK_FRESH_MS)) {
-    const delay = runDelayMs(fd);
-    if (marks.length === 0) setImmediate(invalidate).unref();
-    marks.push(performance.now(), delay);
-  }
   if (fd === undefined) {
     const u = process.threadCpuUsage();
     return (u.user + u.system) / 1000;
   }
-  return performance.now();
+  const now = performance.now();
+  const age = marks.length === 0 ? Infinity : now - marks[marks.length - 2]!;
+  if (age > (now - lastLongAt < LONG_RECENT_MS ? MARK_FRESH_MS : SHARE_READ_MS)) {
+    const delay = runDelayMs(fd);
+    if (!invalidating) {
+      invalidating = true;
+      setImmediate(invalidate).unref();
+    }
+    // The entry starts after its own mark, so that its mark is the one in force.
+    const at = performance.now();
+    marks.push(at, delay);
+    return at;
+  }
+  return now;
 }
 
 /** CPU milliseconds used since `start` (from entryStart), by this thread. */
@@ -142,5 +162,9 @@ export function entryCpuMs(start: number): number {
   // before this entry began: a lower bound on the preemption inside the
   // entry, so the charge is an upper bound of the entry's CPU.
   const preempted = m < 0 ? 0 : runDelayMs(fd) - marks[m + 1]! - Math.max(0, start - marks[m]!);
-  return preempted > 0 ? Math.max(0, wall - preempted) : wall;
+  const cpu = preempted > 0 ? Math.max(0, wall - preempted) : wall;
+  // Long by what it ran, not by its wall time: a short entry preempted on a
+  // loaded machine does not make every entry take a reading.
+  if (cpu >= LONG_ENTRY_MS) lastLongAt = now;
+  return cpu;
 }

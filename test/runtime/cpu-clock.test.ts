@@ -58,4 +58,21 @@ describe.skipIf(!existsSync('/proc/thread-self/schedstat'))('the entry CPU clock
     expect(charged).toBeGreaterThan(real - 10);
     expect(charged).toBeLessThan(real + 20);
   });
+  it('charges the first long entry after a spell of short ones its own CPU time, though short entries take no reading each', () => {
+    // A spell of short entries only (no long one in the window that makes
+    // every entry take a reading): readings are then taken every few ms at most.
+    const spellEnd = performance.now() + 300;
+    while (performance.now() < spellEnd) entryCpuMs(entryStart());
+    const start = entryStart();
+    const cpu0 = threadCpuMs();
+    while (threadCpuMs() - cpu0 < 100);
+    const charged = entryCpuMs(start);
+    const real = threadCpuMs() - cpu0;
+    // As above, plus at most the few ms between the last reading and the
+    // entry's start, which the charge's bound must count as the entry's. With
+    // no reading at all it would be charged its wall time: about twice its
+    // CPU beside two CPU-bound processes on two cores.
+    expect(charged).toBeGreaterThan(real - 10);
+    expect(charged).toBeLessThan(real + 30);
+  });
 });
