@@ -8,6 +8,16 @@ const threadCpuMs = (): number => {
   return (u.user + u.system) / 1000;
 };
 
+/** An entry begun at `start` that runs 100 ms of this thread's CPU (`midway` after 50): what it is charged, and the CPU it really used. */
+function entry(start: number, midway?: () => void): { charged: number; real: number } {
+  const cpu0 = threadCpuMs();
+  while (threadCpuMs() - cpu0 < 50);
+  midway?.();
+  while (threadCpuMs() - cpu0 < 100);
+  const charged = entryCpuMs(start);
+  return { charged, real: threadCpuMs() - cpu0 };
+}
+
 // What is measured: the CPU charged for a long entry (wall time less the
 // preemption the scheduler's run_delay shows) against this thread's CPU time
 // from the kernel, with two CPU-bound processes beside it so that the thread
@@ -32,11 +42,7 @@ describe.skipIf(!existsSync('/proc/thread-self/schedstat'))('the entry CPU clock
     spinWall(200); // let the burners start and the scheduler settle
     entryStart(); // an earlier entry of this turn takes the turn's reading
     spinWall(100); // the turn goes on, preempted part of the time
-    const start = entryStart();
-    const cpu0 = threadCpuMs();
-    while (threadCpuMs() - cpu0 < 100);
-    const charged = entryCpuMs(start);
-    const real = threadCpuMs() - cpu0;
+    const { charged, real } = entry(entryStart());
     // The kernel's thread CPU time moves in scheduler ticks (4 ms here), and
     // time the hypervisor takes from this VM shows in neither clock: seen,
     // the charge within -1 to +11 ms of the kernel's figure. With the turn's
@@ -45,14 +51,8 @@ describe.skipIf(!existsSync('/proc/thread-self/schedstat'))('the entry CPU clock
     expect(charged).toBeLessThan(real + 20);
   });
   it('charges an entry its whole CPU time when an entry nested in it took a fresh reading', () => {
-    const start = entryStart();
-    const cpu0 = threadCpuMs();
-    while (threadCpuMs() - cpu0 < 50);
     // A nested entry (a host callback that enters again) takes a new reading.
-    entryCpuMs(entryStart());
-    while (threadCpuMs() - cpu0 < 100);
-    const charged = entryCpuMs(start);
-    const real = threadCpuMs() - cpu0;
+    const { charged, real } = entry(entryStart(), () => entryCpuMs(entryStart()));
     // Reading the nested entry's mark as if it came before the outer entry
     // counted the first 50 ms of CPU as preemption.
     expect(charged).toBeGreaterThan(real - 10);
@@ -63,11 +63,7 @@ describe.skipIf(!existsSync('/proc/thread-self/schedstat'))('the entry CPU clock
     // every entry take a reading): readings are then taken every few ms at most.
     const spellEnd = performance.now() + 300;
     while (performance.now() < spellEnd) entryCpuMs(entryStart());
-    const start = entryStart();
-    const cpu0 = threadCpuMs();
-    while (threadCpuMs() - cpu0 < 100);
-    const charged = entryCpuMs(start);
-    const real = threadCpuMs() - cpu0;
+    const { charged, real } = entry(entryStart());
     // As above, plus at most the few ms between the last reading and the
     // entry's start, which the charge's bound must count as the entry's. With
     // no reading at all it would be charged its wall time: about twice its
