@@ -155,9 +155,6 @@ class Guard {
     this.#forget = get('forget');
     this.#loop = get('loop');
     this.#startLoop();
-    // A process that exits with the loop still running would wait for it
-    // in its teardown, for ever.
-    process.once('exit', () => this.stop());
   }
 
   #startLoop(): void {
@@ -288,6 +285,7 @@ class Guard {
 
 let guard: Guard | undefined;
 let users = 0;
+let exitHooked = false;
 
 /** The process's guard while a Runtime holds it (acquireEntryGuard), else undefined. */
 export function entryGuard(): Guard | undefined {
@@ -296,7 +294,13 @@ export function entryGuard(): Guard | undefined {
 
 /** The process's guard, started by its first user (a Runtime); stopped when the last one lets go. */
 export function acquireEntryGuard(): EntryGuard {
-  guard ??= new Guard();
+  if (guard === undefined) {
+    guard = new Guard();
+    // A process that exits with the loop still running waits for it in its
+    // teardown (isolated-vm joins its pool threads), for ever.
+    if (!exitHooked) process.once('exit', () => guard?.stop());
+    exitHooked = true;
+  }
   users++;
   return guard;
 }

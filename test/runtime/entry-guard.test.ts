@@ -2,6 +2,7 @@
 // looping on one of isolated-vm's pool threads, that disposes an isolate whose
 // synchronous entry on this thread runs past its deadline.
 import ivm from 'isolated-vm';
+import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireEntryGuard, releaseEntryGuard, type EntryGuard } from '../../runtime/entry-guard.ts';
 
@@ -129,4 +130,32 @@ describe('entry guard', () => {
     expect(ms).toBeLessThan(2_000);
     a.isolate.dispose();
   });
+
+  it('lets its process exit, also by an uncaught exception, while its loop sleeps', async () => {
+    // isolated-vm joins its pool threads when the process exits; a guard loop
+    // still running there kept a host that threw alive, orphaned, for good.
+    const guardModule = new URL('../../runtime/entry-guard.ts', import.meta.url).href;
+    const script = `
+      import ivm from 'isolated-vm';
+      import { acquireEntryGuard } from '${guardModule}';
+      const guard = acquireEntryGuard();
+      await guard.register(new ivm.Isolate({ memoryLimit: 16 }));
+      setTimeout(() => setImmediate(() => { throw new Error('boom'); }), 200);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'], cwd: new URL('../..', import.meta.url) });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve('hung');
+      }, 20_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain('boom');
+  }, 30_000);
 });
