@@ -21,7 +21,6 @@ import { takeDueTimers, type HostTimer } from './due-timers.ts';
 import { LAZY_MODULE_OP } from './webapi/entries.ts';
 import { EdgefnError } from './errors.ts';
 import { translateIsolateError } from './isolate-errors.ts';
-import { entryGuard } from './entry-guard.ts';
 import { checkResponseHead, splitHeaderLines } from './response-head.ts';
 import { disposePrepared, type Entries, type IsolateOwner, type PreparedIsolate } from './prepared-isolate.ts';
 import type { FunctionSource } from './function-source.ts';
@@ -31,9 +30,6 @@ import { HostWorkMeter } from './host-work-meter.ts';
 import { RequestBody } from './request-body.ts';
 import { enterNodeCompat } from './node-compat/host.ts';
 import { RESPONSE_WINDOW_BYTES, type RequestHandle, type ResponseSink, type RuntimeRequest, type Timing } from './request-types.ts';
-
-/** applySync options of an entry whose arguments are copied in, under the entry guard (no timeout). */
-const COPY_ARGUMENTS = { arguments: { copy: true } } as const;
 
 export interface LiveIsolateHooks {
   /** requestId: the request whose entry wrote the line, if it has one. */
@@ -438,19 +434,12 @@ export class LiveIsolate implements IsolateOwner {
     // charged only what it really got.
     const timeout = entryTimeoutMs(left);
     entryBegin(timeout, this.fn.limits.memoryMb);
-    // The process's entry guard stops the entry past its deadline when it
-    // holds this isolate (entry-guard.ts); else isolated-vm's own timeout.
-    const guard = this.#p.guardId === undefined ? undefined : entryGuard();
-    const copy = options.copy ?? args.some(isObject);
-    if (guard !== undefined) guard.arm(this.#p.guardId!, timeout);
     try {
-      if (guard !== undefined) entry.applySync(undefined, args as never[], copy ? COPY_ARGUMENTS : undefined);
-      else entry.applySync(undefined, args as never[], copy ? { arguments: { copy: true }, timeout } : { timeout });
+      const copy = options.copy ?? args.some(isObject);
+      entry.applySync(undefined, args as never[], copy ? { arguments: { copy: true }, timeout } : { timeout });
     } catch (err) {
       failure = translateIsolateError(err);
     }
-    // Stopped by the guard: the isolate is disposed (or about to be) even if the entry got to return.
-    if (guard?.disarm() === true) failure = new EdgefnError('ERR_CPU_LIMIT', 'the entry ran past its deadline', { cause: failure });
     entryEnd();
     // From the entry's start, or from the response head if it went out in this entry (#checkpoint).
     if (options.charge !== false) r.cpuMs += Math.max(0, entryCpuMs(this.#entryStart ?? start) - this.#hostMs);
@@ -732,17 +721,12 @@ export class LiveIsolate implements IsolateOwner {
     const ctx = this.#opContext(this.#current);
     if (!UNCHARGED_SYNC_OPS.has(op)) return this.#hooks.hostOpSync(op, payload, ctx);
     // Left out of the entry's charge by its own CPU (not its wall time, which
-    // on a loaded host would also take the tenant's preempted work with it),
-    // and out of its deadline when the entry guard watches it (a first
-    // compile of lol-html takes ~50 ms; isolated-vm's own timeout cannot be
-    // moved, so an entry under it keeps its deadline).
+    // on a loaded host would also take the tenant's preempted work with it).
     const start = entryStart();
-    const wallStart = performance.now();
     try {
       return this.#hooks.hostOpSync(op, payload, ctx);
     } finally {
       this.#hostMs += entryCpuMs(start);
-      if (this.#p.guardId !== undefined) entryGuard()?.extend(performance.now() - wallStart);
     }
   }
 

@@ -6,7 +6,6 @@ import ivm from 'isolated-vm';
 import type { SnapshotResult } from './snapshot.ts';
 import type { Prelude } from './prelude.ts';
 import { ENTRY_NAMES, type EntryName } from './webapi/entries.ts';
-import { entryGuard } from './entry-guard.ts';
 
 /** What the bridge's host functions call. Set when a function takes the isolate. */
 export interface IsolateOwner {
@@ -29,8 +28,6 @@ export type Entries = Record<EntryName, Entry>;
 
 export interface PreparedIsolate {
   isolate: ivm.Isolate;
-  /** Its id with the process's entry guard (entry-guard.ts), once the guard holds it; until then its entries carry isolated-vm's timeout. */
-  guardId?: number | undefined;
   context: ivm.Context;
   entries: Entries;
   memoryMb: number;
@@ -81,13 +78,6 @@ function bindEntries(p: PreparedIsolate, list: ivm.Reference<Record<EntryName, u
   for (const name of ENTRY_NAMES) entries[name] = list.getSync(name, { reference: true }) as Entry;
   list.release();
   p.entries = entries;
-  entryGuard()?.register(p.isolate).then(
-    (id) => {
-      if (p.isolate.isDisposed) entryGuard()?.forget(id);
-      else p.guardId = id;
-    },
-    () => {},
-  );
   return p;
 }
 
@@ -134,8 +124,6 @@ export async function prepareIsolateAsync(snap: SnapshotResult, prelude: Prelude
 
 export function disposePrepared(p: PreparedIsolate): void {
   p.owner = undefined;
-  if (p.guardId !== undefined) entryGuard()?.forget(p.guardId);
-  p.guardId = undefined;
   if (!p.isolate.isDisposed) {
     try {
       p.isolate.dispose();

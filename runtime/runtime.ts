@@ -15,7 +15,6 @@ import { BUILTIN_OPS, BUILTIN_SYNC_OPS, type HostOp, type HostOpSync } from './h
 import { createFetchOps, type FetchOptions } from './host-ops/index.ts';
 import { createCacheOps, type CacheOptions } from './host-ops/index.ts';
 import { createWebSocketOps } from './host-ops/index.ts';
-import { acquireEntryGuard, releaseEntryGuard } from './entry-guard.ts';
 export type { HostOp, HostOpSync, OpContext } from './host-ops/index.ts';
 
 export interface RuntimeOptions {
@@ -78,7 +77,6 @@ export class Runtime {
   readonly #closeCache: () => void;
   readonly #lazyModules: LazyModules;
   #closed = false;
-  #guardReleased = false;
   #inDispose = false;
   #coldStarts = 0;
   #evictions = 0;
@@ -92,7 +90,6 @@ export class Runtime {
 
   private constructor(options: RuntimeOptions, prelude: Prelude) {
     this.#options = options;
-    acquireEntryGuard();
     this.#startupCpuMs = positiveInt('startupCpuMs', options.startupCpuMs, 1000);
     const maxLive = positiveInt('maxLive', options.maxLive, 1000);
     const maxLiveMb = positiveInt('maxLiveMb', options.maxLiveMb, 2048);
@@ -274,9 +271,5 @@ export class Runtime {
     for (const l of lives) l.destroy(new EdgefnError('ERR_CLOSED', 'runtime destroyed'));
     // After the isolates: their requests' cache reads close as they end.
     this.#closeCache();
-    if (!this.#guardReleased) {
-      this.#guardReleased = true;
-      releaseEntryGuard();
-    }
   }
 }
