@@ -107,11 +107,12 @@ export function entryTimeoutMs(cpuMs: number): number {
 // entry nested in it took later says nothing about the delay before it.
 //
 // Only long entries use their mark, so marks are taken per entry only while
-// entries are long lately (one ran that much CPU in the last LONG_RECENT_MS); while every entry
-// is short (a stream of small requests: one read was ~5 % of a busy host's
-// CPU), a mark is taken at most every SHARE_READ_MS, which keeps the CPU share
-// above current and leaves the first long entry after such a spell a mark at
-// most that old (its charge then an upper bound that much looser).
+// entries are long lately (one ran that much CPU in the last LONG_RECENT_MS).
+// While every entry is short (a stream of small requests: one read each was
+// ~5 % of a busy host's CPU), a mark is taken at most every SHARE_READ_MS,
+// which keeps the CPU share (above) current and leaves the first long entry
+// after such a spell a mark at most that old (its charge then an upper bound
+// that much looser).
 const MARK_FRESH_MS = 0.1;
 const LONG_RECENT_MS = 100;
 const SHARE_READ_MS = 10;
